@@ -1,0 +1,106 @@
+/**
+ * Every failure the relay can meet becomes a RelayError: a value with a kind,
+ * a machine-readable reason code, the provider's reply and the remedy, so the
+ * queue handler decides retry or dead-letter in one place and the operator
+ * reads what failed and which setup step fixes it.
+ */
+
+/**
+ * - permanent: this message can never be delivered as it is (bad input, 5xx for
+ *   the sender or every recipient, too large): dead-letter at once.
+ * - transient: try again later (4xx, network, timeouts, token endpoint 429/5xx).
+ * - configuration: the relay's setup is wrong (bad secret, missing permission).
+ *   The message is fine, so it is retried like a transient failure and, if the
+ *   setup is still wrong on its last attempt, dead-lettered with the reason so it
+ *   can be replayed once the setup is fixed.
+ */
+export type FailureKind = 'permanent' | 'transient' | 'configuration';
+
+export type ReasonCode =
+  // the queue message itself
+  | 'invalid_json'
+  | 'invalid_message'
+  | 'sender_not_allowed'
+  | 'too_many_recipients'
+  // token endpoint
+  | 'token_endpoint_unavailable'
+  | 'token_endpoint_throttled'
+  | 'token_request_rejected'
+  | 'tenant_not_found'
+  | 'app_not_found'
+  | 'invalid_client_secret'
+  | 'expired_client_secret'
+  | 'invalid_scope'
+  // SMTP connection and authentication
+  | 'smtp_unreachable'
+  | 'smtp_tls_failed'
+  | 'smtp_timeout'
+  | 'smtp_auth_not_offered'
+  | 'smtp_auth_rejected'
+  | 'smtp_auth_disabled'
+  | 'mailbox_logon_failed'
+  | 'smtp_throttled'
+  // SMTP transaction
+  | 'send_as_denied'
+  | 'sender_rejected'
+  | 'recipients_rejected'
+  | 'message_too_large'
+  | 'quota_exceeded'
+  | 'smtp_transient_failure'
+  | 'smtp_permanent_failure'
+  // storage (dead-letter queue)
+  | 'storage_unavailable'
+  // the last allowed attempt failed for a reason that is otherwise retried
+  | 'max_attempts_exceeded'
+  | 'internal_error';
+
+export interface RelayErrorDetails {
+  reason: ReasonCode;
+  kind: FailureKind;
+  /** The provider's own words (SMTP reply line, OAuth error/description), already free of secrets. */
+  providerReply?: string;
+  /** What the operator should do, naming the setup step. */
+  remedy?: string;
+  /** Seconds the provider asked us to wait (Retry-After, throttling). */
+  retryAfterSeconds?: number;
+  cause?: unknown;
+}
+
+export class RelayError extends Error {
+  readonly reason: ReasonCode;
+  readonly kind: FailureKind;
+  readonly providerReply?: string;
+  readonly remedy?: string;
+  readonly retryAfterSeconds?: number;
+
+  constructor(message: string, details: RelayErrorDetails) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'RelayError';
+    this.reason = details.reason;
+    this.kind = details.kind;
+    this.providerReply = details.providerReply;
+    this.remedy = details.remedy;
+    this.retryAfterSeconds = details.retryAfterSeconds;
+  }
+
+  /** Whether the queue should deliver the message again (before its last attempt). */
+  get retryable(): boolean {
+    return this.kind !== 'permanent';
+  }
+
+  /** A plain object for logs, HTTP answers and dead-letter records (no stack, no cause). */
+  toJSON(): Record<string, unknown> {
+    return {
+      reason: this.reason,
+      kind: this.kind,
+      message: this.message,
+      providerReply: this.providerReply,
+      remedy: this.remedy,
+      retryAfterSeconds: this.retryAfterSeconds,
+    };
+  }
+}
+
+export function isRelayError(value: unknown): value is RelayError {
+  return value instanceof RelayError;
+}

@@ -1,0 +1,20 @@
+/**
+ * The relay logs through this small interface so that `src/` stays free of the
+ * Functions host: the queue function adapts InvocationContext to it, the local
+ * runner and the tests adapt the console or a recorder.
+ *
+ * `props` become structured fields (customDimensions in Application Insights).
+ * Never put a secret or a token in either argument; `redact()` in
+ * `src/redact.ts` is the last line of defence, not the first.
+ */
+export interface Logger {
+  info(message: string, props?: Record<string, unknown>): void;
+  warn(message: string, props?: Record<string, unknown>): void;
+  error(message: string, props?: Record<string, unknown>): void;
+}
+
+export const silentLogger: Logger = {
+  info() {},
+  warn() {},
+  error() {},
+};
