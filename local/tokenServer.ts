@@ -1,0 +1,500 @@
+/**
+ * A local OAuth2 token endpoint shaped like Microsoft Entra ID, good enough for
+ * @azure/identity's ClientSecretCredential to talk to it unchanged
+ * (authorityHost = url, disableInstanceDiscovery = true) and for the relay's
+ * plain RFC 6749 "generic provider" path (genericTokenUrl).
+ *
+ * It issues RS256 JWTs with the claims of a real Exchange Online app-only token
+ * and answers errors in Entra's exact body format, so the relay's error
+ * classification is exercised against the same shapes it meets in production.
+ * Secrets are compared, never logged or stored in `lastTokenRequest`.
+ */
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { CryptoKey, JWK } from 'jose' with { 'resolution-mode': 'import' };
+
+type Jose = typeof import('jose', { with: { 'resolution-mode': 'import' } });
+// jose is ESM-only; a dynamic import keeps this CommonJS module loadable.
+let josePromise: Promise<Jose> | undefined;
+const loadJose = (): Promise<Jose> => (josePromise ??= import('jose'));
+
+export const SMTP_SEND_AS_APP = 'SMTP.SendAsApp';
+/** Both spellings name Exchange Online; Microsoft's docs use one, the setup guide the other. */
+export const EXCHANGE_AUDIENCES = ['https://outlook.office.com', 'https://outlook.office365.com'] as const;
+const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
+
+export interface TokenServerClient {
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface LocalTokenServerOptions {
+  tls: { certPem: string; keyPem: string };
+  port?: number;
+  tenantId: string;
+  clients: TokenServerClient[];
+  /** expires_in of issued tokens; default 3600. */
+  tokenLifetimeSeconds?: number;
+  /** roles claim of issued tokens; default ['SMTP.SendAsApp']. */
+  roles?: string[];
+}
+
+export interface InjectedReply {
+  status: number;
+  /** Objects are sent as JSON; strings are sent as they are (e.g. malformed JSON). */
+  body?: unknown;
+  headers?: Record<string, string>;
+  delayMs?: number;
+}
+
+export interface TokenOverrides {
+  aud?: string;
+  roles?: string[];
+  /** Negative values give an already expired token. */
+  expiresInSeconds?: number;
+  tid?: string;
+  appid?: string;
+  scp?: string;
+}
+
+export type TokenVerification = { ok: true; claims: Record<string, unknown> } | { ok: false; reason: string };
+
+interface ClientState {
+  secret: string;
+  secretExpired: boolean;
+  objectId: string;
+}
+
+/** An Entra-style error: HTTP status, OAuth error code, AADSTS number and text. */
+interface EntraError {
+  status: number;
+  error: string;
+  code: number;
+  message: string;
+}
+
+export class LocalTokenServer {
+  /** Token POSTs received on either token endpoint, injected failures included. */
+  tokenRequests = 0;
+  /** GETs of the OpenID discovery document. */
+  discoveryRequests = 0;
+  /** The last token request's form fields, client_secret removed. */
+  lastTokenRequest: Record<string, string> | undefined;
+
+  private readonly clients = new Map<string, ClientState>();
+  private readonly injected: InjectedReply[] = [];
+  private readonly lifetimeSeconds: number;
+  private readonly roles: string[];
+
+  private constructor(
+    private readonly server: https.Server,
+    private readonly jose: Jose,
+    private readonly privateKey: CryptoKey,
+    private readonly publicKey: CryptoKey,
+    private readonly publicJwk: JWK,
+    readonly tenantId: string,
+    opts: LocalTokenServerOptions,
+  ) {
+    for (const client of opts.clients) this.setClientSecret(client.clientId, client.clientSecret);
+    this.lifetimeSeconds = opts.tokenLifetimeSeconds ?? 3600;
+    this.roles = opts.roles ?? [SMTP_SEND_AS_APP];
+  }
+
+  static async start(opts: LocalTokenServerOptions): Promise<LocalTokenServer> {
+    const jose = await loadJose();
+    const { privateKey, publicKey } = await jose.generateKeyPair('RS256', { extractable: true });
+    const kid = randomUUID().replace(/-/g, '');
+    const publicJwk: JWK = { ...(await jose.exportJWK(publicKey)), kid, use: 'sig', alg: 'RS256', kty: 'RSA' };
+
+    let instance: LocalTokenServer | undefined;
+    const server = https.createServer({ cert: opts.tls.certPem, key: opts.tls.keyPem }, (req, res) => {
+      if (!instance) return void res.writeHead(503).end();
+      instance.handle(req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    instance = new LocalTokenServer(server, jose, privateKey, publicKey, publicJwk, opts.tenantId, opts);
+    return instance;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** The authority host (what OAUTH2_AUTHORITY_HOST / authorityHost takes). */
+  get url(): string {
+    return `https://127.0.0.1:${this.port}`;
+  }
+
+  tokenUrl(tenant: string = this.tenantId): string {
+    return `${this.url}/${tenant}/oauth2/v2.0/token`;
+  }
+
+  /** A plain RFC 6749 token endpoint (no tenant in the path) for the generic provider path. */
+  get genericTokenUrl(): string {
+    return `${this.url}/oauth2/token`;
+  }
+
+  /** The issuer of access tokens (v1 tokens, as Exchange Online receives them). */
+  get accessTokenIssuer(): string {
+    return `https://sts.windows.net/${this.tenantId}/`;
+  }
+
+  /** Answer the next `times` token requests with `reply` instead of the real logic. */
+  failNext(reply: InjectedReply, times = 1): void {
+    for (let i = 0; i < times; i++) this.injected.push(reply);
+  }
+
+  /** Add a client or rotate its secret (clears an expired mark). */
+  setClientSecret(clientId: string, secret: string): void {
+    const existing = this.clients.get(clientId);
+    this.clients.set(clientId, { secret, secretExpired: false, objectId: existing?.objectId ?? randomUUID() });
+  }
+
+  /** Make the client's current secret count as expired (AADSTS7000222). */
+  expireSecret(clientId: string): void {
+    const client = this.clients.get(clientId);
+    if (!client) throw new Error(`unknown client ${clientId}`);
+    client.secretExpired = true;
+  }
+
+  /** A signed token like the server would issue, with claims changed for negative tests. */
+  async issueToken(overrides: TokenOverrides = {}): Promise<string> {
+    const appid = overrides.appid ?? this.clients.keys().next().value ?? randomUUID();
+    return this.sign({
+      appid,
+      objectId: this.clients.get(appid)?.objectId ?? randomUUID(),
+      aud: overrides.aud ?? EXCHANGE_AUDIENCES[1],
+      roles: overrides.roles ?? this.roles,
+      lifetimeSeconds: overrides.expiresInSeconds ?? this.lifetimeSeconds,
+      tid: overrides.tid ?? this.tenantId,
+      scp: overrides.scp,
+    });
+  }
+
+  /** What Exchange Online checks before accepting an XOAUTH2 token for app-only SMTP. */
+  async verifyAccessToken(token: string): Promise<TokenVerification> {
+    let claims: Record<string, unknown>;
+    try {
+      const result = await this.jose.jwtVerify(token, this.publicKey, {
+        algorithms: ['RS256'],
+        issuer: this.accessTokenIssuer,
+      });
+      claims = result.payload as Record<string, unknown>;
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? 'ERR_JWT_INVALID';
+      return { ok: false, reason: `token rejected (${code})` };
+    }
+    const audiences = ([] as unknown[]).concat(claims.aud ?? []);
+    const exchangeAudience = audiences.some(
+      (aud) => typeof aud === 'string' && (EXCHANGE_AUDIENCES as readonly string[]).includes(aud.replace(/\/$/, '')),
+    );
+    if (!exchangeAudience) return { ok: false, reason: `audience ${JSON.stringify(claims.aud)} is not Exchange Online` };
+    const roles = Array.isArray(claims.roles) ? claims.roles : [];
+    if (!roles.includes(SMTP_SEND_AS_APP)) return { ok: false, reason: `roles claim lacks ${SMTP_SEND_AS_APP}` };
+    return { ok: true, claims };
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', this.url).pathname;
+    const discovery = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(path);
+    const keys = /^\/([^/]+)\/discovery\/(?:v2\.0\/)?keys$/.exec(path);
+    const tenantToken = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path);
+
+    if (req.method === 'GET' && discovery) return this.serveDiscovery(req, res, decodeURIComponent(discovery[1]!));
+    if (req.method === 'GET' && keys) return this.sendJson(res, 200, { keys: [this.publicJwk] });
+    if (tenantToken || path === '/oauth2/token') {
+      if (req.method !== 'POST') return this.sendJson(res, 405, { error: 'invalid_request', error_description: 'POST only' });
+      const body = await readBody(req);
+      this.tokenRequests++;
+      const injected = this.injected.shift();
+      if (injected) return this.sendInjected(res, injected);
+      const tenant = tenantToken ? decodeURIComponent(tenantToken[1]!) : this.tenantId;
+      return this.serveToken(req, res, tenant, body);
+    }
+    this.sendJson(res, 404, { error: 'not_found', error_description: `no route for ${req.method} ${path}` });
+  }
+
+  private serveDiscovery(req: IncomingMessage, res: ServerResponse, tenant: string): void {
+    this.discoveryRequests++;
+    if (tenant !== this.tenantId) return this.sendError(req, res, unknownTenant(tenant, 'invalid_tenant'));
+    const base = `${this.url}/${tenant}`;
+    this.sendJson(res, 200, {
+      token_endpoint: `${base}/oauth2/v2.0/token`,
+      token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
+      jwks_uri: `${base}/discovery/v2.0/keys`,
+      response_modes_supported: ['query', 'fragment', 'form_post'],
+      subject_types_supported: ['pairwise'],
+      id_token_signing_alg_values_supported: ['RS256'],
+      response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+      scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+      issuer: `${base}/v2.0`,
+      request_uri_parameter_supported: false,
+      authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+      device_authorization_endpoint: `${base}/oauth2/v2.0/devicecode`,
+      end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+      http_logout_supported: true,
+      frontchannel_logout_supported: true,
+      tenant_region_scope: 'EU',
+      cloud_instance_name: 'microsoftonline.com',
+      cloud_graph_host_name: 'graph.windows.net',
+      msgraph_host: 'graph.microsoft.com',
+    });
+  }
+
+  // ------------------------------------------------------------ token logic
+
+  private async serveToken(req: IncomingMessage, res: ServerResponse, tenant: string, body: string): Promise<void> {
+    const form = Object.fromEntries(new URLSearchParams(body));
+    const basic = parseBasicAuth(req.headers.authorization);
+    const clientId = form.client_id ?? basic?.clientId;
+    const clientSecret = form.client_secret ?? basic?.clientSecret;
+    const { client_secret: _omitted, ...withoutSecret } = form;
+    this.lastTokenRequest = withoutSecret;
+
+    const outcome = this.checkTokenRequest(tenant, form, clientId, clientSecret);
+    if ('error' in outcome) return this.sendError(req, res, outcome);
+    const token = await this.sign({
+      appid: outcome.clientId,
+      objectId: outcome.objectId,
+      aud: outcome.audience,
+      roles: this.roles,
+      lifetimeSeconds: this.lifetimeSeconds,
+      tid: this.tenantId,
+    });
+    this.sendJson(res, 200, {
+      token_type: 'Bearer',
+      expires_in: this.lifetimeSeconds,
+      ext_expires_in: this.lifetimeSeconds,
+      access_token: token,
+    });
+  }
+
+  /** Entra's checks in Entra's order: tenant, grant, client, secret, scope. */
+  private checkTokenRequest(
+    tenant: string,
+    form: Record<string, string>,
+    clientId: string | undefined,
+    clientSecret: string | undefined,
+  ): EntraError | { clientId: string; objectId: string; audience: string } {
+    if (tenant !== this.tenantId) return unknownTenant(tenant, 'invalid_request');
+    if (!form.grant_type) return missingParameter('grant_type');
+    if (form.grant_type !== 'client_credentials') {
+      return {
+        status: 400,
+        error: 'unsupported_grant_type',
+        code: 70003,
+        message: `The app requested an unsupported grant type '${form.grant_type}'.`,
+      };
+    }
+    if (!clientId) return missingParameter('client_id');
+    const client = this.clients.get(clientId);
+    if (!client) {
+      return {
+        status: 400,
+        error: 'unauthorized_client',
+        code: 700016,
+        message:
+          `Application with identifier '${clientId}' was not found in the directory '${tenant}'. This can happen if the application ` +
+          'has not been installed by the administrator of the tenant or consented to by any user in the tenant. ' +
+          'You may have sent your authentication request to the wrong tenant.',
+      };
+    }
+    if (!clientSecret) {
+      return {
+        status: 401,
+        error: 'invalid_client',
+        code: 7000218,
+        message: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+      };
+    }
+    if (!sameSecret(clientSecret, client.secret)) {
+      return {
+        status: 401,
+        error: 'invalid_client',
+        code: 7000215,
+        message:
+          'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, ' +
+          `not the client secret ID, for a secret added to app '${clientId}'.`,
+      };
+    }
+    if (client.secretExpired) {
+      return {
+        status: 401,
+        error: 'invalid_client',
+        code: 7000222,
+        message: `The provided client secret keys for app '${clientId}' are expired. Visit the Azure portal to create new keys for your app.`,
+      };
+    }
+    const audience = audienceOf(form);
+    if ('error' in audience) return audience;
+    return { clientId, objectId: client.objectId, audience: audience.resource };
+  }
+
+  private async sign(claims: {
+    appid: string;
+    objectId: string;
+    aud: string;
+    roles: string[];
+    lifetimeSeconds: number;
+    tid: string;
+    scp?: string;
+  }): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    const payload: Record<string, unknown> = {
+      aud: claims.aud,
+      iss: `https://sts.windows.net/${claims.tid}/`,
+      iat: now - 5,
+      nbf: now - 5,
+      exp: now + claims.lifetimeSeconds,
+      aio: randomUUID(),
+      app_displayname: 'oauth2-smtp-relay (local)',
+      appid: claims.appid,
+      appidacr: '1',
+      idp: `https://sts.windows.net/${claims.tid}/`,
+      idtyp: 'app',
+      oid: claims.objectId,
+      rh: '0.local.',
+      roles: claims.roles,
+      sid: randomUUID(),
+      sub: claims.objectId,
+      tid: claims.tid,
+      uti: randomUUID().replace(/-/g, '').slice(0, 22),
+      ver: '1.0',
+    };
+    if (claims.scp !== undefined) payload.scp = claims.scp;
+    return new this.jose.SignJWT(payload)
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: this.publicJwk.kid })
+      .sign(this.privateKey);
+  }
+
+  // ---------------------------------------------------------------- replies
+
+  private sendError(req: IncomingMessage, res: ServerResponse, err: EntraError): void {
+    const traceId = randomUUID();
+    const header = req.headers['client-request-id'];
+    const correlationId = (Array.isArray(header) ? header[0] : header) ?? randomUUID();
+    const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    this.sendJson(res, err.status, {
+      error: err.error,
+      error_description: `AADSTS${err.code}: ${err.message}\r\nTrace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
+      error_codes: [err.code],
+      timestamp,
+      trace_id: traceId,
+      correlation_id: correlationId,
+      error_uri: `${this.url}/error?code=${err.code}`,
+    });
+  }
+
+  private sendInjected(res: ServerResponse, reply: InjectedReply): void {
+    const send = () => {
+      if (res.destroyed) return;
+      const text = typeof reply.body === 'string' ? reply.body : reply.body === undefined ? '' : JSON.stringify(reply.body);
+      res.writeHead(reply.status, {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store, no-cache',
+        ...reply.headers,
+      });
+      res.end(text);
+    };
+    if (reply.delayMs) setTimeout(send, reply.delayMs);
+    else send();
+  }
+
+  private sendJson(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store, no-cache',
+      pragma: 'no-cache',
+      'x-ms-request-id': randomUUID(),
+    });
+    res.end(JSON.stringify(body));
+  }
+}
+
+function unknownTenant(tenant: string, error: string): EntraError {
+  return {
+    status: 400,
+    error,
+    code: 90002,
+    message:
+      `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. ` +
+      'Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.',
+  };
+}
+
+function missingParameter(name: string): EntraError {
+  return {
+    status: 400,
+    error: 'invalid_request',
+    code: 900144,
+    message: `The request body must contain the following parameter: '${name}'.`,
+  };
+}
+
+/** The resource a client-credentials request asks for: one `<resource>/.default` scope (or a v1 `resource`). */
+function audienceOf(form: Record<string, string>): EntraError | { resource: string } {
+  if (!form.scope && form.resource) return { resource: form.resource };
+  if (!form.scope) return missingParameter('scope');
+  const scopes = form.scope.split(/\s+/).filter((scope) => scope && !OIDC_SCOPES.has(scope));
+  const resourceScope = scopes[0];
+  if (scopes.length !== 1 || !resourceScope || !resourceScope.endsWith('/.default')) {
+    return {
+      status: 400,
+      error: 'invalid_scope',
+      code: 1002012,
+      message:
+        `The provided value for scope ${form.scope} is not valid. Client credential flows must have a scope value ` +
+        'with /.default suffixed to the resource identifier (application ID URI).',
+    };
+  }
+  return { resource: resourceScope.slice(0, -'/.default'.length) };
+}
+
+function parseBasicAuth(header: string | undefined): { clientId: string; clientSecret: string } | undefined {
+  const match = header ? /^Basic\s+(\S+)$/i.exec(header) : null;
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+  const unescape = (value: string) => decodeURIComponent(value.replace(/\+/g, ' '));
+  return { clientId: unescape(decoded.slice(0, colon)), clientSecret: unescape(decoded.slice(colon + 1)) };
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > 64 * 1024) req.destroy(new Error('token request too large'));
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
