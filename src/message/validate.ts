@@ -1,0 +1,271 @@
+/**
+ * The queue-message contract: message.schema.json checks the shape (compiled
+ * once, reporting every problem), a second pass checks what a schema cannot
+ * say well (owned headers, recipient totals, the sender allow-list), and the
+ * result is a normalised RelayMessage.
+ */
+import Ajv, { type ErrorObject } from 'ajv';
+import type { MailSettings } from '../config';
+import { RelayError, type ReasonCode } from '../errors';
+import { addressKey, isEmailAddress, parseMailboxText, type Mailbox } from './address';
+import { isStrictBase64 } from './base64';
+import { isOwnedHeader } from './headers';
+import schema from './message.schema.json';
+import { parsePayload } from './payload';
+import type { RelayAttachment, RelayMessage } from './types';
+
+export { decodeQueueText } from './payload';
+export type { Mailbox, RelayAttachment, RelayMessage };
+
+export interface MessageProblem {
+  /** Where the problem is, e.g. `$.to[1].address`. */
+  path: string;
+  problem: string;
+}
+
+/** A queue message the relay will never be able to send as it is; `problems` lists everything wrong with it. */
+export class InvalidMessageError extends RelayError {
+  readonly problems: MessageProblem[];
+
+  constructor(reason: ReasonCode, problems: MessageProblem[], remedy: string) {
+    const list = problems.map((item) => `${item.path}: ${item.problem}`).join('; ');
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    super(`Invalid queue message (${count}): ${list}`, { reason, kind: 'permanent', remedy });
+    this.name = 'InvalidMessageError';
+    this.problems = problems;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), problems: this.problems };
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictRequired: false });
+ajv.addFormat('mailbox', { type: 'string', validate: (text: string) => parseMailboxText(text) !== undefined });
+ajv.addFormat('idn-email', { type: 'string', validate: isEmailAddress });
+ajv.addFormat('base64', { type: 'string', validate: isStrictBase64 });
+const validateShape = ajv.compile(schema);
+
+const NO_LINE_BREAKS = '^[^\\r\\n\\u0000]*$';
+const PATTERN_PROBLEMS: Record<string, string> = {
+  [NO_LINE_BREAKS]: 'must not contain CR, LF or NUL characters',
+  '^[!-9;-~]+$': 'is not a header field name (printable ASCII without spaces or colon)',
+  '^[ -~]+$': 'must be printable ASCII',
+  '^[!-;=?-~]+$': 'must be printable ASCII without spaces or angle brackets',
+};
+const FORMAT_PROBLEMS: Record<string, string> = {
+  mailbox: 'must be exactly one e-mail address, written "a@example.com" or "Name <a@example.com>"',
+  'idn-email': 'must be an e-mail address (local@domain)',
+  base64: 'must be standard base64 (A-Z a-z 0-9 + /, padded with =, no line breaks or spaces)',
+};
+const RECIPIENT_FIELDS = ['to', 'cc', 'bcc'] as const;
+
+/**
+ * Validates a queue payload (object, JSON text, base64 of JSON text, or bytes)
+ * and returns the normalised message. Throws RelayError `invalid_json`, or an
+ * InvalidMessageError with reason `invalid_message`, `too_many_recipients` or
+ * `sender_not_allowed` (all permanent).
+ */
+export function parseQueueMessage(payload: unknown, mail: MailSettings): RelayMessage {
+  const data = parsePayload(payload);
+  const invalid: MessageProblem[] = [];
+  if (!validateShape(data)) invalid.push(...describeSchemaErrors(validateShape.errors ?? []));
+  if (!isPlainObject(data)) throw rejection('invalid_message', invalid, mail);
+
+  invalid.push(...checkHeaders(data.headers));
+  const recipientCount = countRecipients(data);
+  if (recipientCount === 0) invalid.push({ path: '$', problem: 'needs at least one recipient in to, cc or bcc' });
+
+  const tooMany: MessageProblem[] = [];
+  if (recipientCount > mail.maxRecipients) {
+    tooMany.push({
+      path: '$',
+      problem: `has ${recipientCount} recipients in to, cc and bcc; at most ${mail.maxRecipients} are allowed (MAIL_MAX_RECIPIENTS)`,
+    });
+  }
+  const sender = senderAddress(data.from);
+  const notAllowed: MessageProblem[] = [];
+  if (sender !== undefined && !isAllowedSender(sender, mail)) {
+    notAllowed.push({ path: '$.from', problem: `${sender} is neither MAIL_FROM nor listed in MAIL_ALLOWED_FROM` });
+  }
+
+  // Every problem is listed; the reason names the most fundamental one.
+  const all = [...invalid, ...tooMany, ...notAllowed];
+  if (invalid.length > 0) throw rejection('invalid_message', all, mail);
+  if (tooMany.length > 0) throw rejection('too_many_recipients', all, mail);
+  if (notAllowed.length > 0) throw rejection('sender_not_allowed', all, mail);
+  return normalise(data, mail);
+}
+
+/** The address in a message's `from`, when it is readable at all. */
+function senderAddress(from: unknown): string | undefined {
+  if (typeof from === 'string') return parseMailboxText(from)?.address;
+  if (isPlainObject(from) && typeof from.address === 'string' && isEmailAddress(from.address)) return from.address;
+  return undefined;
+}
+
+function rejection(reason: ReasonCode, problems: MessageProblem[], mail: MailSettings): InvalidMessageError {
+  const remedies: Partial<Record<ReasonCode, string>> = {
+    invalid_message: 'Fix the producer so its messages follow src/message/message.schema.json, then re-queue the dead-lettered message.',
+    too_many_recipients: `Split the message so each has at most ${mail.maxRecipients} recipients (Exchange Online accepts 500 per message).`,
+    sender_not_allowed: 'Omit "from" to send as MAIL_FROM, or add the address to MAIL_ALLOWED_FROM and grant the mailbox SendAs rights for it in Exchange.',
+  };
+  return new InvalidMessageError(reason, problems, remedies[reason] ?? '');
+}
+
+function isAllowedSender(address: string, mail: MailSettings): boolean {
+  const key = addressKey(address);
+  return key === addressKey(mail.from) || mail.allowedFrom.some((allowed) => addressKey(allowed) === key);
+}
+
+function describeSchemaErrors(errors: ErrorObject[]): MessageProblem[] {
+  const problems: MessageProblem[] = [];
+  const wrongTypePaths = new Set<string>();
+  for (const error of errors) {
+    // Wrapper errors only repeat what their inner errors already say.
+    if (error.keyword === 'if' || error.keyword === 'propertyNames') continue;
+    if (error.schemaPath.startsWith('#/anyOf/')) continue;
+    const segments = pointerSegments(error.instancePath);
+    let problem: string;
+    switch (error.keyword) {
+      case 'anyOf':
+        problem = 'needs a body: text, html or both';
+        break;
+      case 'required':
+        problem = 'is required';
+        segments.push(String(error.params.missingProperty));
+        break;
+      case 'additionalProperties':
+        problem = 'is not a known field';
+        segments.push(String(error.params.additionalProperty));
+        break;
+      case 'type':
+        // Nested definitions repeat the type check; the outermost one says most.
+        if (wrongTypePaths.has(error.instancePath)) continue;
+        wrongTypePaths.add(error.instancePath);
+        problem = describeType(error.params.type as string | string[]);
+        break;
+      case 'format':
+        problem = FORMAT_PROBLEMS[String(error.params.format)] ?? `must be a valid ${String(error.params.format)}`;
+        break;
+      case 'pattern':
+        problem = PATTERN_PROBLEMS[String(error.params.pattern)] ?? `must match ${String(error.params.pattern)}`;
+        break;
+      default:
+        problem = error.message ?? 'is invalid';
+    }
+    // propertyNames errors name the offending key rather than a value.
+    if (error.propertyName !== undefined) segments.push(error.propertyName);
+    problems.push({ path: renderPath(segments), problem });
+  }
+  return problems;
+}
+
+function describeType(type: string | string[]): string {
+  const types = Array.isArray(type) ? type : [type];
+  if (types.includes('string') && types.includes('object')) {
+    return types.includes('array')
+      ? 'must be a recipient (an address string or a {name, address} object) or an array of recipients'
+      : 'must be an address string or a {name, address} object';
+  }
+  return `must be ${types.map((item) => (item === 'object' || item === 'array' ? `an ${item}` : `a ${item}`)).join(' or ')}`;
+}
+
+function pointerSegments(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** `$.to[0].address`, `$.headers["X Bad"]`. */
+function renderPath(segments: string[]): string {
+  let path = '$';
+  for (const segment of segments) {
+    if (/^[0-9]+$/.test(segment)) path += `[${segment}]`;
+    else if (/^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(segment)) path += `.${segment}`;
+    else path += `[${JSON.stringify(segment)}]`;
+  }
+  return path;
+}
+
+function checkHeaders(headers: unknown): MessageProblem[] {
+  if (!isPlainObject(headers)) return [];
+  return Object.keys(headers)
+    .filter((name) => isOwnedHeader(name))
+    .map((name) => ({ path: renderPath(['headers', name]), problem: 'is written by the relay and cannot be set by a message' }));
+}
+
+function countRecipients(data: Record<string, unknown>): number {
+  let count = 0;
+  for (const field of RECIPIENT_FIELDS) {
+    const value = data[field];
+    if (Array.isArray(value)) count += value.length;
+    else if (value !== undefined) count += 1;
+  }
+  return count;
+}
+
+/* The functions below run only on data the schema accepted. */
+
+interface ValidMessage {
+  id?: string;
+  from?: RecipientInput;
+  to?: RecipientInput | RecipientInput[];
+  cc?: RecipientInput | RecipientInput[];
+  bcc?: RecipientInput | RecipientInput[];
+  replyTo?: RecipientInput | RecipientInput[];
+  subject?: string;
+  text?: string;
+  html?: string;
+  headers?: Record<string, string>;
+  attachments?: Array<{ filename: string; contentType?: string; content: string; contentId?: string }>;
+}
+type RecipientInput = string | { name?: string; address: string };
+
+function normalise(data: Record<string, unknown>, mail: MailSettings): RelayMessage {
+  const input = data as ValidMessage;
+  const message: RelayMessage = {
+    from: input.from === undefined ? { address: mail.from } : toMailbox(input.from),
+    to: toMailboxes(input.to),
+    cc: toMailboxes(input.cc),
+    bcc: toMailboxes(input.bcc),
+    replyTo: toMailboxes(input.replyTo),
+    headers: copyHeaders(input.headers),
+    attachments: (input.attachments ?? []).map(toAttachment),
+  };
+  if (input.id !== undefined) message.id = input.id;
+  if (input.subject !== undefined) message.subject = input.subject;
+  if (input.text !== undefined) message.text = input.text;
+  if (input.html !== undefined) message.html = input.html;
+  return message;
+}
+
+function toMailboxes(value: RecipientInput | RecipientInput[] | undefined): Mailbox[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).map(toMailbox);
+}
+
+function toMailbox(value: RecipientInput): Mailbox {
+  if (typeof value === 'string') return parseMailboxText(value)!;
+  return value.name ? { name: value.name, address: value.address } : { address: value.address };
+}
+
+function copyHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+  // A null prototype, so a header called "__proto__" stays an ordinary key.
+  const copy: Record<string, string> = Object.create(null);
+  for (const [name, value] of Object.entries(headers ?? {})) copy[name] = value;
+  return copy;
+}
+
+function toAttachment(input: NonNullable<ValidMessage['attachments']>[number]): RelayAttachment {
+  const attachment: RelayAttachment = { filename: input.filename, content: Buffer.from(input.content, 'base64') };
+  if (input.contentType !== undefined) attachment.contentType = input.contentType;
+  if (input.contentId !== undefined) attachment.contentId = input.contentId;
+  return attachment;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
