@@ -1,0 +1,55 @@
+/**
+ * Turns a validated RelayMessage into nodemailer's send options. nodemailer
+ * does the MIME work (RFC 2047 encoded words for non-ASCII subjects and names,
+ * folding, Date); this module decides the envelope, the Message-ID and makes
+ * sure a message can never make the relay read a file or fetch a URL.
+ */
+import { createHash } from 'node:crypto';
+import type { SendMailOptions } from 'nodemailer';
+import type { MailSettings } from '../config';
+import { addressKey, asciiDomain, type Mailbox } from './address';
+import type { RelayMessage } from './types';
+
+export function toMailOptions(message: RelayMessage, mail: MailSettings): SendMailOptions {
+  const recipients = [...message.to, ...message.cc, ...message.bcc].map((mailbox) => mailbox.address);
+  const options: SendMailOptions = {
+    from: toAddress(message.from),
+    to: message.to.map(toAddress),
+    cc: message.cc.map(toAddress),
+    bcc: message.bcc.map(toAddress),
+    envelope: { from: message.from.address, to: recipients },
+    headers: { ...message.headers },
+    attachments: message.attachments.map((attachment) => ({
+      filename: attachment.filename,
+      content: attachment.content,
+      ...(attachment.contentType === undefined ? {} : { contentType: attachment.contentType }),
+      ...(attachment.contentId === undefined
+        ? { contentDisposition: 'attachment' }
+        : { cid: attachment.contentId, contentDisposition: 'inline' }),
+    })),
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  };
+  if (message.replyTo.length > 0) options.replyTo = message.replyTo.map(toAddress);
+  if (message.subject !== undefined) options.subject = message.subject;
+  if (message.text !== undefined) options.text = message.text;
+  if (message.html !== undefined) options.html = message.html;
+  // Sending as another address: the Sender header names the mailbox that really sent it.
+  if (addressKey(message.from.address) !== addressKey(mail.user)) options.sender = mail.user;
+  if (message.id !== undefined) options.messageId = stableMessageId(message.id, message.from.address);
+  return options;
+}
+
+/**
+ * The same idempotency key always gives the same Message-ID, so a message the
+ * queue delivers twice can be recognised as a duplicate by its recipients.
+ */
+export function stableMessageId(id: string, fromAddress: string): string {
+  const digest = createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 40);
+  const domainPart = fromAddress.slice(fromAddress.lastIndexOf('@') + 1);
+  return `<${digest}@${asciiDomain(domainPart) ?? domainPart.toLowerCase()}>`;
+}
+
+function toAddress(mailbox: Mailbox): { name: string; address: string } {
+  return { name: mailbox.name ?? '', address: mailbox.address };
+}
