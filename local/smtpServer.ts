@@ -1,0 +1,289 @@
+/**
+ * A local SMTP submission server shaped like Exchange Online
+ * (smtp.office365.com:587): STARTTLS before AUTH, AUTH XOAUTH2 only, the
+ * bearer token checked by a verifier (normally LocalTokenServer.verifyAccessToken),
+ * the XOAUTH2 user checked against the authorized mailboxes, and Exchange's
+ * reply texts for the failures the relay must classify.
+ *
+ * Tests inject Exchange's transient and permanent replies per SMTP stage with
+ * failNext() / rejectRecipient(). Nothing secret is logged: tokens are only
+ * handed to the verifier.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { SMTPServer } from 'smtp-server';
+import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
+import type { Logger } from '../src/log';
+
+export type SmtpStage = 'connect' | 'auth' | 'mail' | 'rcpt' | 'data';
+export type SmtpReply = { code: number; message: string };
+export type SmtpFault = SmtpReply | 'drop';
+
+export type TokenVerifier = (token: string) => Promise<{ ok: true } | { ok: false; reason: string }>;
+
+export interface LocalSmtpServerOptions {
+  tls: { certPem: string; keyPem: string };
+  port?: number;
+  /** false (default) = plain connect + STARTTLS (port 587 style); true = implicit TLS (465 style). */
+  secure?: boolean;
+  /** Mailboxes the app may authenticate as (XOAUTH2 user=). Compared case-insensitively. */
+  authorizedMailboxes: string[];
+  verifyToken: TokenVerifier;
+  /** false = no AUTH advertised or accepted, to prove the relay refuses to send unauthenticated. */
+  offerAuth?: boolean;
+  /** Store each accepted message as <maildir>/<timestamp>-<id>.eml. */
+  maildir?: string;
+  /** Largest accepted message in bytes (advertised with SIZE); default 35 MB like Exchange Online. */
+  sizeLimit?: number;
+  /** Concurrent authenticated connections per mailbox before 432 4.3.2 (Exchange Online allows 3); default unlimited. */
+  maxConnections?: number;
+  /** Optional event log (no tokens or message contents are ever passed to it). */
+  log?: Logger;
+}
+
+export interface ReceivedMessage {
+  envelope: { mailFrom: string; rcptTo: string[] };
+  raw: Buffer;
+  file?: string;
+  /** The mailbox the connection authenticated as. */
+  user: string;
+  receivedAt: Date;
+}
+
+const HOST_TAG = 'LO2P265CA0001.GBRP265.PROD.OUTLOOK.LOCAL';
+const DEFAULT_SIZE_LIMIT = 35 * 1024 * 1024;
+
+/** An error smtp-server turns into the reply `${responseCode} ${message}`. */
+function smtpError(reply: SmtpReply): Error & { responseCode: number } {
+  return Object.assign(new Error(reply.message), { responseCode: reply.code });
+}
+
+const exchangeStamp = () => `[${HOST_TAG} ${new Date().toISOString()}]`;
+
+export class LocalSmtpServer {
+  readonly received: ReceivedMessage[] = [];
+  connectionsOpened = 0;
+  authAttempts = 0;
+  authFailures = 0;
+
+  private readonly faults = new Map<SmtpStage, SmtpFault[]>();
+  private readonly rejectedRecipients = new Map<string, SmtpReply>();
+  private readonly authorized: Set<string>;
+  /** session id → authenticated mailbox, for the per-mailbox connection limit. */
+  private readonly authenticatedSessions = new Map<string, string>();
+  private readonly waiters = new Set<() => void>();
+  private server!: SMTPServer;
+  private boundPort = 0;
+
+  private constructor(private readonly opts: LocalSmtpServerOptions) {
+    this.authorized = new Set(opts.authorizedMailboxes.map((mailbox) => mailbox.toLowerCase()));
+  }
+
+  static async start(opts: LocalSmtpServerOptions): Promise<LocalSmtpServer> {
+    const instance = new LocalSmtpServer(opts);
+    if (opts.maildir) await mkdir(opts.maildir, { recursive: true });
+    await instance.listen();
+    return instance;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Answer the next `times` commands of `stage` with `reply`, or drop the connection there. */
+  failNext(stage: SmtpStage, reply: SmtpFault, times = 1): void {
+    const queue = this.faults.get(stage) ?? [];
+    for (let i = 0; i < times; i++) queue.push(reply);
+    this.faults.set(stage, queue);
+  }
+
+  /** Reject RCPT TO for this address every time (a permanent per-recipient failure). */
+  rejectRecipient(address: string, reply: SmtpReply): void {
+    this.rejectedRecipients.set(address.toLowerCase(), reply);
+  }
+
+  /** Resolve once at least `count` messages have been accepted. */
+  waitForMessages(count: number, timeoutMs: number): Promise<void> {
+    if (this.received.length >= count) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.received.length < count) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`expected ${count} message(s) within ${timeoutMs} ms, got ${this.received.length}`));
+      }, timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  async close(): Promise<void> {
+    // Sockets first: smtp-server otherwise waits up to 30 s for idle pooled clients.
+    for (const connection of this.server.connections as Set<{ _socket?: { destroy(): void } }>) connection._socket?.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ------------------------------------------------------------ smtp-server
+
+  private listen(): Promise<void> {
+    const offerAuth = this.opts.offerAuth ?? true;
+    this.server = new SMTPServer({
+      secure: this.opts.secure ?? false,
+      key: this.opts.tls.keyPem,
+      cert: this.opts.tls.certPem,
+      name: HOST_TAG,
+      banner: 'Microsoft ESMTP MAIL Service ready (local test double)',
+      authMethods: ['XOAUTH2'],
+      disabledCommands: offerAuth ? [] : ['AUTH'],
+      // Authentication is enforced in onMailFrom, so the reply is Exchange's even when AUTH is not offered.
+      authOptional: true,
+      size: this.opts.sizeLimit ?? DEFAULT_SIZE_LIMIT,
+      disableReverseLookup: true,
+      logger: false,
+      onConnect: (session, callback) => this.onConnect(session, callback),
+      // Like Exchange Online, AUTH is only advertised (and accepted) once the connection is encrypted.
+      onSecure: (_socket, session, callback) => {
+        session.disabledCommands = offerAuth ? [] : ['AUTH'];
+        callback();
+      },
+      onAuth: (auth, session, callback) => {
+        this.onAuth(auth.username ?? '', auth.accessToken ?? '', session).then(
+          (user) => callback(null, { user }),
+          (error: Error) => callback(error),
+        );
+      },
+      onMailFrom: (address, session, callback) => this.onMailFrom(address, session, callback),
+      onRcptTo: (address, session, callback) => this.onRcptTo(address, session, callback),
+      onData: (stream, session, callback) => {
+        this.onData(stream, session).then(
+          () => callback(null, `2.6.0 <${randomUUID()}@${HOST_TAG}> [InternalId=1] Queued mail for delivery`),
+          (error: Error | 'dropped') => {
+            if (error !== 'dropped') callback(error);
+          },
+        );
+      },
+      onClose: (session) => {
+        this.authenticatedSessions.delete(session.id);
+      },
+    });
+    this.server.on('error', (error) => this.opts.log?.warn('local SMTP server error', { error: error.message }));
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      this.server.server.once('error', onError);
+      this.server.listen(this.opts.port ?? 0, '127.0.0.1', () => {
+        this.server.server.off('error', onError);
+        const address = this.server.server.address();
+        this.boundPort = typeof address === 'object' && address ? address.port : 0;
+        resolve();
+      });
+    });
+  }
+
+  /** Take the next injected fault for a stage; 'drop' destroys the connection and returns 'dropped'. */
+  private takeFault(stage: SmtpStage, session: SMTPServerSession): SmtpReply | 'dropped' | undefined {
+    const fault = this.faults.get(stage)?.shift();
+    if (fault === 'drop') {
+      this.dropConnection(session);
+      return 'dropped';
+    }
+    return fault;
+  }
+
+  private dropConnection(session: SMTPServerSession): void {
+    for (const connection of this.server.connections as Set<{ id: string; _socket?: { destroy(): void } }>) {
+      if (connection.id === session.id) connection._socket?.destroy();
+    }
+  }
+
+  private onConnect(session: SMTPServerSession, callback: (error?: Error | null) => void): void {
+    this.connectionsOpened++;
+    if (!this.opts.secure) session.disabledCommands = ['AUTH'];
+    const fault = this.takeFault('connect', session);
+    if (fault === 'dropped') return;
+    callback(fault ? smtpError(fault) : null);
+  }
+
+  private async onAuth(username: string, accessToken: string, session: SMTPServerSession): Promise<string> {
+    this.authAttempts++;
+    const fault = this.takeFault('auth', session);
+    if (fault === 'dropped') return new Promise<never>(() => {});
+    const fail = (reason: string, reply?: SmtpReply): never => {
+      this.authFailures++;
+      this.opts.log?.info('local SMTP: authentication refused', { user: username, reason });
+      throw smtpError(reply ?? { code: 535, message: `5.7.3 Authentication unsuccessful ${exchangeStamp()}` });
+    };
+    if (fault) return fail('injected fault', fault);
+    const verdict = await this.opts.verifyToken(accessToken);
+    if (!verdict.ok) return fail(verdict.reason);
+    if (!this.authorized.has(username.toLowerCase())) return fail('mailbox not authorized for this app');
+    this.authenticatedSessions.set(session.id, username.toLowerCase());
+    this.opts.log?.info('local SMTP: authenticated', { user: username });
+    return username;
+  }
+
+  private onMailFrom(_address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error | null) => void): void {
+    const fault = this.takeFault('mail', session);
+    if (fault === 'dropped') return;
+    if (fault) return callback(smtpError(fault));
+    if (!session.user) {
+      return callback(smtpError({ code: 530, message: `5.7.57 Client not authenticated to send mail. ${exchangeStamp()}` }));
+    }
+    const mailbox = this.authenticatedSessions.get(session.id);
+    const limit = this.opts.maxConnections;
+    if (mailbox && limit !== undefined) {
+      const concurrent = [...this.authenticatedSessions.values()].filter((user) => user === mailbox).length;
+      if (concurrent > limit) {
+        return callback(smtpError({ code: 432, message: `4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded ${exchangeStamp()}` }));
+      }
+    }
+    callback();
+  }
+
+  private onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error | null) => void): void {
+    const fault = this.takeFault('rcpt', session);
+    if (fault === 'dropped') return;
+    if (fault) return callback(smtpError(fault));
+    const rejection = this.rejectedRecipients.get(address.address.toLowerCase());
+    callback(rejection ? smtpError(rejection) : null);
+  }
+
+  private async onData(stream: Readable & { sizeExceeded?: boolean }, session: SMTPServerSession): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    const fault = this.takeFault('data', session);
+    if (fault === 'dropped') throw 'dropped';
+    if (fault) throw smtpError(fault);
+    if (stream.sizeExceeded) {
+      throw smtpError({ code: 552, message: '5.3.4 Message size exceeds fixed maximum message size' });
+    }
+    const raw = Buffer.concat(chunks);
+    const message: ReceivedMessage = {
+      envelope: {
+        mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+        rcptTo: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+      },
+      raw,
+      user: String(session.user),
+      receivedAt: new Date(),
+    };
+    if (this.opts.maildir) {
+      const stamp = message.receivedAt.toISOString().replace(/[:.]/g, '-');
+      message.file = path.join(this.opts.maildir, `${stamp}-${randomUUID().slice(0, 8)}.eml`);
+      await writeFile(message.file, raw);
+    }
+    this.received.push(message);
+    this.opts.log?.info('local SMTP: message accepted', {
+      user: message.user,
+      from: message.envelope.mailFrom,
+      recipients: message.envelope.rcptTo.length,
+      bytes: raw.length,
+      file: message.file,
+    });
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
