@@ -2,8 +2,15 @@
  * The relay's configuration, read once at start from app settings
  * (process.env in Azure and under Core Tools; local.settings.json "Values").
  *
- * Only the types live here for now; `loadConfig` is implemented in this file.
+ * `loadConfig` reads every setting once, checks all of them and reports every
+ * problem in one ConfigError, so an operator fixes the whole setup in one go
+ * instead of one restart per mistake. `describeSettings` is the single list of
+ * settings the example settings file and the README are generated from.
  */
+import * as fs from 'node:fs';
+import { isIP } from 'node:net';
+import { isEmailAddress } from './message/address';
+import { registerSecret } from './redact';
 
 /** How the SMTP connection is secured: STARTTLS upgrade (587) or TLS from the first byte (465). */
 export type SmtpSecurity = 'starttls' | 'implicit';
@@ -89,4 +96,648 @@ export interface RelayConfig {
   password?: PasswordAuthSettings;
   mail: MailSettings;
   queue: QueueSettings;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The settings                                                              */
+/* ------------------------------------------------------------------------ */
+
+export interface SettingDescription {
+  name: string;
+  /** The value used when the setting is absent or empty. */
+  default?: string;
+  description: string;
+  /** When the setting must be given (absent: optional). */
+  required?: string;
+}
+
+export const DEFAULT_SMTP_HOST = 'smtp.office365.com';
+export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
+export const DEFAULT_SCOPE = 'https://outlook.office365.com/.default';
+export const STORAGE_CONNECTION_SETTING = 'AzureWebJobsStorage';
+
+const SETTINGS: readonly SettingDescription[] = [
+  { name: 'SMTP_HOST', default: DEFAULT_SMTP_HOST, description: 'SMTP server host name (no scheme, no port).' },
+  { name: 'SMTP_PORT', default: '587', description: 'SMTP server port: 587 for STARTTLS, 465 for implicit TLS.' },
+  {
+    name: 'SMTP_SECURITY',
+    default: 'implicit for port 465, otherwise starttls',
+    description: 'starttls (plain connection upgraded with STARTTLS, required) or implicit (TLS from the first byte).',
+  },
+  { name: 'SMTP_POOL_SIZE', default: '3', description: 'Concurrent SMTP connections; Exchange Online allows at most 3 per mailbox.' },
+  { name: 'SMTP_CONNECTION_TIMEOUT_MS', default: '20000', description: 'How long to wait for the TCP connection, in milliseconds.' },
+  { name: 'SMTP_GREETING_TIMEOUT_MS', default: '20000', description: "How long to wait for the server's greeting, in milliseconds." },
+  { name: 'SMTP_SOCKET_TIMEOUT_MS', default: '60000', description: 'How long an idle SMTP connection may stay silent, in milliseconds.' },
+  {
+    name: 'TLS_EXTRA_CA_FILE',
+    description: 'Path of a PEM file with extra CA certificates to trust for SMTP and the token endpoint (certificate checks stay on).',
+  },
+  { name: 'OAUTH2_ENABLED', default: 'true', description: 'true: authenticate with an OAuth2 access token (XOAUTH2); false: with SMTP_PASSWORD.' },
+  {
+    name: 'OAUTH2_PROVIDER',
+    default: 'auto',
+    description: 'microsoft (Entra ID client credentials), generic (plain OAuth2 client-credentials POST) or auto (microsoft when a tenant is known).',
+  },
+  {
+    name: 'OAUTH2_TENANT_ID',
+    description: 'Directory (tenant) ID of the Microsoft Entra tenant (a GUID or a verified domain).',
+    required: 'for Microsoft, unless OAUTH2_TOKEN_URL contains it',
+  },
+  {
+    name: 'OAUTH2_AUTHORITY_HOST',
+    default: DEFAULT_AUTHORITY_HOST,
+    description: 'Microsoft sign-in host; change it only for sovereign clouds (e.g. https://login.microsoftonline.us).',
+  },
+  {
+    name: 'OAUTH2_TOKEN_URL',
+    default: 'for Microsoft: <authority host>/<tenant>/oauth2/v2.0/token',
+    description: 'Token endpoint. For Microsoft it may replace OAUTH2_TENANT_ID; for other providers it is required.',
+    required: 'for generic providers',
+  },
+  {
+    name: 'OAUTH2_CLIENT_ID',
+    description: 'Application (client) ID of the app registration allowed to send (SMTP.SendAsApp).',
+    required: 'when OAUTH2_ENABLED=true',
+  },
+  {
+    name: 'OAUTH2_CLIENT_SECRET',
+    description: "The client secret's Value (not its Secret ID); best kept in Key Vault and referenced with @Microsoft.KeyVault(...).",
+    required: 'when OAUTH2_ENABLED=true',
+  },
+  {
+    name: 'OAUTH2_SCOPES',
+    default: DEFAULT_SCOPE,
+    description: 'Scope to request. Microsoft needs exactly one <resource>/.default scope (https://outlook.office.com/.default works as well).',
+  },
+  {
+    name: 'OAUTH2_REFRESH_MARGIN_SECONDS',
+    default: '600',
+    description: 'Replace a cached access token this many seconds before it expires (600 to 3000).',
+  },
+  { name: 'SMTP_USER', description: 'The authorized mailbox: SMTP user name and the account mail is sent from.', required: 'always' },
+  { name: 'SMTP_PASSWORD', description: 'Password of SMTP_USER, used only when OAUTH2_ENABLED=false.', required: 'when OAUTH2_ENABLED=false' },
+  { name: 'MAIL_FROM', default: 'SMTP_USER', description: 'Sender address used when a message has no "from".' },
+  {
+    name: 'MAIL_ALLOWED_FROM',
+    description: 'Comma-separated other addresses a message may send from (the mailbox needs SendAs rights for each).',
+  },
+  {
+    name: 'MAIL_MAX_RECIPIENTS',
+    default: '500',
+    description: 'Most recipients (to + cc + bcc) one message may have (1 to 1000; Exchange Online accepts 500).',
+  },
+  { name: 'RELAY_QUEUE_NAME', default: 'outbound-mail', description: 'Storage queue the relay reads messages from.' },
+  {
+    name: 'RELAY_DEADLETTER_QUEUE_NAME',
+    default: 'outbound-mail-deadletter',
+    description: 'Storage queue that receives messages which cannot be sent, with the reason.',
+  },
+  {
+    name: 'RELAY_DEADLETTER_CONTAINER',
+    default: 'outbound-mail-deadletter',
+    description: 'Blob container for dead-letter records too large for a queue message.',
+  },
+  {
+    name: 'RELAY_MAX_DEQUEUE_COUNT',
+    default: '5',
+    description: 'Delivery attempts per message; must equal extensions.queues.maxDequeueCount in host.json.',
+  },
+  {
+    name: STORAGE_CONNECTION_SETTING,
+    description: 'Storage account connection string (UseDevelopmentStorage=true for Azurite).',
+    required: 'unless the identity-based settings below are used',
+  },
+  {
+    name: `${STORAGE_CONNECTION_SETTING}__queueServiceUri`,
+    description: 'Identity-based storage: queue service URI, e.g. https://<account>.queue.core.windows.net.',
+  },
+  {
+    name: `${STORAGE_CONNECTION_SETTING}__blobServiceUri`,
+    default: 'the queue URI with .queue. replaced by .blob.',
+    description: 'Identity-based storage: blob service URI.',
+  },
+  {
+    name: `${STORAGE_CONNECTION_SETTING}__accountName`,
+    description: 'Identity-based storage: account name, instead of the two URIs (public Azure cloud).',
+  },
+  {
+    name: `${STORAGE_CONNECTION_SETTING}__clientId`,
+    description: "Identity-based storage: client ID of a user-assigned managed identity (absent: the app's system-assigned identity).",
+  },
+];
+
+/** Every setting the relay reads, with its default and a one-line explanation. */
+export function describeSettings(): SettingDescription[] {
+  return SETTINGS.map((setting) => ({ ...setting }));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+export interface ConfigProblem {
+  setting: string;
+  problem: string;
+}
+
+/** The configuration cannot work; `problems` names every bad setting. Secret values never appear in it. */
+export class ConfigError extends Error {
+  readonly problems: ConfigProblem[];
+
+  constructor(problems: ConfigProblem[]) {
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    const lines = problems.map((item) => `- ${item.setting}: ${item.problem}`);
+    super([`Invalid relay configuration (${count}):`, ...lines].join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                   */
+/* ------------------------------------------------------------------------ */
+
+export type Environment = Record<string, string | undefined>;
+export type ReadTextFile = (path: string, encoding: 'utf8') => string;
+
+const SECRET_SETTINGS = new Set(['OAUTH2_CLIENT_SECRET', 'SMTP_PASSWORD', STORAGE_CONNECTION_SETTING]);
+const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const STORAGE_NAME = /^(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$/;
+const MICROSOFT_AUTHORITY_HOSTS = new Set([
+  'login.microsoftonline.com',
+  'login.microsoftonline.us',
+  'login.chinacloudapi.cn',
+  'login.partner.microsoftonline.cn',
+]);
+const MICROSOFT_SMTP_HOSTS = new Set(['smtp.office365.com', 'smtp-mail.outlook.com', 'smtp.office365.us', 'smtp.partner.outlook.cn']);
+const EXCHANGE_POOL_LIMIT = 3;
+const EXCHANGE_RECIPIENT_LIMIT = 500;
+/** The well-known Azurite account (public, documented; not a secret). */
+const AZURITE_CONNECTION_STRING =
+  'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;' +
+  'AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;' +
+  'BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;' +
+  'TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;';
+
+/** Reads settings, collecting problems instead of stopping at the first one. */
+class SettingsReader {
+  readonly problems: ConfigProblem[] = [];
+  /** Settings already reported, so that checks depending on them stay quiet instead of adding follow-on noise. */
+  private readonly reported = new Set<string>();
+
+  constructor(private readonly env: Environment) {}
+
+  report(setting: string, problem: string): void {
+    this.reported.add(setting);
+    this.problems.push({ setting, problem: this.withoutSecrets(problem) });
+  }
+
+  /** Defence in depth: problems never quote secrets, but a secret pasted into the wrong setting would be quoted. */
+  private withoutSecrets(text: string): string {
+    let out = text;
+    for (const name of SECRET_SETTINGS) {
+      const secret = this.env[name]?.trim();
+      if (secret && secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('[redacted]');
+    }
+    return out;
+  }
+
+  /** Whether a problem was already reported for the setting. */
+  hasProblem(name: string): boolean {
+    return this.reported.has(name);
+  }
+
+  /** The trimmed value; undefined when absent, empty, or an unresolved Key Vault reference (reported once). */
+  get(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    if (!value) return undefined;
+    if (value.startsWith(KEY_VAULT_REFERENCE)) {
+      if (!this.reported.has(name)) {
+        this.report(
+          name,
+          'is an unresolved Key Vault reference: the app\'s managed identity cannot read the secret (grant it the "Key Vault Secrets User" role or an access policy) or the reference is malformed (@Microsoft.KeyVault(SecretUri=https://<vault>.vault.azure.net/secrets/<name>/))',
+        );
+      }
+      return undefined;
+    }
+    return value;
+  }
+
+  /** Like get(), reporting a missing value (unless a problem with it was already reported). */
+  required(name: string, what: string): string | undefined {
+    const value = this.get(name);
+    if (value === undefined && !this.reported.has(name)) this.report(name, `is missing: ${what}`);
+    return value;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const text = this.get(name);
+    if (text === undefined) return fallback;
+    if (!/^[0-9]+$/.test(text)) {
+      this.report(name, `${quote(text)} is not a whole number`);
+      return fallback;
+    }
+    const value = Number(text);
+    if (value < min || value > max) {
+      this.report(name, `${value} is out of range (${min} to ${max})`);
+      return fallback;
+    }
+    return value;
+  }
+
+  choice<T extends string>(name: string, options: readonly T[], fallback: T | undefined): T | undefined {
+    const text = this.get(name);
+    if (text === undefined) return fallback;
+    const value = text.toLowerCase() as T;
+    if (!options.includes(value)) {
+      this.report(name, `${quote(text)} is not one of ${options.join(', ')}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.choice(name, ['true', 'false'] as const, undefined);
+    return value === undefined ? fallback : value === 'true';
+  }
+
+  emailAddress(name: string, value: string | undefined): string | undefined {
+    if (value === undefined || isEmailAddress(value)) return value;
+    this.report(name, `${quote(value)} is not an e-mail address (expected local@domain, without a display name)`);
+    return undefined;
+  }
+}
+
+function quote(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+}
+
+/* ------------------------------------------------------------------------ */
+/* loadConfig                                                                */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Reads and checks every setting. Throws one ConfigError listing all problems.
+ * Secret values are registered with the redactor so they can never reach a log.
+ */
+export function loadConfig(env: Environment = process.env, readFile: ReadTextFile = fs.readFileSync): RelayConfig {
+  const reader = new SettingsReader(env);
+  const smtp = readSmtp(reader, readFile);
+  const oauthEnabled = reader.boolean('OAUTH2_ENABLED', true);
+  const mail = readMail(reader, smtp);
+  const oauth = oauthEnabled ? readOAuth(reader) : undefined;
+  const password = oauthEnabled ? undefined : readPassword(reader, mail);
+  const queue = readQueue(reader);
+
+  if (reader.problems.length > 0) throw new ConfigError(reader.problems);
+  const config: RelayConfig = { smtp, mail: mail as MailSettings, queue: queue! };
+  if (oauth) config.oauth = oauth;
+  if (password) config.password = password;
+  return config;
+}
+
+function readSmtp(reader: SettingsReader, readFile: ReadTextFile): SmtpSettings {
+  const host = readHost(reader);
+  const port = reader.integer('SMTP_PORT', 587, 1, 65535);
+  const security = reader.choice('SMTP_SECURITY', ['starttls', 'implicit'] as const, undefined);
+  const portKnown = !reader.hasProblem('SMTP_PORT');
+  if (security === 'implicit' && port === 587 && portKnown) {
+    reader.report('SMTP_SECURITY', 'implicit contradicts SMTP_PORT 587, which is the STARTTLS submission port (use starttls, or port 465)');
+  }
+  if (security === 'starttls' && port === 465 && portKnown) {
+    reader.report('SMTP_SECURITY', 'starttls contradicts SMTP_PORT 465, which expects TLS from the first byte (use implicit, or port 587)');
+  }
+  const isExchange = MICROSOFT_SMTP_HOSTS.has(host.toLowerCase());
+  const poolSize = reader.integer('SMTP_POOL_SIZE', 3, 1, 20);
+  if (isExchange && poolSize > EXCHANGE_POOL_LIMIT) {
+    reader.report('SMTP_POOL_SIZE', `${poolSize} exceeds the ${EXCHANGE_POOL_LIMIT} concurrent connections Exchange Online allows per mailbox`);
+  }
+  const settings: SmtpSettings = {
+    host,
+    port,
+    security: security ?? (port === 465 ? 'implicit' : 'starttls'),
+    poolSize,
+    connectionTimeoutMs: reader.integer('SMTP_CONNECTION_TIMEOUT_MS', 20000, 1000, 600000),
+    greetingTimeoutMs: reader.integer('SMTP_GREETING_TIMEOUT_MS', 20000, 1000, 600000),
+    socketTimeoutMs: reader.integer('SMTP_SOCKET_TIMEOUT_MS', 60000, 1000, 600000),
+  };
+  const extraCa = readExtraCa(reader, readFile);
+  if (extraCa !== undefined) settings.extraCa = extraCa;
+  return settings;
+}
+
+function readHost(reader: SettingsReader): string {
+  const host = reader.get('SMTP_HOST');
+  if (host === undefined) return DEFAULT_SMTP_HOST;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) {
+    reader.report('SMTP_HOST', `${quote(host)} is a URL; give the host name only (e.g. ${DEFAULT_SMTP_HOST})`);
+  } else if (/^[^:]+:[0-9]+$/.test(host)) {
+    reader.report('SMTP_HOST', `${quote(host)} includes a port; give the host name only and the port in SMTP_PORT`);
+  } else if (isIP(host) === 0 && !(host.length <= 253 && host.split('.').every((label) => HOST_LABEL.test(label)))) {
+    reader.report('SMTP_HOST', `${quote(host)} is not a host name`);
+  }
+  return host;
+}
+
+function readExtraCa(reader: SettingsReader, readFile: ReadTextFile): string | undefined {
+  const path = reader.get('TLS_EXTRA_CA_FILE');
+  if (path === undefined) return undefined;
+  let pem: string;
+  try {
+    pem = readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+    reader.report('TLS_EXTRA_CA_FILE', `cannot read ${quote(path)} (${code})`);
+    return undefined;
+  }
+  if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(pem)) {
+    reader.report('TLS_EXTRA_CA_FILE', `${quote(path)} holds no PEM certificate (no -----BEGIN CERTIFICATE----- block)`);
+    return undefined;
+  }
+  return pem;
+}
+
+function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
+  const problemsBefore = reader.problems.length;
+  const provider = reader.choice('OAUTH2_PROVIDER', ['auto', 'microsoft', 'generic'] as const, 'auto');
+  const tenantSetting = readTenant(reader, 'OAUTH2_TENANT_ID', reader.get('OAUTH2_TENANT_ID'));
+  const authoritySetting = readAuthorityHost(reader);
+  const tokenUrlText = reader.get('OAUTH2_TOKEN_URL');
+  const tokenUrl = tokenUrlText === undefined ? undefined : readTokenUrl(reader, tokenUrlText);
+  const fromTokenUrl = tokenUrl === undefined ? undefined : microsoftTokenUrlParts(tokenUrl);
+  const clientId = reader.required('OAUTH2_CLIENT_ID', 'the Application (client) ID of the app registration');
+  const clientSecret = reader.required('OAUTH2_CLIENT_SECRET', "the client secret's Value from the app registration");
+  registerSecret(clientSecret);
+  const scopesText = reader.get('OAUTH2_SCOPES');
+  const refreshMarginSeconds = reader.integer('OAUTH2_REFRESH_MARGIN_SECONDS', 600, 600, 3000);
+
+  const isMicrosoft =
+    provider === 'microsoft' ||
+    (provider === 'auto' && (tenantSetting !== undefined || fromTokenUrl !== undefined || reader.hasProblem('OAUTH2_TENANT_ID')));
+  let endpoint: MicrosoftOAuthSettings | GenericOAuthSettings | undefined;
+  let scopes: string[];
+
+  if (isMicrosoft) {
+    if (tokenUrl !== undefined && fromTokenUrl === undefined) {
+      reader.report('OAUTH2_TOKEN_URL', 'for the Microsoft provider it must have the form https://<authority host>/<tenant>/oauth2/v2.0/token');
+    }
+    const tenantFromUrl = fromTokenUrl ? readTenant(reader, 'OAUTH2_TOKEN_URL', fromTokenUrl.tenantId) : undefined;
+    if (tenantSetting && tenantFromUrl && tenantSetting.toLowerCase() !== tenantFromUrl.toLowerCase()) {
+      reader.report('OAUTH2_TENANT_ID', `${quote(tenantSetting)} contradicts the tenant ${quote(tenantFromUrl)} in OAUTH2_TOKEN_URL`);
+    }
+    if (authoritySetting && fromTokenUrl && authoritySetting !== fromTokenUrl.authorityHost) {
+      reader.report('OAUTH2_AUTHORITY_HOST', `${quote(authoritySetting)} contradicts the host ${quote(fromTokenUrl.authorityHost)} of OAUTH2_TOKEN_URL`);
+    }
+    const tenantId = tenantSetting ?? tenantFromUrl;
+    if (tenantId === undefined && tokenUrlText === undefined && !reader.hasProblem('OAUTH2_TENANT_ID')) {
+      reader.report('OAUTH2_TENANT_ID', 'is missing: the Directory (tenant) ID (or give OAUTH2_TOKEN_URL as https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token)');
+    }
+    if (clientId !== undefined && !GUID.test(clientId)) {
+      reader.report('OAUTH2_CLIENT_ID', `${quote(clientId)} is not an Application (client) ID, which is a GUID`);
+    }
+    if (clientSecret !== undefined && GUID.test(clientSecret)) {
+      reader.report('OAUTH2_CLIENT_SECRET', "looks like the secret's ID (a GUID); copy the secret's Value instead (shown only once, when it is created)");
+    }
+    scopes = readMicrosoftScopes(reader, scopesText);
+    const authorityHost = fromTokenUrl?.authorityHost ?? authoritySetting ?? DEFAULT_AUTHORITY_HOST;
+    if (tenantId !== undefined) {
+      endpoint = {
+        provider: 'microsoft',
+        tenantId,
+        authorityHost,
+        tokenUrl: `${authorityHost}/${tenantId}/oauth2/v2.0/token`,
+        disableInstanceDiscovery: !MICROSOFT_AUTHORITY_HOSTS.has(new URL(authorityHost).host),
+      };
+    }
+  } else {
+    if (tokenUrlText === undefined && !reader.hasProblem('OAUTH2_TOKEN_URL')) {
+      reader.report('OAUTH2_TOKEN_URL', "is missing: the token endpoint of the provider (or set OAUTH2_TENANT_ID for Microsoft Entra ID)");
+    }
+    scopes = scopesText === undefined ? [] : splitList(scopesText);
+    if (tokenUrl !== undefined) endpoint = { provider: 'generic', tokenUrl: tokenUrl.href };
+  }
+
+  if (reader.problems.length > problemsBefore || !endpoint || clientId === undefined || clientSecret === undefined) return undefined;
+  return { ...endpoint, clientId, clientSecret, scopes, refreshMarginMs: refreshMarginSeconds * 1000 };
+}
+
+function readTenant(reader: SettingsReader, setting: string, tenant: string | undefined): string | undefined {
+  if (tenant === undefined) return undefined;
+  if (['common', 'organizations', 'consumers'].includes(tenant.toLowerCase())) {
+    reader.report(setting, `tenant ${quote(tenant)} cannot be used: client-credentials tokens need your own tenant's Directory (tenant) ID`);
+    return undefined;
+  }
+  const isDomain = tenant.includes('.') && tenant.split('.').every((label) => HOST_LABEL.test(label));
+  if (!GUID.test(tenant) && !isDomain) {
+    reader.report(setting, `tenant ${quote(tenant)} is neither a Directory (tenant) ID (GUID) nor a domain name`);
+    return undefined;
+  }
+  return tenant;
+}
+
+function readAuthorityHost(reader: SettingsReader): string | undefined {
+  const text = reader.get('OAUTH2_AUTHORITY_HOST');
+  if (text === undefined) return undefined;
+  const url = parseUrl(text);
+  if (url === undefined || url.protocol !== 'https:') {
+    reader.report('OAUTH2_AUTHORITY_HOST', `${quote(text)} must be an https:// URL such as ${DEFAULT_AUTHORITY_HOST}`);
+    return undefined;
+  }
+  if (url.pathname !== '/' || url.search || url.hash) {
+    reader.report('OAUTH2_AUTHORITY_HOST', `${quote(text)} must be a host only, without a path (the tenant goes in OAUTH2_TENANT_ID)`);
+    return undefined;
+  }
+  return url.origin;
+}
+
+function readTokenUrl(reader: SettingsReader, text: string): URL | undefined {
+  const url = parseUrl(text);
+  if (url === undefined) {
+    reader.report('OAUTH2_TOKEN_URL', `${quote(text)} is not an absolute URL`);
+    return undefined;
+  }
+  if (url.protocol !== 'https:') {
+    reader.report('OAUTH2_TOKEN_URL', `${quote(text)} must use https: the client secret is sent to it`);
+    return undefined;
+  }
+  if (MICROSOFT_AUTHORITY_HOSTS.has(url.host) && /^\/[^/]+\/oauth2\/token\/?$/.test(url.pathname)) {
+    reader.report('OAUTH2_TOKEN_URL', 'is the Entra ID v1 endpoint, which takes no scopes: use https://<host>/<tenant>/oauth2/v2.0/token');
+    return undefined;
+  }
+  return url;
+}
+
+/** Splits a token URL of the form https://<host>/<tenant>/oauth2/v2.0/token. */
+function microsoftTokenUrlParts(url: URL): { authorityHost: string; tenantId: string } | undefined {
+  const match = /^\/([^/]+)\/oauth2\/v2\.0\/token\/?$/.exec(url.pathname);
+  if (!match || url.search || url.hash) return undefined;
+  return { authorityHost: url.origin, tenantId: decodeURIComponent(match[1]!) };
+}
+
+function readMicrosoftScopes(reader: SettingsReader, text: string | undefined): string[] {
+  if (text === undefined) return [DEFAULT_SCOPE];
+  const scopes = splitList(text);
+  const wrong = scopes.filter((scope) => parseUrl(scope) === undefined || !scope.endsWith('/.default'));
+  if (wrong.length > 0) {
+    reader.report(
+      'OAUTH2_SCOPES',
+      `${wrong.map(quote).join(', ')} must be an absolute URL ending in /.default (e.g. ${DEFAULT_SCOPE}): the Microsoft client-credentials flow only grants <resource>/.default scopes`,
+    );
+  } else if (scopes.length !== 1) {
+    reader.report('OAUTH2_SCOPES', `lists ${scopes.length} scopes; the Microsoft client-credentials flow takes exactly one (${DEFAULT_SCOPE})`);
+  }
+  return scopes;
+}
+
+function readMail(reader: SettingsReader, smtp: SmtpSettings): Partial<MailSettings> {
+  const user = reader.emailAddress('SMTP_USER', reader.required('SMTP_USER', 'the authorized mailbox (its user principal name)'));
+  const fromSetting = reader.emailAddress('MAIL_FROM', reader.get('MAIL_FROM'));
+  const allowedText = reader.get('MAIL_ALLOWED_FROM');
+  const allowedFrom: string[] = [];
+  for (const address of allowedText === undefined ? [] : splitList(allowedText)) {
+    if (reader.emailAddress('MAIL_ALLOWED_FROM', address) !== undefined) allowedFrom.push(address.toLowerCase());
+  }
+  const maxRecipients = reader.integer('MAIL_MAX_RECIPIENTS', EXCHANGE_RECIPIENT_LIMIT, 1, 1000);
+  if (MICROSOFT_SMTP_HOSTS.has(smtp.host.toLowerCase()) && maxRecipients > EXCHANGE_RECIPIENT_LIMIT) {
+    reader.report('MAIL_MAX_RECIPIENTS', `${maxRecipients} exceeds the ${EXCHANGE_RECIPIENT_LIMIT} recipients per message Exchange Online accepts`);
+  }
+  const from = fromSetting ?? user;
+  return { user, from, allowedFrom, maxRecipients };
+}
+
+function readPassword(reader: SettingsReader, mail: Partial<MailSettings>): PasswordAuthSettings | undefined {
+  const password = reader.required('SMTP_PASSWORD', 'OAUTH2_ENABLED is false, so the mailbox password is needed');
+  registerSecret(password);
+  return password === undefined || mail.user === undefined ? undefined : { user: mail.user, password };
+}
+
+function readQueue(reader: SettingsReader): QueueSettings | undefined {
+  const queueName = readStorageName(reader, 'RELAY_QUEUE_NAME', 'outbound-mail', 'queue');
+  const deadLetterQueueName = readStorageName(reader, 'RELAY_DEADLETTER_QUEUE_NAME', 'outbound-mail-deadletter', 'queue');
+  if (queueName === deadLetterQueueName) {
+    reader.report('RELAY_DEADLETTER_QUEUE_NAME', `equals RELAY_QUEUE_NAME (${quote(queueName)}): dead letters would be relayed again`);
+  }
+  const deadLetterContainerName = readStorageName(reader, 'RELAY_DEADLETTER_CONTAINER', 'outbound-mail-deadletter', 'container');
+  const maxDequeueCount = reader.integer('RELAY_MAX_DEQUEUE_COUNT', 5, 1, 100);
+  const connection = readStorageConnection(reader);
+  if (connection === undefined) return undefined;
+  return {
+    connectionSetting: STORAGE_CONNECTION_SETTING,
+    connection,
+    queueName,
+    deadLetterQueueName,
+    deadLetterContainerName,
+    maxDequeueCount,
+  };
+}
+
+function readStorageName(reader: SettingsReader, name: string, fallback: string, kind: 'queue' | 'container'): string {
+  const value = reader.get(name);
+  if (value === undefined) return fallback;
+  if (!STORAGE_NAME.test(value)) {
+    reader.report(name, `${quote(value)} is not a valid ${kind} name (3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit)`);
+  }
+  return value;
+}
+
+function readStorageConnection(reader: SettingsReader): StorageConnection | undefined {
+  const name = STORAGE_CONNECTION_SETTING;
+  const connectionString = reader.get(name);
+  const queueUriText = reader.get(`${name}__queueServiceUri`);
+  const blobUriText = reader.get(`${name}__blobServiceUri`);
+  const accountName = reader.get(`${name}__accountName`);
+  const clientId = reader.get(`${name}__clientId`);
+  const identityBased = queueUriText !== undefined || blobUriText !== undefined || accountName !== undefined;
+
+  if (connectionString !== undefined) {
+    if (identityBased) {
+      reader.report(name, `contradicts ${name}__queueServiceUri/__blobServiceUri/__accountName: use either a connection string or the identity-based settings`);
+      return undefined;
+    }
+    return readConnectionString(reader, connectionString);
+  }
+  if (!identityBased) {
+    if (!reader.hasProblem(name)) {
+      reader.report(name, `is missing: a storage connection string (UseDevelopmentStorage=true for Azurite), or use ${name}__queueServiceUri for a managed identity`);
+    }
+    return undefined;
+  }
+
+  const problemsBefore = reader.problems.length;
+  let queueServiceUri: string | undefined;
+  if (queueUriText !== undefined) {
+    queueServiceUri = readServiceUri(reader, `${name}__queueServiceUri`, queueUriText);
+  } else if (accountName !== undefined) {
+    if (/^[a-z0-9]{3,24}$/.test(accountName)) queueServiceUri = `https://${accountName}.queue.core.windows.net`;
+    else reader.report(`${name}__accountName`, `${quote(accountName)} is not a storage account name (3 to 24 lower-case letters and digits)`);
+  } else {
+    reader.report(`${name}__queueServiceUri`, `is missing: the queue service URI (https://<account>.queue.core.windows.net)`);
+  }
+  let blobServiceUri: string | undefined;
+  if (blobUriText !== undefined) {
+    blobServiceUri = readServiceUri(reader, `${name}__blobServiceUri`, blobUriText);
+  } else if (queueServiceUri !== undefined) {
+    if (queueServiceUri.includes('.queue.')) blobServiceUri = queueServiceUri.replace('.queue.', '.blob.');
+    else reader.report(`${name}__blobServiceUri`, 'is missing and cannot be derived from the queue service URI (no ".queue." in it)');
+  }
+  if (clientId !== undefined && !GUID.test(clientId)) {
+    reader.report(`${name}__clientId`, `${quote(clientId)} is not a managed identity client ID (a GUID)`);
+  }
+  if (reader.problems.length > problemsBefore || queueServiceUri === undefined || blobServiceUri === undefined) return undefined;
+  return clientId === undefined
+    ? { kind: 'identity', queueServiceUri, blobServiceUri }
+    : { kind: 'identity', queueServiceUri, blobServiceUri, clientId };
+}
+
+function readServiceUri(reader: SettingsReader, setting: string, text: string): string | undefined {
+  const url = parseUrl(text);
+  if (url === undefined || url.protocol !== 'https:') {
+    reader.report(setting, `${quote(text)} must be an https:// service URI`);
+    return undefined;
+  }
+  return text.replace(/\/+$/, '');
+}
+
+/** Checks the shape of a connection string without ever echoing it (it holds the account key). */
+function readConnectionString(reader: SettingsReader, text: string): StorageConnection | undefined {
+  const parts = new Map<string, string>();
+  for (const pair of text.split(';')) {
+    const at = pair.indexOf('=');
+    if (at > 0) parts.set(pair.slice(0, at).trim().toLowerCase(), pair.slice(at + 1).trim());
+  }
+  if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') {
+    return { kind: 'connectionString', connectionString: AZURITE_CONNECTION_STRING };
+  }
+  registerSecret(parts.get('accountkey'));
+  registerSecret(parts.get('sharedaccesssignature'));
+  const problems: string[] = [];
+  if (!parts.has('accountkey') && !parts.has('sharedaccesssignature')) problems.push('has neither AccountKey nor SharedAccessSignature');
+  if (!parts.has('accountname') && !(parts.has('queueendpoint') && parts.has('blobendpoint'))) {
+    problems.push('needs AccountName (or both QueueEndpoint and BlobEndpoint)');
+  }
+  if (problems.length > 0) {
+    reader.report(
+      STORAGE_CONNECTION_SETTING,
+      `is not a usable storage connection string: it ${problems.join(' and ')} (copy it from the storage account's Access keys, or use UseDevelopmentStorage=true locally)`,
+    );
+    return undefined;
+  }
+  return { kind: 'connectionString', connectionString: text };
+}
+
+function splitList(text: string): string[] {
+  return text
+    .split(/[\s,;]+/)
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
 }
