@@ -1,0 +1,138 @@
+/**
+ * Client-credentials tokens from any OAuth2 provider: the plain RFC 6749 §4.4
+ * request (form POST with grant_type=client_credentials, client_id,
+ * client_secret, scope) over node:https, trusting the extra CA if configured.
+ */
+import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { OAuthSettings } from '../config';
+import { silentLogger, type Logger } from '../log';
+import { classifyTokenFailure, parseTokenErrorBody, type TokenEndpointFailure } from './classifyTokenError';
+import type { TokenSourceOptions } from './microsoftTokenSource';
+import { trustedCertificates } from './trust';
+import { ASSUMED_LIFETIME_MS, DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, type AccessToken, type TokenSource } from './types';
+
+export type GenericTokenSettings = Pick<OAuthSettings, 'clientId' | 'clientSecret' | 'scopes'> & { tokenUrl: string };
+
+/** Token answers are small; anything bigger is not a token answer. */
+const MAX_ANSWER_BYTES = 256 * 1024;
+
+class RequestTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(ms: number) {
+    super(`no answer from the token endpoint within ${ms} ms`);
+    this.name = 'TimeoutError';
+  }
+}
+
+export class GenericTokenSource implements TokenSource {
+  private readonly url: URL;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly settings: GenericTokenSettings,
+    private readonly options: TokenSourceOptions = {},
+  ) {
+    this.url = new URL(settings.tokenUrl);
+    // The request carries the client secret: never over plain HTTP.
+    if (this.url.protocol !== 'https:') throw new Error(`the token URL must use https: ${this.url.origin}`);
+    this.logger = options.logger ?? silentLogger;
+    this.now = options.now ?? Date.now;
+  }
+
+  async fetchToken(): Promise<AccessToken> {
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: this.settings.clientId,
+      client_secret: this.settings.clientSecret,
+      scope: this.settings.scopes.join(' '),
+    }).toString();
+
+    let answer: { status: number; text: string; retryAfter?: string };
+    try {
+      answer = await this.post(form);
+    } catch (error) {
+      throw classifyTokenFailure({ networkError: error }, error);
+    }
+    if (answer.status < 200 || answer.status >= 300) {
+      throw classifyTokenFailure(parseTokenErrorBody(answer.status, answer.text, answer.retryAfter));
+    }
+    return this.readToken(answer.status, answer.text);
+  }
+
+  private readToken(status: number, text: string): AccessToken {
+    let body: Record<string, unknown> | undefined;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed && typeof parsed === 'object') body = parsed as Record<string, unknown>;
+    } catch {
+      // handled below
+    }
+    const failure: TokenEndpointFailure = { status, malformed: true };
+    if (!body) throw classifyTokenFailure(failure);
+    if (typeof body.error === 'string') throw classifyTokenFailure(parseTokenErrorBody(status, text));
+    if (typeof body.access_token !== 'string' || !body.access_token) throw classifyTokenFailure(failure);
+
+    if (typeof body.token_type === 'string' && body.token_type.toLowerCase() !== 'bearer') {
+      // XOAUTH2 sends the token as a bearer token; another type will most likely be refused by the SMTP server.
+      this.logger.warn('the token endpoint returned a token type other than Bearer', {
+        event: 'token.unexpected_type',
+        tokenType: body.token_type,
+      });
+    }
+    const now = this.now();
+    const expiresIn = Number(body.expires_in);
+    if (!(body.expires_in !== undefined && body.expires_in !== null && Number.isFinite(expiresIn) && expiresIn > 0)) {
+      this.logger.warn('the token response gave no usable expires_in; assuming a short lifetime', {
+        event: 'token.lifetime_missing',
+        assumedLifetimeSeconds: ASSUMED_LIFETIME_MS / 1000,
+      });
+      return { token: body.access_token, expiresOnTimestamp: now + ASSUMED_LIFETIME_MS };
+    }
+    return { token: body.access_token, expiresOnTimestamp: now + expiresIn * 1000 };
+  }
+
+  private post(form: string): Promise<{ status: number; text: string; retryAfter?: string }> {
+    const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS;
+    return new Promise((resolve, reject) => {
+      const request = https.request(this.url, {
+        method: 'POST',
+        ca: trustedCertificates(this.options.extraCa),
+        minVersion: 'TLSv1.2',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': Buffer.byteLength(form),
+          accept: 'application/json',
+        },
+      });
+      // One deadline for the whole exchange (connect, TLS, answer), not an idle timer.
+      const timer = setTimeout(() => request.destroy(new RequestTimeoutError(timeoutMs)), timeoutMs);
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      request.on('error', fail);
+      request.on('response', (response: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES) request.destroy(new Error('the token endpoint answer is too large'));
+          else chunks.push(chunk);
+        });
+        response.on('error', fail);
+        response.on('end', () => {
+          clearTimeout(timer);
+          const retryAfter = response.headers['retry-after'];
+          resolve({
+            status: response.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString('utf8'),
+            retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+          });
+        });
+      });
+      request.end(form);
+    });
+  }
+}

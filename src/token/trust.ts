@@ -1,0 +1,19 @@
+/**
+ * Which certificate authorities the relay's TLS clients (token endpoint, SMTP)
+ * trust. Certificate verification is never switched off; an extra CA
+ * (TLS_EXTRA_CA_FILE, e.g. a corporate TLS-inspecting proxy or the local test
+ * stack's CA) is added to the usual store.
+ */
+import tls from 'node:tls';
+
+/**
+ * The `ca` option for a TLS client, or undefined to keep Node's defaults.
+ *
+ * Node's `ca` option REPLACES the default store rather than adding to it, so
+ * the defaults (Mozilla's bundle plus NODE_EXTRA_CA_CERTS and, where enabled,
+ * the system store) are listed alongside the extra CA.
+ */
+export function trustedCertificates(extraCa: string | undefined): string[] | undefined {
+  if (!extraCa || !extraCa.trim()) return undefined;
+  return [...tls.getCACertificates('default'), extraCa];
+}
