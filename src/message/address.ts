@@ -63,5 +63,8 @@ export function parseMailboxText(text: string): Mailbox | undefined {
   if (parsed.length !== 1) return undefined;
   const entry = parsed[0]!;
   if (entry.group !== undefined || !entry.address || !isEmailAddress(entry.address)) return undefined;
+  // Only the two documented forms: nodemailer's parser would also read "a b@c.d" or "a@b.c (comment)".
+  const trimmed = text.trim();
+  if (!trimmed.endsWith('>') && trimmed !== entry.address) return undefined;
   return entry.name ? { name: entry.name, address: entry.address } : { address: entry.address };
 }

@@ -50,8 +50,9 @@ const NO_LINE_BREAKS = '^[^\\r\\n\\u0000]*$';
 const PATTERN_PROBLEMS: Record<string, string> = {
   [NO_LINE_BREAKS]: 'must not contain CR, LF or NUL characters',
   '^[!-9;-~]+$': 'is not a header field name (printable ASCII without spaces or colon)',
-  '^[ -~]+$': 'must be printable ASCII',
+  '^[ -~]*$': 'must be printable ASCII',
   '^[!-;=?-~]+$': 'must be printable ASCII without spaces or angle brackets',
+  [schema.definitions.attachment.properties.contentType.pattern]: 'must be a MIME type such as application/pdf',
 };
 const FORMAT_PROBLEMS: Record<string, string> = {
   mailbox: 'must be exactly one e-mail address, written "a@example.com" or "Name <a@example.com>"',
@@ -253,10 +254,8 @@ function toMailbox(value: RecipientInput): Mailbox {
 }
 
 function copyHeaders(headers: Record<string, string> | undefined): Record<string, string> {
-  // A null prototype, so a header called "__proto__" stays an ordinary key.
-  const copy: Record<string, string> = Object.create(null);
-  for (const [name, value] of Object.entries(headers ?? {})) copy[name] = value;
-  return copy;
+  // fromEntries defines own properties, so a header called "__proto__" stays an ordinary key.
+  return Object.fromEntries(Object.entries(headers ?? {}));
 }
 
 function toAttachment(input: NonNullable<ValidMessage['attachments']>[number]): RelayAttachment {
