@@ -45,7 +45,9 @@ function chain(error: unknown): Array<Record<string, unknown>> {
 export function networkFailureOf(error: unknown): NetworkFailure | undefined {
   const errors = chain(error);
   const innermost = errors[errors.length - 1];
-  const message = typeof innermost?.message === 'string' ? innermost.message : String(error);
+  const rawMessage = typeof innermost?.message === 'string' ? innermost.message : String(error);
+  // OpenSSL messages end in a source-file location on further lines.
+  const message = rawMessage.split(/\r?\n/)[0]!.trim();
   // Innermost first: wrappers carry generic codes (ESOCKET, REQUEST_SEND_ERROR).
   for (const item of [...errors].reverse()) {
     for (const field of ['code', 'originalCode']) {

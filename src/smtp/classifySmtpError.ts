@@ -1,0 +1,207 @@
+/**
+ * Turns a nodemailer error into a RelayError: which step failed, whether it is
+ * worth retrying, the server's own reply, and the setup step that fixes it.
+ *
+ * Reply codes and enhanced status codes decide; texts are only consulted for
+ * Exchange Online's named conditions (SendAsDenied, SubmissionQuotaExceeded,
+ * STOREDRV). Partial success (some recipients rejected) never gets here:
+ * nodemailer resolves, and the sender reports `rejected`.
+ */
+import { RelayError, isRelayError, type FailureKind, type ReasonCode } from '../errors';
+import { redact } from '../redact';
+import { describeNetworkFailure, networkFailureOf } from '../token/networkFailure';
+
+/** The fields nodemailer puts on its errors (all optional: API errors have no reply). */
+export interface SmtpErrorLike {
+  message?: string;
+  code?: string;
+  /** The system code when nodemailer replaced it with its own (ECONNREFUSED under ESOCKET). */
+  originalCode?: string;
+  responseCode?: number;
+  response?: string;
+  command?: string;
+  rejected?: unknown[];
+  rejectedErrors?: Array<{ recipient?: string; response?: string; responseCode?: number }>;
+}
+
+export interface SmtpReply {
+  code: number;
+  /** RFC 3463 enhanced status code, e.g. 5.7.3. */
+  enhanced?: string;
+  /** The whole reply, all lines. */
+  text: string;
+}
+
+interface Verdict {
+  reason: ReasonCode;
+  kind: FailureKind;
+  message: string;
+  remedy?: string;
+  retryAfterSeconds?: number;
+}
+
+const MANAGE_EMAIL_APPS = 'Microsoft 365 admin center → Active users → <mailbox> → Mail → Manage email apps';
+
+const REMEDY = {
+  authRejected:
+    'Exchange refused the token. Check, in this order: the app has the application permission Office 365 Exchange Online → ' +
+    'SMTP.SendAsApp with admin consent, and OAUTH2_SCOPES is https://outlook.office365.com/.default (or https://outlook.office.com/.default); ' +
+    "Exchange has a service principal for the app (New-ServicePrincipal with the Object ID of the app's Enterprise application, " +
+    'not of the app registration); the app has FullAccess on SMTP_USER (Add-MailboxPermission). New permissions can take up to an hour to apply.',
+  authDisabled:
+    `Turn on Authenticated SMTP for the mailbox (${MANAGE_EMAIL_APPS} → Authenticated SMTP) and make sure SMTP AUTH is not ` +
+    'turned off for the whole organisation (Exchange admin center → Settings → Mail flow).',
+  authNotOffered:
+    'Nothing was sent, because the relay never sends without authenticating. Check SMTP_HOST, SMTP_PORT and SMTP_SECURITY ' +
+    '(smtp.office365.com, 587, starttls) and that SMTP AUTH is enabled for the tenant and the mailbox ' +
+    `(${MANAGE_EMAIL_APPS} → Authenticated SMTP).`,
+  sendAsDenied:
+    "Send from the authorized mailbox (MAIL_FROM, SMTP_USER), or grant the app's Exchange service principal Send As on the " +
+    'From address (Add-RecipientPermission) and list it in MAIL_ALLOWED_FROM.',
+  mailboxLogon:
+    "Exchange could not open SMTP_USER's mailbox: make sure it is a licensed (or shared) mailbox that exists in Exchange Online " +
+    "and that the app's service principal has FullAccess on it (Add-MailboxPermission).",
+  throttled:
+    'Exchange Online allows 3 concurrent connections and 30 messages a minute per mailbox: keep SMTP_POOL_SIZE at 3 or less and ' +
+    'limit how many function instances send at once.',
+  quota: 'The mailbox reached its daily sending limit (10,000 recipients a day in Exchange Online); messages are retried later.',
+  tooLarge: 'Make the message smaller (Exchange Online accepts 35 MB by default, up to 150 MB when raised for the mailbox).',
+  tls:
+    'Check that SMTP_HOST is the name on the server certificate and that SMTP_SECURITY matches the port (starttls for 587, implicit for 465); ' +
+    'if a TLS-inspecting proxy or a private CA is in the way, put its CA in TLS_EXTRA_CA_FILE. Certificate checks are never switched off.',
+  unreachable: 'Check SMTP_HOST and SMTP_PORT, and that outbound connections to that port are allowed from the Function App.',
+  sessionRefused: 'The server refused the session before any message was sent: check SMTP_HOST, SMTP_PORT and SMTP_SECURITY.',
+} as const;
+
+/** Parses an SMTP reply ("535 5.7.3 Authentication unsuccessful", multi-line allowed). */
+export function parseSmtpReply(response: unknown): SmtpReply | undefined {
+  if (typeof response !== 'string') return undefined;
+  const match = /^(\d{3})(?:[ -](\d\.\d{1,3}\.\d{1,3})\b)?/.exec(response.trim());
+  if (!match) return undefined;
+  return { code: Number(match[1]), enhanced: match[2], text: response.trim() };
+}
+
+/** Verdicts for Exchange Online's named replies and the families that mean the same at any step. */
+function namedReplyVerdict(reply: SmtpReply, command: string): Verdict | undefined {
+  const { code, enhanced, text } = reply;
+  if (code === 535) {
+    if (enhanced === '5.7.139' || /\b5\.7\.139\b/.test(text)) {
+      return { reason: 'smtp_auth_disabled', kind: 'configuration', message: 'SMTP AUTH is disabled for the mailbox or the tenant', remedy: REMEDY.authDisabled };
+    }
+    return { reason: 'smtp_auth_rejected', kind: 'configuration', message: 'the server rejected the authentication', remedy: REMEDY.authRejected };
+  }
+  if (code === 530 && /STARTTLS/i.test(text)) {
+    return { reason: 'smtp_tls_failed', kind: 'configuration', message: 'the server requires STARTTLS first', remedy: REMEDY.tls };
+  }
+  if (code === 530 || enhanced === '5.7.57') {
+    return { reason: 'smtp_auth_not_offered', kind: 'configuration', message: 'the server did not accept the session as authenticated', remedy: REMEDY.authNotOffered };
+  }
+  if (command.startsWith('AUTH')) {
+    if ([502, 503, 504].includes(code)) {
+      return { reason: 'smtp_auth_not_offered', kind: 'configuration', message: 'the server does not support this authentication', remedy: REMEDY.authNotOffered };
+    }
+    if (code >= 500) {
+      return { reason: 'smtp_auth_rejected', kind: 'configuration', message: 'the server rejected the authentication', remedy: REMEDY.authRejected };
+    }
+  }
+  if (enhanced === '5.7.60' || enhanced === '5.2.252' || /SendAsDenied/i.test(text)) {
+    return { reason: 'send_as_denied', kind: 'permanent', message: 'the mailbox may not send as this From address', remedy: REMEDY.sendAsDenied };
+  }
+  if (code === 432 || enhanced === '4.3.2' || (code === 421 && enhanced?.startsWith('4.7.'))) {
+    return { reason: 'smtp_throttled', kind: 'transient', message: 'the server is throttling this mailbox', remedy: REMEDY.throttled };
+  }
+  if (code === 430 || (/STOREDRV/i.test(text) && /logon|mailbox/i.test(text) && code >= 400)) {
+    return { reason: 'mailbox_logon_failed', kind: 'configuration', message: "Exchange could not log on to the sender's mailbox", remedy: REMEDY.mailboxLogon };
+  }
+  if (/SubmissionQuotaExceeded/i.test(text) || (code === 554 && enhanced === '5.2.0' && /quota/i.test(text))) {
+    return { reason: 'quota_exceeded', kind: 'transient', message: 'the mailbox exceeded its sending quota', remedy: REMEDY.quota, retryAfterSeconds: 3600 };
+  }
+  if ((code === 552 && command !== 'RCPT TO') || enhanced === '5.3.4' || enhanced === '5.2.3') {
+    return { reason: 'message_too_large', kind: 'permanent', message: 'the message is too large for the server', remedy: REMEDY.tooLarge };
+  }
+  return undefined;
+}
+
+function recipientsVerdict(error: SmtpErrorLike, reply: SmtpReply | undefined): Verdict {
+  const codes = (error.rejectedErrors ?? [])
+    .map((item) => item.responseCode ?? parseSmtpReply(item.response)?.code)
+    .filter((code): code is number => typeof code === 'number');
+  if (codes.length === 0 && reply) codes.push(reply.code);
+  if (codes.length > 0 && codes.every((code) => code >= 500)) {
+    return { reason: 'recipients_rejected', kind: 'permanent', message: 'the server rejected every recipient' };
+  }
+  return { reason: 'smtp_transient_failure', kind: 'transient', message: 'the server deferred every recipient' };
+}
+
+function replyVerdict(reply: SmtpReply, command: string): Verdict {
+  if (command === 'MAIL FROM' && reply.code >= 500) {
+    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server rejected the sender (MAIL FROM)' };
+  }
+  if (reply.code < 500) {
+    return { reason: 'smtp_transient_failure', kind: 'transient', message: `the server answered ${command || 'the connection'} with a temporary failure` };
+  }
+  if (command === 'CONN' || command === 'EHLO' || command === 'HELO' || command === 'STARTTLS' || command === '') {
+    return { reason: 'smtp_permanent_failure', kind: 'configuration', message: 'the server refused the SMTP session', remedy: REMEDY.sessionRefused };
+  }
+  return { reason: 'smtp_permanent_failure', kind: 'permanent', message: `the server refused the message at ${command}` };
+}
+
+function noReplyVerdict(error: SmtpErrorLike, raw: unknown): Verdict {
+  const code = error.code ?? '';
+  const network = networkFailureOf(raw);
+  const detail = network ? describeNetworkFailure(network) : error.message ?? String(raw);
+  if (code === 'ETLS' || network?.kind === 'tls') {
+    return { reason: 'smtp_tls_failed', kind: 'configuration', message: `TLS with the server failed: ${detail}`, remedy: REMEDY.tls };
+  }
+  if (code === 'ETIMEDOUT' || network?.kind === 'timeout') {
+    return { reason: 'smtp_timeout', kind: 'transient', message: `the server did not answer in time: ${detail}` };
+  }
+  if (code === 'EDNS' || network?.kind === 'dns' || network?.kind === 'unreachable') {
+    return { reason: 'smtp_unreachable', kind: 'transient', message: `the server could not be reached: ${detail}`, remedy: REMEDY.unreachable };
+  }
+  if (code === 'EMESSAGE' && /size/i.test(error.message ?? '')) {
+    return { reason: 'message_too_large', kind: 'permanent', message: 'the message is larger than the server accepts (SIZE)', remedy: REMEDY.tooLarge };
+  }
+  if (code === 'EENVELOPE') {
+    return { reason: 'invalid_message', kind: 'permanent', message: `the message has no usable envelope: ${error.message ?? ''}` };
+  }
+  if (code === 'EAUTH' || code === 'ENOAUTH') {
+    return { reason: 'smtp_auth_rejected', kind: 'configuration', message: `authentication could not be completed: ${error.message ?? ''}`, remedy: REMEDY.authRejected };
+  }
+  if (code === 'ECONNECTION' || code === 'ESOCKET' || network?.kind === 'reset') {
+    return { reason: 'smtp_transient_failure', kind: 'transient', message: `the SMTP connection was lost: ${detail}` };
+  }
+  return { reason: 'smtp_transient_failure', kind: 'transient', message: `sending failed: ${detail}` };
+}
+
+function providerReplyOf(error: SmtpErrorLike): string | undefined {
+  const lines = new Set<string>();
+  for (const item of error.rejectedErrors ?? []) if (item.response) lines.add(item.response.trim());
+  if (lines.size === 0 && error.response) lines.add(error.response.trim());
+  if (lines.size === 0) return undefined;
+  return redact([...lines].slice(0, 10).join('\n')).slice(0, 2000);
+}
+
+export function classifySmtpError(error: unknown): RelayError {
+  if (isRelayError(error)) return error;
+  const fields: SmtpErrorLike = error && typeof error === 'object' ? (error as SmtpErrorLike) : { message: String(error) };
+  const command = (fields.command ?? '').toUpperCase();
+  const reply = parseSmtpReply(fields.response);
+
+  let verdict: Verdict | undefined;
+  if (reply) verdict = namedReplyVerdict(reply, command);
+  if (!verdict && fields.code === 'ETLS') verdict = noReplyVerdict(fields, error);
+  if (!verdict && command === 'RCPT TO') verdict = recipientsVerdict(fields, reply);
+  if (!verdict && reply) verdict = replyVerdict(reply, command);
+  verdict ??= noReplyVerdict(fields, error);
+
+  const text = `SMTP: ${verdict.message.replace(/\.+$/, '')}.`;
+  return new RelayError(redact(text), {
+    reason: verdict.reason,
+    kind: verdict.kind,
+    providerReply: providerReplyOf(fields),
+    remedy: verdict.remedy,
+    retryAfterSeconds: verdict.retryAfterSeconds,
+    cause: error,
+  });
+}

@@ -1,0 +1,192 @@
+/**
+ * Sends mail through one pooled nodemailer transport per mailbox: connections
+ * are opened once, authenticated once (XOAUTH2 with a token from the shared
+ * TokenCache, or a password when OAuth2 is off) and reused for many messages.
+ *
+ * Guarantees: TLS always (implicit, or STARTTLS required), certificates always
+ * verified, never a message without AUTH, and a token Exchange refuses (535) is
+ * dropped and the send retried once with a new one: nodemailer renews only when
+ * the server answers 334 with an error (Gmail), while Exchange answers 535 at once.
+ */
+import net from 'node:net';
+import nodemailer, { type SendMailOptions } from 'nodemailer';
+import type { SMTPPoolOptions } from 'nodemailer/lib/smtp-pool';
+import type { PasswordAuthSettings, SmtpSettings } from '../config';
+import { silentLogger, type Logger } from '../log';
+import { redact } from '../redact';
+import type { TokenCache } from '../token/tokenCache';
+import { trustedCertificates } from '../token/trust';
+import { PASSWORD_METHOD, passwordHandler, tokenRefusedBy, xoauth2Handler } from './authHandlers';
+import { classifySmtpError, parseSmtpReply } from './classifySmtpError';
+
+export interface MailSenderOptions {
+  smtp: SmtpSettings;
+  /** The authorized mailbox (XOAUTH2 user=). */
+  user: string;
+  /** OAuth2 mode: the process's token cache. */
+  tokens?: TokenCache;
+  /** Password mode, only when OAuth2 is off. */
+  password?: PasswordAuthSettings;
+  logger?: Logger;
+}
+
+export interface SendResult {
+  messageId: string;
+  /** The server's final reply, e.g. "250 2.6.0 <id> Queued mail for delivery". */
+  response: string;
+  accepted: string[];
+  /** Recipients the server refused while others were accepted (the message still went out). */
+  rejected: string[];
+  rejectedErrors?: Array<{ recipient: string; response: string }>;
+  envelope: { from: string | false; to: string[] };
+}
+
+export interface MailSenderStats {
+  messagesSent: number;
+  /** Connections the pool opened (verify() opens one too). */
+  connectionsOpened: number;
+  /** AUTH commands sent (one per connection). */
+  authentications: number;
+  /** Sends repeated with a new token after the server refused the cached one. */
+  tokenRetries: number;
+}
+
+export interface MailSender {
+  /** Resolves when the server accepted the message (possibly for only some recipients); rejects with a RelayError. */
+  send(mail: SendMailOptions): Promise<SendResult>;
+  /** Connect, secure, authenticate and quit, sending nothing; rejects with a RelayError. */
+  verify(): Promise<void>;
+  /** Close the pool's connections (idle ones at once, busy ones after their message). */
+  close(): void;
+  readonly stats: Readonly<MailSenderStats>;
+}
+
+/** Messages one connection sends before the pool replaces it. */
+const MAX_MESSAGES_PER_CONNECTION = 100;
+
+/**
+ * Create this once per mailbox and process (src/runtime.ts does) and share it: each
+ * sender has its own pool of up to `smtp.poolSize` connections, and Exchange Online
+ * refuses more than 3 concurrent connections per mailbox.
+ */
+export function createMailSender(options: MailSenderOptions): MailSender {
+  const { smtp, tokens } = options;
+  const logger = options.logger ?? silentLogger;
+  if (!tokens && !(options.password?.user && options.password.password)) {
+    // Without credentials nodemailer would send unauthenticated; refuse to build such a sender.
+    throw new Error('createMailSender needs a token cache (OAuth2) or a user and password');
+  }
+  const stats: MailSenderStats = { messagesSent: 0, connectionsOpened: 0, authentications: 0, tokenRetries: 0 };
+
+  const ca = trustedCertificates(smtp.extraCa);
+  const transportOptions: SMTPPoolOptions & { pool: true } = {
+    pool: true,
+    maxConnections: smtp.poolSize,
+    maxMessages: MAX_MESSAGES_PER_CONNECTION,
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.security === 'implicit',
+    // STARTTLS is required: no fallback to a clear-text session.
+    requireTLS: smtp.security === 'starttls',
+    ignoreTLS: false,
+    opportunisticTLS: false,
+    tls: {
+      ...(ca ? { ca } : {}),
+      minVersion: 'TLSv1.2',
+      rejectUnauthorized: true,
+      // SNI needs a host name; for an IP address Node checks the certificate against the IP.
+      ...(net.isIP(smtp.host) ? {} : { servername: smtp.host }),
+    },
+    connectionTimeout: smtp.connectionTimeoutMs,
+    greetingTimeout: smtp.greetingTimeoutMs,
+    socketTimeout: smtp.socketTimeoutMs,
+    // Log in on every connection even when AUTH is not advertised; our handlers then
+    // refuse to continue, so a server without AUTH fails the send instead of receiving
+    // the message unauthenticated.
+    forceAuth: true,
+    customAuth: { XOAUTH2: xoauth2Handler(stats), [PASSWORD_METHOD]: passwordHandler(stats) },
+    auth: tokens
+      ? {
+          type: 'OAuth2',
+          user: options.user,
+          // Each pooled connection has its own XOAuth2 object that asks here once, at connect.
+          // nodemailer reuses a token while `expires` > now with no margin, so it gets the
+          // cache's refresh point, not the real expiry.
+          provisionCallback: (_user, _renew, callback) => {
+            tokens.getToken().then(
+              (token) => callback(null, token.token, token.refreshAfterTimestamp ?? token.expiresOnTimestamp - tokens.refreshMarginMs),
+              (error: Error) => callback(error),
+            );
+          },
+        }
+      : { user: options.password!.user, pass: options.password!.password, method: PASSWORD_METHOD },
+    getSocket: (_socketOptions, callback) => {
+      // Not a proxy: only counts connections, then lets nodemailer open its own socket.
+      stats.connectionsOpened++;
+      setImmediate(() => callback(null, false));
+    },
+    // Queue messages are untrusted input: attachments may not read local files or fetch URLs.
+    disableFileAccess: true,
+    disableUrlAccess: true,
+    logger: false,
+  };
+  const transport = nodemailer.createTransport(transportOptions);
+  transport.on('error', (error: Error) => logger.warn('SMTP transport error', { event: 'smtp.transport_error', error: redact(error.message) }));
+
+  /** Run `operation`; if the server refused a cached token, drop that token and run it once more. */
+  async function withTokenRetry<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      const refusedToken = tokens ? tokenRefusedBy(error) : undefined;
+      if (!tokens || !refusedToken || !isTokenRefusal(error)) throw classifySmtpError(error);
+      tokens.invalidate(refusedToken);
+      stats.tokenRetries++;
+      logger.warn('the SMTP server refused the access token; retrying once with a new token', {
+        event: 'smtp.token_refused',
+        reply: redact(String((error as { response?: unknown }).response ?? '')),
+      });
+      try {
+        return await operation();
+      } catch (second) {
+        throw classifySmtpError(second);
+      }
+    }
+  }
+
+  return {
+    stats,
+    async send(mail) {
+      // The same options object is sent again on a retry; the relay's messages hold strings
+      // and buffers only (no streams), so nothing is consumed by the first attempt.
+      const info = await withTokenRetry(() => transport.sendMail(mail));
+      stats.messagesSent++;
+      return {
+        messageId: info.messageId,
+        response: info.response,
+        accepted: info.accepted.map(String),
+        rejected: info.rejected.map(String),
+        rejectedErrors: info.rejectedErrors?.map((item) => ({
+          recipient: String((item as { recipient?: unknown }).recipient ?? ''),
+          response: redact(String((item as { response?: unknown }).response ?? item.message)),
+        })),
+        envelope: {
+          from: info.envelope.from ?? false,
+          to: [...(info.envelope.to ?? [])].map(String),
+        },
+      };
+    },
+    async verify() {
+      await withTokenRetry(() => transport.verify());
+    },
+    close() {
+      transport.close();
+    },
+  };
+}
+
+/** A 535 that a new token can fix: not 5.7.139 (SMTP AUTH switched off), which no token changes. */
+function isTokenRefusal(error: unknown): boolean {
+  const reply = parseSmtpReply((error as { response?: unknown }).response);
+  return reply?.code === 535 && reply.enhanced !== '5.7.139';
+}
