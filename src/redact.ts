@@ -14,7 +14,7 @@ const knownSecrets = new Set<string>();
 // JWTs (Entra access tokens): three base64url parts, the first two starting with '{"'.
 const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 // base64("user=") starts every XOAUTH2 initial client response.
-const XOAUTH2_PATTERN = /dXNlcj[0-9A-Za-z+/]{8,}={0,2}/g;
+const XOAUTH2_PATTERN = /(?<![A-Za-z0-9+/])dXNlcj[0-9A-Za-z+/]{8,}={0,2}/g;
 // "Bearer <anything>" in headers or texts.
 const BEARER_PATTERN = /(Bearer\s+)[A-Za-z0-9._~+/-]{8,}=*/gi;
 
@@ -28,12 +28,17 @@ export function forgetSecret(value: string | undefined): void {
   if (value) knownSecrets.delete(value);
 }
 
-export function redact(text: string): string {
+/** Masks only the registered secret values: for text that must otherwise stay byte for byte (an application's original message). */
+export function redactKnownSecrets(text: string): string {
   let out = text;
   for (const secret of knownSecrets) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
-  return out
+  return out;
+}
+
+export function redact(text: string): string {
+  return redactKnownSecrets(text)
     .replace(JWT_PATTERN, REDACTED)
     .replace(XOAUTH2_PATTERN, REDACTED)
     .replace(BEARER_PATTERN, `$1${REDACTED}`);

@@ -1,0 +1,50 @@
+/**
+ * Process-wide wiring: the configuration is read once, and the token cache,
+ * the SMTP pool and the storage clients are created once and shared by every
+ * invocation on this instance (a Functions worker runs many invocations in
+ * one process). Entry points (functions/, the local runner) call `getRelay()`.
+ */
+import { loadConfig, type RelayConfig } from './config';
+import { createTokenProvider } from './token';
+import { createMailSender, type MailSender } from './smtp';
+import { createStorageClients } from './storage';
+import { DeadLetterWriter } from './deadLetter';
+import type { Logger } from './log';
+import { redactingLogger } from './redact';
+import { relayQueueMessage, type QueueDelivery, type RelayOutcome } from './relay';
+
+export interface Relay {
+  readonly config: RelayConfig;
+  readonly sender: MailSender;
+  readonly deadLetters: DeadLetterWriter;
+  handleQueueMessage(payload: unknown, delivery: QueueDelivery, logger: Logger): Promise<RelayOutcome>;
+  close(): Promise<void>;
+}
+
+export function createRelay(config: RelayConfig, logger: Logger): Relay {
+  const tokens = config.oauth ? createTokenProvider(config.oauth, { extraCa: config.smtp.extraCa, logger }) : undefined;
+  const sender = createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password: config.password, logger });
+  const deadLetters = new DeadLetterWriter(
+    createStorageClients(config.queue.connection),
+    config.queue.deadLetterQueueName,
+    config.queue.deadLetterContainerName,
+  );
+  return {
+    config,
+    sender,
+    deadLetters,
+    handleQueueMessage: (payload, delivery, invocationLogger) =>
+      relayQueueMessage(payload, delivery, { config, sender, deadLetters }, invocationLogger),
+    async close() {
+      sender.close();
+    },
+  };
+}
+
+let shared: Relay | undefined;
+
+/** The relay of this process, built on first use from the app settings. Throws a ConfigError naming every bad setting. */
+export function getRelay(logger: Logger): Relay {
+  shared ??= createRelay(loadConfig(), redactingLogger(logger));
+  return shared;
+}

@@ -1,0 +1,77 @@
+/**
+ * The Functions host loads the files that package.json "main" matches and
+ * registers whatever they declare. These tests prove the glob finds every
+ * built registration (and nothing else), and that each registration binds
+ * to the settings the relay reads.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { globSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as functions from '@azure/functions';
+
+const root = resolve(__dirname, '..', '..', '..');
+const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string; engines: { node: string } };
+
+test('package.json main matches exactly the compiled registration files of functions/', () => {
+  const matched = globSync(packageJson.main, { cwd: root }).sort();
+  const sources = readdirSync(join(root, 'functions'))
+    .filter((file) => file.endsWith('.ts'))
+    .map((file) => `dist/functions/${file.replace(/\.ts$/, '.js')}`)
+    .sort();
+  assert.ok(sources.length > 0, 'functions/ has registration files');
+  assert.deepEqual(matched, sources);
+});
+
+test('package.json requires Node 22, the Functions runtime version', () => {
+  assert.match(packageJson.engines.node, /22/);
+});
+
+interface Registration {
+  kind: string;
+  name: string;
+  options: Record<string, unknown>;
+}
+
+/** Loads every registration file with `app.*` recording what would be registered (outside the host they register nothing). */
+function loadRegistrations(): Registration[] {
+  const recorded: Registration[] = [];
+  const app = functions.app as unknown as Record<string, unknown>;
+  const originals = new Map<string, unknown>();
+  for (const kind of ['storageQueue', 'http', 'timer']) {
+    originals.set(kind, app[kind]);
+    app[kind] = (name: string, options: Record<string, unknown>) => recorded.push({ kind, name, options });
+  }
+  try {
+    for (const file of globSync(packageJson.main, { cwd: root })) {
+      const path = join(root, file);
+      delete require.cache[path];
+      require(path);
+    }
+  } finally {
+    for (const [kind, original] of originals) app[kind] = original;
+  }
+  return recorded;
+}
+
+test('the queue trigger binds to RELAY_QUEUE_NAME on the AzureWebJobsStorage connection', () => {
+  const registrations = loadRegistrations();
+  const queue = registrations.filter((registration) => registration.kind === 'storageQueue');
+  assert.equal(queue.length, 1, `one queue trigger, got ${JSON.stringify(registrations.map((r) => r.name))}`);
+  assert.equal(queue[0].options.queueName, '%RELAY_QUEUE_NAME%');
+  assert.equal(queue[0].options.connection, 'AzureWebJobsStorage');
+  assert.equal(typeof queue[0].options.handler, 'function');
+});
+
+test('host.json: version 2.0, extension bundle [4.*, 5.0.0), queue settings chosen on purpose', () => {
+  const host = JSON.parse(readFileSync(join(root, 'host.json'), 'utf8'));
+  assert.equal(host.version, '2.0');
+  assert.equal(host.extensionBundle.id, 'Microsoft.Azure.Functions.ExtensionBundle');
+  assert.equal(host.extensionBundle.version, '[4.*, 5.0.0)');
+  const queues = host.extensions.queues;
+  for (const key of ['batchSize', 'newBatchThreshold', 'maxDequeueCount', 'visibilityTimeout', 'maxPollingInterval', 'messageEncoding']) {
+    assert.ok(key in queues, `extensions.queues.${key} is set explicitly`);
+  }
+  // The relay accepts base64 and plain JSON itself; the host must not reject plain text as bad base64.
+  assert.equal(queues.messageEncoding, 'none');
+});
