@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+/**
+ * The local run, for a machine with no Azure account and no internet.
+ *
+ *   up [--stack-only]   start Azurite, the token endpoint and the SMTP server, and
+ *                       (unless --stack-only, for `func start`) the relay itself
+ *   send [options]      put a message on the local queue
+ *
+ * State lives in .local/ (certificates, Azurite data, received mail as .eml).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { QueueClient } from '@azure/storage-queue';
+import { loadConfig } from '../src/config';
+import { createRelay } from '../src/runtime';
+import type { Logger } from '../src/log';
+import { startLocalStack } from './stack';
+import { QueueRunner, readHostQueueSettings } from './queueRunner';
+
+const projectRoot = resolve(__dirname, '..', '..');
+const localDir = resolve(process.env.RELAY_LOCAL_DIR ?? join(projectRoot, '.local'));
+const settingsFile = join(localDir, 'settings.json');
+
+const consoleLogger: Logger = {
+  info: (message, props) => console.log(`[info] ${message}${props ? ' ' + JSON.stringify(props) : ''}`),
+  warn: (message, props) => console.warn(`[warn] ${message}${props ? ' ' + JSON.stringify(props) : ''}`),
+  error: (message, props) => console.error(`[error] ${message}${props ? ' ' + JSON.stringify(props) : ''}`),
+};
+
+async function up(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { 'stack-only': { type: 'boolean', default: false } } });
+  mkdirSync(localDir, { recursive: true });
+  const previous = existsSync(settingsFile) ? (JSON.parse(readFileSync(settingsFile, 'utf8')) as Record<string, string>) : undefined;
+  const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+  const stack = await startLocalStack({
+    dir: localDir,
+    // The standard Azurite ports, so `UseDevelopmentStorage=true` tools (Storage Explorer, func) see the same queues.
+    ports: {
+      blob: port('LOCAL_BLOB_PORT', 10000),
+      queue: port('LOCAL_QUEUE_PORT', 10001),
+      smtp: port('LOCAL_SMTP_PORT', 2587),
+      token: port('LOCAL_TOKEN_PORT', 8443),
+    },
+    clientSecret: previous?.OAUTH2_CLIENT_SECRET,
+  });
+  writeFileSync(settingsFile, JSON.stringify(stack.settings, null, 2), { mode: 0o600 });
+  const functionsSettings = join(projectRoot, 'local.settings.json');
+  if (!existsSync(functionsSettings)) {
+    const values = { FUNCTIONS_WORKER_RUNTIME: 'node', ...stack.settings };
+    writeFileSync(functionsSettings, JSON.stringify({ IsEncrypted: false, Values: values }, null, 2), { mode: 0o600 });
+  }
+
+  console.log('Local stack is up:');
+  console.log(`  Azurite queues  ${stack.azurite.connectionString.match(/QueueEndpoint=([^;]+)/)?.[1]}`);
+  console.log(`  token endpoint  ${stack.tokenServer.tokenUrl()}`);
+  console.log(`  SMTP (STARTTLS) 127.0.0.1:${stack.smtpServer.port}, XOAUTH2 checked; mail stored in ${stack.maildir}`);
+  console.log(`  settings        ${settingsFile} (and local.settings.json for func start)`);
+
+  let runner: QueueRunner | undefined;
+  let relay: ReturnType<typeof createRelay> | undefined;
+  if (!values['stack-only']) {
+    relay = createRelay(loadConfig(stack.settings), consoleLogger);
+    const connection = stack.settings.AzureWebJobsStorage;
+    const queueName = relay.config.queue.queueName;
+    runner = new QueueRunner({
+      queue: new QueueClient(connection, queueName),
+      poisonQueue: new QueueClient(connection, `${queueName}-poison`),
+      settings: readHostQueueSettings(join(projectRoot, 'host.json')),
+      handler: (payload, delivery) => relay!.handleQueueMessage(payload, delivery, consoleLogger),
+      logger: consoleLogger,
+    });
+    await runner.start();
+    console.log(`Relay is watching queue "${queueName}" (local runner following host.json; Ctrl+C to stop).`);
+    console.log(`Send a message:  ./dev send --to someone@example.net --subject "Hello" --text "It works"`);
+  } else {
+    console.log('Stack only: run `func start` in another terminal (it reads local.settings.json).');
+  }
+
+  await new Promise<void>((resolveStop) => {
+    process.once('SIGINT', resolveStop);
+    process.once('SIGTERM', resolveStop);
+  });
+  await runner?.stop();
+  await relay?.close();
+  await stack.close();
+}
+
+async function send(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      to: { type: 'string', multiple: true },
+      subject: { type: 'string', default: 'Test message from oauth2-smtp-relay' },
+      text: { type: 'string' },
+      html: { type: 'string' },
+      id: { type: 'string' },
+      file: { type: 'string' },
+      base64: { type: 'boolean', default: false },
+    },
+  });
+  if (!existsSync(settingsFile)) throw new Error(`no local stack settings at ${settingsFile}: start it first with ./dev local`);
+  const settings = JSON.parse(readFileSync(settingsFile, 'utf8')) as Record<string, string>;
+  const message = values.file
+    ? readFileSync(values.file, 'utf8')
+    : JSON.stringify({
+        to: values.to ?? ['someone@example.net'],
+        subject: values.subject,
+        text: values.text ?? (values.html ? undefined : 'Relayed by oauth2-smtp-relay through the local stack.'),
+        html: values.html,
+        id: values.id,
+      });
+  const queue = new QueueClient(settings.AzureWebJobsStorage, settings.RELAY_QUEUE_NAME, { retryOptions: { maxTries: 2 } });
+  await queue.createIfNotExists();
+  // Plain JSON by default; --base64 sends it the way a Functions queue output binding does.
+  const sent = await queue.sendMessage(values.base64 ? Buffer.from(message).toString('base64') : message);
+  console.log(`queued ${sent.messageId} on "${settings.RELAY_QUEUE_NAME}"; delivered mail appears in ${join(localDir, 'mail')}`);
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === 'up') return up(rest);
+  if (command === 'send') return send(rest);
+  console.error('usage: cli.js up [--stack-only] | send [--to ADDRESS]... [--subject S] [--text T] [--html H] [--id KEY] [--file message.json] [--base64]');
+  process.exitCode = 2;
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
