@@ -46,16 +46,21 @@ async function up(argv: string[]): Promise<void> {
   });
   writeFileSync(settingsFile, JSON.stringify(stack.settings, null, 2), { mode: 0o600 });
   const functionsSettings = join(projectRoot, 'local.settings.json');
-  if (!existsSync(functionsSettings)) {
-    const values = { FUNCTIONS_WORKER_RUNTIME: 'node', ...stack.settings };
-    writeFileSync(functionsSettings, JSON.stringify({ IsEncrypted: false, Values: values }, null, 2), { mode: 0o600 });
+  if (values['stack-only']) {
+    // For `func start`: the same settings, in the file Core Tools reads. An existing file is the user's own.
+    if (existsSync(functionsSettings)) {
+      console.log(`local.settings.json exists and was left as it is; the stack's settings are in ${settingsFile}`);
+    } else {
+      const functionValues = { FUNCTIONS_WORKER_RUNTIME: 'node', ...stack.settings };
+      writeFileSync(functionsSettings, JSON.stringify({ IsEncrypted: false, Values: functionValues }, null, 2), { mode: 0o600 });
+    }
   }
 
   console.log('Local stack is up:');
   console.log(`  Azurite queues  ${stack.azurite.connectionString.match(/QueueEndpoint=([^;]+)/)?.[1]}`);
   console.log(`  token endpoint  ${stack.tokenServer.tokenUrl()}`);
   console.log(`  SMTP (STARTTLS) 127.0.0.1:${stack.smtpServer.port}, XOAUTH2 checked; mail stored in ${stack.maildir}`);
-  console.log(`  settings        ${settingsFile} (and local.settings.json for func start)`);
+  console.log(`  settings        ${settingsFile}`);
 
   let runner: QueueRunner | undefined;
   let relay: ReturnType<typeof createRelay> | undefined;
