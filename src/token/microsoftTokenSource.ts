@@ -77,8 +77,9 @@ export class MicrosoftTokenSource implements TokenSource {
     }
 
     const now = this.now();
-    if (!(result.expiresOnTimestamp > now)) {
-      // A response without expires_in comes back from @azure/identity as an already expired token.
+    if (!(result.expiresOnTimestamp - now >= MIN_PLAUSIBLE_LIFETIME_MS)) {
+      // A response without expires_in comes back from @azure/identity as a token expiring "now"
+      // (MSAL works in whole seconds, so a little before or after); Entra never issues such tokens.
       this.logger.warn('the token response gave no usable lifetime; assuming a short one', {
         event: 'token.lifetime_missing',
         assumedLifetimeSeconds: ASSUMED_LIFETIME_MS / 1000,
@@ -88,6 +89,9 @@ export class MicrosoftTokenSource implements TokenSource {
     return { token: result.token, expiresOnTimestamp: result.expiresOnTimestamp };
   }
 }
+
+/** A freshly issued token that lives shorter than this has no real lifetime information. */
+const MIN_PLAUSIBLE_LIFETIME_MS = 60_000;
 
 /** tlsOptions for the credential's HTTP pipeline, only when an extra CA is configured. */
 function caOption(extraCa: string | undefined): { ca: string[] } | undefined {
