@@ -5,7 +5,7 @@ import { contextLogger, queueDelivery } from './lib/invocation';
 /** Queue trigger: one queued e-mail message relayed over SMTP (see src/relay.ts for the outcomes). */
 export async function relayOutboundMail(queueEntry: unknown, context: InvocationContext): Promise<void> {
   const logger = contextLogger(context);
-  await getRelay(logger).handleQueueMessage(queueEntry, queueDelivery(context), logger);
+  await getRelay().handleQueueMessage(queueEntry, queueDelivery(context), logger);
 }
 
 app.storageQueue('relayOutboundMail', {

@@ -18,3 +18,15 @@ export const silentLogger: Logger = {
   warn() {},
   error() {},
 };
+
+/**
+ * For components that outlive one invocation (token cache, SMTP pool): one JSON
+ * line per event on stdout/stderr, which the Functions worker forwards to the
+ * host's logs and Application Insights. An invocation's own logger must not be
+ * kept for that: it belongs to an invocation that has ended.
+ */
+export const processLogger: Logger = {
+  info: (message, props) => console.log(JSON.stringify({ level: 'info', message, ...props })),
+  warn: (message, props) => console.warn(JSON.stringify({ level: 'warning', message, ...props })),
+  error: (message, props) => console.error(JSON.stringify({ level: 'error', message, ...props })),
+};

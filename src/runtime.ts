@@ -9,7 +9,7 @@ import { createTokenProvider } from './token';
 import { createMailSender, type MailSender } from './smtp';
 import { createStorageClients } from './storage';
 import { DeadLetterWriter } from './deadLetter';
-import type { Logger } from './log';
+import { processLogger, type Logger } from './log';
 import { redactingLogger } from './redact';
 import { relayQueueMessage, type QueueDelivery, type RelayOutcome } from './relay';
 
@@ -43,8 +43,11 @@ export function createRelay(config: RelayConfig, logger: Logger): Relay {
 
 let shared: Relay | undefined;
 
-/** The relay of this process, built on first use from the app settings. Throws a ConfigError naming every bad setting. */
-export function getRelay(logger: Logger): Relay {
-  shared ??= createRelay(loadConfig(), redactingLogger(logger));
+/**
+ * The relay of this process, built on first use from the app settings and shared
+ * by every invocation. Throws a ConfigError naming every bad setting.
+ */
+export function getRelay(): Relay {
+  shared ??= createRelay(loadConfig(), redactingLogger(processLogger));
   return shared;
 }
