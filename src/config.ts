@@ -23,6 +23,12 @@ export interface SmtpSettings {
   extraCa?: string;
   /** Pooled connections per mailbox (Exchange Online allows 3). */
   poolSize: number;
+  /** Messages this instance may start per minute for the mailbox; 0 = no limit. */
+  rateLimitPerMinute: number;
+  /** Longest a message waits in an invocation for a sending slot before it goes back to the queue, in ms. */
+  rateLimitMaxWaitMs: number;
+  /** First pause after a throttling reply (doubled on each consecutive one), in ms. */
+  throttleBackoffMs: number;
   /** Connection, greeting and socket timeouts in ms. */
   connectionTimeoutMs: number;
   greetingTimeoutMs: number;
@@ -125,6 +131,21 @@ const SETTINGS: readonly SettingDescription[] = [
     description: 'starttls (plain connection upgraded with STARTTLS, required) or implicit (TLS from the first byte).',
   },
   { name: 'SMTP_POOL_SIZE', default: '3', description: 'Concurrent SMTP connections; Exchange Online allows at most 3 per mailbox.' },
+  {
+    name: 'SMTP_RATE_LIMIT_PER_MINUTE',
+    default: '30 for Microsoft 365 hosts, otherwise 0 (no limit)',
+    description: 'Messages one instance starts per minute for the mailbox (Exchange Online allows 30 per mailbox; divide by the instance cap).',
+  },
+  {
+    name: 'SMTP_RATE_LIMIT_MAX_WAIT_SECONDS',
+    default: '30',
+    description: 'Longest a message waits in an invocation for a sending slot; longer waits hand it back to the queue for later.',
+  },
+  {
+    name: 'SMTP_THROTTLE_BACKOFF_SECONDS',
+    default: '60',
+    description: 'Pause after a throttling reply (432 4.3.2, 421 4.7.x, 451 4.7.x, 452), doubled on each consecutive one up to 15 minutes.',
+  },
   { name: 'SMTP_CONNECTION_TIMEOUT_MS', default: '20000', description: 'How long to wait for the TCP connection, in milliseconds.' },
   { name: 'SMTP_GREETING_TIMEOUT_MS', default: '20000', description: "How long to wait for the server's greeting, in milliseconds." },
   { name: 'SMTP_SOCKET_TIMEOUT_MS', default: '60000', description: 'How long an idle SMTP connection may stay silent, in milliseconds.' },
@@ -273,6 +294,8 @@ const MICROSOFT_AUTHORITY_HOSTS = new Set([
 ]);
 const MICROSOFT_SMTP_HOSTS = new Set(['smtp.office365.com', 'smtp-mail.outlook.com', 'smtp.office365.us', 'smtp.partner.outlook.cn']);
 const EXCHANGE_POOL_LIMIT = 3;
+/** Exchange Online's sending rate per mailbox. */
+const EXCHANGE_MESSAGES_PER_MINUTE = 30;
 const EXCHANGE_RECIPIENT_LIMIT = 500;
 /** The well-known Azurite account (public, documented; not a secret). */
 const AZURITE_CONNECTION_STRING =
@@ -410,6 +433,10 @@ function readSmtp(reader: SettingsReader, readFile: ReadTextFile): SmtpSettings 
     reader.report('SMTP_SECURITY', 'starttls contradicts SMTP_PORT 465, which expects TLS from the first byte (use implicit, or port 587)');
   }
   const isExchange = MICROSOFT_SMTP_HOSTS.has(host.toLowerCase());
+  const rateLimitPerMinute = reader.integer('SMTP_RATE_LIMIT_PER_MINUTE', isExchange ? EXCHANGE_MESSAGES_PER_MINUTE : 0, 0, 100000);
+  if (isExchange && rateLimitPerMinute > EXCHANGE_MESSAGES_PER_MINUTE) {
+    reader.report('SMTP_RATE_LIMIT_PER_MINUTE', `${rateLimitPerMinute} exceeds the ${EXCHANGE_MESSAGES_PER_MINUTE} messages a minute Exchange Online allows per mailbox`);
+  }
   const poolSize = reader.integer('SMTP_POOL_SIZE', 3, 1, 20);
   if (isExchange && poolSize > EXCHANGE_POOL_LIMIT) {
     reader.report('SMTP_POOL_SIZE', `${poolSize} exceeds the ${EXCHANGE_POOL_LIMIT} concurrent connections Exchange Online allows per mailbox`);
@@ -419,6 +446,9 @@ function readSmtp(reader: SettingsReader, readFile: ReadTextFile): SmtpSettings 
     port,
     security: security ?? (port === 465 ? 'implicit' : 'starttls'),
     poolSize,
+    rateLimitPerMinute,
+    rateLimitMaxWaitMs: reader.integer('SMTP_RATE_LIMIT_MAX_WAIT_SECONDS', 30, 0, 240) * 1000,
+    throttleBackoffMs: reader.integer('SMTP_THROTTLE_BACKOFF_SECONDS', 60, 1, 3600) * 1000,
     connectionTimeoutMs: reader.integer('SMTP_CONNECTION_TIMEOUT_MS', 20000, 1000, 600000),
     greetingTimeoutMs: reader.integer('SMTP_GREETING_TIMEOUT_MS', 20000, 1000, 600000),
     socketTimeoutMs: reader.integer('SMTP_SOCKET_TIMEOUT_MS', 60000, 1000, 600000),

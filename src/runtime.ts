@@ -8,6 +8,8 @@ import { loadConfig, type RelayConfig } from './config';
 import { createTokenProvider } from './token';
 import { createMailSender, type MailSender } from './smtp';
 import { createStorageClients } from './storage';
+import { MailboxThrottle } from './throttle/mailboxThrottle';
+import { throttledSender } from './throttle/throttledSender';
 import { DeadLetterWriter } from './deadLetter';
 import { processLogger, type Logger } from './log';
 import { redactingLogger } from './redact';
@@ -23,7 +25,16 @@ export interface Relay {
 
 export function createRelay(config: RelayConfig, logger: Logger): Relay {
   const tokens = config.oauth ? createTokenProvider(config.oauth, { extraCa: config.smtp.extraCa, logger }) : undefined;
-  const sender = createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password: config.password, logger });
+  // One pool and one throttle for the mailbox on this instance, shared by every invocation.
+  const sender = throttledSender(
+    createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password: config.password, logger }),
+    new MailboxThrottle({
+      messagesPerWindow: config.smtp.rateLimitPerMinute,
+      windowMs: 60_000,
+      maxWaitMs: config.smtp.rateLimitMaxWaitMs,
+      backoffMs: config.smtp.throttleBackoffMs,
+    }),
+  );
   const deadLetters = new DeadLetterWriter(
     createStorageClients(config.queue.connection),
     config.queue.deadLetterQueueName,

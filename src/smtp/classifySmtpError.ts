@@ -107,7 +107,8 @@ function namedReplyVerdict(reply: SmtpReply, command: string): Verdict | undefin
   if (enhanced === '5.7.60' || enhanced === '5.2.252' || /SendAsDenied/i.test(text)) {
     return { reason: 'send_as_denied', kind: 'permanent', message: 'the mailbox may not send as this From address', remedy: REMEDY.sendAsDenied };
   }
-  if (code === 432 || enhanced === '4.3.2' || (code === 421 && enhanced?.startsWith('4.7.'))) {
+  // Exchange Online's throttling replies: connection/thread limit, rate limits, "server busy".
+  if (code === 432 || code === 452 || enhanced === '4.3.2' || ((code === 421 || code === 451) && enhanced?.startsWith('4.7.'))) {
     return { reason: 'smtp_throttled', kind: 'transient', message: 'the server is throttling this mailbox', remedy: REMEDY.throttled };
   }
   if (code === 430 || (/STOREDRV/i.test(text) && /logon|mailbox/i.test(text) && code >= 400)) {

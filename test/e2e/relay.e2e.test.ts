@@ -228,7 +228,7 @@ test('invalid input is dead-lettered with every problem listed, never sent', asy
 test('a transient failure is retried by the queue and then delivered', async () => {
   const h = await harness();
   const receivedBefore = stack.smtpServer.received.length;
-  stack.smtpServer.failNext('data', { code: 451, message: '4.7.500 Server busy. Please try again later' });
+  stack.smtpServer.failNext('data', { code: 451, message: '4.3.0 Mail server temporarily rejected message' });
   await h.enqueue(JSON.stringify({ to: 'later@example.net', subject: 'transient', text: 'x' }));
   assert.equal(await h.runner.pollOnce(), 1, 'first attempt fails');
   assert.equal(stack.smtpServer.received.length, receivedBefore);

@@ -97,8 +97,20 @@ describe('classifySmtpError: Exchange Online replies', () => {
       kind: 'permanent',
     },
     {
-      name: 'other 4xx',
+      name: 'server busy 451 4.7.x (throttling)',
       error: smtpError('EMESSAGE', 'DATA', '451 4.7.500 Server busy. Please try again later.'),
+      reason: 'smtp_throttled',
+      kind: 'transient',
+    },
+    {
+      name: '452 at DATA (throttling)',
+      error: smtpError('EMESSAGE', 'DATA', '452 4.3.1 Insufficient system resources'),
+      reason: 'smtp_throttled',
+      kind: 'transient',
+    },
+    {
+      name: 'other 4xx',
+      error: smtpError('EMESSAGE', 'DATA', '451 4.3.0 Mail server temporarily rejected message'),
       reason: 'smtp_transient_failure',
       kind: 'transient',
     },
