@@ -11,6 +11,7 @@
  */
 import type { CustomAuthenticationContext, CustomAuthenticationResponse } from 'nodemailer/lib/smtp-connection';
 import { RelayError } from '../errors';
+import { remedyOf } from '../diagnostics/diagnoses';
 
 /** The method name the password handler is registered under (it speaks PLAIN or LOGIN, whichever is offered). */
 export const PASSWORD_METHOD = 'RELAY-PASSWORD';
@@ -27,9 +28,7 @@ function authNotOffered(offered: string[], wanted: string): RelayError {
   return new RelayError(`SMTP: the server offered ${what}; the relay does not send without authenticating, so nothing was sent.`, {
     reason: 'smtp_auth_not_offered',
     kind: 'configuration',
-    remedy:
-      'Check SMTP_HOST, SMTP_PORT and SMTP_SECURITY (smtp.office365.com, 587, starttls) and that SMTP AUTH is enabled for the tenant and ' +
-      'the mailbox (Microsoft 365 admin center → Active users → <mailbox> → Mail → Manage email apps → Authenticated SMTP).',
+    remedy: remedyOf('smtp_auth_not_offered'),
   });
 }
 

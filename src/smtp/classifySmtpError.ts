@@ -10,6 +10,7 @@
 import { RelayError, isRelayError, type FailureKind, type ReasonCode } from '../errors';
 import { redact } from '../redact';
 import { describeNetworkFailure, networkFailureOf } from '../token/networkFailure';
+import { remedyOf } from '../diagnostics/diagnoses';
 
 /** The fields nodemailer puts on its errors (all optional: API errors have no reply). */
 export interface SmtpErrorLike {
@@ -40,37 +41,19 @@ interface Verdict {
   retryAfterSeconds?: number;
 }
 
-const MANAGE_EMAIL_APPS = 'Microsoft 365 admin center → Active users → <mailbox> → Mail → Manage email apps';
-
+// The remedies come from the diagnosis list, the one place that names the setup steps.
 const REMEDY = {
-  authRejected:
-    'Exchange refused the token. Check, in this order: the app has the application permission Office 365 Exchange Online → ' +
-    'SMTP.SendAsApp with admin consent, and OAUTH2_SCOPES is https://outlook.office365.com/.default (or https://outlook.office.com/.default); ' +
-    "Exchange has a service principal for the app (New-ServicePrincipal with the Object ID of the app's Enterprise application, " +
-    'not of the app registration); the app has FullAccess on SMTP_USER (Add-MailboxPermission). New permissions can take up to an hour to apply.',
-  authDisabled:
-    `Turn on Authenticated SMTP for the mailbox (${MANAGE_EMAIL_APPS} → Authenticated SMTP) and make sure SMTP AUTH is not ` +
-    'turned off for the whole organisation (Exchange admin center → Settings → Mail flow).',
-  authNotOffered:
-    'Nothing was sent, because the relay never sends without authenticating. Check SMTP_HOST, SMTP_PORT and SMTP_SECURITY ' +
-    '(smtp.office365.com, 587, starttls) and that SMTP AUTH is enabled for the tenant and the mailbox ' +
-    `(${MANAGE_EMAIL_APPS} → Authenticated SMTP).`,
-  sendAsDenied:
-    "Send from the authorized mailbox (MAIL_FROM, SMTP_USER), or grant the app's Exchange service principal Send As on the " +
-    'From address (Add-RecipientPermission) and list it in MAIL_ALLOWED_FROM.',
-  mailboxLogon:
-    "Exchange could not open SMTP_USER's mailbox: make sure it is a licensed (or shared) mailbox that exists in Exchange Online " +
-    "and that the app's service principal has FullAccess on it (Add-MailboxPermission).",
-  throttled:
-    'Exchange Online allows 3 concurrent connections and 30 messages a minute per mailbox: keep SMTP_POOL_SIZE at 3 or less and ' +
-    'limit how many function instances send at once.',
-  quota: 'The mailbox reached its daily sending limit (10,000 recipients a day in Exchange Online); messages are retried later.',
-  tooLarge: 'Make the message smaller (Exchange Online accepts 35 MB by default, up to 150 MB when raised for the mailbox).',
-  tls:
-    'Check that SMTP_HOST is the name on the server certificate and that SMTP_SECURITY matches the port (starttls for 587, implicit for 465); ' +
-    'if a TLS-inspecting proxy or a private CA is in the way, put its CA in TLS_EXTRA_CA_FILE. Certificate checks are never switched off.',
-  unreachable: 'Check SMTP_HOST and SMTP_PORT, and that outbound connections to that port are allowed from the Function App.',
-  sessionRefused: 'The server refused the session before any message was sent: check SMTP_HOST, SMTP_PORT and SMTP_SECURITY.',
+  authRejected: remedyOf('smtp_auth_rejected'),
+  authDisabled: remedyOf('smtp_auth_disabled'),
+  authNotOffered: remedyOf('smtp_auth_not_offered'),
+  sendAsDenied: remedyOf('send_as_denied'),
+  mailboxLogon: remedyOf('mailbox_logon_failed'),
+  throttled: remedyOf('smtp_throttled'),
+  quota: remedyOf('quota_exceeded'),
+  tooLarge: remedyOf('message_too_large'),
+  tls: remedyOf('smtp_tls_failed'),
+  unreachable: remedyOf('smtp_unreachable'),
+  sessionRefused: remedyOf('smtp_session_refused'),
 } as const;
 
 /** Parses an SMTP reply ("535 5.7.3 Authentication unsuccessful", multi-line allowed). */

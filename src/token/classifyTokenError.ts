@@ -9,6 +9,7 @@
 import { RelayError, type FailureKind, type ReasonCode } from '../errors';
 import { redact } from '../redact';
 import { describeNetworkFailure, networkFailureOf } from './networkFailure';
+import { remedyOf } from '../diagnostics/diagnoses';
 
 /** What is known about one failed token request, whatever client made it. */
 export interface TokenEndpointFailure {
@@ -33,7 +34,7 @@ interface Verdict {
   remedy?: string;
 }
 
-const APP_REGISTRATION = 'Microsoft Entra admin center → App registrations → <your app>';
+// Remedies come from the diagnosis list, the one place that names the setup steps.
 
 /** AADSTS numbers that name a setup mistake precisely. */
 const AADSTS_VERDICTS: Record<number, Verdict> = {
@@ -41,39 +42,37 @@ const AADSTS_VERDICTS: Record<number, Verdict> = {
     reason: 'tenant_not_found',
     kind: 'configuration',
     message: 'the tenant was not found',
-    remedy: `Set OAUTH2_TENANT_ID to the Directory (tenant) ID shown in ${APP_REGISTRATION} → Overview, and OAUTH2_AUTHORITY_HOST to the cloud the tenant lives in.`,
+    remedy: remedyOf('tenant_not_found'),
   },
   900023: {
     reason: 'tenant_not_found',
     kind: 'configuration',
     message: 'the tenant identifier is not valid',
-    remedy: `Set OAUTH2_TENANT_ID to the Directory (tenant) ID (a GUID) shown in ${APP_REGISTRATION} → Overview.`,
+    remedy: remedyOf('tenant_not_found'),
   },
   700016: {
     reason: 'app_not_found',
     kind: 'configuration',
     message: 'the application was not found in the tenant',
-    remedy: `Set OAUTH2_CLIENT_ID to the Application (client) ID shown in ${APP_REGISTRATION} → Overview, and check that OAUTH2_TENANT_ID is the tenant the app is registered in.`,
+    remedy: remedyOf('app_not_found'),
   },
   7000215: {
     reason: 'invalid_client_secret',
     kind: 'configuration',
     message: 'the client secret is wrong',
-    remedy:
-      `Set OAUTH2_CLIENT_SECRET to the secret's Value from ${APP_REGISTRATION} → Certificates & secrets, not its Secret ID ` +
-      '(a common mistake); the Value is shown only once, so create a new secret if it was not saved.',
+    remedy: remedyOf('invalid_client_secret'),
   },
   7000218: {
     reason: 'invalid_client_secret',
     kind: 'configuration',
     message: 'no client secret was sent',
-    remedy: `Set OAUTH2_CLIENT_SECRET to a client secret Value from ${APP_REGISTRATION} → Certificates & secrets.`,
+    remedy: remedyOf('invalid_client_secret'),
   },
   7000222: {
     reason: 'expired_client_secret',
     kind: 'configuration',
     message: 'the client secret has expired',
-    remedy: `Create a new client secret in ${APP_REGISTRATION} → Certificates & secrets and put its Value in OAUTH2_CLIENT_SECRET (or its Key Vault secret).`,
+    remedy: remedyOf('expired_client_secret'),
   },
 };
 
@@ -81,9 +80,7 @@ const INVALID_SCOPE: Verdict = {
   reason: 'invalid_scope',
   kind: 'configuration',
   message: 'the requested scope is not valid',
-  remedy:
-    'Set OAUTH2_SCOPES to the resource followed by /.default, e.g. https://outlook.office365.com/.default; ' +
-    `the app also needs the API permission Office 365 Exchange Online → SMTP.SendAsApp with admin consent (${APP_REGISTRATION} → API permissions).`,
+  remedy: remedyOf('invalid_scope'),
 };
 // 1002012: scope without /.default; 70011: scope not valid; 500011: resource (audience) not found in the tenant.
 for (const code of [1002012, 70011, 500011]) AADSTS_VERDICTS[code] = INVALID_SCOPE;
@@ -94,9 +91,7 @@ const THROTTLED: Verdict = {
   message: 'the token endpoint is throttling requests',
 };
 
-const REJECTED_REMEDY =
-  `Check OAUTH2_TENANT_ID, OAUTH2_CLIENT_ID and OAUTH2_CLIENT_SECRET against ${APP_REGISTRATION} (or your provider's client settings), ` +
-  'and that the app has the API permission SMTP.SendAsApp with admin consent.';
+const REJECTED_REMEDY = remedyOf('token_request_rejected');
 
 /** AADSTS numbers from error_codes and from the description text. */
 export function aadstsCodes(failure: Pick<TokenEndpointFailure, 'errorCodes' | 'errorDescription'>): number[] {
@@ -114,7 +109,7 @@ function verdictFor(failure: TokenEndpointFailure): Verdict {
         reason: 'token_endpoint_unavailable',
         kind: 'transient',
         message: `the token endpoint's TLS certificate was not accepted: ${what}`,
-        remedy: 'If the endpoint is reached through a TLS-inspecting proxy or uses a private CA, put that CA in TLS_EXTRA_CA_FILE.',
+        remedy: remedyOf('token_endpoint_tls'),
       };
     }
     return { reason: 'token_endpoint_unavailable', kind: 'transient', message: `the token endpoint could not be reached: ${what}` };
