@@ -93,6 +93,12 @@ export interface QueueSettings {
   deadLetterContainerName: string;
   /** Must equal host.json extensions.queues.maxDequeueCount: the last attempt dead-letters with a reason. */
   maxDequeueCount: number;
+  /** Blob container of the delivery ledger (one entry per message key: sent once). */
+  ledgerContainerName: string;
+  /** How long a ledger claim protects a send before another instance may take it over. */
+  ledgerLeaseSeconds: number;
+  /** Backoff of retry copies and the age after which a failing message is dead-lettered. */
+  retry: { firstDelaySeconds: number; maxDelaySeconds: number; maxAgeSeconds: number };
 }
 
 export interface RelayConfig {
@@ -222,6 +228,31 @@ const SETTINGS: readonly SettingDescription[] = [
     name: 'RELAY_MAX_DEQUEUE_COUNT',
     default: '5',
     description: 'Delivery attempts per message; must equal extensions.queues.maxDequeueCount in host.json.',
+  },
+  {
+    name: 'RELAY_RETRY_FIRST_DELAY_SECONDS',
+    default: '30',
+    description: 'Wait after the first transient failure; doubled after each further one (with ±20% jitter), up to RELAY_RETRY_MAX_DELAY_SECONDS.',
+  },
+  {
+    name: 'RELAY_RETRY_MAX_DELAY_SECONDS',
+    default: '900',
+    description: "Longest wait between attempts (a provider's Retry-After may ask for more, up to an hour).",
+  },
+  {
+    name: 'RELAY_RETRY_MAX_AGE_SECONDS',
+    default: '86400',
+    description: 'A message still failing this long after it was first queued is dead-lettered with its last reason (0 to 604800).',
+  },
+  {
+    name: 'RELAY_LEDGER_CONTAINER',
+    default: 'outbound-mail-ledger',
+    description: 'Blob container of the delivery ledger, which keeps a redelivered message from being sent twice.',
+  },
+  {
+    name: 'RELAY_LEDGER_LEASE_SECONDS',
+    default: '600',
+    description: 'How long a claim on a message protects its send; keep it above functionTimeout (5 min).',
   },
   {
     name: STORAGE_CONNECTION_SETTING,
@@ -651,6 +682,20 @@ function readQueue(reader: SettingsReader): QueueSettings | undefined {
   }
   const deadLetterContainerName = readStorageName(reader, 'RELAY_DEADLETTER_CONTAINER', 'outbound-mail-deadletter', 'container');
   const maxDequeueCount = reader.integer('RELAY_MAX_DEQUEUE_COUNT', 5, 1, 100);
+  const ledgerContainerName = readStorageName(reader, 'RELAY_LEDGER_CONTAINER', 'outbound-mail-ledger', 'container');
+  if (ledgerContainerName === deadLetterContainerName) {
+    reader.report('RELAY_LEDGER_CONTAINER', `equals RELAY_DEADLETTER_CONTAINER (${quote(ledgerContainerName)}): keep ledger entries and dead-letter records apart`);
+  }
+  const ledgerLeaseSeconds = reader.integer('RELAY_LEDGER_LEASE_SECONDS', 600, 1, 86400);
+  const retry = {
+    firstDelaySeconds: reader.integer('RELAY_RETRY_FIRST_DELAY_SECONDS', 30, 0, 86400),
+    maxDelaySeconds: reader.integer('RELAY_RETRY_MAX_DELAY_SECONDS', 900, 0, 86400),
+    // Azure queue messages stay invisible at most 7 days.
+    maxAgeSeconds: reader.integer('RELAY_RETRY_MAX_AGE_SECONDS', 86400, 0, 604800),
+  };
+  if (retry.firstDelaySeconds > retry.maxDelaySeconds && !reader.hasProblem('RELAY_RETRY_MAX_DELAY_SECONDS')) {
+    reader.report('RELAY_RETRY_MAX_DELAY_SECONDS', `${retry.maxDelaySeconds} is below RELAY_RETRY_FIRST_DELAY_SECONDS (${retry.firstDelaySeconds})`);
+  }
   const connection = readStorageConnection(reader);
   if (connection === undefined) return undefined;
   return {
@@ -660,6 +705,9 @@ function readQueue(reader: SettingsReader): QueueSettings | undefined {
     deadLetterQueueName,
     deadLetterContainerName,
     maxDequeueCount,
+    ledgerContainerName,
+    ledgerLeaseSeconds,
+    retry,
   };
 }
 

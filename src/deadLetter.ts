@@ -30,6 +30,8 @@ export interface DeadLetterInput {
   original: string;
   /** The application's idempotency key (`id`), when the message had a readable one. */
   messageKey?: string;
+  /** The delivery ledger's key (`id:<id>` or `queue:<first queue message id>`); replay keeps it so the ledger still prevents duplicates. */
+  ledgerKey?: string;
   queueMessageId?: string;
   attempts: number;
   firstEnqueuedAt?: string;

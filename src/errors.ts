@@ -50,6 +50,8 @@ export type ReasonCode =
   | 'smtp_permanent_failure'
   // storage (dead-letter queue)
   | 'storage_unavailable'
+  // delivery ledger: another instance holds a live claim on the message
+  | 'delivery_in_progress'
   // the last allowed attempt failed for a reason that is otherwise retried
   | 'max_attempts_exceeded'
   | 'internal_error';

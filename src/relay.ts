@@ -1,10 +1,16 @@
 /**
  * The queue handler: one message in, exactly one outcome out.
  *
- *   delivered      the SMTP server accepted it (some recipients may be rejected: logged)
- *   dead-lettered  permanent failure, or the last allowed attempt failed: a record with the reason
- *   retry          transient or configuration failure before the last attempt: throws, so the
- *                  queue makes the message visible again after its visibility timeout
+ *   delivered        the SMTP server accepted it (some recipients may be rejected: logged)
+ *   duplicate        the ledger says it was already sent (or dead-lettered): nothing is sent again
+ *   retry-scheduled  transient or configuration failure: a retry copy is queued with the backoff
+ *                    as its visibility delay, and the original is let go
+ *   dead-lettered    permanent failure, or a retryable one past the maximum age (or on the
+ *                    host's last allowed delivery): a record with the reason
+ *
+ * Whenever the outcome cannot be made durable (the retry copy or the dead-letter
+ * record cannot be written) it throws, so the host keeps the message and
+ * delivers it again: nothing is acknowledged before it is safe.
  *
  * It knows nothing of the Functions host: functions/ and the local runner both call it.
  */
@@ -13,9 +19,12 @@ import type { RelayConfig } from './config';
 import { RelayError, isRelayError } from './errors';
 import type { Logger } from './log';
 import { redact, redactingLogger } from './redact';
-import { decodeQueueText, parseQueueMessage } from './message/validate';
+import { decodeQueueText, parseQueueMessage, type RelayMessage } from './message/validate';
 import { toMailOptions } from './message/compose';
 import type { DeadLetterInput, DeadLetterReceipt } from './deadLetter';
+import type { DeliveryLedger, LedgerClaim, LedgerEntry } from './delivery/ledger';
+import { isPastMaxAge, retryDelaySeconds, type RetryPolicy } from './delivery/backoff';
+import { unwrapRetry, wrapForRetry, type RetryEnvelope } from './delivery/retryEnvelope';
 
 /** What the queue tells us about this delivery of the message (Functions trigger metadata). */
 export interface QueueDelivery {
@@ -40,14 +49,28 @@ export interface DeadLetterSink {
   write(input: DeadLetterInput): Promise<DeadLetterReceipt>;
 }
 
+/** Where retry copies go: the relay's own queue, with a visibility delay. */
+export interface RetryQueue {
+  /** Enqueues `text` invisible for `delaySeconds`; returns the new queue message id. */
+  enqueue(text: string, delaySeconds: number): Promise<string>;
+}
+
 export interface RelayDependencies {
   config: Pick<RelayConfig, 'mail' | 'queue'>;
   sender: MessageSender;
   deadLetters: DeadLetterSink;
+  /** Sends each message key once; without it a redelivered message is sent again. */
+  ledger?: DeliveryLedger;
+  /** Backoff through retry copies; without it a failure throws and the host's visibilityTimeout applies. */
+  retries?: { queue: RetryQueue; policy: RetryPolicy };
+  now?: () => Date;
+  random?: () => number;
 }
 
 export type RelayOutcome =
   | ({ status: 'delivered'; messageKey?: string } & SentMessage)
+  | { status: 'duplicate'; messageKey: string; recorded: LedgerEntry }
+  | { status: 'retry-scheduled'; reason: RelayError['reason']; messageKey?: string; attempts: number; delaySeconds: number; retryQueueMessageId: string }
   | { status: 'dead-lettered'; reason: RelayError['reason']; messageKey?: string; record: DeadLetterReceipt };
 
 /**
@@ -67,6 +90,23 @@ export class RetryLaterError extends Error {
   }
 }
 
+/** Everything one invocation knows about the message it is handling. */
+interface Attempt {
+  payload: unknown;
+  original: string;
+  envelope?: RetryEnvelope;
+  delivery: QueueDelivery;
+  /** Attempts including this one, across retry copies and host redeliveries. */
+  number: number;
+  firstEnqueuedAt: Date;
+  /** The application's `id` (for logs and records), when readable. */
+  messageKey?: string;
+  /** The ledger key: `id:<id>`, else `queue:<first queue message id>`. */
+  ledgerKey?: string;
+  originalQueueMessageId?: string;
+  claim?: LedgerClaim;
+}
+
 export async function relayQueueMessage(
   payload: unknown,
   delivery: QueueDelivery,
@@ -74,17 +114,47 @@ export async function relayQueueMessage(
   invocationLogger: Logger,
 ): Promise<RelayOutcome> {
   const logger = redactingLogger(invocationLogger);
-  const original = decodeQueueText(payload);
-  let messageKey: string | undefined;
+  const now = deps.now ?? (() => new Date());
+  const { message: inner, envelope } = unwrapRetry(payload);
+  const originalQueueMessageId = envelope?.originalQueueMessageId ?? delivery.queueMessageId;
+  const attempt: Attempt = {
+    payload: inner,
+    original: decodeQueueText(inner),
+    envelope,
+    delivery,
+    number: (envelope?.attempts ?? 0) + delivery.dequeueCount,
+    firstEnqueuedAt: firstEnqueued(envelope, delivery, now),
+    originalQueueMessageId,
+    ledgerKey: envelope?.ledgerKey ?? (originalQueueMessageId ? `queue:${originalQueueMessageId}` : undefined),
+  };
+
+  let message: RelayMessage;
   try {
-    const message = parseQueueMessage(payload, deps.config.mail);
-    messageKey = message.id;
+    message = parseQueueMessage(inner, deps.config.mail);
+  } catch (error) {
+    // Claimed too (under the queue message's key), so a redelivery does not dead-letter it twice.
+    const invalid = toRelayError(error);
+    try {
+      const done = await claim(attempt, deps, logger);
+      if (done) return done;
+    } catch (claimError) {
+      return fail(toRelayError(claimError), attempt, deps, logger, now);
+    }
+    return fail(invalid, attempt, deps, logger, now);
+  }
+  attempt.messageKey = message.id;
+  if (message.id !== undefined) attempt.ledgerKey = `id:${message.id}`;
+
+  try {
+    const claimed = await claim(attempt, deps, logger);
+    if (claimed) return claimed;
     const sent = await deps.sender.send(toMailOptions(message, deps.config.mail));
+    await recordSent(attempt, sent, deps, logger);
     logger.info('mail delivered', {
       event: 'relay.delivered',
-      messageKey,
+      messageKey: attempt.messageKey,
       queueMessageId: delivery.queueMessageId,
-      attempt: delivery.dequeueCount,
+      attempt: attempt.number,
       messageId: sent.messageId,
       smtpReply: sent.response,
       accepted: sent.accepted,
@@ -93,39 +163,174 @@ export async function relayQueueMessage(
     if (sent.rejected.length > 0) {
       logger.warn('some recipients were rejected', {
         event: 'relay.recipients_rejected',
-        messageKey,
+        messageKey: attempt.messageKey,
         messageId: sent.messageId,
         rejected: sent.rejected,
       });
     }
-    return { status: 'delivered', messageKey, ...sent };
+    return { status: 'delivered', messageKey: attempt.messageKey, ...sent };
   } catch (error) {
-    const failure = toRelayError(error);
-    const lastAttempt = delivery.dequeueCount >= deps.config.queue.maxDequeueCount;
-    if (failure.retryable && !lastAttempt) {
-      logger.warn('delivery failed, the queue will retry', {
-        event: 'relay.retry',
-        messageKey,
-        queueMessageId: delivery.queueMessageId,
-        attempt: delivery.dequeueCount,
-        maxAttempts: deps.config.queue.maxDequeueCount,
-        ...failure.toJSON(),
-      });
-      throw new RetryLaterError(failure, delivery.dequeueCount);
-    }
-    return deadLetter(failure, original, messageKey, delivery, deps, logger);
+    return fail(toRelayError(error), attempt, deps, logger, now);
   }
 }
 
-async function deadLetter(
+/** Claims the message in the ledger; returns an outcome when it must not be sent (already done, or busy elsewhere). */
+async function claim(attempt: Attempt, deps: RelayDependencies, logger: Logger): Promise<RelayOutcome | undefined> {
+  if (!deps.ledger || attempt.ledgerKey === undefined) return undefined;
+  let result;
+  try {
+    result = await deps.ledger.claim(attempt.ledgerKey, { queueMessageId: attempt.originalQueueMessageId });
+  } catch (error) {
+    throw storageUnavailable('could not claim the message in the delivery ledger; it will be tried again', error);
+  }
+  if (result.outcome === 'claimed') {
+    attempt.claim = result.claim;
+    if (result.previous?.state === 'sending') {
+      logger.warn('took over an expired claim: the previous attempt may have died mid-send', {
+        event: 'relay.claim_taken_over',
+        messageKey: attempt.messageKey,
+        ledgerKey: attempt.ledgerKey,
+        previousOwner: result.previous.owner,
+        previousClaimedAt: result.previous.claimedAt,
+      });
+    }
+    return undefined;
+  }
+  if (result.outcome === 'done') {
+    logger.info('already handled; not sent again', {
+      event: 'relay.duplicate_suppressed',
+      messageKey: attempt.messageKey,
+      ledgerKey: attempt.ledgerKey,
+      queueMessageId: attempt.delivery.queueMessageId,
+      state: result.entry.state,
+      messageId: result.entry.messageId,
+      smtpReply: result.entry.smtpReply,
+      deadLetterRecordId: result.entry.deadLetterRecordId,
+    });
+    return { status: 'duplicate', messageKey: attempt.ledgerKey, recorded: result.entry };
+  }
+  throw new RelayError(`another instance is sending this message (claim held until ${result.entry.leaseUntil})`, {
+    reason: 'delivery_in_progress',
+    kind: 'transient',
+    retryAfterSeconds: result.retryAfterSeconds,
+  });
+}
+
+/**
+ * The server accepted the message: record it. A ledger that cannot be written
+ * now must not turn a delivered message into a retry (that would send it again).
+ */
+async function recordSent(attempt: Attempt, sent: SentMessage, deps: RelayDependencies, logger: Logger): Promise<void> {
+  if (!deps.ledger || !attempt.claim) return;
+  try {
+    await deps.ledger.markSent(attempt.claim, sent);
+  } catch (error) {
+    logger.error('delivered, but the delivery ledger could not record it: a redelivery after the claim expires would send it again', {
+      event: 'relay.ledger_update_failed',
+      messageKey: attempt.messageKey,
+      ledgerKey: attempt.ledgerKey,
+      messageId: sent.messageId,
+      error: redact(error instanceof Error ? error.message : String(error)),
+    });
+  }
+}
+
+/** One place decides what a failure means: retry copy, dead-letter, or throw for the host to retry. */
+async function fail(failure: RelayError, attempt: Attempt, deps: RelayDependencies, logger: Logger, now: () => Date): Promise<RelayOutcome> {
+  if (!failure.retryable) return deadLetter(failure, attempt, deps, logger, false);
+  const policy = deps.retries?.policy;
+  if (policy && isPastMaxAge(attempt.firstEnqueuedAt, now(), policy)) {
+    const hours = Math.round(((now().getTime() - attempt.firstEnqueuedAt.getTime()) / 3_600_000) * 10) / 10;
+    logger.warn(`giving up after ${attempt.number} attempts over ${hours} h (maximum age reached)`, {
+      event: 'relay.max_age_reached',
+      messageKey: attempt.messageKey,
+      maxAgeSeconds: policy.maxAgeSeconds,
+    });
+    return deadLetter(failure, attempt, deps, logger, true);
+  }
+  // The host's safety net: its last allowed delivery of this queue message still ends with a reason.
+  if (attempt.delivery.dequeueCount >= deps.config.queue.maxDequeueCount) return deadLetter(failure, attempt, deps, logger, true);
+  if (!deps.retries) {
+    await releaseClaim(attempt, failure, deps, logger);
+    logRetry(failure, attempt, deps, logger, undefined);
+    throw new RetryLaterError(failure, attempt.number);
+  }
+  return scheduleRetry(failure, attempt, deps.retries, deps, logger);
+}
+
+async function scheduleRetry(
   failure: RelayError,
-  original: string,
-  messageKey: string | undefined,
-  delivery: QueueDelivery,
+  attempt: Attempt,
+  retries: NonNullable<RelayDependencies['retries']>,
   deps: RelayDependencies,
   logger: Logger,
 ): Promise<RelayOutcome> {
-  const finalAttempt = failure.retryable;
+  const delaySeconds = retryDelaySeconds(attempt.number, retries.policy, failure, deps.random);
+  const copy = wrapForRetry({
+    attempts: attempt.number,
+    firstEnqueuedAt: attempt.firstEnqueuedAt.toISOString(),
+    ledgerKey: attempt.ledgerKey,
+    originalQueueMessageId: attempt.originalQueueMessageId,
+    lastReason: failure.reason,
+    lastError: redact(failure.message),
+    message: attempt.payload,
+  });
+  // Release before the copy exists, so the copy never finds our own claim still held.
+  await releaseClaim(attempt, failure, deps, logger);
+  let retryQueueMessageId: string;
+  try {
+    retryQueueMessageId = await retries.queue.enqueue(copy, delaySeconds);
+  } catch (error) {
+    // No copy: keep the original (the host makes it visible again after its visibilityTimeout).
+    const unavailable = storageUnavailable(`could not queue the retry copy (${failure.reason}); the message stays queued`, error);
+    logger.error('retry copy not written, the message stays on its queue', {
+      event: 'relay.retry_copy_failed',
+      messageKey: attempt.messageKey,
+      queueMessageId: attempt.delivery.queueMessageId,
+      attempt: attempt.number,
+      originalReason: failure.reason,
+      ...unavailable.toJSON(),
+    });
+    throw new RetryLaterError(failure, attempt.number);
+  }
+  logRetry(failure, attempt, deps, logger, { delaySeconds, retryQueueMessageId });
+  return { status: 'retry-scheduled', reason: failure.reason, messageKey: attempt.messageKey, attempts: attempt.number, delaySeconds, retryQueueMessageId };
+}
+
+function logRetry(
+  failure: RelayError,
+  attempt: Attempt,
+  deps: RelayDependencies,
+  logger: Logger,
+  scheduled: { delaySeconds: number; retryQueueMessageId: string } | undefined,
+): void {
+  logger.warn(scheduled ? `delivery failed, retrying in ${scheduled.delaySeconds} s` : 'delivery failed, the queue will retry', {
+    event: 'relay.retry',
+    messageKey: attempt.messageKey,
+    queueMessageId: attempt.delivery.queueMessageId,
+    attempt: attempt.number,
+    firstEnqueuedAt: attempt.firstEnqueuedAt.toISOString(),
+    ...(scheduled ?? { maxAttempts: deps.config.queue.maxDequeueCount }),
+    ...failure.toJSON(),
+  });
+}
+
+async function releaseClaim(attempt: Attempt, failure: RelayError, deps: RelayDependencies, logger: Logger): Promise<void> {
+  if (!deps.ledger || !attempt.claim) return;
+  try {
+    await deps.ledger.release(attempt.claim, failure.reason);
+  } catch (error) {
+    // The claim then simply expires with its lease; the next attempt waits for that.
+    logger.warn('could not release the ledger claim; the next attempt waits for it to expire', {
+      event: 'relay.ledger_release_failed',
+      ledgerKey: attempt.ledgerKey,
+      error: redact(error instanceof Error ? error.message : String(error)),
+    });
+  }
+}
+
+async function deadLetter(failure: RelayError, attempt: Attempt, deps: RelayDependencies, logger: Logger, finalAttempt: boolean): Promise<RelayOutcome> {
+  const { delivery } = attempt;
   let record: DeadLetterReceipt;
   try {
     record = await deps.deadLetters.write({
@@ -134,44 +339,69 @@ async function deadLetter(
       description: failure.message,
       providerReply: failure.providerReply,
       remedy: failure.remedy,
-      original,
-      messageKey,
-      queueMessageId: delivery.queueMessageId,
-      attempts: delivery.dequeueCount,
-      firstEnqueuedAt: delivery.insertionTime,
+      original: attempt.original,
+      messageKey: attempt.messageKey,
+      ledgerKey: attempt.ledgerKey,
+      queueMessageId: attempt.originalQueueMessageId ?? delivery.queueMessageId,
+      attempts: attempt.number,
+      firstEnqueuedAt: attempt.firstEnqueuedAt.toISOString(),
       finalAttempt,
     });
   } catch (storageError) {
     // The record could not be written: keep the message on its queue rather than lose it.
-    const unavailable = new RelayError('could not write the dead-letter record; the message stays queued', {
-      reason: 'storage_unavailable',
-      kind: 'transient',
-      providerReply: storageError instanceof Error ? storageError.message : String(storageError),
-      cause: storageError,
-    });
+    const unavailable = storageUnavailable('could not write the dead-letter record; the message stays queued', storageError);
     logger.error('dead-lettering failed, the message stays on its queue', {
       event: 'relay.deadletter_failed',
-      messageKey,
+      messageKey: attempt.messageKey,
       queueMessageId: delivery.queueMessageId,
-      attempt: delivery.dequeueCount,
+      attempt: attempt.number,
       originalReason: failure.reason,
       ...unavailable.toJSON(),
     });
-    throw new RetryLaterError(unavailable, delivery.dequeueCount);
+    await releaseClaim(attempt, failure, deps, logger);
+    throw new RetryLaterError(unavailable, attempt.number);
+  }
+  if (deps.ledger && attempt.claim) {
+    await deps.ledger.markDeadLettered(attempt.claim, failure.reason, record.recordId).catch((error: unknown) =>
+      logger.warn('dead-lettered, but the ledger could not record it', {
+        event: 'relay.ledger_update_failed',
+        ledgerKey: attempt.ledgerKey,
+        error: redact(error instanceof Error ? error.message : String(error)),
+      }),
+    );
   }
   logger.error(finalAttempt ? 'last attempt failed, message dead-lettered' : 'permanent failure, message dead-lettered', {
     event: 'relay.dead_lettered',
-    messageKey,
+    messageKey: attempt.messageKey,
     queueMessageId: delivery.queueMessageId,
-    attempt: delivery.dequeueCount,
+    attempt: attempt.number,
     finalAttempt,
     recordId: record.recordId,
     ...failure.toJSON(),
   });
-  return { status: 'dead-lettered', reason: failure.reason, messageKey, record };
+  return { status: 'dead-lettered', reason: failure.reason, messageKey: attempt.messageKey, record };
 }
 
-/** Anything not already classified is unexpected: retried, and dead-lettered as internal_error on the last attempt. */
+/** The maximum age counts from the application's enqueue, carried through retry copies. */
+function firstEnqueued(envelope: RetryEnvelope | undefined, delivery: QueueDelivery, now: () => Date): Date {
+  for (const text of [envelope?.firstEnqueuedAt, delivery.insertionTime]) {
+    const time = text === undefined ? NaN : Date.parse(text);
+    if (!Number.isNaN(time)) return new Date(time);
+  }
+  return now();
+}
+
+function storageUnavailable(message: string, cause: unknown): RelayError {
+  return new RelayError(message, {
+    reason: 'storage_unavailable',
+    kind: 'transient',
+    providerReply: redact(cause instanceof Error ? cause.message : String(cause)),
+    remedy: "Check the storage account behind AzureWebJobsStorage (reachable, and the app's identity has Storage Queue/Blob Data Contributor).",
+    cause,
+  });
+}
+
+/** Anything not already classified is unexpected: retried, and dead-lettered as internal_error at the end. */
 function toRelayError(error: unknown): RelayError {
   if (isRelayError(error)) return error;
   const text = error instanceof Error ? error.message : String(error);

@@ -11,6 +11,8 @@ import { createStorageClients } from './storage';
 import { MailboxThrottle } from './throttle/mailboxThrottle';
 import { throttledSender } from './throttle/throttledSender';
 import { DeadLetterWriter } from './deadLetter';
+import { BlobDeliveryLedger } from './delivery/ledger';
+import { QueueRetries } from './delivery/retryQueue';
 import { processLogger, type Logger } from './log';
 import { redactingLogger } from './redact';
 import { relayQueueMessage, type QueueDelivery, type RelayOutcome } from './relay';
@@ -35,17 +37,18 @@ export function createRelay(config: RelayConfig, logger: Logger): Relay {
       backoffMs: config.smtp.throttleBackoffMs,
     }),
   );
-  const deadLetters = new DeadLetterWriter(
-    createStorageClients(config.queue.connection),
-    config.queue.deadLetterQueueName,
-    config.queue.deadLetterContainerName,
-  );
+  const storage = createStorageClients(config.queue.connection);
+  const deadLetters = new DeadLetterWriter(storage, config.queue.deadLetterQueueName, config.queue.deadLetterContainerName);
+  const ledger = new BlobDeliveryLedger(storage.blobs.getContainerClient(config.queue.ledgerContainerName), {
+    leaseSeconds: config.queue.ledgerLeaseSeconds,
+  });
+  const retries = { queue: new QueueRetries(storage.queues.getQueueClient(config.queue.queueName)), policy: config.queue.retry };
   return {
     config,
     sender,
     deadLetters,
     handleQueueMessage: (payload, delivery, invocationLogger) =>
-      relayQueueMessage(payload, delivery, { config, sender, deadLetters }, invocationLogger),
+      relayQueueMessage(payload, delivery, { config, sender, deadLetters, ledger, retries }, invocationLogger),
     async close() {
       sender.close();
     },
