@@ -39,6 +39,8 @@ export interface LocalSmtpServerOptions {
   sizeLimit?: number;
   /** Concurrent authenticated connections per mailbox before 432 4.3.2 (Exchange Online allows 3); default unlimited. */
   maxConnections?: number;
+  /** Messages per window per mailbox before 421 4.7.0 (Exchange Online: 30 a minute); default unlimited. */
+  rateLimit?: { messages: number; windowMs: number };
   /** Optional event log (no tokens or message contents are ever passed to it). */
   log?: Logger;
 }
@@ -67,6 +69,9 @@ export class LocalSmtpServer {
   connectionsOpened = 0;
   authAttempts = 0;
   authFailures = 0;
+  /** Messages refused with 421 4.7.0 for exceeding `rateLimit`. */
+  rateRejections = 0;
+  private readonly submissions = new Map<string, number[]>();
 
   private readonly faults = new Map<SmtpStage, SmtpFault[]>();
   private readonly rejectedRecipients = new Map<string, SmtpReply>();
@@ -241,7 +246,21 @@ export class LocalSmtpServer {
         return callback(smtpError({ code: 432, message: `4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded ${exchangeStamp()}` }));
       }
     }
+    if (mailbox && this.opts.rateLimit && !this.admitByRate(mailbox, this.opts.rateLimit)) {
+      this.rateRejections++;
+      return callback(smtpError({ code: 421, message: `4.7.0 Message submission rate for this client has exceeded the configured limit ${exchangeStamp()}` }));
+    }
     callback();
+  }
+
+  /** Sliding window of accepted MAIL FROMs per mailbox. */
+  private admitByRate(mailbox: string, limit: { messages: number; windowMs: number }): boolean {
+    const now = Date.now();
+    const recent = (this.submissions.get(mailbox) ?? []).filter((time) => time > now - limit.windowMs);
+    const admitted = recent.length < limit.messages;
+    if (admitted) recent.push(now);
+    this.submissions.set(mailbox, recent);
+    return admitted;
   }
 
   private onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error | null) => void): void {

@@ -1,33 +1,51 @@
 /**
- * Keeps one mailbox under its provider's sending limits on this instance:
- * at most `messagesPerWindow` sends started in any `windowMs` (Exchange Online:
- * 30 a minute), and a pause after a throttling reply instead of hammering the
+ * Keeps one mailbox under its provider's sending limits on this instance: at
+ * most `messagesPerWindow` messages in any `windowMs` (Exchange Online: 30 a
+ * minute), and a pause after a throttling reply instead of hammering the
  * server with the next message.
  *
- * Each send reserves the earliest free slot at the moment it asks, so callers
- * are served in order and no timer loop is needed. A send whose slot is further
- * away than `maxWaitMs` is not kept waiting inside an invocation: it fails as
- * `smtp_throttled` (transient) with the delay as a retry hint, and the queue
- * brings it back later.
+ * The window is counted the way the server sees it. The server counts a
+ * message when it arrives, somewhere between the moment we start sending and
+ * the moment it answers; so a send may start only when fewer than N sends are
+ * in flight or finished less than a window ago. Then the N-th next arrival is
+ * at least a window after this one's, whatever the connection latency.
+ *
+ * A send that would wait longer than `maxWaitMs` is not kept inside an
+ * invocation: it fails as `smtp_throttled` (transient) with the expected delay
+ * as a retry hint, and the queue brings it back later.
  */
 import { RelayError } from '../errors';
 
 export interface MailboxThrottleOptions {
-  /** Sends allowed per window; 0 switches the rate limit off (throttling replies still pause). */
+  /** Messages allowed per window; 0 switches the rate limit off (throttling replies still pause). */
   messagesPerWindow: number;
   windowMs: number;
-  /** Longest an invocation waits for a slot before handing the message back to the queue. */
+  /** Longest an invocation waits for its turn before handing the message back to the queue. */
   maxWaitMs: number;
   /** First pause after a throttling reply; doubled on each consecutive one. */
   backoffMs: number;
   /** Longest pause. */
   maxBackoffMs?: number;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  /** Time source and timer (tests drive a fake clock). */
+  clock?: Clock;
 }
 
+export interface Clock {
+  now(): number;
+  setTimer(callback: () => void, ms: number): { cancel(): void };
+}
+
+const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer(callback, ms) {
+    const timer = setTimeout(callback, ms);
+    timer.unref(); // a pending slot must not keep a finished process alive
+    return { cancel: () => clearTimeout(timer) };
+  },
+};
+
 export interface ThrottleStats {
-  /** Sends that had to wait for a slot. */
+  /** Sends that had to wait for their turn. */
   waited: number;
   /** Sends handed back to the queue because the wait was too long. */
   deferred: number;
@@ -35,44 +53,62 @@ export interface ThrottleStats {
   throttledReplies: number;
 }
 
+/** Call when the send is over (accepted or failed): its slot then ages out of the window. */
+export type ReleaseSlot = () => void;
+
 export class MailboxThrottle {
   readonly stats: ThrottleStats = { waited: 0, deferred: 0, throttledReplies: 0 };
-  /** Start times reserved for the last `messagesPerWindow` sends, in order. */
-  private readonly reservations: number[] = [];
+  /** When the last sends finished, oldest first (at most messagesPerWindow kept). */
+  private readonly finished: number[] = [];
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
+  private timer?: { cancel(): void };
   private pausedUntil = 0;
   private consecutiveThrottles = 0;
-  private readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly clock: Clock;
 
   constructor(private readonly options: MailboxThrottleOptions) {
-    this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.clock = options.clock ?? systemClock;
   }
 
-  /** Waits for this send's slot, or throws smtp_throttled when it is too far away. */
-  async acquire(): Promise<void> {
-    const now = this.now();
-    const slot = this.nextSlot(now);
-    const wait = slot - now;
-    if (wait > this.options.maxWaitMs) {
+  private now(): number {
+    return this.clock.now();
+  }
+
+  /** Waits for this send's turn (in arrival order), or throws smtp_throttled when it is too far away. */
+  async acquire(): Promise<ReleaseSlot> {
+    const expectedWait = this.expectedWaitMs();
+    if (expectedWait > this.options.maxWaitMs) {
       this.stats.deferred++;
-      throw new RelayError(`sending paused for this mailbox for ${Math.ceil(wait / 1000)} s to stay under the provider's limits`, {
+      const seconds = Math.ceil(expectedWait / 1000);
+      throw new RelayError(`sending paused for this mailbox for about ${seconds} s to stay under the provider's limits`, {
         reason: 'smtp_throttled',
         kind: 'transient',
-        retryAfterSeconds: Math.ceil(wait / 1000),
+        retryAfterSeconds: seconds,
         remedy:
           'Nothing to fix if this is rare. If it is constant, the app sends more than the mailbox may (Exchange Online: 30 messages a ' +
           'minute, 3 connections): lower host.json batchSize or the instance cap, or spread the load over several mailboxes.',
       });
     }
-    if (this.options.messagesPerWindow > 0) {
-      this.reservations.push(slot);
-      if (this.reservations.length > this.options.messagesPerWindow) this.reservations.shift();
-    }
-    if (wait > 0) {
+    if (this.waiting.length > 0 || !this.mayStartNow()) {
       this.stats.waited++;
-      await this.sleep(wait);
+      // schedule() counts this send as in flight when it wakes it.
+      await new Promise<void>((resolve) => {
+        this.waiting.push(resolve);
+        this.schedule();
+      });
+    } else {
+      this.inFlight++;
     }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inFlight--;
+      this.finished.push(this.now());
+      if (this.finished.length > Math.max(1, this.options.messagesPerWindow)) this.finished.shift();
+      this.schedule();
+    };
   }
 
   /** The server accepted a message: throttling is over. */
@@ -85,8 +121,7 @@ export class MailboxThrottle {
     this.stats.throttledReplies++;
     this.consecutiveThrottles++;
     const backoff = Math.min(this.options.backoffMs * 2 ** (this.consecutiveThrottles - 1), this.options.maxBackoffMs ?? 15 * 60_000);
-    const pause = Math.max(backoff, (retryAfterSeconds ?? 0) * 1000);
-    this.pausedUntil = Math.max(this.pausedUntil, this.now() + pause);
+    this.pausedUntil = Math.max(this.pausedUntil, this.now() + Math.max(backoff, (retryAfterSeconds ?? 0) * 1000));
   }
 
   /** Milliseconds until sending resumes after a throttling reply (0 when not paused). */
@@ -94,13 +129,46 @@ export class MailboxThrottle {
     return Math.max(0, this.pausedUntil - this.now());
   }
 
-  private nextSlot(now: number): number {
-    let slot = Math.max(now, this.pausedUntil);
+  /** Sends in flight or finished within the last window. */
+  private busySlots(now: number): number {
+    return this.inFlight + this.finished.filter((time) => time > now - this.options.windowMs).length;
+  }
+
+  private mayStartNow(): boolean {
+    const now = this.now();
+    if (now < this.pausedUntil) return false;
     const limit = this.options.messagesPerWindow;
-    if (limit > 0 && this.reservations.length >= limit) {
-      // The send `limit` places back must be a full window behind this one.
-      slot = Math.max(slot, this.reservations[this.reservations.length - limit] + this.options.windowMs);
+    return limit <= 0 || this.busySlots(now) < limit;
+  }
+
+  /** Starts as many waiters as may start now, and sets a timer for when the next one may. */
+  private schedule(): void {
+    while (this.waiting.length > 0 && this.mayStartNow()) {
+      this.inFlight++;
+      this.waiting.shift()!();
     }
-    return slot;
+    this.timer?.cancel();
+    this.timer = undefined;
+    if (this.waiting.length === 0) return;
+    const now = this.now();
+    // Blocked by a pause, or by the window: the oldest send finished within it ages out first.
+    // (If only sends in flight block, their release calls schedule() again.)
+    const oldestInWindow = this.finished.find((time) => time > now - this.options.windowMs);
+    const windowOpens = oldestInWindow === undefined ? now : oldestInWindow + this.options.windowMs;
+    const at = Math.max(this.pausedUntil, windowOpens);
+    if (at > now) this.timer = this.clock.setTimer(() => this.schedule(), at - now);
+  }
+
+  /** A rough forecast: how long until this caller would start, from the queue ahead of it. */
+  private expectedWaitMs(): number {
+    const now = this.now();
+    const pause = Math.max(0, this.pausedUntil - now);
+    const limit = this.options.messagesPerWindow;
+    if (limit <= 0) return pause;
+    const ahead = this.waiting.length + this.busySlots(now);
+    if (ahead < limit) return pause;
+    const windowsAhead = Math.floor((ahead - limit) / limit);
+    const firstAgeOut = this.finished.length > 0 ? Math.max(0, this.finished[0] + this.options.windowMs - now) : this.options.windowMs;
+    return Math.max(pause, firstAgeOut + windowsAhead * this.options.windowMs);
   }
 }

@@ -13,7 +13,7 @@ export function throttledSender(sender: MailSender, throttle: MailboxThrottle): 
     verify: () => sender.verify(),
     close: () => sender.close(),
     async send(mail: SendMailOptions): Promise<SendResult> {
-      await throttle.acquire();
+      const release = await throttle.acquire();
       try {
         const result = await sender.send(mail);
         throttle.recordSuccess();
@@ -21,6 +21,8 @@ export function throttledSender(sender: MailSender, throttle: MailboxThrottle): 
       } catch (error) {
         if (isRelayError(error) && error.reason === 'smtp_throttled') throttle.recordThrottled(error.retryAfterSeconds);
         throw error;
+      } finally {
+        release();
       }
     },
   };
