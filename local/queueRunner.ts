@@ -4,7 +4,8 @@
  * documented queue semantics, read from the same host.json:
  *
  * - polls with a growing delay while the queue is empty, up to maxPollingInterval;
- * - takes up to batchSize messages at a time, invisible while they are processed;
+ * - takes up to batchSize messages at a time, invisible while they are processed, and
+ *   the next batch once no more than newBatchThreshold are still being processed;
  * - on success deletes the message; on failure makes it visible again after
  *   visibilityTimeout, and the queue increments its dequeueCount;
  * - a message that failed on its maxDequeueCount-th delivery (or is seen with a
@@ -21,6 +22,8 @@ import type { QueueDelivery } from '../src/relay';
 
 export interface HostQueueSettings {
   batchSize: number;
+  /** Fetch the next batch when this many are still in flight (host default: batchSize / 2). */
+  newBatchThreshold?: number;
   maxDequeueCount: number;
   visibilityTimeoutSeconds: number;
   maxPollingIntervalMs: number;
@@ -33,6 +36,7 @@ export function readHostQueueSettings(hostJsonPath: string): HostQueueSettings {
   const queues = host.extensions?.queues ?? {};
   return {
     batchSize: Number(queues.batchSize ?? 16),
+    newBatchThreshold: queues.newBatchThreshold === undefined ? undefined : Number(queues.newBatchThreshold),
     maxDequeueCount: Number(queues.maxDequeueCount ?? 5),
     visibilityTimeoutSeconds: timeSpanSeconds(queues.visibilityTimeout, 0),
     maxPollingIntervalMs: timeSpanSeconds(queues.maxPollingInterval, 60) * 1000,
@@ -93,16 +97,39 @@ export class QueueRunner {
     return received.receivedMessageItems.length;
   }
 
+  /**
+   * The host's loop: fetch a batch, and fetch the next one as soon as no more than
+   * newBatchThreshold messages of the previous ones are still being processed; when
+   * the queue is empty, wait a little longer each time, up to maxPollingInterval.
+   */
   private async run(): Promise<void> {
+    const { settings, logger } = this.options;
+    const threshold = settings.newBatchThreshold ?? Math.floor(settings.batchSize / 2);
+    const inFlight = new Set<Promise<void>>();
     let delay = MIN_POLL_MS;
     while (this.running) {
-      let handled = 0;
-      try {
-        handled = await this.pollOnce();
-      } catch (error) {
-        this.options.logger.error('queue poll failed', { error: error instanceof Error ? error.message : String(error) });
+      if (inFlight.size > threshold) {
+        await Promise.race(inFlight);
+        continue;
       }
-      if (handled > 0) {
+      let received: Awaited<ReturnType<QueueClient['receiveMessages']>>['receivedMessageItems'] = [];
+      try {
+        received = (
+          await this.options.queue.receiveMessages({
+            numberOfMessages: Math.min(32, settings.batchSize),
+            visibilityTimeout: this.options.processingVisibilitySeconds ?? 600,
+          })
+        ).receivedMessageItems;
+      } catch (error) {
+        logger.error('queue poll failed', { error: error instanceof Error ? error.message : String(error) });
+      }
+      for (const item of received) {
+        const processing: Promise<void> = this.process(item)
+          .catch((error: unknown) => logger.error('message processing failed', { error: error instanceof Error ? error.message : String(error) }))
+          .finally(() => inFlight.delete(processing));
+        inFlight.add(processing);
+      }
+      if (received.length > 0) {
         delay = MIN_POLL_MS;
         continue;
       }
@@ -113,8 +140,9 @@ export class QueueRunner {
           resolve();
         };
       });
-      delay = Math.min(delay * 2, this.options.settings.maxPollingIntervalMs);
+      delay = Math.min(delay * 2, settings.maxPollingIntervalMs);
     }
+    await Promise.all(inFlight);
   }
 
   private async process(item: {

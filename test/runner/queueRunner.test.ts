@@ -40,6 +40,7 @@ test('host.json is read with its time spans and encoding', () => {
   assert.equal(settings.maxPollingIntervalMs, 5000);
   assert.equal(settings.messageEncoding, 'none');
   assert.equal(settings.batchSize, 4);
+  assert.equal(settings.newBatchThreshold, 2);
 });
 
 test('a handled message is deleted; JSON text is handed over parsed, with its dequeue count', async () => {
@@ -107,4 +108,39 @@ test('the running loop picks up a message sent while it waits', async () => {
   await queue.sendMessage('{"late":true}');
   assert.deepEqual(await seen, { late: true });
   await runner.stop();
+});
+
+test('the running loop fetches the next batch once no more than newBatchThreshold are in flight, as the host does', async () => {
+  const { queue, poisonQueue } = queues();
+  const blocked: Array<() => void> = [];
+  let current = 0;
+  let highest = 0;
+  const runner = new QueueRunner({
+    queue, poisonQueue, logger: silentLogger,
+    settings: { ...fastSettings, batchSize: 4, newBatchThreshold: 2 },
+    handler: async () => {
+      current++;
+      highest = Math.max(highest, current);
+      await new Promise<void>((release) => blocked.push(release));
+      current--;
+    },
+  });
+  await queue.createIfNotExists();
+  for (let i = 0; i < 10; i++) await queue.sendMessage(`{"n":${i}}`);
+  const until = async (condition: () => boolean) => {
+    while (!condition()) await new Promise((tick) => setTimeout(tick, 10));
+  };
+  await runner.start();
+  await until(() => blocked.length === 4);
+  assert.equal(current, 4, 'one batch of batchSize');
+  blocked.splice(0, 2).forEach((release) => release());
+  await until(() => blocked.length === 6);
+  assert.equal(current, 6, 'two still running plus the next batch of four');
+  while (blocked.length > 0 || current > 0) {
+    blocked.splice(0).forEach((release) => release());
+    await new Promise((tick) => setTimeout(tick, 10));
+    if ((await queue.getProperties()).approximateMessagesCount === 0 && current === 0) break;
+  }
+  await runner.stop();
+  assert.equal(highest, 6, 'never more than batchSize + newBatchThreshold at once');
 });
