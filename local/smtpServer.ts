@@ -19,7 +19,13 @@ import type { Logger } from '../src/log';
 
 export type SmtpStage = 'connect' | 'auth' | 'mail' | 'rcpt' | 'data';
 export type SmtpReply = { code: number; message: string };
-export type SmtpFault = SmtpReply | 'drop';
+/**
+ * A reply; 'drop' closes the connection at that stage without replying (for data:
+ * after the final dot); 'drop-mid-data' closes it while the message body is
+ * still arriving; { stallMs } answers that stage normally but only after stallMs
+ * (a slow server: the client's timeouts fire first).
+ */
+export type SmtpFault = SmtpReply | 'drop' | 'drop-mid-data' | { stallMs: number };
 
 export type TokenVerifier = (token: string) => Promise<{ ok: true } | { ok: false; reason: string }>;
 
@@ -189,14 +195,26 @@ export class LocalSmtpServer {
     });
   }
 
-  /** Take the next injected fault for a stage; 'drop' destroys the connection and returns 'dropped'. */
-  private takeFault(stage: SmtpStage, session: SMTPServerSession): SmtpReply | 'dropped' | undefined {
+  /** Take the next injected fault for a stage; 'drop' destroys the connection and returns 'dropped'; a stall waits first. */
+  private async takeFault(stage: SmtpStage, session: SMTPServerSession): Promise<SmtpReply | 'dropped' | undefined> {
     const fault = this.faults.get(stage)?.shift();
-    if (fault === 'drop') {
+    if (fault === 'drop' || fault === 'drop-mid-data') {
       this.dropConnection(session);
       return 'dropped';
     }
+    if (fault !== undefined && 'stallMs' in fault) {
+      await new Promise((resolve) => setTimeout(resolve, fault.stallMs));
+      // The client gave up meanwhile: nothing more to answer, and nothing was accepted.
+      return this.isConnected(session) ? undefined : 'dropped';
+    }
     return fault;
+  }
+
+  private isConnected(session: SMTPServerSession): boolean {
+    for (const connection of this.server.connections as Set<{ id: string; _socket?: { destroyed?: boolean } }>) {
+      if (connection.id === session.id) return connection._socket?.destroyed === false;
+    }
+    return false;
   }
 
   private dropConnection(session: SMTPServerSession): void {
@@ -208,14 +226,15 @@ export class LocalSmtpServer {
   private onConnect(session: SMTPServerSession, callback: (error?: Error | null) => void): void {
     this.connectionsOpened++;
     if (!this.opts.secure) session.disabledCommands = ['AUTH'];
-    const fault = this.takeFault('connect', session);
-    if (fault === 'dropped') return;
-    callback(fault ? smtpError(fault) : null);
+    void this.takeFault('connect', session).then((fault) => {
+      if (fault === 'dropped') return;
+      callback(fault ? smtpError(fault) : null);
+    });
   }
 
   private async onAuth(username: string, accessToken: string, session: SMTPServerSession): Promise<string> {
     this.authAttempts++;
-    const fault = this.takeFault('auth', session);
+    const fault = await this.takeFault('auth', session);
     if (fault === 'dropped') return new Promise<never>(() => {});
     const fail = (reason: string, reply?: SmtpReply): never => {
       this.authFailures++;
@@ -231,8 +250,16 @@ export class LocalSmtpServer {
     return username;
   }
 
-  private onMailFrom(_address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error | null) => void): void {
-    const fault = this.takeFault('mail', session);
+  private onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error | null) => void): void {
+    void this.takeFault('mail', session).then((fault) => this.answerMailFrom(address, session, callback, fault));
+  }
+
+  private answerMailFrom(
+    _address: SMTPServerAddress,
+    session: SMTPServerSession,
+    callback: (error?: Error | null) => void,
+    fault: SmtpReply | 'dropped' | undefined,
+  ): void {
     if (fault === 'dropped') return;
     if (fault) return callback(smtpError(fault));
     if (!session.user) {
@@ -264,17 +291,27 @@ export class LocalSmtpServer {
   }
 
   private onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error | null) => void): void {
-    const fault = this.takeFault('rcpt', session);
-    if (fault === 'dropped') return;
-    if (fault) return callback(smtpError(fault));
-    const rejection = this.rejectedRecipients.get(address.address.toLowerCase());
-    callback(rejection ? smtpError(rejection) : null);
+    void this.takeFault('rcpt', session).then((fault) => {
+      if (fault === 'dropped') return;
+      if (fault) return callback(smtpError(fault));
+      const rejection = this.rejectedRecipients.get(address.address.toLowerCase());
+      callback(rejection ? smtpError(rejection) : null);
+    });
   }
 
   private async onData(stream: Readable & { sizeExceeded?: boolean }, session: SMTPServerSession): Promise<void> {
     const chunks: Buffer[] = [];
+    if (this.faults.get('data')?.[0] === 'drop-mid-data') {
+      // Part of the body has arrived; the connection breaks before the final dot.
+      for await (const chunk of stream) {
+        chunks.push(chunk as Buffer);
+        break;
+      }
+      await this.takeFault('data', session);
+      throw 'dropped';
+    }
     for await (const chunk of stream) chunks.push(chunk as Buffer);
-    const fault = this.takeFault('data', session);
+    const fault = await this.takeFault('data', session);
     if (fault === 'dropped') throw 'dropped';
     if (fault) throw smtpError(fault);
     if (stream.sizeExceeded) {
