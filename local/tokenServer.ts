@@ -65,6 +65,8 @@ interface ClientState {
   secret: string;
   secretExpired: boolean;
   objectId: string;
+  /** roles claim for this client's tokens; absent: the server's default. */
+  roles?: string[];
 }
 
 /** An Entra-style error: HTTP status, OAuth error code, AADSTS number and text. */
@@ -157,7 +159,18 @@ export class LocalTokenServer {
   /** Add a client or rotate its secret (clears an expired mark). */
   setClientSecret(clientId: string, secret: string): void {
     const existing = this.clients.get(clientId);
-    this.clients.set(clientId, { secret, secretExpired: false, objectId: existing?.objectId ?? randomUUID() });
+    this.clients.set(clientId, { secret, secretExpired: false, objectId: existing?.objectId ?? randomUUID(), roles: existing?.roles });
+  }
+
+  /**
+   * The roles its tokens carry, as Entra decides them from the app's consented
+   * application permissions: [] is an app whose SMTP.SendAsApp was never added
+   * or never consented to.
+   */
+  setClientRoles(clientId: string, roles: string[]): void {
+    const client = this.clients.get(clientId);
+    if (!client) throw new Error(`unknown client ${clientId}`);
+    client.roles = [...roles];
   }
 
   /** Make the client's current secret count as expired (AADSTS7000222). */
@@ -202,6 +215,21 @@ export class LocalTokenServer {
     const roles = Array.isArray(claims.roles) ? claims.roles : [];
     if (!roles.includes(SMTP_SEND_AS_APP)) return { ok: false, reason: `roles claim lacks ${SMTP_SEND_AS_APP}` };
     return { ok: true, claims };
+  }
+
+  /** Signature, issuer, expiry and audience of a token this server issued for another resource (e.g. https://vault.azure.net). */
+  async verifyTokenForResource(token: string, resource: string): Promise<TokenVerification> {
+    try {
+      const result = await this.jose.jwtVerify(token, this.publicKey, { algorithms: ['RS256'], issuer: this.accessTokenIssuer });
+      const claims = result.payload as Record<string, unknown>;
+      const audiences = ([] as unknown[]).concat(claims.aud ?? []);
+      if (!audiences.some((aud) => typeof aud === 'string' && aud.replace(/\/$/, '') === resource.replace(/\/$/, ''))) {
+        return { ok: false, reason: `audience ${JSON.stringify(claims.aud)} is not ${resource}` };
+      }
+      return { ok: true, claims };
+    } catch (error) {
+      return { ok: false, reason: `token rejected (${(error as { code?: string }).code ?? 'ERR_JWT_INVALID'})` };
+    }
   }
 
   async close(): Promise<void> {
@@ -275,7 +303,7 @@ export class LocalTokenServer {
       appid: outcome.clientId,
       objectId: outcome.objectId,
       aud: outcome.audience,
-      roles: this.roles,
+      roles: outcome.roles,
       lifetimeSeconds: this.lifetimeSeconds,
       tid: this.tenantId,
     });
@@ -293,7 +321,7 @@ export class LocalTokenServer {
     form: Record<string, string>,
     clientId: string | undefined,
     clientSecret: string | undefined,
-  ): EntraError | { clientId: string; objectId: string; audience: string } {
+  ): EntraError | { clientId: string; objectId: string; audience: string; roles: string[] } {
     if (tenant !== this.tenantId) return unknownTenant(tenant, 'invalid_request');
     if (!form.grant_type) return missingParameter('grant_type');
     if (form.grant_type !== 'client_credentials') {
@@ -345,7 +373,7 @@ export class LocalTokenServer {
     }
     const audience = audienceOf(form);
     if ('error' in audience) return audience;
-    return { clientId, objectId: client.objectId, audience: audience.resource };
+    return { clientId, objectId: client.objectId, audience: audience.resource, roles: client.roles ?? this.roles };
   }
 
   private async sign(claims: {

@@ -55,11 +55,57 @@ export interface GenericOAuthSettings {
 
 export type OAuthSettings = (MicrosoftOAuthSettings | GenericOAuthSettings) & {
   clientId: string;
-  clientSecret: string;
+  /** From OAUTH2_CLIENT_SECRET; absent when the secret is read from Key Vault or no secret is used (federation). */
+  clientSecret?: string;
+  /** Read the client secret from Key Vault with the app's managed identity instead of a setting. */
+  keyVault?: KeyVaultSecretSettings;
+  /** Secretless: a client assertion from the app's managed identity (workload identity federation). */
+  federation?: FederatedCredentialSettings;
   scopes: string[];
   /** A cached token is replaced this long before it expires (at least 10 minutes). */
   refreshMarginMs: number;
 };
+
+export interface KeyVaultSecretSettings {
+  /** https://<vault>.vault.azure.net */
+  vaultUrl: string;
+  secretName: string;
+  /** How long the secret value is kept in memory before Key Vault is asked again. */
+  cacheMs: number;
+  /** User-assigned managed identity; absent: the system-assigned one (or the developer's sign-in locally). */
+  managedIdentityClientId?: string;
+}
+
+export interface FederatedCredentialSettings {
+  /** User-assigned managed identity trusted by the app registration; absent: the system-assigned one. */
+  managedIdentityClientId?: string;
+}
+
+/** The timer that pre-warms the relay and watches the client secret (src/monitor). */
+export interface MonitorSettings {
+  /** NCRONTAB schedule of the timer (six fields, UTC). */
+  schedule: string;
+  warningDays: number;
+  criticalDays: number;
+  alertEmailTo?: string;
+  /** Teams/Slack-style incoming webhook (its URL is a secret). */
+  alertWebhookUrl?: string;
+  /** Blob container for the alert state and the rotation lease. */
+  stateContainer: string;
+  rotation: RotationSettings;
+}
+
+export interface RotationSettings {
+  enabled: boolean;
+  /** Rotate when the secret expires within this many days. */
+  windowDays: number;
+  /** Lifetime of a new client secret. */
+  lifetimeDays: number;
+  /** The old client secret is removed this long after the new one was proven to work. */
+  graceMs: number;
+  /** Microsoft Graph base URL (sovereign clouds, tests). */
+  graphUrl: string;
+}
 
 export interface MailSettings {
   /** The authorized mailbox: SMTP user name and XOAUTH2 `user=`. */
@@ -108,6 +154,8 @@ export interface RelayConfig {
   password?: PasswordAuthSettings;
   mail: MailSettings;
   queue: QueueSettings;
+  /** Always set by loadConfig. */
+  monitor?: MonitorSettings;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -127,6 +175,8 @@ export const DEFAULT_SMTP_HOST = 'smtp.office365.com';
 export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 export const DEFAULT_SCOPE = 'https://outlook.office365.com/.default';
 export const STORAGE_CONNECTION_SETTING = 'AzureWebJobsStorage';
+export const DEFAULT_MONITOR_SCHEDULE = '0 */15 * * * *';
+export const DEFAULT_GRAPH_URL = 'https://graph.microsoft.com';
 
 const SETTINGS: readonly SettingDescription[] = [
   { name: 'SMTP_HOST', default: DEFAULT_SMTP_HOST, description: 'SMTP server host name (no scheme, no port).' },
@@ -188,9 +238,59 @@ const SETTINGS: readonly SettingDescription[] = [
   },
   {
     name: 'OAUTH2_CLIENT_SECRET',
-    description: "The client secret's Value (not its Secret ID); best kept in Key Vault and referenced with @Microsoft.KeyVault(...).",
-    required: 'when OAUTH2_ENABLED=true',
+    description: "The client secret's Value (not its Secret ID); in Azure read it from Key Vault instead (KEYVAULT_URL + OAUTH2_CLIENT_SECRET_NAME).",
+    required: 'when OAUTH2_ENABLED=true, unless read from Key Vault or OAUTH2_AUTH_MODE=managed-identity-federation',
   },
+  {
+    name: 'OAUTH2_AUTH_MODE',
+    default: 'secret',
+    description: "secret (client secret from a setting or Key Vault) or managed-identity-federation (no secret: the app's managed identity signs in for the app registration).",
+  },
+  {
+    name: 'KEYVAULT_URL',
+    description: 'Key Vault URI (https://<vault>.vault.azure.net) to read the client secret from with the managed identity.',
+  },
+  {
+    name: 'OAUTH2_CLIENT_SECRET_NAME',
+    description: 'Name of the Key Vault secret holding the client secret Value.',
+    required: 'with KEYVAULT_URL',
+  },
+  {
+    name: 'OAUTH2_CLIENT_SECRET_CACHE_SECONDS',
+    default: '3600',
+    description: 'How long the client secret read from Key Vault is kept in memory (60 to 86400); a rejected secret is re-read at once.',
+  },
+  {
+    name: 'MANAGED_IDENTITY_CLIENT_ID',
+    description: "Client ID of the user-assigned managed identity for Key Vault and federation (absent: the system-assigned identity; locally your own sign-in).",
+  },
+  {
+    name: 'MONITOR_SCHEDULE',
+    default: DEFAULT_MONITOR_SCHEDULE,
+    description: 'NCRONTAB schedule (six fields, UTC) of the timer that pre-warms the relay and checks the client secret.',
+  },
+  { name: 'ALERT_WARNING_DAYS', default: '30', description: 'Warn when the client secret expires within this many days (1 to 365).' },
+  { name: 'ALERT_CRITICAL_DAYS', default: '7', description: 'Critical alert when the client secret expires within this many days (1 to ALERT_WARNING_DAYS).' },
+  { name: 'ALERT_EMAIL_TO', description: 'Also send alerts by e-mail, through the relay itself, to this address.' },
+  { name: 'ALERT_WEBHOOK_URL', description: 'Also POST alerts as JSON {"text": ...} to this https incoming webhook (Teams, Slack); treated as a secret.' },
+  {
+    name: 'MONITOR_STATE_CONTAINER',
+    default: 'relay-monitor',
+    description: 'Blob container (in AzureWebJobsStorage) for the alert state and the rotation lease.',
+  },
+  {
+    name: 'ROTATION_ENABLED',
+    default: 'false',
+    description: 'true: the timer rotates the client secret itself through Microsoft Graph (the app must own itself, Application.ReadWrite.OwnedBy).',
+  },
+  { name: 'ROTATION_WINDOW_DAYS', default: '30', description: 'Rotate when the client secret expires within this many days (1 to 365).' },
+  { name: 'ROTATION_SECRET_LIFETIME_DAYS', default: '180', description: 'Lifetime of a client secret created by rotation (30 to 730).' },
+  {
+    name: 'ROTATION_GRACE_HOURS',
+    default: '24',
+    description: 'Hours the old client secret stays valid after rotation, so every instance picks up the new one (1 to 720).',
+  },
+  { name: 'GRAPH_URL', default: DEFAULT_GRAPH_URL, description: 'Microsoft Graph endpoint used by rotation (change only for sovereign clouds).' },
   {
     name: 'OAUTH2_SCOPES',
     default: DEFAULT_SCOPE,
@@ -312,7 +412,7 @@ export class ConfigError extends Error {
 export type Environment = Record<string, string | undefined>;
 export type ReadTextFile = (path: string, encoding: 'utf8') => string;
 
-const SECRET_SETTINGS = new Set(['OAUTH2_CLIENT_SECRET', 'SMTP_PASSWORD', STORAGE_CONNECTION_SETTING]);
+const SECRET_SETTINGS = new Set(['OAUTH2_CLIENT_SECRET', 'SMTP_PASSWORD', STORAGE_CONNECTION_SETTING, 'ALERT_WEBHOOK_URL']);
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
@@ -444,9 +544,11 @@ export function loadConfig(env: Environment = process.env, readFile: ReadTextFil
   const oauth = oauthEnabled ? readOAuth(reader) : undefined;
   const password = oauthEnabled ? undefined : readPassword(reader, mail);
   const queue = readQueue(reader);
+  const monitor = readMonitor(reader);
+  checkRotationNeeds(reader, monitor.rotation, oauth);
 
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
-  const config: RelayConfig = { smtp, mail: mail as MailSettings, queue: queue! };
+  const config: RelayConfig = { smtp, mail: mail as MailSettings, queue: queue!, monitor };
   if (oauth) config.oauth = oauth;
   if (password) config.password = password;
   return config;
@@ -529,7 +631,10 @@ function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
   const tokenUrl = tokenUrlText === undefined ? undefined : readTokenUrl(reader, tokenUrlText);
   const fromTokenUrl = tokenUrl === undefined ? undefined : microsoftTokenUrlParts(tokenUrl);
   const clientId = reader.required('OAUTH2_CLIENT_ID', 'the Application (client) ID of the app registration');
-  const clientSecret = reader.required('OAUTH2_CLIENT_SECRET', "the client secret's Value from the app registration");
+  const authMode = reader.choice('OAUTH2_AUTH_MODE', ['secret', 'managed-identity-federation'] as const, 'secret');
+  const managedIdentityClientId = readManagedIdentityClientId(reader);
+  const keyVault = readKeyVaultSecret(reader, managedIdentityClientId);
+  const clientSecret = readClientSecretSetting(reader, authMode, keyVault);
   registerSecret(clientSecret);
   const scopesText = reader.get('OAUTH2_SCOPES');
   const refreshMarginSeconds = reader.integer('OAUTH2_REFRESH_MARGIN_SECONDS', 600, 600, 3000);
@@ -580,8 +685,126 @@ function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
     if (tokenUrl !== undefined) endpoint = { provider: 'generic', tokenUrl: tokenUrl.href };
   }
 
-  if (reader.problems.length > problemsBefore || !endpoint || clientId === undefined || clientSecret === undefined) return undefined;
-  return { ...endpoint, clientId, clientSecret, scopes, refreshMarginMs: refreshMarginSeconds * 1000 };
+  if (authMode === 'managed-identity-federation' && !isMicrosoft) {
+    reader.report('OAUTH2_AUTH_MODE', 'managed-identity-federation works only with Microsoft Entra ID (set OAUTH2_TENANT_ID)');
+  }
+  const hasSecretSource = clientSecret !== undefined || keyVault !== undefined || authMode === 'managed-identity-federation';
+  if (reader.problems.length > problemsBefore || !endpoint || clientId === undefined || !hasSecretSource) return undefined;
+  const settings: OAuthSettings = { ...endpoint, clientId, scopes, refreshMarginMs: refreshMarginSeconds * 1000 };
+  if (clientSecret !== undefined) settings.clientSecret = clientSecret;
+  if (keyVault !== undefined) settings.keyVault = keyVault;
+  if (authMode === 'managed-identity-federation') settings.federation = managedIdentityClientId ? { managedIdentityClientId } : {};
+  return settings;
+}
+
+/** OAUTH2_CLIENT_SECRET, required only when neither Key Vault nor federation supplies the credential. */
+function readClientSecretSetting(
+  reader: SettingsReader,
+  authMode: 'secret' | 'managed-identity-federation' | undefined,
+  keyVault: KeyVaultSecretSettings | undefined,
+): string | undefined {
+  const fromElsewhere = authMode === 'managed-identity-federation' || keyVault !== undefined || reader.hasProblem('KEYVAULT_URL');
+  const secret = fromElsewhere
+    ? reader.get('OAUTH2_CLIENT_SECRET')
+    : reader.required('OAUTH2_CLIENT_SECRET', "the client secret's Value from the app registration (or KEYVAULT_URL and OAUTH2_CLIENT_SECRET_NAME)");
+  if (secret !== undefined && authMode === 'managed-identity-federation') {
+    reader.report('OAUTH2_CLIENT_SECRET', 'is set although OAUTH2_AUTH_MODE=managed-identity-federation uses no secret: remove it');
+  } else if (secret !== undefined && keyVault !== undefined) {
+    reader.report('OAUTH2_CLIENT_SECRET', 'is set although the secret is read from Key Vault (KEYVAULT_URL): remove it, so the secret lives in one place only');
+  }
+  return secret;
+}
+
+function readManagedIdentityClientId(reader: SettingsReader): string | undefined {
+  const clientId = reader.get('MANAGED_IDENTITY_CLIENT_ID');
+  if (clientId !== undefined && !GUID.test(clientId)) {
+    reader.report('MANAGED_IDENTITY_CLIENT_ID', `${quote(clientId)} is not a managed identity client ID (a GUID)`);
+    return undefined;
+  }
+  return clientId;
+}
+
+/** KEYVAULT_URL + OAUTH2_CLIENT_SECRET_NAME, or undefined when Key Vault is not used. */
+function readKeyVaultSecret(reader: SettingsReader, managedIdentityClientId: string | undefined): KeyVaultSecretSettings | undefined {
+  const urlText = reader.get('KEYVAULT_URL');
+  const name = reader.get('OAUTH2_CLIENT_SECRET_NAME');
+  const cacheSeconds = reader.integer('OAUTH2_CLIENT_SECRET_CACHE_SECONDS', 3600, 60, 86400);
+  if (urlText === undefined) {
+    if (name !== undefined) reader.report('KEYVAULT_URL', 'is missing: OAUTH2_CLIENT_SECRET_NAME is set, so the vault URI (https://<vault>.vault.azure.net) is needed');
+    return undefined;
+  }
+  const url = parseUrl(urlText);
+  let vaultUrl: string | undefined;
+  if (url === undefined || url.protocol !== 'https:' || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+    reader.report('KEYVAULT_URL', `${quote(urlText)} must be a vault URI such as https://<vault>.vault.azure.net (https, no path)`);
+  } else {
+    vaultUrl = url.origin;
+  }
+  if (name === undefined) {
+    reader.report('OAUTH2_CLIENT_SECRET_NAME', 'is missing: the name of the Key Vault secret that holds the client secret Value');
+  } else if (!/^[0-9A-Za-z-]{1,127}$/.test(name)) {
+    reader.report('OAUTH2_CLIENT_SECRET_NAME', `${quote(name)} is not a Key Vault secret name (1 to 127 letters, digits and hyphens)`);
+    return undefined;
+  }
+  if (vaultUrl === undefined || name === undefined) return undefined;
+  const settings: KeyVaultSecretSettings = { vaultUrl, secretName: name, cacheMs: cacheSeconds * 1000 };
+  if (managedIdentityClientId !== undefined) settings.managedIdentityClientId = managedIdentityClientId;
+  return settings;
+}
+
+/** Rotation writes the new secret to Key Vault, and the old one must outlive every instance's cached copy. */
+function checkRotationNeeds(reader: SettingsReader, rotation: RotationSettings, oauth: OAuthSettings | undefined): void {
+  if (!rotation.enabled || !oauth) return;
+  if (!oauth.keyVault || oauth.provider !== 'microsoft') {
+    reader.report('ROTATION_ENABLED', 'rotation needs the client secret in Key Vault (KEYVAULT_URL, OAUTH2_CLIENT_SECRET_NAME) and Microsoft Entra ID');
+  } else if (rotation.graceMs <= oauth.keyVault.cacheMs) {
+    reader.report('ROTATION_GRACE_HOURS', 'must be longer than OAUTH2_CLIENT_SECRET_CACHE_SECONDS, so no instance still uses the old secret when it is removed');
+  }
+}
+
+/** NCRONTAB as the Functions timer takes it: six fields (seconds first). */
+const NCRONTAB = /^\S+( \S+){5}$/;
+
+function readMonitor(reader: SettingsReader): MonitorSettings {
+  const schedule = reader.get('MONITOR_SCHEDULE') ?? DEFAULT_MONITOR_SCHEDULE;
+  if (!NCRONTAB.test(schedule.replace(/\s+/g, ' '))) {
+    reader.report('MONITOR_SCHEDULE', `${quote(schedule)} is not a six-field NCRONTAB expression (second minute hour day month weekday), e.g. ${DEFAULT_MONITOR_SCHEDULE}`);
+  }
+  const warningDays = reader.integer('ALERT_WARNING_DAYS', 30, 1, 365);
+  const criticalDays = reader.integer('ALERT_CRITICAL_DAYS', 7, 1, 365);
+  if (criticalDays > warningDays) {
+    reader.report('ALERT_CRITICAL_DAYS', `${criticalDays} is more than ALERT_WARNING_DAYS (${warningDays}): the critical window lies inside the warning window`);
+  }
+  const alertEmailTo = reader.emailAddress('ALERT_EMAIL_TO', reader.get('ALERT_EMAIL_TO'));
+  const webhookText = reader.get('ALERT_WEBHOOK_URL');
+  registerSecret(webhookText);
+  let alertWebhookUrl: string | undefined;
+  if (webhookText !== undefined) {
+    if (parseUrl(webhookText)?.protocol === 'https:') alertWebhookUrl = webhookText;
+    else reader.report('ALERT_WEBHOOK_URL', 'must be an https:// URL (an incoming webhook of Teams, Slack or similar)');
+  }
+  const stateContainer = readStorageName(reader, 'MONITOR_STATE_CONTAINER', 'relay-monitor', 'container');
+  const graphText = reader.get('GRAPH_URL');
+  let graphUrl = DEFAULT_GRAPH_URL;
+  if (graphText !== undefined) {
+    const url = parseUrl(graphText);
+    if (url?.protocol === 'https:') graphUrl = url.origin;
+    else reader.report('GRAPH_URL', `${quote(graphText)} must be an https:// URL such as ${DEFAULT_GRAPH_URL}`);
+  }
+  const rotation: RotationSettings = {
+    enabled: reader.boolean('ROTATION_ENABLED', false),
+    windowDays: reader.integer('ROTATION_WINDOW_DAYS', 30, 1, 365),
+    lifetimeDays: reader.integer('ROTATION_SECRET_LIFETIME_DAYS', 180, 30, 730),
+    graceMs: reader.integer('ROTATION_GRACE_HOURS', 24, 1, 720) * 3_600_000,
+    graphUrl,
+  };
+  if (rotation.enabled && rotation.lifetimeDays <= rotation.windowDays) {
+    reader.report('ROTATION_SECRET_LIFETIME_DAYS', `${rotation.lifetimeDays} must exceed ROTATION_WINDOW_DAYS (${rotation.windowDays}), or every new secret would be rotated at once`);
+  }
+  const settings: MonitorSettings = { schedule, warningDays, criticalDays, stateContainer, rotation };
+  if (alertEmailTo !== undefined) settings.alertEmailTo = alertEmailTo;
+  if (alertWebhookUrl !== undefined) settings.alertWebhookUrl = alertWebhookUrl;
+  return settings;
 }
 
 function readTenant(reader: SettingsReader, setting: string, tenant: string | undefined): string | undefined {

@@ -52,6 +52,12 @@ export type ReasonCode =
   | 'storage_unavailable'
   // delivery ledger: another instance holds a live claim on the message
   | 'delivery_in_progress'
+  // client secret in Key Vault, managed identity (src/secrets)
+  | 'secret_store_unavailable'
+  | 'secret_store_access_denied'
+  | 'secret_not_found'
+  | 'secret_disabled'
+  | 'managed_identity_unavailable'
   // the last allowed attempt failed for a reason that is otherwise retried
   | 'max_attempts_exceeded'
   | 'internal_error';

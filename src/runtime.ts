@@ -5,9 +5,11 @@
  * one process). Entry points (functions/, the local runner) call `getRelay()`.
  */
 import { loadConfig, type RelayConfig } from './config';
-import { createTokenProvider } from './token';
+import { createTokenProvider, type AssertionProvider, type TokenCache } from './token';
+import { createSecretProvider, type ClientSecretProvider } from './secrets';
+import type { TokenCredential } from '@azure/identity';
 import { createMailSender, type MailSender } from './smtp';
-import { createStorageClients } from './storage';
+import { createStorageClients, type StorageClients } from './storage';
 import { MailboxThrottle } from './throttle/mailboxThrottle';
 import { throttledSender } from './throttle/throttledSender';
 import { DeadLetterWriter } from './deadLetter';
@@ -16,17 +18,30 @@ import { QueueRetries } from './delivery/retryQueue';
 import { processLogger, type Logger } from './log';
 import { redactingLogger } from './redact';
 import { relayQueueMessage, type QueueDelivery, type RelayOutcome } from './relay';
+import { createSecretMonitor, type SecretMonitor } from './monitor';
 
 export interface Relay {
   readonly config: RelayConfig;
   readonly sender: MailSender;
   readonly deadLetters: DeadLetterWriter;
+  /** The process's token cache (OAuth2 only) and client secret source (absent with federation). */
+  readonly tokens?: TokenCache;
+  readonly secrets?: ClientSecretProvider;
+  readonly storage: StorageClients;
   handleQueueMessage(payload: unknown, delivery: QueueDelivery, logger: Logger): Promise<RelayOutcome>;
   close(): Promise<void>;
 }
 
-export function createRelay(config: RelayConfig, logger: Logger): Relay {
-  const tokens = config.oauth ? createTokenProvider(config.oauth, { extraCa: config.smtp.extraCa, logger }) : undefined;
+/** Tests and the local run: stand-ins for the managed identity. */
+export interface RelayIdentityOverrides {
+  vaultCredential?: TokenCredential;
+  assertions?: AssertionProvider;
+}
+
+export function createRelay(config: RelayConfig, logger: Logger, identity: RelayIdentityOverrides = {}): Relay {
+  const extraCa = config.smtp.extraCa;
+  const secrets = config.oauth ? createSecretProvider(config.oauth, { extraCa, logger, vaultCredential: identity.vaultCredential }) : undefined;
+  const tokens = config.oauth ? createTokenProvider(config.oauth, { extraCa, logger, secrets, assertions: identity.assertions }) : undefined;
   // One pool and one throttle for the mailbox on this instance, shared by every invocation.
   const sender = throttledSender(
     createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password: config.password, logger }),
@@ -47,6 +62,9 @@ export function createRelay(config: RelayConfig, logger: Logger): Relay {
     config,
     sender,
     deadLetters,
+    tokens,
+    secrets,
+    storage,
     handleQueueMessage: (payload, delivery, invocationLogger) =>
       relayQueueMessage(payload, delivery, { config, sender, deadLetters, ledger, retries }, invocationLogger),
     async close() {
@@ -64,4 +82,12 @@ let shared: Relay | undefined;
 export function getRelay(): Relay {
   shared ??= createRelay(loadConfig(), redactingLogger(processLogger));
   return shared;
+}
+
+let sharedMonitor: SecretMonitor | undefined;
+
+/** The secret monitor of this process, over the shared relay (src/monitor). */
+export function getSecretMonitor(): SecretMonitor {
+  sharedMonitor ??= createSecretMonitor(getRelay());
+  return sharedMonitor;
 }

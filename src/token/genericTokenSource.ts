@@ -12,6 +12,7 @@ import type { TokenSourceOptions } from './microsoftTokenSource';
 import { trustedCertificates } from './trust';
 import { ASSUMED_LIFETIME_MS, DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, type AccessToken, type TokenSource } from './types';
 
+/** clientSecret is required here; it is optional in OAuthSettings only because it may come from Key Vault. */
 export type GenericTokenSettings = Pick<OAuthSettings, 'clientId' | 'clientSecret' | 'scopes'> & { tokenUrl: string };
 
 /** Token answers are small; anything bigger is not a token answer. */
@@ -37,6 +38,7 @@ export class GenericTokenSource implements TokenSource {
     this.url = new URL(settings.tokenUrl);
     // The request carries the client secret: never over plain HTTP.
     if (this.url.protocol !== 'https:') throw new Error(`the token URL must use https: ${this.url.origin}`);
+    if (!settings.clientSecret) throw new Error('GenericTokenSource needs a client secret');
     this.logger = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
   }
@@ -45,7 +47,7 @@ export class GenericTokenSource implements TokenSource {
     const form = new URLSearchParams({
       grant_type: 'client_credentials',
       client_id: this.settings.clientId,
-      client_secret: this.settings.clientSecret,
+      client_secret: this.settings.clientSecret!,
       scope: this.settings.scopes.join(' '),
     }).toString();
 

@@ -5,7 +5,9 @@
  */
 import type { OAuthSettings } from '../config';
 import type { Logger } from '../log';
-import { registerSecret } from '../redact';
+import { createSecretProvider, type ClientSecretProvider } from '../secrets';
+import { FederatedTokenSource, managedIdentityAssertions, type AssertionProvider } from './federatedTokenSource';
+import { SecretProviderTokenSource } from './secretTokenSource';
 import { GenericTokenSource } from './genericTokenSource';
 import { MicrosoftTokenSource } from './microsoftTokenSource';
 import { TokenCache } from './tokenCache';
@@ -15,22 +17,42 @@ export type { AccessToken, TokenSource } from './types';
 export { TokenCache, type TokenCacheOptions } from './tokenCache';
 export { MicrosoftTokenSource, type TokenSourceOptions } from './microsoftTokenSource';
 export { GenericTokenSource } from './genericTokenSource';
+export { SecretProviderTokenSource, isSecretRejection } from './secretTokenSource';
+export { FederatedTokenSource, managedIdentityAssertions, type AssertionProvider } from './federatedTokenSource';
 export { classifyIdentityError, classifyTokenFailure, type TokenEndpointFailure } from './classifyTokenError';
 
 export interface TokenProviderOptions {
   /** PEM of extra CAs to trust besides the default store (TLS_EXTRA_CA_FILE). */
   extraCa?: string;
   logger?: Logger;
+  /** Where the client secret comes from; default: built from the settings (Key Vault or OAUTH2_CLIENT_SECRET). */
+  secrets?: ClientSecretProvider;
+  /** Federation: where the client assertion comes from; default: the managed identity. */
+  assertions?: AssertionProvider;
 }
 
 export function createTokenSource(oauth: OAuthSettings, opts: TokenProviderOptions = {}): TokenSource {
-  registerSecret(oauth.clientSecret);
   const sourceOptions = { extraCa: opts.extraCa, logger: opts.logger };
-  if (oauth.provider === 'microsoft') return new MicrosoftTokenSource(oauth, sourceOptions);
-  return new GenericTokenSource(oauth, sourceOptions);
+  if (oauth.federation) {
+    if (oauth.provider !== 'microsoft') throw new Error('managed-identity federation needs the Microsoft provider');
+    const assertions = opts.assertions ?? managedIdentityAssertions(oauth.federation, { extraCa: opts.extraCa });
+    return new FederatedTokenSource(oauth, assertions, sourceOptions);
+  }
+  const secrets = opts.secrets ?? createSecretProvider(oauth, opts);
+  if (!secrets) throw new Error('no client secret configured (OAUTH2_CLIENT_SECRET or KEYVAULT_URL)');
+  const sourceFor =
+    oauth.provider === 'microsoft'
+      ? (clientSecret: string) => new MicrosoftTokenSource({ ...oauth, clientSecret }, sourceOptions)
+      : (clientSecret: string) => new GenericTokenSource({ ...oauth, clientSecret }, sourceOptions);
+  return new SecretProviderTokenSource(secrets, sourceFor, opts.logger);
 }
 
 /** The process's token cache for these settings; create it once and share it. */
 export function createTokenProvider(oauth: OAuthSettings, opts: TokenProviderOptions = {}): TokenCache {
-  return new TokenCache(createTokenSource(oauth, opts), { refreshMarginMs: oauth.refreshMarginMs, logger: opts.logger });
+  const secrets = oauth.federation ? undefined : (opts.secrets ?? createSecretProvider(oauth, opts));
+  const cache = new TokenCache(createTokenSource(oauth, { ...opts, secrets }), { refreshMarginMs: oauth.refreshMarginMs, logger: opts.logger });
+  // A token made with a secret version that has been replaced is dropped: the next
+  // token request proves the new version works, instead of an hour later.
+  secrets?.onChange(() => cache.invalidate());
+  return cache;
 }

@@ -14,6 +14,7 @@ import { ASSUMED_LIFETIME_MS, DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, type AccessToken
 /** The HTTP pipeline policy type, named through @azure/identity's own options (core-rest-pipeline is not our dependency). */
 type PipelinePolicy = NonNullable<ClientSecretCredentialOptions['additionalPolicies']>[number]['policy'];
 
+/** clientSecret is required here; it is optional in OAuthSettings only because it may come from Key Vault. */
 export type MicrosoftTokenSettings = Pick<OAuthSettings, 'clientId' | 'clientSecret' | 'scopes'> &
   Pick<MicrosoftOAuthSettings, 'tenantId' | 'authorityHost' | 'disableInstanceDiscovery'>;
 
@@ -34,6 +35,7 @@ export class MicrosoftTokenSource implements TokenSource {
     private readonly settings: MicrosoftTokenSettings,
     private readonly options: TokenSourceOptions = {},
   ) {
+    if (!settings.clientSecret) throw new Error('MicrosoftTokenSource needs a client secret');
     this.logger = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
   }
@@ -46,7 +48,7 @@ export class MicrosoftTokenSource implements TokenSource {
     // Exchange has rejected (535); a reused credential would silently return that same
     // old token. MSAL's throttling memory (after a 429) lives in that cache as well, and
     // TokenCache already ensures one request at a time.
-    const credential = new ClientSecretCredential(this.settings.tenantId, this.settings.clientId, this.settings.clientSecret, {
+    const credential = new ClientSecretCredential(this.settings.tenantId, this.settings.clientId, this.settings.clientSecret!, {
       authorityHost: this.settings.authorityHost,
       disableInstanceDiscovery: this.settings.disableInstanceDiscovery,
       tlsOptions: caOption(this.options.extraCa),

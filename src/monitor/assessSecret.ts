@@ -1,0 +1,103 @@
+/**
+ * What the properties of the current Key Vault version say about the client
+ * secret: expired, inside the critical or warning window, no expiry recorded,
+ * or disabled. Pure: the monitor decides what to raise and when.
+ */
+import type { ClientSecretProperties } from '../secrets/types';
+import type { Alert } from './alerts';
+
+export interface ExpiryWindows {
+  warningDays: number;
+  criticalDays: number;
+}
+
+/** An alert with the key that says "the same condition": raised once per key. */
+export interface Finding {
+  key: string;
+  alert: Alert;
+}
+
+const DAY_MS = 86_400_000;
+
+const NEW_SECRET_REMEDY =
+  'Create a new client secret (app registration → Certificates & secrets → New client secret), add its Value as a new version of the ' +
+  'Key Vault secret with the same expiry date, then delete the old client secret once the relay logs secret.version_changed.';
+
+export function assessSecret(secretName: string, props: ClientSecretProperties, now: number, windows: ExpiryWindows): Finding[] {
+  const version = props.version ?? 'unversioned';
+  const base = { secretName, version };
+  if (!props.enabled) {
+    return [
+      {
+        key: `secret:disabled:${version}`,
+        alert: {
+          name: 'secret_disabled',
+          severity: 'critical',
+          summary: `The current version of Key Vault secret "${secretName}" is disabled: no new access token can be obtained.`,
+          remedy: 'Enable the version in Key Vault, or add a new version with a valid client secret Value.',
+          details: base,
+        },
+      },
+    ];
+  }
+  if (!props.expiresOn) {
+    return [
+      {
+        key: `secret:no_expiry:${version}`,
+        alert: {
+          name: 'secret_no_expiry',
+          severity: 'warning',
+          summary: `Key Vault secret "${secretName}" has no expiry date, but the client secret in Microsoft Entra ID still expires (at most 24 months after it was created).`,
+          remedy: "Set the Key Vault secret's expiration date to the Expires date shown for the client secret in the app registration → Certificates & secrets, so the relay can warn in time.",
+          details: base,
+        },
+      },
+    ];
+  }
+  const expiresOn = props.expiresOn.toISOString();
+  const daysLeft = (props.expiresOn.getTime() - now) / DAY_MS;
+  const details = { ...base, expiresOn, daysLeft: Math.max(0, Math.floor(daysLeft)) };
+  if (daysLeft <= 0) {
+    return [
+      {
+        key: `secret:expired:${version}`,
+        alert: {
+          name: 'secret_expired',
+          severity: 'critical',
+          summary: `The client secret in Key Vault secret "${secretName}" expired on ${expiresOn}: mail stops as soon as the cached token runs out.`,
+          remedy: NEW_SECRET_REMEDY,
+          details,
+        },
+      },
+    ];
+  }
+  if (daysLeft <= windows.criticalDays) {
+    return [
+      {
+        key: `secret:expiry_critical:${version}`,
+        alert: {
+          name: 'secret_expiry_critical',
+          severity: 'critical',
+          summary: `The client secret in Key Vault secret "${secretName}" expires in ${Math.ceil(daysLeft)} day(s), on ${expiresOn}.`,
+          remedy: NEW_SECRET_REMEDY,
+          details,
+        },
+      },
+    ];
+  }
+  if (daysLeft <= windows.warningDays) {
+    return [
+      {
+        key: `secret:expiry_warning:${version}`,
+        alert: {
+          name: 'secret_expiry_warning',
+          severity: 'warning',
+          summary: `The client secret in Key Vault secret "${secretName}" expires in ${Math.ceil(daysLeft)} days, on ${expiresOn}.`,
+          remedy: NEW_SECRET_REMEDY,
+          details,
+        },
+      },
+    ];
+  }
+  return [];
+}

@@ -1,0 +1,33 @@
+/** The client secret as the token sources use it, wherever it is kept. */
+export interface ClientSecret {
+  value: string;
+  /** Key Vault version id; absent for a secret from a setting. */
+  version?: string;
+}
+
+/** What Key Vault says about the current version, for the monitor (never the value). */
+export interface ClientSecretProperties {
+  version?: string;
+  enabled: boolean;
+  expiresOn?: Date;
+  notBefore?: Date;
+  createdOn?: Date;
+  updatedOn?: Date;
+  tags?: Record<string, string>;
+}
+
+export interface ClientSecretProvider {
+  /** A setting has no versions or properties; Key Vault has both. */
+  readonly store: 'setting' | 'key-vault';
+  /** Where the secret comes from, for logs and alerts (no value). */
+  readonly description: string;
+  /** The secret, from memory while its cache lifetime lasts. Rejects with a RelayError. */
+  current(): Promise<ClientSecret>;
+  /**
+   * The latest version, read from the store now (after the token endpoint refused
+   * the one we had, or by the monitor). Rejects with a RelayError.
+   */
+  reload(): Promise<ClientSecret & { properties?: ClientSecretProperties }>;
+  /** Called when a version other than the cached one is read. */
+  onChange(listener: (secret: ClientSecret, previous: ClientSecret | undefined) => void): void;
+}
