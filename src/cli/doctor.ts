@@ -1,0 +1,64 @@
+/**
+ * `oauth2-smtp-relay doctor`: runs the health checks in order against the
+ * settings it is given (a fresh token, a new SMTP connection), stops at the
+ * first failing one and explains, in plain words, which setup step to fix.
+ */
+import { loadConfig, type Environment, type RelayConfig } from '../config';
+import { silentLogger, type Logger } from '../log';
+import { redact, redactingLogger } from '../redact';
+import { createRelay, type Relay } from '../runtime';
+import { runChecks, type CheckReport, type CheckResult } from '../diagnostics/checks';
+import { relayTarget } from '../diagnostics/target';
+
+export interface DoctorOptions {
+  env: Environment;
+  /** Also send a test message to this address. */
+  sendTo?: string;
+  from?: string;
+  logger?: Logger;
+}
+
+/** Runs the checks; the relay it builds for them is closed before returning. */
+export async function runDoctor(options: DoctorOptions): Promise<CheckReport> {
+  let relay: Relay | undefined;
+  let config: RelayConfig | undefined;
+  const load = () => {
+    config ??= loadConfig(options.env);
+    relay ??= createRelay(config, redactingLogger(options.logger ?? silentLogger));
+    return relay;
+  };
+  try {
+    return await runChecks(relayTarget(load), { fresh: true, stopAtFirstFailure: true, sendTo: options.sendTo, from: options.from });
+  } finally {
+    await relay?.close();
+  }
+}
+
+const MARKS: Record<CheckResult['status'], string> = { ok: '[ ok ]', warning: '[warn]', failed: '[FAIL]', skipped: '[ -- ]' };
+
+/** The report as an administrator reads it. */
+export function formatReport(report: CheckReport): string {
+  const lines: string[] = ['oauth2-smtp-relay doctor', ''];
+  for (const check of report.checks) {
+    const took = check.status === 'skipped' ? '' : ` (${check.durationMs} ms)`;
+    lines.push(`${MARKS[check.status]} ${check.title}${took}`);
+    if (check.detail) lines.push(`       ${check.detail}`);
+    if (check.status === 'warning' && check.finding) lines.push(`       ${check.finding.finding} ${check.finding.fix}`);
+  }
+  lines.push('');
+  const failure = report.firstFailure;
+  if (!failure?.finding) {
+    lines.push(report.ok ? 'All checks passed: the relay can reach, and log in to, the mail server.' : 'A check failed.');
+    return redact(lines.join('\n')) + '\n';
+  }
+  const finding = failure.finding;
+  lines.push(`What is wrong:   ${finding.finding}`);
+  if (finding.steps.length > 0) {
+    lines.push(`Setup step${finding.steps.length > 1 ? 's' : ''} to check:`);
+    for (const step of finding.steps) lines.push(`  - ${step}`);
+  }
+  lines.push(`How to fix it:   ${finding.fix}`);
+  if (finding.observed) lines.push(`What was seen:   ${finding.observed.replace(/\n/g, '\n                 ')}`);
+  if (finding.providerReply) lines.push(`Server's reply:  ${finding.providerReply}`);
+  return redact(lines.join('\n')) + '\n';
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+/**
+ * The package's command line:
+ *
+ *   oauth2-smtp-relay doctor [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS] [--json]
+ *   oauth2-smtp-relay setup --tenant-id T --client-id C --object-id O --mailbox M [--send-as A]...
+ *                           [--key-vault V] [--secret-name S] [--function-app F] [--resource-group G] [--secret-days N]
+ *
+ * The doctor reads the same settings as the relay (the environment, and the
+ * Values of a local.settings.json given with --settings).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import type { Environment } from '../config';
+import { formatReport, runDoctor } from './doctor';
+import { checkSetupValues, setupScript } from './setup';
+
+export interface CliIo {
+  env: Environment;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const USAGE = `usage:
+  oauth2-smtp-relay doctor [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS] [--json]
+  oauth2-smtp-relay setup --tenant-id ID --client-id ID --object-id ID --mailbox ADDRESS [--send-as ADDRESS]...
+                          [--key-vault NAME] [--secret-name NAME] [--function-app NAME] [--resource-group NAME] [--secret-days N]
+`;
+
+/** Runs one command; resolves with the process exit code (0 ok, 1 a check failed, 2 usage). */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === 'doctor') return await doctor(rest, io);
+    if (command === 'setup') return setup(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`${error.message}\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+  io.err(USAGE);
+  return 2;
+}
+
+class UsageError extends Error {}
+
+type ParsedOptions = Record<string, string | boolean | string[] | undefined>;
+
+function parse(args: string[], options: ParseArgsOptionsConfig): ParsedOptions {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as ParsedOptions;
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+async function doctor(args: string[], io: CliIo): Promise<number> {
+  const values = parse(args, {
+    settings: { type: 'string' },
+    'send-to': { type: 'string' },
+    from: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  const env = values.settings ? { ...io.env, ...readSettingsFile(values.settings as string) } : io.env;
+  const report = await runDoctor({ env, sendTo: values['send-to'] as string | undefined, from: values.from as string | undefined });
+  io.out(values.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+  return report.ok ? 0 : 1;
+}
+
+/** The Values of a local.settings.json (or a flat JSON object of settings). */
+export function readSettingsFile(path: string): Environment {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--settings: cannot read ${path} as JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const record = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+  const values = record.Values && typeof record.Values === 'object' ? (record.Values as Record<string, unknown>) : record;
+  const env: Environment = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') env[name] = String(value);
+  }
+  return env;
+}
+
+function setup(args: string[], io: CliIo): number {
+  const values = parse(args, {
+    'tenant-id': { type: 'string' },
+    'client-id': { type: 'string' },
+    'object-id': { type: 'string' },
+    mailbox: { type: 'string' },
+    'send-as': { type: 'string', multiple: true },
+    'key-vault': { type: 'string' },
+    'secret-name': { type: 'string' },
+    'function-app': { type: 'string' },
+    'resource-group': { type: 'string' },
+    'secret-days': { type: 'string' },
+  });
+  const missing = ['tenant-id', 'client-id', 'object-id', 'mailbox'].filter((name) => values[name] === undefined);
+  if (missing.length > 0) throw new UsageError(`missing ${missing.map((name) => `--${name}`).join(', ')}`);
+  const text = (name: string) => values[name] as string | undefined;
+  const setupValues = {
+    tenantId: text('tenant-id')!,
+    clientId: text('client-id')!,
+    objectId: text('object-id')!,
+    mailbox: text('mailbox')!,
+    sendAs: values['send-as'] as string[] | undefined,
+    keyVault: text('key-vault'),
+    secretName: text('secret-name'),
+    functionApp: text('function-app'),
+    resourceGroup: text('resource-group'),
+    secretDays: text('secret-days') === undefined ? undefined : Number(text('secret-days')),
+  };
+  const problems = checkSetupValues(setupValues);
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  io.out(setupScript(setupValues));
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), { env: process.env, out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,284 @@
+/**
+ * The ordered checks the health endpoint and the doctor share: settings, client
+ * secret, token, token claims, SMTP reachable, TLS, authentication, and (on
+ * request) a test message. Each reports ok / warning / failed / skipped, how
+ * long it took and, when it fails, a finding naming the setup step to fix.
+ *
+ * A check runs only when the checks it depends on passed; the doctor also stops
+ * at the first failure. No check ever reports a token or a secret: the token
+ * is read here, decoded locally, and only its non-secret claims are described.
+ */
+import { performance } from 'node:perf_hooks';
+import type { SendMailOptions } from 'nodemailer';
+import { ConfigError, type RelayConfig } from '../config';
+import { isRelayError } from '../errors';
+import { toMailOptions } from '../message/compose';
+import { parseQueueMessage } from '../message/validate';
+import { redact } from '../redact';
+import type { AccessToken } from '../token';
+import { findingFor, findingOfConfigError, findingOfError, type Finding } from './findings';
+import { probeSmtp, type SmtpProbeResult } from './smtpProbe';
+import { checkExchangeClaims, decodeTokenClaims } from './tokenClaims';
+
+export type CheckId = 'configuration' | 'secret' | 'token' | 'token_claims' | 'smtp_connect' | 'smtp_tls' | 'smtp_auth' | 'test_message';
+export type CheckStatus = 'ok' | 'warning' | 'failed' | 'skipped';
+
+export interface CheckResult {
+  id: CheckId;
+  title: string;
+  status: CheckStatus;
+  durationMs: number;
+  /** What was checked and seen (never a secret). */
+  detail?: string;
+  /** For failed and warning checks. */
+  finding?: Finding;
+}
+
+export interface CheckReport {
+  /** No check failed (warnings and skipped checks allowed). */
+  ok: boolean;
+  checks: CheckResult[];
+  firstFailure?: CheckResult;
+}
+
+/** What Key Vault (or the setting) says about the client secret; never its value. */
+export interface SecretStatus {
+  /** Where the secret comes from, e.g. "Key Vault https://v.vault.azure.net secret smtp-relay". */
+  description: string;
+  expiresOn?: Date;
+  enabled?: boolean;
+}
+
+/** What the checks run against: the relay's own components, or ones built for the doctor. */
+export interface DiagnosticTarget {
+  /** The settings; throws ConfigError when they are wrong. */
+  config(): RelayConfig;
+  /** An access token: the shared cache's, or (fresh) a new one from the endpoint. Rejects with a RelayError. */
+  token(fresh: boolean): Promise<AccessToken>;
+  /** Where the client secret comes from and when it expires; undefined when no secret is used or it cannot be told. */
+  secretStatus?(): Promise<SecretStatus | undefined>;
+  /** Connect, secure, authenticate and quit, sending nothing (MailSender.verify). */
+  verifySmtp(): Promise<void>;
+  send(mail: SendMailOptions): Promise<{ messageId: string; response: string; accepted: string[]; rejected: string[] }>;
+}
+
+export interface RunOptions {
+  /** Ask the token endpoint (and Key Vault) again instead of using cached answers. */
+  fresh?: boolean;
+  /** The doctor: stop at the first failing check. */
+  stopAtFirstFailure?: boolean;
+  /** Also send a test message to this address (from MAIL_FROM, or `from`). */
+  sendTo?: string;
+  from?: string;
+  now?: () => Date;
+}
+
+export const CHECK_TITLES: Record<CheckId, string> = {
+  configuration: 'Settings are complete and valid',
+  secret: 'Client secret is available and not expiring',
+  token: 'An access token can be obtained',
+  token_claims: 'The token is for Exchange Online and carries SMTP.SendAsApp',
+  smtp_connect: 'The SMTP server is reachable',
+  smtp_tls: 'The SMTP connection is encrypted',
+  smtp_auth: 'SMTP authentication is accepted',
+  test_message: 'A test message is accepted',
+};
+
+/** Days before expiry from which the secret check warns (the monitor's ALERT_WARNING_DAYS when set). */
+const DEFAULT_WARNING_DAYS = 30;
+
+type Outcome = Omit<CheckResult, 'id' | 'title' | 'durationMs'>;
+
+export async function runChecks(target: DiagnosticTarget, options: RunOptions = {}): Promise<CheckReport> {
+  const now = options.now ?? (() => new Date());
+  const results: CheckResult[] = [];
+  /** Checks that failed, or could not run because something they need failed. */
+  const blocked = new Set<CheckId>();
+  let stopped = false;
+
+  async function check(id: CheckId, needs: CheckId[], body: () => Promise<Outcome>): Promise<void> {
+    const title = CHECK_TITLES[id];
+    const unmet = needs.find((need) => blocked.has(need));
+    if (stopped || unmet) {
+      blocked.add(id);
+      const detail = stopped ? 'not run: an earlier check failed' : `not run: needs "${CHECK_TITLES[unmet!]}"`;
+      results.push({ id, title, status: 'skipped', durationMs: 0, detail });
+      return;
+    }
+    const started = performance.now();
+    let outcome: Outcome;
+    try {
+      outcome = await body();
+    } catch (error) {
+      outcome = { status: 'failed', finding: unexpected(error) };
+    }
+    results.push({ id, title, durationMs: Math.round(performance.now() - started), ...outcome });
+    if (outcome.status === 'failed') {
+      blocked.add(id);
+      if (options.stopAtFirstFailure) stopped = true;
+    }
+  }
+
+  let config: RelayConfig | undefined;
+  let token: AccessToken | undefined;
+  let claimsVerified = false;
+  let probe: SmtpProbeResult | undefined;
+
+  await check('configuration', [], async () => {
+    try {
+      config = target.config();
+    } catch (error) {
+      if (error instanceof ConfigError) return { status: 'failed', finding: findingOfConfigError(error) };
+      throw error;
+    }
+    const auth = config.oauth ? `OAuth2 (${config.oauth.provider})` : 'password (OAuth2 off)';
+    return { status: 'ok', detail: `SMTP ${config.smtp.host}:${config.smtp.port} (${config.smtp.security}) as ${config.mail.user}, ${auth}` };
+  });
+
+  await check('secret', ['configuration'], async () => {
+    const oauth = config!.oauth as (NonNullable<RelayConfig['oauth']> & { federation?: unknown }) | undefined;
+    if (!oauth) return { status: 'skipped', detail: 'OAuth2 is off: SMTP_PASSWORD is used' };
+    if (oauth.federation) return { status: 'skipped', detail: 'no client secret: the managed identity signs in for the app (federation)' };
+    let status: SecretStatus | undefined;
+    try {
+      status = target.secretStatus ? await target.secretStatus() : undefined;
+    } catch (error) {
+      if (!isRelayError(error)) throw error;
+      return { status: 'failed', finding: secretFinding(findingOfError(error), error.remedy) };
+    }
+    if (!status) return { status: 'ok', detail: 'from the setting OAUTH2_CLIENT_SECRET (a setting does not tell when the secret expires)' };
+    return secretOutcome(status, now(), warningDays(config!));
+  });
+
+  await check('token', ['configuration', 'secret'], async () => {
+    if (!config!.oauth) return { status: 'skipped', detail: 'OAuth2 is off' };
+    try {
+      token = await target.token(options.fresh ?? false);
+    } catch (error) {
+      if (isRelayError(error)) return { status: 'failed', finding: findingOfError(error) };
+      throw error;
+    }
+    const from = options.fresh ? 'new token from the endpoint' : 'token from the cache (or new when none was cached)';
+    return { status: 'ok', detail: `${from}; expires ${new Date(token.expiresOnTimestamp).toISOString()}` };
+  });
+
+  await check('token_claims', ['token'], async () => {
+    const oauth = config!.oauth;
+    if (!oauth || !token) return { status: 'skipped', detail: 'OAuth2 is off' };
+    if (oauth.provider !== 'microsoft') return { status: 'skipped', detail: 'claims are checked for Microsoft Entra tokens only' };
+    const claims = decodeTokenClaims(token.token);
+    if (!claims) return { status: 'skipped', detail: 'the token is not a JWT, so its claims cannot be read locally' };
+    const seen = `aud ${JSON.stringify(claims.aud ?? null)}, roles ${JSON.stringify(claims.roles ?? [])}, tid ${claims.tid ?? '-'}, appid ${claims.appid ?? '-'}`;
+    const problems = checkExchangeClaims(claims, { tenantId: oauth.tenantId, clientId: oauth.clientId });
+    if (problems.length > 0) {
+      const observed = problems.map((problem) => problem.observed).join('; ');
+      return { status: 'failed', detail: seen, finding: findingFor(problems[0]!.diagnosis, { observed }) };
+    }
+    claimsVerified = true;
+    return { status: 'ok', detail: seen };
+  });
+
+  await check('smtp_connect', ['configuration'], async () => {
+    const smtp = config!.smtp;
+    probe = await probeSmtp(smtp);
+    const where = `${smtp.host}:${smtp.port}`;
+    if (!probe.connected && probe.failure) return { status: 'failed', detail: where, finding: findingOfError(probe.failure) };
+    return { status: 'ok', detail: `${where} answered` };
+  });
+
+  await check('smtp_tls', ['smtp_connect'], async () => {
+    if (probe!.failure) return { status: 'failed', finding: findingOfError(probe!.failure) };
+    const how = config!.smtp.security === 'starttls' ? 'STARTTLS' : 'implicit TLS';
+    return { status: 'ok', detail: `${how} up, certificate trusted; AUTH ${probe!.authOffered ? 'offered' : 'NOT offered'}` };
+  });
+
+  await check('smtp_auth', ['smtp_tls', 'token', 'token_claims'], async () => {
+    try {
+      await target.verifySmtp();
+    } catch (error) {
+      if (!isRelayError(error)) throw error;
+      if (error.reason === 'smtp_auth_rejected' && claimsVerified) {
+        return {
+          status: 'failed',
+          finding: findingFor('exchange_access_missing', {
+            observed: "the token's audience, roles, tenant and app are what Exchange requires, yet Exchange refused it",
+            providerReply: error.providerReply,
+            reason: error.reason,
+          }),
+        };
+      }
+      return { status: 'failed', finding: findingOfError(error) };
+    }
+    const method = config!.oauth ? 'XOAUTH2' : 'password';
+    return { status: 'ok', detail: `${method} login accepted for ${config!.mail.user}` };
+  });
+
+  if (options.sendTo !== undefined) {
+    await check('test_message', ['smtp_auth'], async () => {
+      let mail: SendMailOptions;
+      try {
+        const message = parseQueueMessage(
+          {
+            to: [options.sendTo],
+            ...(options.from ? { from: options.from } : {}),
+            subject: 'oauth2-smtp-relay test message',
+            text: `Sent by the oauth2-smtp-relay doctor at ${now().toISOString()} to check that mail goes through.`,
+          },
+          config!.mail,
+        );
+        mail = toMailOptions(message, config!.mail);
+      } catch (error) {
+        if (isRelayError(error)) return { status: 'failed', finding: findingOfError(error) };
+        throw error;
+      }
+      try {
+        const sent = await target.send(mail);
+        const rejected = sent.rejected.length > 0 ? `; rejected ${sent.rejected.join(', ')}` : '';
+        return { status: sent.accepted.length > 0 ? 'ok' : 'failed', detail: `${sent.messageId}: ${sent.response}${rejected}` };
+      } catch (error) {
+        if (isRelayError(error)) return { status: 'failed', finding: findingOfError(error) };
+        throw error;
+      }
+    });
+  }
+
+  const firstFailure = results.find((result) => result.status === 'failed');
+  return { ok: !firstFailure, checks: results, ...(firstFailure ? { firstFailure } : {}) };
+}
+
+function secretOutcome(status: SecretStatus, now: Date, warnDays: number): Outcome {
+  if (status.enabled === false) {
+    return { status: 'failed', detail: status.description, finding: findingFor('secret_unreadable', { observed: 'the secret is disabled in Key Vault' }) };
+  }
+  if (!status.expiresOn) return { status: 'ok', detail: `${status.description}; its expiry date is not known here (Key Vault keeps one when the secret is stored with an expiry)` };
+  const expires = status.expiresOn.toISOString();
+  const daysLeft = Math.floor((status.expiresOn.getTime() - now.getTime()) / 86_400_000);
+  const detail = `${status.description}; expires ${expires}`;
+  if (status.expiresOn.getTime() <= now.getTime()) {
+    return { status: 'failed', detail, finding: findingFor('expired_client_secret', { observed: `the secret expired on ${expires}` }) };
+  }
+  if (daysLeft < warnDays) {
+    return { status: 'warning', detail, finding: findingFor('secret_expiring', { observed: `the secret expires on ${expires}, in ${daysLeft} days` }) };
+  }
+  return { status: 'ok', detail };
+}
+
+/** A secret store failure: its own diagnosis when it has one, else "secret unreadable" with the store's remedy. */
+function secretFinding(finding: Finding, remedy: string | undefined): Finding {
+  if (finding.diagnosis) return finding;
+  const { observed, providerReply, reason } = finding;
+  const general = findingFor('secret_unreadable', { observed, providerReply, reason });
+  return remedy ? { ...general, fix: remedy } : general;
+}
+
+function warningDays(config: RelayConfig): number {
+  const monitor = (config as { monitor?: { warningDays?: number } }).monitor;
+  return monitor?.warningDays ?? DEFAULT_WARNING_DAYS;
+}
+
+/** A failure nothing classified: its words (redacted), never its stack. */
+function unexpected(error: unknown): Finding {
+  if (isRelayError(error)) return findingOfError(error);
+  const text = error instanceof Error ? error.message : String(error);
+  return { finding: `unexpected error: ${redact(text)}`, steps: [], fix: 'Run the doctor again; if it persists, report this message.' };
+}

@@ -1,0 +1,89 @@
+/**
+ * Turns what a check observed (a classified RelayError, a ConfigError, a claim)
+ * into a finding an administrator can act on: the diagnosis from the one list,
+ * the setup steps by name, the fix, and what was actually seen.
+ */
+import type { ConfigError } from '../config';
+import type { ReasonCode, RelayError } from '../errors';
+import { redact } from '../redact';
+import { DIAGNOSES, diagnosis, remedyOf, type DiagnosisId } from './diagnoses';
+import { stepLabel } from './setupSteps';
+
+export interface Finding {
+  /** Absent only for failures no diagnosis covers (then `finding` is the error's own words). */
+  diagnosis?: DiagnosisId;
+  finding: string;
+  /** Setup steps to fix, as labels ("Azure portal, step 6: client secret: copy its Value"). */
+  steps: string[];
+  fix: string;
+  /** What the check saw: the claims, the settings' problems, the error. Never a secret or a token. */
+  observed?: string;
+  /** The provider's own reply (SMTP line, OAuth error). */
+  providerReply?: string;
+  reason?: ReasonCode;
+}
+
+const BY_REASON: Partial<Record<ReasonCode, DiagnosisId>> = {
+  tenant_not_found: 'tenant_not_found',
+  app_not_found: 'app_not_found',
+  invalid_client_secret: 'invalid_client_secret',
+  expired_client_secret: 'expired_client_secret',
+  invalid_scope: 'invalid_scope',
+  token_request_rejected: 'token_request_rejected',
+  token_endpoint_unavailable: 'token_endpoint_unavailable',
+  token_endpoint_throttled: 'token_endpoint_unavailable',
+  smtp_unreachable: 'smtp_unreachable',
+  smtp_timeout: 'smtp_timeout',
+  smtp_tls_failed: 'smtp_tls_failed',
+  smtp_auth_not_offered: 'smtp_auth_not_offered',
+  smtp_auth_disabled: 'smtp_auth_disabled',
+  smtp_auth_rejected: 'smtp_auth_rejected',
+  mailbox_logon_failed: 'mailbox_logon_failed',
+  send_as_denied: 'send_as_denied',
+  smtp_throttled: 'smtp_throttled',
+  quota_exceeded: 'quota_exceeded',
+  message_too_large: 'message_too_large',
+};
+
+export function findingFor(id: DiagnosisId, seen: Pick<Finding, 'observed' | 'providerReply' | 'reason'> = {}): Finding {
+  const entry = diagnosis(id);
+  return clean({ diagnosis: id, finding: entry.finding, steps: entry.steps.map(stepLabel), fix: entry.fix, ...seen });
+}
+
+/**
+ * The diagnosis of a classified failure. The classifiers take their remedies from
+ * the diagnosis list, so the remedy names the diagnosis exactly (the TLS case of an
+ * unreachable token endpoint, for one); the reason code is the fallback.
+ */
+export function diagnosisOfError(error: RelayError): DiagnosisId | undefined {
+  if (error.remedy) {
+    for (const id of Object.keys(DIAGNOSES) as DiagnosisId[]) if (remedyOf(id) === error.remedy) return id;
+  }
+  return BY_REASON[error.reason];
+}
+
+export function findingOfError(error: RelayError, observed?: string): Finding {
+  const seen = { observed: observed ?? error.message, providerReply: error.providerReply, reason: error.reason };
+  const id = diagnosisOfError(error);
+  if (id) return findingFor(id, seen);
+  return clean({ finding: error.message, steps: [], fix: error.remedy ?? 'See the provider reply.', ...seen });
+}
+
+/** Settings problems: the most telling one picks the diagnosis, all of them are listed. */
+export function findingOfConfigError(error: ConfigError): Finding {
+  const observed = error.problems.map((item) => `${item.setting}: ${item.problem}`).join('\n');
+  const secret = error.problems.find((item) => item.setting === 'OAUTH2_CLIENT_SECRET');
+  let id: DiagnosisId = 'settings_invalid';
+  if (secret && /secret's ID/.test(secret.problem)) id = 'client_secret_is_id';
+  else if (error.problems.some((item) => /Key Vault reference/i.test(item.problem))) id = 'secret_unreadable';
+  else if (error.problems.some((item) => item.setting === 'OAUTH2_SCOPES' && /\/\.default/.test(item.problem))) id = 'invalid_scope';
+  return findingFor(id, { observed });
+}
+
+function clean(finding: Finding): Finding {
+  const out: Finding = { ...finding };
+  if (out.observed !== undefined) out.observed = redact(out.observed);
+  if (out.providerReply !== undefined) out.providerReply = redact(out.providerReply);
+  for (const key of Object.keys(out) as Array<keyof Finding>) if (out[key] === undefined) delete out[key];
+  return out;
+}

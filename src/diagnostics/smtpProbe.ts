@@ -1,0 +1,70 @@
+/**
+ * Reaches the SMTP server the way the sender does (same host, port, TLS mode,
+ * trusted CAs, certificate checks) and stops before authenticating: it tells
+ * apart "cannot connect" from "cannot secure the connection", which the
+ * sender's own verify() reports as one failure. Nothing is sent.
+ */
+import net from 'node:net';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { SmtpSettings } from '../config';
+import { classifySmtpError } from '../smtp';
+import type { RelayError } from '../errors';
+import { trustedCertificates } from '../token/trust';
+
+export interface SmtpProbeResult {
+  /** The TCP connection was made and the server greeted (false when the failure came before). */
+  connected: boolean;
+  /** The session was encrypted (STARTTLS completed, or implicit TLS). */
+  secured: boolean;
+  /** The server advertised AUTH on the secured session. */
+  authOffered: boolean;
+  /** The server's greeting or last reply, for the report. */
+  lastReply?: string;
+  failure?: RelayError;
+}
+
+export async function probeSmtp(smtp: SmtpSettings): Promise<SmtpProbeResult> {
+  const ca = trustedCertificates(smtp.extraCa);
+  const connection = new SMTPConnection({
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.security === 'implicit',
+    requireTLS: smtp.security === 'starttls',
+    ignoreTLS: false,
+    opportunisticTLS: false,
+    tls: {
+      ...(ca ? { ca } : {}),
+      minVersion: 'TLSv1.2',
+      rejectUnauthorized: true,
+      ...(net.isIP(smtp.host) ? {} : { servername: smtp.host }),
+    },
+    connectionTimeout: smtp.connectionTimeoutMs,
+    greetingTimeout: smtp.greetingTimeoutMs,
+    socketTimeout: smtp.socketTimeoutMs,
+    logger: false,
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      connection.once('error', reject);
+      connection.connect(() => {
+        connection.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    connection.close();
+    const failure = classifySmtpError(error);
+    // A TLS failure means the server was reached: STARTTLS (or the implicit handshake) is what broke.
+    const reached = failure.reason === 'smtp_tls_failed' || failure.providerReply !== undefined;
+    return { connected: reached, secured: false, authOffered: false, failure, lastReply: failure.providerReply };
+  }
+  const result: SmtpProbeResult = {
+    connected: true,
+    secured: connection.secure,
+    authOffered: connection.allowsAuth,
+    lastReply: typeof connection.lastServerResponse === 'string' ? connection.lastServerResponse : undefined,
+  };
+  connection.quit();
+  connection.close();
+  return result;
+}

@@ -1,0 +1,57 @@
+/**
+ * Builds what the checks run against from relay components: the health
+ * endpoint passes the process's own (shared token cache and SMTP pool), the
+ * doctor passes ones it made from the settings it was given.
+ */
+import type { RelayConfig } from '../config';
+import type { MailSender } from '../smtp';
+import { createTokenSource, type AccessToken } from '../token';
+import type { DiagnosticTarget, SecretStatus } from './checks';
+
+export interface RelayParts {
+  config: RelayConfig;
+  sender: Pick<MailSender, 'send' | 'verify'>;
+  /** The token cache the sender uses; absent when OAuth2 is off. */
+  tokens?: { getToken(): Promise<AccessToken> };
+  /** Where the client secret comes from (the setting or Key Vault); absent when none is used. */
+  secrets?: SecretSource;
+}
+
+/** The part of the relay's client secret provider the secret check reads (src/secrets). */
+export interface SecretSource {
+  readonly description: string;
+  /** Reads the store now; Key Vault also tells the secret's expiry. Rejects with a RelayError. */
+  reload(): Promise<{ properties?: { expiresOn?: Date; enabled?: boolean } }>;
+}
+
+export interface TargetOptions {
+  /** Where the client secret comes from and when it expires (Key Vault); default: not known. */
+  secretStatus?: (config: RelayConfig) => Promise<SecretStatus | undefined>;
+  /** A token straight from the endpoint, leaving the shared cache alone; default: a new token source. */
+  freshToken?: (config: RelayConfig) => Promise<AccessToken>;
+}
+
+/** `load` may throw ConfigError: the configuration check reports it. */
+export function relayTarget(load: () => RelayParts, options: TargetOptions = {}): DiagnosticTarget {
+  const freshToken =
+    options.freshToken ?? ((config: RelayConfig) => createTokenSource(config.oauth!, { extraCa: config.smtp.extraCa }).fetchToken());
+  const target: DiagnosticTarget = {
+    config: () => load().config,
+    token: async (fresh) => {
+      const parts = load();
+      // A fresh token comes from its own source: emptying the shared cache would stop delivery if the endpoint is failing.
+      if (fresh || !parts.tokens) return freshToken(parts.config);
+      return parts.tokens.getToken();
+    },
+    verifySmtp: () => load().sender.verify(),
+    send: (mail) => load().sender.send(mail),
+  };
+  target.secretStatus = async () => {
+    const parts = load();
+    if (options.secretStatus) return options.secretStatus(parts.config);
+    if (!parts.secrets) return undefined;
+    const { properties } = await parts.secrets.reload();
+    return { description: parts.secrets.description, expiresOn: properties?.expiresOn, enabled: properties?.enabled };
+  };
+  return target;
+}

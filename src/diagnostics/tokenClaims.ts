@@ -1,0 +1,100 @@
+/**
+ * Reads an access token's claims locally (no signature check: only Exchange can
+ * judge that) to tell which setup step a refused token points at. The token
+ * itself never leaves this module: callers get the claims that matter and a
+ * verdict, nothing they could print by mistake.
+ */
+import type { DiagnosisId } from './diagnoses';
+
+/** Both spellings name Exchange Online: Microsoft's docs use one, the setup guide the other. */
+export const EXCHANGE_AUDIENCES = ['https://outlook.office365.com', 'https://outlook.office.com'] as const;
+/** The application ID of Office 365 Exchange Online, which v1 tokens may carry as aud. */
+const EXCHANGE_APP_ID = '00000002-0000-0ff1-ce00-000000000000';
+export const SMTP_ROLE = 'SMTP.SendAsApp';
+
+/** The claims the diagnosis looks at; none of them is secret. */
+export interface TokenClaims {
+  aud?: string | string[];
+  roles?: string[];
+  scp?: string;
+  tid?: string;
+  appid?: string;
+  iss?: string;
+  /** Expiry, ISO 8601. */
+  expiresOn?: string;
+}
+
+export interface ClaimExpectations {
+  tenantId?: string;
+  clientId: string;
+}
+
+export interface ClaimProblem {
+  diagnosis: DiagnosisId;
+  /** What was seen, e.g. `aud is "https://graph.microsoft.com"`. */
+  observed: string;
+}
+
+/** The claims of a JWT, or undefined when the token is not a JWT (opaque tokens of other providers). */
+export function decodeTokenClaims(token: string): TokenClaims | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts[1]) return undefined;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!payload || typeof payload !== 'object' || Array.isArray(payload)) return undefined;
+  const record = payload as Record<string, unknown>;
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const claims: TokenClaims = {};
+  if (typeof record.aud === 'string') claims.aud = record.aud;
+  else if (Array.isArray(record.aud)) claims.aud = record.aud.filter((item): item is string => typeof item === 'string');
+  if (Array.isArray(record.roles)) claims.roles = record.roles.filter((item): item is string => typeof item === 'string');
+  claims.scp = text(record.scp);
+  claims.tid = text(record.tid);
+  // v1 tokens say appid, v2 tokens azp.
+  claims.appid = text(record.appid) ?? text(record.azp);
+  claims.iss = text(record.iss);
+  if (typeof record.exp === 'number' && Number.isFinite(record.exp)) claims.expiresOn = new Date(record.exp * 1000).toISOString();
+  for (const key of Object.keys(claims) as Array<keyof TokenClaims>) if (claims[key] === undefined) delete claims[key];
+  return claims;
+}
+
+export function isExchangeAudience(aud: TokenClaims['aud']): boolean {
+  const audiences = aud === undefined ? [] : ([] as string[]).concat(aud);
+  return audiences.some((item) => {
+    const normalised = item.replace(/\/+$/, '').toLowerCase();
+    return (EXCHANGE_AUDIENCES as readonly string[]).includes(normalised) || normalised === EXCHANGE_APP_ID;
+  });
+}
+
+/**
+ * What Exchange Online requires of an app-only SMTP token, in the order the
+ * setup steps come: the right API (aud), the permission with consent (roles),
+ * then that tenant and app are the configured ones. Empty when all hold.
+ */
+export function checkExchangeClaims(claims: TokenClaims, expected: ClaimExpectations): ClaimProblem[] {
+  const problems: ClaimProblem[] = [];
+  if (!isExchangeAudience(claims.aud)) {
+    problems.push({ diagnosis: 'token_audience_not_exchange', observed: `aud is ${JSON.stringify(claims.aud ?? null)}` });
+  }
+  const roles = claims.roles ?? [];
+  if (!roles.includes(SMTP_ROLE)) {
+    const scp = claims.scp ? `; scp is ${JSON.stringify(claims.scp)} (a delegated permission, not an application one)` : '';
+    problems.push({ diagnosis: 'token_role_missing', observed: `roles is ${JSON.stringify(roles)}${scp}` });
+  }
+  // A tenant given as a domain name cannot be compared with the tid GUID.
+  if (expected.tenantId && isGuid(expected.tenantId) && claims.tid && claims.tid.toLowerCase() !== expected.tenantId.toLowerCase()) {
+    problems.push({ diagnosis: 'token_wrong_tenant', observed: `tid is ${claims.tid}, OAUTH2_TENANT_ID is ${expected.tenantId}` });
+  }
+  if (claims.appid && claims.appid.toLowerCase() !== expected.clientId.toLowerCase()) {
+    problems.push({ diagnosis: 'token_wrong_app', observed: `appid is ${claims.appid}, OAUTH2_CLIENT_ID is ${expected.clientId}` });
+  }
+  return problems;
+}
+
+function isGuid(text: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text);
+}
