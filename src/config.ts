@@ -139,6 +139,10 @@ export interface QueueSettings {
   deadLetterContainerName: string;
   /** Must equal host.json extensions.queues.maxDequeueCount: the last attempt dead-letters with a reason. */
   maxDequeueCount: number;
+  /** Blob container of attachments sent by reference (claim check), read just before sending. */
+  attachmentContainerName: string;
+  /** Largest total size of a message's attachments, in bytes. */
+  maxAttachmentBytes: number;
   /** Blob container of the delivery ledger (one entry per message key: sent once). */
   ledgerContainerName: string;
   /** How long a ledger claim protects a send before another instance may take it over. */
@@ -323,6 +327,16 @@ const SETTINGS: readonly SettingDescription[] = [
     name: 'RELAY_DEADLETTER_CONTAINER',
     default: 'outbound-mail-deadletter',
     description: 'Blob container for dead-letter records too large for a queue message.',
+  },
+  {
+    name: 'RELAY_ATTACHMENT_CONTAINER',
+    default: 'outbound-mail-attachments',
+    description: 'Blob container holding attachments that messages name with "blob" (files too large for a 64 KiB queue message).',
+  },
+  {
+    name: 'MAIL_MAX_ATTACHMENTS_MB',
+    default: '25',
+    description: 'Largest total size of one message\'s attachments in MiB (base64 adds a third: 25 MiB stays within Exchange Online\'s 35 MB).',
   },
   {
     name: 'RELAY_MAX_DEQUEUE_COUNT',
@@ -905,6 +919,8 @@ function readQueue(reader: SettingsReader): QueueSettings | undefined {
   }
   const deadLetterContainerName = readStorageName(reader, 'RELAY_DEADLETTER_CONTAINER', 'outbound-mail-deadletter', 'container');
   const maxDequeueCount = reader.integer('RELAY_MAX_DEQUEUE_COUNT', 5, 1, 100);
+  const attachmentContainerName = readStorageName(reader, 'RELAY_ATTACHMENT_CONTAINER', 'outbound-mail-attachments', 'container');
+  const maxAttachmentBytes = reader.integer('MAIL_MAX_ATTACHMENTS_MB', 25, 1, 112) * 2 ** 20;
   const ledgerContainerName = readStorageName(reader, 'RELAY_LEDGER_CONTAINER', 'outbound-mail-ledger', 'container');
   if (ledgerContainerName === deadLetterContainerName) {
     reader.report('RELAY_LEDGER_CONTAINER', `equals RELAY_DEADLETTER_CONTAINER (${quote(ledgerContainerName)}): keep ledger entries and dead-letter records apart`);
@@ -928,6 +944,8 @@ function readQueue(reader: SettingsReader): QueueSettings | undefined {
     deadLetterQueueName,
     deadLetterContainerName,
     maxDequeueCount,
+    attachmentContainerName,
+    maxAttachmentBytes,
     ledgerContainerName,
     ledgerLeaseSeconds,
     retry,

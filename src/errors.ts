@@ -45,6 +45,7 @@ export type ReasonCode =
   | 'sender_rejected'
   | 'recipients_rejected'
   | 'message_too_large'
+  | 'attachment_not_found'
   | 'quota_exceeded'
   | 'smtp_transient_failure'
   | 'smtp_permanent_failure'

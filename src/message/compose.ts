@@ -8,8 +8,9 @@ import { createHash } from 'node:crypto';
 import type { SendMailOptions } from 'nodemailer';
 import type { MailSettings } from '../config';
 import { addressKey, asciiDomain, type Mailbox } from './address';
-import type { RelayMessage } from './types';
+import type { RelayAttachment, RelayMessage } from './types';
 
+/** `message` must have its blob attachments fetched first (src/message/attachmentBlobs.ts). */
 export function toMailOptions(message: RelayMessage, mail: MailSettings): SendMailOptions {
   const recipients = [...message.to, ...message.cc, ...message.bcc].map((mailbox) => mailbox.address);
   const options: SendMailOptions = {
@@ -19,7 +20,7 @@ export function toMailOptions(message: RelayMessage, mail: MailSettings): SendMa
     bcc: message.bcc.map(toAddress),
     envelope: { from: message.from.address, to: recipients },
     headers: { ...message.headers },
-    attachments: message.attachments.map((attachment) => ({
+    attachments: message.attachments.map(inMemory).map((attachment) => ({
       filename: attachment.filename,
       content: attachment.content,
       ...(attachment.contentType === undefined ? {} : { contentType: attachment.contentType }),
@@ -38,6 +39,11 @@ export function toMailOptions(message: RelayMessage, mail: MailSettings): SendMa
   if (addressKey(message.from.address) !== addressKey(mail.user)) options.sender = mail.user;
   if (message.id !== undefined) options.messageId = stableMessageId(message.id, message.from.address);
   return options;
+}
+
+function inMemory(attachment: RelayMessage['attachments'][number]): RelayAttachment {
+  if ('content' in attachment) return attachment;
+  throw new Error(`attachment ${attachment.filename}: its blob was not fetched before composing`);
 }
 
 /**

@@ -12,6 +12,19 @@ export interface RelayAttachment {
   contentId?: string;
 }
 
+/**
+ * An attachment whose bytes wait in a blob of the relay's storage account (a
+ * claim check: a queue message holds at most 64 KiB). The relay fetches it
+ * just before sending.
+ */
+export interface BlobAttachment {
+  filename: string;
+  contentType?: string;
+  /** Name of the blob in the attachment container (RELAY_ATTACHMENT_CONTAINER). */
+  blob: string;
+  contentId?: string;
+}
+
 export interface RelayMessage {
   /** The producer's idempotency key, when given. */
   id?: string;
@@ -26,5 +39,10 @@ export interface RelayMessage {
   html?: string;
   /** Extra headers, already checked (field names, no line breaks, none the relay owns). */
   headers: Record<string, string>;
+  attachments: Array<RelayAttachment | BlobAttachment>;
+}
+
+/** A message whose attachments are all in memory, ready to compose. */
+export interface ResolvedMessage extends RelayMessage {
   attachments: RelayAttachment[];
 }

@@ -12,10 +12,10 @@ import { isStrictBase64 } from './base64';
 import { isOwnedHeader } from './headers';
 import schema from './message.schema.json';
 import { parsePayload } from './payload';
-import type { RelayAttachment, RelayMessage } from './types';
+import type { BlobAttachment, RelayAttachment, RelayMessage } from './types';
 
 export { decodeQueueText } from './payload';
-export type { Mailbox, RelayAttachment, RelayMessage };
+export type { BlobAttachment, Mailbox, RelayAttachment, RelayMessage };
 
 export interface MessageProblem {
   /** Where the problem is, e.g. `$.to[1].address`. */
@@ -53,6 +53,7 @@ const PATTERN_PROBLEMS: Record<string, string> = {
   '^[ -~]*$': 'must be printable ASCII',
   '^[!-;=?-~]+$': 'must be printable ASCII without spaces or angle brackets',
   [schema.definitions.attachment.properties.contentType.pattern]: 'must be a MIME type such as application/pdf',
+  [schema.definitions.attachment.properties.blob.pattern]: 'must be a blob name: no leading "/", no "." or ".." segments, no backslash or control characters',
 };
 const FORMAT_PROBLEMS: Record<string, string> = {
   mailbox: 'must be exactly one e-mail address, written "a@example.com" or "Name <a@example.com>"',
@@ -125,12 +126,15 @@ function describeSchemaErrors(errors: ErrorObject[]): MessageProblem[] {
   for (const error of errors) {
     // Wrapper errors only repeat what their inner errors already say.
     if (error.keyword === 'if' || error.keyword === 'propertyNames') continue;
-    if (error.schemaPath.startsWith('#/anyOf/')) continue;
+    if (error.schemaPath.startsWith('#/anyOf/') || error.schemaPath.includes('/oneOf/')) continue;
     const segments = pointerSegments(error.instancePath);
     let problem: string;
     switch (error.keyword) {
       case 'anyOf':
         problem = 'needs a body: text, html or both';
+        break;
+      case 'oneOf':
+        problem = 'needs exactly one of "content" (the bytes in base64) and "blob" (the name of a blob holding them)';
         break;
       case 'required':
         problem = 'is required';
@@ -221,7 +225,7 @@ interface ValidMessage {
   text?: string;
   html?: string;
   headers?: Record<string, string>;
-  attachments?: Array<{ filename: string; contentType?: string; content: string; contentId?: string }>;
+  attachments?: Array<{ filename: string; contentType?: string; content?: string; blob?: string; contentId?: string }>;
 }
 type RecipientInput = string | { name?: string; address: string };
 
@@ -258,8 +262,10 @@ function copyHeaders(headers: Record<string, string> | undefined): Record<string
   return Object.fromEntries(Object.entries(headers ?? {}));
 }
 
-function toAttachment(input: NonNullable<ValidMessage['attachments']>[number]): RelayAttachment {
-  const attachment: RelayAttachment = { filename: input.filename, content: Buffer.from(input.content, 'base64') };
+function toAttachment(input: NonNullable<ValidMessage['attachments']>[number]): RelayAttachment | BlobAttachment {
+  // The schema allows exactly one of content and blob.
+  const attachment: RelayAttachment | BlobAttachment =
+    input.blob !== undefined ? { filename: input.filename, blob: input.blob } : { filename: input.filename, content: Buffer.from(input.content!, 'base64') };
   if (input.contentType !== undefined) attachment.contentType = input.contentType;
   if (input.contentId !== undefined) attachment.contentId = input.contentId;
   return attachment;

@@ -259,7 +259,7 @@ describe('invalid messages list every problem with its path', () => {
         '$.attachments[2].content: must be standard base64 (A-Z a-z 0-9 + /, padded with =, no line breaks or spaces)',
         '$.attachments[3].contentType: must be a MIME type such as application/pdf',
         '$.attachments[4].contentId: must be printable ASCII without spaces or angle brackets',
-        '$.attachments[5].content: is required',
+        '$.attachments[5]: needs exactly one of "content" (the bytes in base64) and "blob" (the name of a blob holding them)',
         '$.attachments[5].path: is not a known field',
         '$.attachments[6]: must be an object',
       ],
