@@ -717,7 +717,11 @@ function readClientSecretSetting(
   authMode: 'secret' | 'managed-identity-federation' | undefined,
   keyVault: KeyVaultSecretSettings | undefined,
 ): string | undefined {
-  const fromElsewhere = authMode === 'managed-identity-federation' || keyVault !== undefined || reader.hasProblem('KEYVAULT_URL');
+  const fromElsewhere =
+    authMode === 'managed-identity-federation' ||
+    keyVault !== undefined ||
+    reader.hasProblem('KEYVAULT_URL') ||
+    reader.hasProblem('OAUTH2_CLIENT_SECRET_NAME');
   const secret = fromElsewhere
     ? reader.get('OAUTH2_CLIENT_SECRET')
     : reader.required('OAUTH2_CLIENT_SECRET', "the client secret's Value from the app registration (or KEYVAULT_URL and OAUTH2_CLIENT_SECRET_NAME)");

@@ -88,18 +88,18 @@ export async function runSecretMonitor(deps: SecretMonitorDependencies, logger: 
         version: properties.version,
         expiresOn: properties.expiresOn?.toISOString(),
       });
-      // Prove the new version: the next token request must be made with it.
-      deps.tokens?.invalidate();
     }
     state.secretVersion = properties.version ?? state.secretVersion;
     findings.push(...assessSecret(deps.secretName ?? 'client secret', properties, now, deps.settings));
   }
 
-  // 2. An access token (cached for the next message).
+  // 2. A new access token: proves signing in still works (a secret deleted or expired in Entra
+  // shows here, not an hour later when the cached token runs out) and leaves it cached for the
+  // next message. A failure keeps the cached token in use.
   if (deps.tokens) {
     evaluated.add('token');
     try {
-      await deps.tokens.getToken();
+      await deps.tokens.refresh();
       report.tokenOk = true;
       if (report.rotationDetected) {
         logger.info('the new client secret version works: an access token was issued with it', {

@@ -53,6 +53,17 @@ export class TokenCache {
   }
 
   /**
+   * Fetch a new token now, whatever the cache holds: proves that signing in still works
+   * (the secret monitor). A success replaces the cached token; a failure leaves it in place.
+   */
+  refresh(): Promise<AccessToken> {
+    this.inFlight ??= this.fetch().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight.then((token) => ({ ...token }));
+  }
+
+  /**
    * Drop the cached token so the next getToken() fetches a new one. With `token`, only
    * if it is still the cached one: a late rejection of an old token must not throw away
    * the fresh token another caller has already fetched.

@@ -75,3 +75,23 @@ test('host.json: version 2.0, extension bundle [4.*, 5.0.0), queue settings chos
   // The relay accepts base64 and plain JSON itself; the host must not reject plain text as bad base64.
   assert.equal(queues.messageEncoding, 'none');
 });
+
+test('the secret monitor timer: every 15 minutes unless MONITOR_SCHEDULE says otherwise, not on startup', () => {
+  const previous = process.env.MONITOR_SCHEDULE;
+  try {
+    delete process.env.MONITOR_SCHEDULE;
+    const timers = loadRegistrations().filter((registration) => registration.kind === 'timer');
+    assert.equal(timers.length, 1, `one timer, got ${JSON.stringify(timers.map((r) => r.name))}`);
+    assert.equal(timers[0].name, 'secretMonitor');
+    assert.equal(timers[0].options.schedule, '0 */15 * * * *');
+    assert.equal(timers[0].options.runOnStartup, false);
+    assert.equal(typeof timers[0].options.handler, 'function');
+
+    process.env.MONITOR_SCHEDULE = '0 0 * * * *';
+    const hourly = loadRegistrations().find((registration) => registration.kind === 'timer');
+    assert.equal(hourly?.options.schedule, '0 0 * * * *');
+  } finally {
+    if (previous === undefined) delete process.env.MONITOR_SCHEDULE;
+    else process.env.MONITOR_SCHEDULE = previous;
+  }
+});
