@@ -1,12 +1,10 @@
 /** Adapters between the Functions host's HTTP types and the host-free handlers of src/http. */
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { QueueServiceClient } from '@azure/storage-queue';
 import type { HttpAnswer, HttpInput } from '../../src/http/types';
 import type { TestSendDependencies } from '../../src/http/testSend';
 import { relayTarget } from '../../src/diagnostics/target';
 import type { DiagnosticTarget } from '../../src/diagnostics/checks';
 import { getRelay } from '../../src/runtime';
-import { createStorageClients } from '../../src/storage';
 
 export function httpInput(request: HttpRequest): HttpInput {
   return { method: request.method, query: request.query, text: () => request.text() };
@@ -16,15 +14,13 @@ export function httpResponse(answer: HttpAnswer): HttpResponseInit {
   return { status: answer.status, jsonBody: answer.jsonBody, ...(answer.headers ? { headers: answer.headers } : {}) };
 }
 
-let queues: QueueServiceClient | undefined;
 const createdQueues = new Set<string>();
 
 /** The process's relay for sending, and its storage account's queue for enqueueing. */
 export const testSendDependencies: TestSendDependencies = {
   relay: () => getRelay(),
   async enqueue(queueName, text) {
-    queues ??= createStorageClients(getRelay().config.queue.connection).queues;
-    const queue = queues.getQueueClient(queueName);
+    const queue = getRelay().storage.queues.getQueueClient(queueName);
     if (!createdQueues.has(queueName)) {
       await queue.createIfNotExists();
       createdQueues.add(queueName);

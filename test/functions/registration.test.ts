@@ -95,3 +95,17 @@ test('the secret monitor timer: every 15 minutes unless MONITOR_SCHEDULE says ot
     else process.env.MONITOR_SCHEDULE = previous;
   }
 });
+
+test('the HTTP functions: test send (POST) and health (GET), both behind a function key, never anonymous', () => {
+  const http = loadRegistrations().filter((registration) => registration.kind === 'http');
+  const byName = Object.fromEntries(http.map((registration) => [registration.name, registration.options]));
+  assert.deepEqual(Object.keys(byName).sort(), ['health', 'httpSend']);
+  for (const options of Object.values(byName)) {
+    assert.equal(options.authLevel, 'function');
+    assert.equal(typeof options.handler, 'function');
+  }
+  assert.deepEqual(byName.httpSend.methods, ['POST']);
+  assert.equal(byName.httpSend.route, 'send');
+  assert.deepEqual(byName.health.methods, ['GET']);
+  assert.equal(byName.health.route, 'health');
+});
