@@ -67,7 +67,18 @@ interface ClientState {
   objectId: string;
   /** roles claim for this client's tokens; absent: the server's default. */
   roles?: string[];
+  /** Workload identity federation: assertions this app registration trusts. */
+  federated?: FederatedCredential[];
 }
+
+/** A federated identity credential of an app registration (issuer, subject, audience must all match). */
+export interface FederatedCredential {
+  issuer: string;
+  subject: string;
+  audience: string;
+}
+
+export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** An Entra-style error: HTTP status, OAuth error code, AADSTS number and text. */
 interface EntraError {
@@ -159,7 +170,19 @@ export class LocalTokenServer {
   /** Add a client or rotate its secret (clears an expired mark). */
   setClientSecret(clientId: string, secret: string): void {
     const existing = this.clients.get(clientId);
-    this.clients.set(clientId, { secret, secretExpired: false, objectId: existing?.objectId ?? randomUUID(), roles: existing?.roles });
+    this.clients.set(clientId, { secret, secretExpired: false, objectId: existing?.objectId ?? randomUUID(), roles: existing?.roles, federated: existing?.federated });
+  }
+
+  /** The object (principal) id of a client: the `oid`/`sub` of its tokens. */
+  objectIdOf(clientId: string): string | undefined {
+    return this.clients.get(clientId)?.objectId;
+  }
+
+  /** Let the client sign in with assertions from this issuer and subject (workload identity federation). */
+  addFederatedCredential(clientId: string, credential: FederatedCredential): void {
+    const client = this.clients.get(clientId);
+    if (!client) throw new Error(`unknown client ${clientId}`);
+    client.federated = [...(client.federated ?? []), credential];
   }
 
   /**
@@ -294,10 +317,16 @@ export class LocalTokenServer {
     const basic = parseBasicAuth(req.headers.authorization);
     const clientId = form.client_id ?? basic?.clientId;
     const clientSecret = form.client_secret ?? basic?.clientSecret;
-    const { client_secret: _omitted, ...withoutSecret } = form;
+    const { client_secret: _omitted, client_assertion: _assertion, ...withoutSecret } = form;
     this.lastTokenRequest = withoutSecret;
 
-    const outcome = this.checkTokenRequest(tenant, form, clientId, clientSecret);
+    let assertionVerified = false;
+    if (form.client_assertion !== undefined || form.client_assertion_type !== undefined) {
+      const problem = await this.checkAssertion(clientId, form);
+      if (problem) return this.sendError(req, res, problem);
+      assertionVerified = true;
+    }
+    const outcome = this.checkTokenRequest(tenant, form, clientId, clientSecret, assertionVerified);
     if ('error' in outcome) return this.sendError(req, res, outcome);
     const token = await this.sign({
       appid: outcome.clientId,
@@ -321,6 +350,7 @@ export class LocalTokenServer {
     form: Record<string, string>,
     clientId: string | undefined,
     clientSecret: string | undefined,
+    assertionVerified = false,
   ): EntraError | { clientId: string; objectId: string; audience: string; roles: string[] } {
     if (tenant !== this.tenantId) return unknownTenant(tenant, 'invalid_request');
     if (!form.grant_type) return missingParameter('grant_type');
@@ -344,6 +374,10 @@ export class LocalTokenServer {
           'has not been installed by the administrator of the tenant or consented to by any user in the tenant. ' +
           'You may have sent your authentication request to the wrong tenant.',
       };
+    }
+    if (assertionVerified) {
+      const audience = audienceOf(form);
+      return 'error' in audience ? audience : { clientId, objectId: client.objectId, audience: audience.resource, roles: client.roles ?? this.roles };
     }
     if (!clientSecret) {
       return {
@@ -374,6 +408,37 @@ export class LocalTokenServer {
     const audience = audienceOf(form);
     if ('error' in audience) return audience;
     return { clientId, objectId: client.objectId, audience: audience.resource, roles: client.roles ?? this.roles };
+  }
+
+  /** A jwt-bearer client assertion: signed by a key we trust, unexpired, and matching a federated credential of the client. */
+  private async checkAssertion(clientId: string | undefined, form: Record<string, string>): Promise<EntraError | undefined> {
+    if (form.client_assertion_type !== JWT_BEARER_ASSERTION || !form.client_assertion) {
+      return { status: 400, error: 'invalid_request', code: 50027, message: 'Invalid JWT token. The client assertion is missing or its type is not jwt-bearer.' };
+    }
+    let claims: Record<string, unknown>;
+    try {
+      claims = (await this.jose.jwtVerify(form.client_assertion, this.publicKey, { algorithms: ['RS256'] })).payload as Record<string, unknown>;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'ERR_JWT_EXPIRED') return { status: 400, error: 'invalid_client', code: 700024, message: 'Client assertion is not within its valid time range.' };
+      return { status: 401, error: 'invalid_client', code: 700027, message: 'Client assertion failed signature validation.' };
+    }
+    const client = clientId ? this.clients.get(clientId) : undefined;
+    const audiences = ([] as unknown[]).concat(claims.aud ?? []);
+    const match = client?.federated?.find(
+      (credential) => credential.issuer === claims.iss && credential.subject === claims.sub && audiences.includes(credential.audience),
+    );
+    if (client && !match) {
+      return {
+        status: 400,
+        error: 'invalid_request',
+        code: 70021,
+        message:
+          `No matching federated identity record found for presented assertion. Assertion Issuer: '${String(claims.iss)}'. ` +
+          `Assertion Subject: '${String(claims.sub)}'. Assertion Audience: '${audiences.join(',')}'.`,
+      };
+    }
+    return undefined;
   }
 
   private async sign(claims: {

@@ -33,7 +33,6 @@ export function tokenExchangeScope(authorityHost: string): string {
 /** Assertions from the app's managed identity (system-assigned, or user-assigned by client ID). */
 export function managedIdentityAssertions(
   federation: FederatedCredentialSettings & { authorityHost?: string },
-  _opts: { extraCa?: string } = {},
   credential: TokenCredential = federation.managedIdentityClientId
     ? new ManagedIdentityCredential({ clientId: federation.managedIdentityClientId })
     : new ManagedIdentityCredential(),

@@ -35,7 +35,7 @@ export function createTokenSource(oauth: OAuthSettings, opts: TokenProviderOptio
   const sourceOptions = { extraCa: opts.extraCa, logger: opts.logger };
   if (oauth.federation) {
     if (oauth.provider !== 'microsoft') throw new Error('managed-identity federation needs the Microsoft provider');
-    const assertions = opts.assertions ?? managedIdentityAssertions(oauth.federation, { extraCa: opts.extraCa });
+    const assertions = opts.assertions ?? managedIdentityAssertions({ ...oauth.federation, authorityHost: oauth.authorityHost });
     return new FederatedTokenSource(oauth, assertions, sourceOptions);
   }
   const secrets = opts.secrets ?? createSecretProvider(oauth, opts);
