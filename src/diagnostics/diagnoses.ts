@@ -30,15 +30,15 @@ export const DIAGNOSES = {
     symptom: 'the relay does not start: "Invalid relay configuration"',
     finding: 'One or more settings are missing or malformed.',
     steps: ['oauthSettings', 'emailServer'],
-    fix: 'Correct every setting the message lists (the settings table above says what each one takes), then restart the Function App.',
+    fix: "Correct every setting listed (the README's settings table says what each one takes), then restart the Function App.",
   },
   secret_unreadable: {
-    symptom: 'OAUTH2_CLIENT_SECRET is an unresolved @Microsoft.KeyVault(...) reference, or the Key Vault secret cannot be read',
-    finding: "The client secret could not be read from Key Vault.",
+    symptom: 'the Key Vault secret cannot be read, or OAUTH2_CLIENT_SECRET is an unresolved @Microsoft.KeyVault(...) reference',
+    finding: 'The client secret could not be read from Key Vault.',
     steps: ['keyVault'],
     fix:
-      "Check the reference (@Microsoft.KeyVault(SecretUri=https://<vault>.vault.azure.net/secrets/<name>/)) and grant the Function App's " +
-      'managed identity the "Key Vault Secrets User" role on the vault (or a get-secret access policy).',
+      'Check KEYVAULT_URL and OAUTH2_CLIENT_SECRET_NAME (or the reference @Microsoft.KeyVault(SecretUri=https://<vault>.vault.azure.net/secrets/<name>/)) ' +
+      'and grant the Function App\'s managed identity the "Key Vault Secrets User" role on the vault (or a get-secret access policy).',
   },
   client_secret_is_id: {
     symptom: 'OAUTH2_CLIENT_SECRET is a GUID',

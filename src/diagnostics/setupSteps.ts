@@ -25,24 +25,21 @@ export const SETUP_STEPS = {
   authorizedUser: { part: AZURE, number: 3, title: 'authorized user: a licensed mailbox' },
   enterpriseApplication: { part: AZURE, number: 4, title: 'enterprise application: Application ID and Object ID' },
   apiPermission: { part: AZURE, number: 5, title: 'API permission Office 365 Exchange Online → SMTP.SendAsApp, with admin consent' },
-  clientSecret: { part: AZURE, number: 6, title: "client secret: copy its Value" },
+  clientSecret: { part: AZURE, number: 6, title: 'client secret (its Value, not its ID)' },
   authenticatedSmtp: { part: M365, number: 2, title: 'Authenticated SMTP turned on for the mailbox' },
   servicePrincipal: { part: POWERSHELL, number: 4, title: "New-ServicePrincipal with the enterprise application's Application ID and Object ID" },
   mailboxPermission: { part: POWERSHELL, number: 5, title: 'Add-MailboxPermission: FullAccess for the application on the mailbox' },
   sendAs: { part: POWERSHELL, title: 'Add-RecipientPermission: SendAs on each extra From address (not in the guide)' },
-  fromAddress: { part: SETTINGS, title: 'From address: MAIL_FROM, MAIL_ALLOWED_FROM (guide: Basic Configuration)' },
-  emailServer: { part: SETTINGS, title: 'SMTP server: SMTP_HOST, SMTP_PORT, SMTP_SECURITY (guide: Email server)' },
-  oauthSettings: {
-    part: SETTINGS,
-    title: 'OAuth2: OAUTH2_TENANT_ID or OAUTH2_TOKEN_URL, OAUTH2_CLIENT_ID, OAUTH2_CLIENT_SECRET, OAUTH2_SCOPES, SMTP_USER (guide: OAuth2)',
-  },
+  fromAddress: { part: SETTINGS, title: 'From address, MAIL_FROM and MAIL_ALLOWED_FROM (guide: Basic Configuration)' },
+  emailServer: { part: SETTINGS, title: 'SMTP_HOST, SMTP_PORT and SMTP_SECURITY (guide: Email server tab)' },
+  oauthSettings: { part: SETTINGS, title: 'OAuth2 tenant, client ID, secret, scope and user (guide: OAuth2 tab)' },
   keyVault: { part: DEPLOYMENT, title: "client secret in Key Vault, readable by the Function App's managed identity" },
   network: { part: DEPLOYMENT, title: 'outbound network access from the Function App to the SMTP server and the token endpoint' },
 } as const satisfies Record<string, SetupStep>;
 
 export type SetupStepId = keyof typeof SETUP_STEPS;
 
-/** "Azure portal, step 6: client secret: copy its Value". */
+/** "Azure portal, step 6: client secret (its Value, not its ID)". */
 export function stepLabel(id: SetupStepId): string {
   const step: SetupStep = SETUP_STEPS[id];
   return `${step.part}${step.number === undefined ? '' : `, step ${step.number}`}: ${step.title}`;

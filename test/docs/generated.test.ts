@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { generatedFiles } from '../../scripts/docs';
+import { generatedFiles, troubleshootingTable } from '../../scripts/docs';
+import { DIAGNOSES } from '../../src/diagnostics/diagnoses';
+import { stepLabel } from '../../src/diagnostics/setupSteps';
 import { ConfigError, describeSettings, loadConfig } from '../../src/config';
 
 const root = resolve(__dirname, '..', '..', '..');
@@ -41,4 +43,17 @@ test('the example settings load once the placeholders are filled, and until then
   });
   assert.equal(config.smtp.host, 'smtp.office365.com');
   assert.equal(config.mail.from, 'relay@contoso.com');
+});
+
+test('the README troubleshooting table has one row per diagnosis, with its setup steps and fix', () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const table = troubleshootingTable();
+  assert.ok(readme.includes(table), 'the README holds the generated table');
+  const rows = table.split('\n').slice(2);
+  assert.equal(rows.length, Object.keys(DIAGNOSES).length);
+  for (const [index, entry] of Object.values(DIAGNOSES).entries()) {
+    const row = rows[index]!;
+    for (const step of entry.steps) assert.ok(row.includes(stepLabel(step)), `${entry.symptom}: ${stepLabel(step)}`);
+    assert.ok(row.includes(entry.fix.replace(/\|/g, '\\|')), entry.symptom);
+  }
 });
