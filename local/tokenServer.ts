@@ -64,6 +64,8 @@ export type TokenVerification = { ok: true; claims: Record<string, unknown> } | 
 interface ClientState {
   secret: string;
   secretExpired: boolean;
+  /** More valid secrets (an app registration holds several during a rotation). */
+  otherSecrets?: string[];
   objectId: string;
   /** roles claim for this client's tokens; absent: the server's default. */
   roles?: string[];
@@ -171,6 +173,25 @@ export class LocalTokenServer {
   setClientSecret(clientId: string, secret: string): void {
     const existing = this.clients.get(clientId);
     this.clients.set(clientId, { secret, secretExpired: false, objectId: existing?.objectId ?? randomUUID(), roles: existing?.roles, federated: existing?.federated });
+  }
+
+  /** Add one more valid secret to the client, as a second client secret of the app registration. */
+  addClientSecret(clientId: string, secret: string): void {
+    const client = this.clients.get(clientId);
+    if (!client) throw new Error(`unknown client ${clientId}`);
+    client.otherSecrets = [...(client.otherSecrets ?? []), secret];
+  }
+
+  /** Remove one secret (the main one or another); a client left without any accepts none. */
+  removeClientSecret(clientId: string, secret: string): void {
+    const client = this.clients.get(clientId);
+    if (!client) throw new Error(`unknown client ${clientId}`);
+    const others = (client.otherSecrets ?? []).filter((other) => other !== secret);
+    if (client.secret === secret) {
+      client.secret = others.shift() ?? randomUUID();
+      client.secretExpired = false;
+    }
+    client.otherSecrets = others;
   }
 
   /** The object (principal) id of a client: the `oid`/`sub` of its tokens. */
@@ -387,7 +408,7 @@ export class LocalTokenServer {
         message: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
       };
     }
-    if (!sameSecret(clientSecret, client.secret)) {
+    if (!sameSecret(clientSecret, client.secret) && !(client.otherSecrets ?? []).some((other) => sameSecret(clientSecret, other))) {
       return {
         status: 401,
         error: 'invalid_client',

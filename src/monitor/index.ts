@@ -3,13 +3,16 @@
  * cache and mail sender, the alert channels from the settings, and the state
  * blob in the relay's storage account.
  */
+import type { TokenCredential } from '@azure/identity';
 import type { MonitorSettings } from '../config';
+import { createSecretClient, createVaultCredential } from '../secrets/vaultClient';
 import type { Logger } from '../log';
 import type { Relay } from '../runtime';
 import type { AlertChannel } from './alerts';
 import { emailChannel, webhookChannel } from './channels';
 import { MonitorStateStore } from './monitorState';
 import { runSecretMonitor, type MonitorReport, type SecretRotationStep } from './secretMonitor';
+import { SecretRotator } from './rotation';
 
 export { runSecretMonitor, type MonitorReport, type SecretMonitorDependencies } from './secretMonitor';
 export { MonitorStateStore, type MonitorState } from './monitorState';
@@ -28,9 +31,18 @@ export function alertChannels(relay: Pick<Relay, 'sender' | 'config'>, settings:
   return channels;
 }
 
-export function createSecretMonitor(relay: Relay, options: { rotation?: SecretRotationStep; now?: () => number } = {}): SecretMonitor {
+export interface SecretMonitorOptions {
+  now?: () => number;
+  /** Tests: the identity that writes new Key Vault versions (default: as the relay reads them). */
+  vaultCredential?: TokenCredential;
+  /** Tests: no waits between proofs of a new secret. */
+  proofDelaysMs?: number[];
+}
+
+export function createSecretMonitor(relay: Relay, options: SecretMonitorOptions = {}): SecretMonitor {
   const settings = relay.config.monitor!;
   const secretName = relay.config.oauth?.keyVault?.secretName;
+  const rotation = createRotator(relay, settings, options);
   const state = new MonitorStateStore(
     relay.storage.blobs.getContainerClient(settings.stateContainer),
     `secret-monitor/${secretName ?? 'relay'}.json`,
@@ -47,10 +59,28 @@ export function createSecretMonitor(relay: Relay, options: { rotation?: SecretRo
           sender: relay.sender,
           state,
           channels,
-          rotation: options.rotation,
+          rotation,
           now: options.now,
         },
         logger,
       ),
   };
+}
+
+/** The rotator, when ROTATION_ENABLED and the secret is a Microsoft Entra secret in Key Vault. */
+function createRotator(relay: Relay, settings: MonitorSettings, options: SecretMonitorOptions): SecretRotationStep | undefined {
+  const oauth = relay.config.oauth;
+  if (!settings.rotation.enabled || !oauth?.keyVault || oauth.provider !== 'microsoft' || !relay.secrets) return undefined;
+  const extraCa = relay.config.smtp.extraCa;
+  const credential = options.vaultCredential ?? createVaultCredential(oauth.keyVault.managedIdentityClientId);
+  return new SecretRotator({
+    settings: settings.rotation,
+    oauth,
+    secretName: oauth.keyVault.secretName,
+    secrets: relay.secrets,
+    vault: createSecretClient(oauth.keyVault, credential, { extraCa }),
+    leaseContainer: relay.storage.blobs.getContainerClient(settings.stateContainer),
+    extraCa,
+    proofDelaysMs: options.proofDelaysMs,
+  });
 }

@@ -126,7 +126,13 @@ export async function runSecretMonitor(deps: SecretMonitorDependencies, logger: 
   // 4. Rotation, only with readable properties and a working token (the old secret signs the Graph calls).
   if (deps.rotation && properties && report.tokenOk) {
     evaluated.add('rotation');
-    findings.push(...(await deps.rotation.run({ properties, state, now }, logger)));
+    const rotationFindings = await deps.rotation.run({ properties, state, now }, logger);
+    if (state.secretVersion !== properties.version) {
+      // Rotated this tick: what was found about the old version no longer applies.
+      findings.splice(0, findings.length, ...findings.filter((finding) => !finding.key.startsWith('secret:')));
+      report.secretVersion = state.secretVersion;
+    }
+    findings.push(...rotationFindings);
   }
 
   // 5. Raise what is new, forget what has cleared (so a recurrence is raised again).

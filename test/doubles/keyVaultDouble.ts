@@ -57,6 +57,7 @@ export class KeyVaultDouble {
   private readonly secrets = new Map<string, StoredVersion[]>();
   private failures: Array<{ status: number; code: string; message: string; headers?: Record<string, string> }> = [];
   private dropConnections = 0;
+  private writeFailures: Array<{ status: number; code: string; message: string }> = [];
 
   private constructor(
     private readonly server: https.Server,
@@ -118,6 +119,11 @@ export class KeyVaultDouble {
     for (let i = 0; i < times; i++) this.failures.push({ status, code, message, headers });
   }
 
+  /** Answer the next authorized write (PUT) with this Key Vault error. */
+  failNextWrite(status: number, code: string, message: string): void {
+    this.writeFailures.push({ status, code, message });
+  }
+
   /** Destroy the next `times` connections without an answer (a vault that cannot be reached). */
   dropNext(times = 1): void {
     this.dropConnections += times;
@@ -159,7 +165,11 @@ export class KeyVaultDouble {
     const parts = url.pathname.split('/').filter(Boolean).map((part) => decodeURIComponent(part));
     if (parts[0] !== 'secrets' || !parts[1]) return this.error(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
     const name = parts[1];
-    if (req.method === 'PUT' && parts.length === 2) return this.put(res, name, body);
+    if (req.method === 'PUT' && parts.length === 2) {
+      const failure = this.writeFailures.shift();
+      if (failure) return this.error(res, failure.status, failure.code, failure.message);
+      return this.put(res, name, body);
+    }
     if (req.method === 'GET' && parts[2] === 'versions' && parts.length === 3) return this.list(res, name, url);
     if (req.method === 'GET' && parts.length <= 3) return this.get(res, name, parts[2]);
     return this.error(res, 405, 'MethodNotAllowed', `${req.method} is not allowed here`);
