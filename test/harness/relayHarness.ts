@@ -175,12 +175,12 @@ export class RelayHarness {
     await this.queue.sendMessage(text);
   }
 
-  /** Runs the queue until it is empty (retry copies included) or `timeoutMs` passes. */
-  async drain(timeoutMs = 120_000, between?: () => void): Promise<void> {
+  /** Runs the queue until it is empty (retry copies included) or `timeoutMs` passes; `afterBatch` sees each batch's size. */
+  async drain(timeoutMs = 120_000, afterBatch?: (handled: number) => void): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      between?.();
       const handled = await this.runner.pollOnce();
+      afterBatch?.(handled);
       if (handled > 0) continue;
       if (((await this.queue.getProperties()).approximateMessagesCount ?? 0) === 0) return;
       await new Promise((resolve) => setTimeout(resolve, 25));
