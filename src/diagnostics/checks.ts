@@ -63,7 +63,7 @@ export interface DiagnosticTarget {
 }
 
 export interface RunOptions {
-  /** Ask the token endpoint (and Key Vault) again instead of using cached answers. */
+  /** Ask the token endpoint again instead of the shared token cache (the doctor's relay is new: its cache is empty anyway). */
   fresh?: boolean;
   /** The doctor: stop at the first failing check. */
   stopAtFirstFailure?: boolean;
@@ -158,8 +158,8 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
       if (isRelayError(error)) return { status: 'failed', finding: findingOfError(error) };
       throw error;
     }
-    const from = options.fresh ? 'new token from the endpoint' : 'token from the cache (or new when none was cached)';
-    return { status: 'ok', detail: `${from}; expires ${new Date(token.expiresOnTimestamp).toISOString()}` };
+    const from = options.fresh ? ', asked for now' : '';
+    return { status: 'ok', detail: `token obtained${from}; expires ${new Date(token.expiresOnTimestamp).toISOString()}` };
   });
 
   await check('token_claims', ['token'], async () => {

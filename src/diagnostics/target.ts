@@ -5,6 +5,7 @@
  */
 import type { RelayConfig } from '../config';
 import type { MailSender } from '../smtp';
+import type { ClientSecretProvider } from '../secrets';
 import { createTokenSource, type AccessToken } from '../token';
 import type { DiagnosticTarget, SecretStatus } from './checks';
 
@@ -14,33 +15,28 @@ export interface RelayParts {
   /** The token cache the sender uses; absent when OAuth2 is off. */
   tokens?: { getToken(): Promise<AccessToken> };
   /** Where the client secret comes from (the setting or Key Vault); absent when none is used. */
-  secrets?: SecretSource;
-}
-
-/** The part of the relay's client secret provider the secret check reads (src/secrets). */
-export interface SecretSource {
-  readonly description: string;
-  /** Reads the store now; Key Vault also tells the secret's expiry. Rejects with a RelayError. */
-  reload(): Promise<{ properties?: { expiresOn?: Date; enabled?: boolean } }>;
+  secrets?: ClientSecretProvider;
 }
 
 export interface TargetOptions {
   /** Where the client secret comes from and when it expires (Key Vault); default: not known. */
   secretStatus?: (config: RelayConfig) => Promise<SecretStatus | undefined>;
-  /** A token straight from the endpoint, leaving the shared cache alone; default: a new token source. */
-  freshToken?: (config: RelayConfig) => Promise<AccessToken>;
+  /** A token straight from the endpoint, leaving the shared cache alone; default: a new token source on the relay's secret. */
+  freshToken?: (parts: RelayParts) => Promise<AccessToken>;
 }
 
 /** `load` may throw ConfigError: the configuration check reports it. */
 export function relayTarget(load: () => RelayParts, options: TargetOptions = {}): DiagnosticTarget {
   const freshToken =
-    options.freshToken ?? ((config: RelayConfig) => createTokenSource(config.oauth!, { extraCa: config.smtp.extraCa }).fetchToken());
+    options.freshToken ??
+    ((parts: RelayParts) =>
+      createTokenSource(parts.config.oauth!, { extraCa: parts.config.smtp.extraCa, secrets: parts.secrets }).fetchToken());
   const target: DiagnosticTarget = {
     config: () => load().config,
     token: async (fresh) => {
       const parts = load();
       // A fresh token comes from its own source: emptying the shared cache would stop delivery if the endpoint is failing.
-      if (fresh || !parts.tokens) return freshToken(parts.config);
+      if (fresh || !parts.tokens) return freshToken(parts);
       return parts.tokens.getToken();
     },
     verifySmtp: () => load().sender.verify(),
