@@ -15,6 +15,8 @@ import { main } from '../../src/cli/main';
 import type { CheckId } from '../../src/diagnostics/checks';
 import type { DiagnosisId } from '../../src/diagnostics/diagnoses';
 import { stepLabel, type SetupStepId } from '../../src/diagnostics/setupSteps';
+import { createLocalCertificates } from '../../local/certs';
+import { tempDir } from '../local/helpers';
 import { CLIENT_ID, MAILBOX, OTHER_CLIENT_ID, OTHER_TENANT_ID, startLocalTenant, type LocalTenant } from '../diagnostics/localSetup';
 
 let tenant: LocalTenant;
@@ -228,6 +230,18 @@ const cases: BrokenStep[] = [
     diagnosis: 'smtp_tls_failed',
     steps: ['emailServer'],
     words: /secure connection[\s\S]*SMTP_SECURITY matches the port/,
+  },
+  {
+    name: "the SMTP server's certificate is not signed by a trusted CA",
+    arrange: async (t) => {
+      const other = await createLocalCertificates(await tempDir('relay-other-ca-'));
+      return t.extraSmtpServer({ tls: { certPem: other.certPem, keyPem: other.keyPem } });
+    },
+    settings: (t, server) => t.settings({ SMTP_PORT: String((server as { port: number }).port) }),
+    failedCheck: 'smtp_tls',
+    diagnosis: 'smtp_tls_failed',
+    steps: ['emailServer'],
+    words: /TLS_EXTRA_CA_FILE[\s\S]*What was seen:.*(certificate|UNABLE_TO_VERIFY|self-signed)/i,
   },
   {
     name: 'the server offers no AUTH',
