@@ -7,6 +7,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { MonitorSettings } from '../config';
 import { createSecretClient, createVaultCredential } from '../secrets/vaultClient';
 import type { Logger } from '../log';
+import { redactingLogger } from '../redact';
 import type { Relay } from '../runtime';
 import type { AlertChannel } from './alerts';
 import { emailChannel, webhookChannel } from './channels';
@@ -49,7 +50,7 @@ export function createSecretMonitor(relay: Relay, options: SecretMonitorOptions 
   );
   const channels = alertChannels(relay, settings);
   return {
-    run: (logger) =>
+    run: (invocationLogger) =>
       runSecretMonitor(
         {
           settings,
@@ -62,7 +63,7 @@ export function createSecretMonitor(relay: Relay, options: SecretMonitorOptions 
           rotation,
           now: options.now,
         },
-        logger,
+        redactingLogger(invocationLogger),
       ),
   };
 }

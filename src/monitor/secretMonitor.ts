@@ -126,7 +126,7 @@ export async function runSecretMonitor(deps: SecretMonitorDependencies, logger: 
   // 4. Rotation, only with readable properties and a working token (the old secret signs the Graph calls).
   if (deps.rotation && properties && report.tokenOk) {
     evaluated.add('rotation');
-    const rotationFindings = await deps.rotation.run({ properties, state, now }, logger);
+    const rotationFindings = await deps.rotation.run({ properties, state, now }, logger).catch((error: unknown) => [rotationCrashed(error)]);
     if (state.secretVersion !== properties.version) {
       // Rotated this tick: what was found about the old version no longer applies.
       findings.splice(0, findings.length, ...findings.filter((finding) => !finding.key.startsWith('secret:')));
@@ -243,6 +243,21 @@ function tokenFailed(error: unknown, report: MonitorReport): Finding {
         providerReply: failure?.providerReply,
         secretVersion: report.secretVersion,
       },
+    },
+  };
+}
+
+/** Rotation stopped on something unexpected (storage for the lease, Key Vault): the old secret is untouched. */
+function rotationCrashed(error: unknown): Finding {
+  const failure = isRelayError(error) ? error : undefined;
+  return {
+    key: 'rotation:failed:unexpected',
+    alert: {
+      name: 'secret_rotation_failed',
+      severity: 'error',
+      summary: 'Automatic rotation stopped on an unexpected error; the current client secret stays in use.',
+      remedy: failure?.remedy,
+      details: { reason: failure?.reason, message: failure?.message ?? redact(error instanceof Error ? error.message : String(error)) },
     },
   };
 }
