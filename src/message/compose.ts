@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SendMailOptions } from 'nodemailer';
+import { encodeWord } from 'nodemailer/lib/mime-funcs';
 import type { MailSettings } from '../config';
 import { addressKey, asciiDomain, type Mailbox } from './address';
 import type { RelayAttachment, RelayMessage } from './types';
@@ -32,7 +33,7 @@ export function toMailOptions(message: RelayMessage, mail: MailSettings): SendMa
     disableUrlAccess: true,
   };
   if (message.replyTo.length > 0) options.replyTo = message.replyTo.map(toAddress);
-  if (message.subject !== undefined) options.subject = message.subject;
+  if (message.subject !== undefined) options.subject = literalSubject(message.subject);
   if (message.text !== undefined) options.text = message.text;
   if (message.html !== undefined) options.html = message.html;
   // Sending as another address: the Sender header names the mailbox that really sent it.
@@ -54,6 +55,17 @@ export function stableMessageId(id: string, fromAddress: string): string {
   const digest = createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 40);
   const domainPart = fromAddress.slice(fromAddress.lastIndexOf('@') + 1);
   return `<${digest}@${asciiDomain(domainPart) ?? domainPart.toLowerCase()}>`;
+}
+
+/** Text that already looks like an RFC 2047 encoded word (`=?charset?B?...?=`). */
+const ENCODED_WORD = /=\?[^?\s]+\?[bq]\?[^?\s]*\?=/i;
+
+/**
+ * nodemailer passes an ASCII subject through as it is, and every mail reader would then
+ * decode `=?...?=` in it into other text. Encode such a subject, so it reads as written.
+ */
+function literalSubject(subject: string): string {
+  return ENCODED_WORD.test(subject) ? encodeWord(subject, 'B', 52) : subject;
 }
 
 function toAddress(mailbox: Mailbox): { name: string; address: string } {

@@ -14,7 +14,47 @@ export function decodeQueueText(payload: unknown): string {
   if (typeof payload === 'string') return payload;
   if (payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8');
   if (payload === undefined) return '';
-  return JSON.stringify(payload) ?? String(payload);
+  try {
+    return JSON.stringify(payload) ?? String(payload);
+  } catch (error) {
+    // JSON.stringify recurses: a hostile, deeply nested message would overflow the stack here and
+    // leave the message with no record. Serialise it without recursion instead.
+    if (error instanceof RangeError) return stringifyWithoutRecursion(payload);
+    throw error;
+  }
+}
+
+type Frame = { items: unknown[]; index: number; close: string; keys?: string[] };
+
+/** JSON.stringify for parsed JSON values (objects, arrays, strings, numbers, booleans, null) with an explicit stack. */
+export function stringifyWithoutRecursion(value: unknown): string {
+  const out: string[] = [];
+  const stack: Frame[] = [];
+  const open = (item: unknown): void => {
+    if (Array.isArray(item)) {
+      out.push('[');
+      stack.push({ items: item, index: 0, close: ']' });
+    } else if (item !== null && typeof item === 'object') {
+      const entries = Object.entries(item).filter(([, member]) => member !== undefined && typeof member !== 'function');
+      out.push('{');
+      stack.push({ items: entries.map(([, member]) => member), keys: entries.map(([key]) => key), index: 0, close: '}' });
+    } else {
+      out.push(JSON.stringify(item) ?? 'null');
+    }
+  };
+  open(value);
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]!;
+    if (frame.index >= frame.items.length) {
+      out.push(frame.close);
+      stack.pop();
+      continue;
+    }
+    if (frame.index > 0) out.push(',');
+    if (frame.keys) out.push(`${JSON.stringify(frame.keys[frame.index])}:`);
+    open(frame.items[frame.index++] ?? null);
+  }
+  return out.join('');
 }
 
 /** Parses the payload as JSON (directly, or after strict base64 decoding); throws RelayError invalid_json. */

@@ -171,8 +171,9 @@ export class RelayHarness {
 
   /** Puts raw text on the queue (hostile input); `key` names it for reconciliation. */
   async enqueueText(key: string, text: string): Promise<void> {
-    this.accepted.add(key);
+    // Accepted once the queue took it (a refused message was never ours to lose).
     await this.queue.sendMessage(text);
+    this.accepted.add(key);
   }
 
   /** Runs the queue until it is empty (retry copies included) or `timeoutMs` passes; `afterBatch` sees each batch's size. */
@@ -226,6 +227,12 @@ export class RelayHarness {
     this.sender.close();
   }
 
+  /** Hands a payload to the relay as the host would, for messages no queue could hold (over 64 KiB). */
+  async handleDirect(key: string, payload: unknown): Promise<RelayOutcome> {
+    this.accepted.add(key);
+    return this.handle(payload, { dequeueCount: 1, queueMessageId: `direct-${key}`, insertionTime: new Date().toISOString() });
+  }
+
   private async handle(payload: unknown, delivery: Parameters<typeof relayQueueMessage>[1]): Promise<RelayOutcome> {
     const outcome = await relayQueueMessage(payload, delivery, this.deps, this.logger);
     this.outcomes.push(outcome);
@@ -250,7 +257,7 @@ async function drainRecords(queue: QueueClient, connection: string): Promise<Dea
       if (record.recordBlob) {
         const [container, ...rest] = record.recordBlob.split('/');
         const text = (await blobs.getContainerClient(container!).getBlockBlobClient(rest.join('/')).downloadToBuffer()).toString('utf8');
-        record = JSON.parse(text) as DeadLetterRecord;
+        record = { ...(JSON.parse(text) as DeadLetterRecord), recordBlob: record.recordBlob };
       }
       records.push(record);
       await queue.deleteMessage(item.messageId, item.popReceipt);
