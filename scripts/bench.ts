@@ -27,6 +27,7 @@ import { trustedCertificates } from '../src/token/trust';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 300);
 const LATENCY_MESSAGES = Number(process.env.BENCH_LATENCY_MESSAGES ?? 100);
+const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 16);
 
 interface Size {
   name: string;
@@ -97,7 +98,7 @@ function runnerFor(relay: Relay, queue: QueueClient, connection: string, onDeliv
     queue,
     poisonQueue: new QueueClient(connection, `${queue.name}-poison`),
     // host.json's batch size; polling at most 100 ms apart so the latency figures show the relay, not the poll interval.
-    settings: { batchSize: 4, maxDequeueCount: 5, visibilityTimeoutSeconds: 30, maxPollingIntervalMs: 100, messageEncoding: 'none' },
+    settings: { batchSize: BATCH_SIZE, newBatchThreshold: BATCH_SIZE / 2, maxDequeueCount: 5, visibilityTimeoutSeconds: 30, maxPollingIntervalMs: 100, messageEncoding: 'none' },
     handler: async (payload, delivery) => {
       const outcome = await relay.handleQueueMessage(payload, delivery, silentLogger);
       if (outcome.status !== 'delivered') throw new Error(`bench message not delivered: ${JSON.stringify(outcome)}`);
