@@ -20,7 +20,7 @@ export function toMailOptions(message: RelayMessage, mail: MailSettings): SendMa
     cc: message.cc.map(toAddress),
     bcc: message.bcc.map(toAddress),
     envelope: { from: message.from.address, to: recipients },
-    headers: { ...message.headers },
+    headers: Object.fromEntries(Object.entries(message.headers).map(([name, value]) => [name, literalText(value)])),
     attachments: message.attachments.map(inMemory).map((attachment) => ({
       filename: attachment.filename,
       content: attachment.content,
@@ -33,7 +33,7 @@ export function toMailOptions(message: RelayMessage, mail: MailSettings): SendMa
     disableUrlAccess: true,
   };
   if (message.replyTo.length > 0) options.replyTo = message.replyTo.map(toAddress);
-  if (message.subject !== undefined) options.subject = literalSubject(message.subject);
+  if (message.subject !== undefined) options.subject = literalText(message.subject);
   if (message.text !== undefined) options.text = message.text;
   if (message.html !== undefined) options.html = message.html;
   // Sending as another address: the Sender header names the mailbox that really sent it.
@@ -61,13 +61,14 @@ export function stableMessageId(id: string, fromAddress: string): string {
 const ENCODED_WORD = /=\?[^?\s]+\?[bq]\?[^?\s]*\?=/i;
 
 /**
- * nodemailer passes an ASCII subject through as it is, and every mail reader would then
- * decode `=?...?=` in it into other text. Encode such a subject, so it reads as written.
+ * nodemailer passes ASCII text through as it is, and every mail reader would then decode
+ * `=?...?=` in a subject, display name or header into other text. Encode such text, so it
+ * reads as written.
  */
-function literalSubject(subject: string): string {
-  return ENCODED_WORD.test(subject) ? encodeWord(subject, 'B', 52) : subject;
+function literalText(text: string): string {
+  return ENCODED_WORD.test(text) ? encodeWord(text, 'B', 52) : text;
 }
 
 function toAddress(mailbox: Mailbox): { name: string; address: string } {
-  return { name: mailbox.name ?? '', address: mailbox.address };
+  return { name: literalText(mailbox.name ?? ''), address: mailbox.address };
 }

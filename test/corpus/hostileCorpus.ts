@@ -113,6 +113,18 @@ export const CORPUS: CorpusEntry[] = [
     },
   },
   {
+    name: 'a display name and a header value that look like encoded words are sent as text',
+    message: { to: [{ name: '=?UTF-8?B?QmNjOiBldmlsQGV4YW1wbGUub3Jn?=', address: 'a@example.net' }], text: 'x', headers: { 'X-Note': '=?UTF-8?Q?hidden?=' } },
+    expect: {
+      outcome: 'delivered',
+      check(parsed, raw) {
+        assert.equal(addresses(parsed, 'to')[0]!.name, '=?UTF-8?B?QmNjOiBldmlsQGV4YW1wbGUub3Jn?=');
+        assert.doesNotMatch(headerSection(raw), /X-Note: =\?UTF-8\?Q\?hidden\?=/, 'the look-alike is not passed through for readers to decode');
+        assertAsciiHeaders(raw);
+      },
+    },
+  },
+  {
     name: 'a very long non-ASCII subject is folded, not truncated',
     message: { to: 'a@example.net', subject: 'Ünïcödé '.repeat(60).trim(), text: 'x' },
     expect: {
