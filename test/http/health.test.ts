@@ -27,7 +27,9 @@ before(async () => {
 });
 
 after(async () => {
-  await getRelay().close();
+  await Promise.resolve()
+    .then(() => getRelay().close())
+    .catch(() => undefined);
   for (const relay of relays) await relay.close();
   await tenant?.close();
 });
