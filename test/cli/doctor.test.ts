@@ -324,7 +324,8 @@ describe('the package command', () => {
     assert.match(ok.stdout, /All checks passed/);
 
     const bad = join(dir, 'bad.settings.json');
-    writeFileSync(bad, JSON.stringify({ Values: tenant.settings({ OAUTH2_CLIENT_ID: OTHER_CLIENT_ID }) }));
+    // A flat settings object, as the local run keeps in .local/settings.json.
+    writeFileSync(bad, JSON.stringify(tenant.settings({ OAUTH2_CLIENT_ID: OTHER_CLIENT_ID })));
     const failed = await runCli(['doctor', '--settings', bad]);
     assert.equal(failed.status, 1);
     assert.ok(failed.stdout.includes(stepLabel('enterpriseApplication')), failed.stdout);
