@@ -5,13 +5,15 @@
  *   oauth2-smtp-relay doctor [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS] [--json]
  *   oauth2-smtp-relay setup --tenant-id T --client-id C --object-id O --mailbox M [--send-as A]...
  *                           [--key-vault V] [--secret-name S] [--function-app F] [--resource-group G] [--secret-days N]
+ *   oauth2-smtp-relay replay [--settings local.settings.json] [--reason CODE]... [--dry-run]
  *
  * The doctor reads the same settings as the relay (the environment, and the
  * Values of a local.settings.json given with --settings).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import type { Environment } from '../config';
+import { loadConfig, type Environment } from '../config';
+import { formatReplayReport, replayDeadLetters, replayDependencies } from '../replay';
 import { formatReport, runDoctor } from './doctor';
 import { checkSetupValues, setupScript } from './setup';
 
@@ -25,6 +27,8 @@ const USAGE = `usage:
   oauth2-smtp-relay doctor [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS] [--json]
   oauth2-smtp-relay setup --tenant-id ID --client-id ID --object-id ID --mailbox ADDRESS [--send-as ADDRESS]...
                           [--key-vault NAME] [--secret-name NAME] [--function-app NAME] [--resource-group NAME] [--secret-days N]
+  oauth2-smtp-relay replay [--settings local.settings.json] [--reason CODE]... [--dry-run]
+                          put dead-lettered messages back on the queue (all, or those with these reason codes)
 `;
 
 /** Runs one command; resolves with the process exit code (0 ok, 1 a check failed, 2 usage). */
@@ -33,6 +37,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     if (command === 'doctor') return await doctor(rest, io);
     if (command === 'setup') return setup(rest, io);
+    if (command === 'replay') return await replay(rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`${error.message}\n${USAGE}`);
@@ -84,6 +89,14 @@ export function readSettingsFile(path: string): Environment {
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') env[name] = String(value);
   }
   return env;
+}
+
+async function replay(args: string[], io: CliIo): Promise<number> {
+  const values = parse(args, { settings: { type: 'string' }, reason: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean', default: false } });
+  const env = values.settings ? { ...io.env, ...readSettingsFile(values.settings as string) } : io.env;
+  const report = await replayDeadLetters(replayDependencies(loadConfig(env)), { reasons: values.reason as string[] | undefined, dryRun: values['dry-run'] === true });
+  io.out(formatReplayReport(report));
+  return report.counts.failed + report.counts.unreadable > 0 ? 1 : 0;
 }
 
 function setup(args: string[], io: CliIo): number {

@@ -1,0 +1,172 @@
+/**
+ * Replay: once the cause of a dead-letter is fixed (a permission granted, a
+ * secret renewed, a producer corrected), put the dead-lettered messages back on
+ * the relay's queue, all of them or those with given reason codes.
+ *
+ * A replayed message keeps its ledger key (its `id`, or the queue message id it
+ * first had), so the delivery ledger still prevents a second send: a message
+ * the ledger knows as sent is not replayed. It goes back as a retry copy with
+ * its attempts reset and its maximum age counted from the replay. Its record is
+ * deleted from the dead-letter queue only after the message is back on the
+ * relay's queue, so a failure half-way leaves it dead-lettered, never lost.
+ */
+import type { QueueClient } from '@azure/storage-queue';
+import type { BlobServiceClient } from '@azure/storage-blob';
+import type { DeadLetterRecord } from './deadLetter';
+import type { RelayConfig } from './config';
+import { createStorageClients } from './storage';
+import { BlobDeliveryLedger, type DeliveryLedger } from './delivery/ledger';
+import { wrapForRetry } from './delivery/retryEnvelope';
+import type { ReasonCode } from './errors';
+
+export interface ReplayDependencies {
+  deadLetterQueue: QueueClient;
+  relayQueue: QueueClient;
+  /** To read records that overflowed into a blob. */
+  blobs: BlobServiceClient;
+  ledger: DeliveryLedger;
+  now?: () => Date;
+}
+
+export interface ReplayOptions {
+  /** Only records with one of these reasons; empty or absent: all. */
+  reasons?: string[];
+  /** Report what would be replayed, change nothing. */
+  dryRun?: boolean;
+}
+
+export type ReplayDecision = 'replayed' | 'would-replay' | 'filtered' | 'already-sent' | 'busy' | 'unreadable' | 'failed';
+
+export interface ReplayItem {
+  recordId?: string;
+  reason?: ReasonCode;
+  messageKey?: string;
+  ledgerKey?: string;
+  decision: ReplayDecision;
+  detail?: string;
+}
+
+export interface ReplayReport {
+  examined: number;
+  counts: Record<ReplayDecision, number>;
+  items: ReplayItem[];
+}
+
+/** A queue message may hold 64 KiB; a retry copy needs room for its envelope. */
+const MAX_QUEUE_MESSAGE_BYTES = 64 * 1024;
+/** Records are held invisible while the scan runs, then released unless replayed. */
+const SCAN_VISIBILITY_SECONDS = 300;
+
+export async function replayDeadLetters(deps: ReplayDependencies, options: ReplayOptions = {}): Promise<ReplayReport> {
+  const now = deps.now ?? (() => new Date());
+  const reasons = new Set(options.reasons ?? []);
+  const report: ReplayReport = {
+    examined: 0,
+    counts: { replayed: 0, 'would-replay': 0, filtered: 0, 'already-sent': 0, busy: 0, unreadable: 0, failed: 0 },
+    items: [],
+  };
+  const kept: Array<{ messageId: string; popReceipt: string }> = [];
+  const seen = new Set<string>();
+  try {
+    for (;;) {
+      const batch = (await deps.deadLetterQueue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: SCAN_VISIBILITY_SECONDS })).receivedMessageItems;
+      const fresh = batch.filter((item) => !seen.has(item.messageId));
+      if (fresh.length === 0) break;
+      for (const item of fresh) {
+        seen.add(item.messageId);
+        report.examined++;
+        const decided = await replayOne(item.messageText, deps, reasons, options.dryRun === true, now);
+        report.items.push(decided);
+        report.counts[decided.decision]++;
+        if (decided.decision === 'replayed') {
+          await deps.deadLetterQueue.deleteMessage(item.messageId, item.popReceipt);
+        } else {
+          kept.push({ messageId: item.messageId, popReceipt: item.popReceipt });
+        }
+      }
+    }
+  } finally {
+    // Everything not replayed becomes visible again at once, for the next replay or a person.
+    for (const item of kept) {
+      await deps.deadLetterQueue.updateMessage(item.messageId, item.popReceipt, undefined, 0).catch(() => undefined);
+    }
+  }
+  return report;
+}
+
+async function replayOne(text: string, deps: ReplayDependencies, reasons: Set<string>, dryRun: boolean, now: () => Date): Promise<ReplayItem> {
+  let record: DeadLetterRecord;
+  try {
+    record = await readRecord(text, deps.blobs);
+  } catch (error) {
+    return { decision: 'unreadable', detail: error instanceof Error ? error.message : String(error) };
+  }
+  const ledgerKey = record.ledgerKey ?? (record.messageKey ? `id:${record.messageKey}` : record.queueMessageId ? `queue:${record.queueMessageId}` : undefined);
+  const item: ReplayItem = { recordId: record.recordId, reason: record.reason, messageKey: record.messageKey, ledgerKey, decision: 'filtered' };
+  if (reasons.size > 0 && !reasons.has(record.reason)) return item;
+  if (record.original === undefined) return { ...item, decision: 'unreadable', detail: 'the record holds no original message' };
+
+  if (ledgerKey !== undefined) {
+    const entry = await deps.ledger.read(ledgerKey);
+    if (entry?.state === 'sent') return { ...item, decision: 'already-sent', detail: `sent ${entry.sentAt} as ${entry.messageId}` };
+    if (entry?.state === 'sending') return { ...item, decision: 'busy', detail: `an attempt holds the message until ${entry.leaseUntil}` };
+  }
+  if (dryRun) return { ...item, decision: 'would-replay' };
+
+  try {
+    if (ledgerKey !== undefined) {
+      const reopened = await deps.ledger.reopen(ledgerKey);
+      if (reopened === 'already-sent') return { ...item, decision: 'already-sent' };
+      if (reopened === 'busy') return { ...item, decision: 'busy' };
+    }
+    const copy = wrapForRetry({
+      attempts: 0,
+      firstEnqueuedAt: now().toISOString(),
+      ledgerKey,
+      originalQueueMessageId: record.queueMessageId,
+      lastReason: record.reason,
+      lastError: `replayed after: ${record.description}`,
+      message: record.original,
+    });
+    // A message already at the size limit goes back as it was queued; with an `id` its key is the same.
+    const body = Buffer.byteLength(copy) <= MAX_QUEUE_MESSAGE_BYTES ? copy : record.original;
+    await deps.relayQueue.sendMessage(body, { messageTimeToLive: -1 });
+    return { ...item, decision: 'replayed' };
+  } catch (error) {
+    return { ...item, decision: 'failed', detail: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+async function readRecord(text: string, blobs: BlobServiceClient): Promise<DeadLetterRecord> {
+  const record = JSON.parse(text) as DeadLetterRecord;
+  if (!record.recordBlob) return record;
+  const slash = record.recordBlob.indexOf('/');
+  const container = record.recordBlob.slice(0, slash);
+  const name = record.recordBlob.slice(slash + 1);
+  const whole = await blobs.getContainerClient(container).getBlockBlobClient(name).downloadToBuffer();
+  return JSON.parse(whole.toString('utf8')) as DeadLetterRecord;
+}
+
+/** One line per decision, for the command line. */
+export function formatReplayReport(report: ReplayReport): string {
+  const lines = report.items.map(
+    (item) => `${item.decision.padEnd(12)} ${item.reason ?? '-'} ${item.messageKey ?? item.ledgerKey ?? item.recordId ?? ''}${item.detail ? ` (${item.detail})` : ''}`,
+  );
+  const counts = Object.entries(report.counts)
+    .filter(([, count]) => count > 0)
+    .map(([decision, count]) => `${count} ${decision}`)
+    .join(', ');
+  lines.push(`replay: ${report.examined} examined${counts ? `, ${counts}` : ''}`);
+  return lines.join('\n') + '\n';
+}
+
+/** The clients replay needs, from the relay's own settings (same storage account, queues and ledger). */
+export function replayDependencies(config: RelayConfig): ReplayDependencies {
+  const storage = createStorageClients(config.queue.connection);
+  return {
+    deadLetterQueue: storage.queues.getQueueClient(config.queue.deadLetterQueueName),
+    relayQueue: storage.queues.getQueueClient(config.queue.queueName),
+    blobs: storage.blobs,
+    ledger: new BlobDeliveryLedger(storage.blobs.getContainerClient(config.queue.ledgerContainerName), { leaseSeconds: config.queue.ledgerLeaseSeconds }),
+  };
+}
