@@ -136,7 +136,7 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
   });
 
   await check('secret', ['configuration'], async () => {
-    const oauth = config!.oauth as (NonNullable<RelayConfig['oauth']> & { federation?: unknown }) | undefined;
+    const oauth = config!.oauth;
     if (!oauth) return { status: 'skipped', detail: 'OAuth2 is off: SMTP_PASSWORD is used' };
     if (oauth.federation) return { status: 'skipped', detail: 'no client secret: the managed identity signs in for the app (federation)' };
     let status: SecretStatus | undefined;
@@ -146,7 +146,7 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
       if (!isRelayError(error)) throw error;
       return { status: 'failed', finding: secretFinding(findingOfError(error), error.remedy) };
     }
-    if (!status) return { status: 'ok', detail: 'from the setting OAUTH2_CLIENT_SECRET (a setting does not tell when the secret expires)' };
+    if (!status) return { status: 'ok', detail: 'no secret store to ask; the token check below tries the secret' };
     return secretOutcome(status, now(), warningDays(config!));
   });
 
@@ -182,7 +182,10 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
     const smtp = config!.smtp;
     probe = await probeSmtp(smtp);
     const where = `${smtp.host}:${smtp.port}`;
-    if (!probe.connected && probe.failure) return { status: 'failed', detail: where, finding: findingOfError(probe.failure) };
+    // Everything but a TLS failure (refused, unknown host, timeout, a 5xx greeting) is this check's.
+    if (probe.failure && probe.failure.reason !== 'smtp_tls_failed') {
+      return { status: 'failed', detail: where, finding: findingOfError(probe.failure) };
+    }
     return { status: 'ok', detail: `${where} answered` };
   });
 
@@ -272,8 +275,7 @@ function secretFinding(finding: Finding, remedy: string | undefined): Finding {
 }
 
 function warningDays(config: RelayConfig): number {
-  const monitor = (config as { monitor?: { warningDays?: number } }).monitor;
-  return monitor?.warningDays ?? DEFAULT_WARNING_DAYS;
+  return config.monitor?.warningDays ?? DEFAULT_WARNING_DAYS;
 }
 
 /** A failure nothing classified: its words (redacted), never its stack. */

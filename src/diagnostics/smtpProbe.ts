@@ -12,7 +12,7 @@ import type { RelayError } from '../errors';
 import { trustedCertificates } from '../token/trust';
 
 export interface SmtpProbeResult {
-  /** The TCP connection was made and the server greeted (false when the failure came before). */
+  /** The server answered (false when nothing came back: refused, unknown host, timeout). */
   connected: boolean;
   /** The session was encrypted (STARTTLS completed, or implicit TLS). */
   secured: boolean;

@@ -224,6 +224,14 @@ const cases: BrokenStep[] = [
     words: /ECONNREFUSED/,
   },
   {
+    name: 'the server refuses the session at its greeting',
+    arrange: (t) => t.smtpServer.failNext('connect', { code: 554, message: '5.7.1 Service unavailable; Client host [203.0.113.9] blocked using Spamhaus' }),
+    failedCheck: 'smtp_connect',
+    diagnosis: 'smtp_session_refused',
+    steps: ['emailServer'],
+    words: /refused the SMTP session[\s\S]*554 5\.7\.1/,
+  },
+  {
     name: 'TLS from the first byte against a STARTTLS port',
     overrides: { SMTP_SECURITY: 'implicit' },
     failedCheck: 'smtp_tls',
