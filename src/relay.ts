@@ -59,6 +59,8 @@ export interface RelayDependencies {
   config: Pick<RelayConfig, 'mail' | 'queue'>;
   sender: MessageSender;
   deadLetters: DeadLetterSink;
+  /** Fetches attachments sent by reference (claim check); without it only inline attachments can be sent. */
+  attachments?: { resolve(message: RelayMessage): Promise<RelayMessage> };
   /** Sends each message key once; without it a redelivered message is sent again. */
   ledger?: DeliveryLedger;
   /** Backoff through retry copies; without it a failure throws and the host's visibilityTimeout applies. */
@@ -148,7 +150,8 @@ export async function relayQueueMessage(
   try {
     const claimed = await claim(attempt, deps, logger);
     if (claimed) return claimed;
-    const sent = await deps.sender.send(toMailOptions(message, deps.config.mail));
+    const complete = deps.attachments ? await deps.attachments.resolve(message) : message;
+    const sent = await deps.sender.send(toMailOptions(complete, deps.config.mail));
     await recordSent(attempt, sent, deps, logger);
     logger.info('mail delivered', {
       event: 'relay.delivered',

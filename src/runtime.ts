@@ -15,6 +15,7 @@ import { throttledSender } from './throttle/throttledSender';
 import { DeadLetterWriter } from './deadLetter';
 import { BlobDeliveryLedger } from './delivery/ledger';
 import { QueueRetries } from './delivery/retryQueue';
+import { AttachmentBlobs } from './message/attachmentBlobs';
 import { processLogger, type Logger } from './log';
 import { redactingLogger } from './redact';
 import { relayQueueMessage, type QueueDelivery, type RelayOutcome } from './relay';
@@ -58,6 +59,7 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
     leaseSeconds: config.queue.ledgerLeaseSeconds,
   });
   const retries = { queue: new QueueRetries(storage.queues.getQueueClient(config.queue.queueName)), policy: config.queue.retry };
+  const attachments = new AttachmentBlobs(storage.blobs.getContainerClient(config.queue.attachmentContainerName), config.queue.maxAttachmentBytes);
   return {
     config,
     sender,
@@ -66,7 +68,7 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
     secrets,
     storage,
     handleQueueMessage: (payload, delivery, invocationLogger) =>
-      relayQueueMessage(payload, delivery, { config, sender, deadLetters, ledger, retries }, invocationLogger),
+      relayQueueMessage(payload, delivery, { config, sender, deadLetters, ledger, retries, attachments }, invocationLogger),
     async close() {
       sender.close();
     },
