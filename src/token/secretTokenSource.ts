@@ -30,7 +30,8 @@ export class SecretProviderTokenSource implements TokenSource {
     try {
       return await this.sourceFor(secret.value).fetchToken();
     } catch (error) {
-      if (!isSecretRejection(error)) throw error;
+      // A setting cannot change while the process runs: nothing newer to look for.
+      if (!isSecretRejection(error) || this.secrets.store === 'setting') throw error;
       const latest = await this.secrets.reload();
       if (latest.value === secret.value) {
         this.logger.warn('the token endpoint refused the client secret and no newer version exists', {
