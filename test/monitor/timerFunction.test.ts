@@ -26,13 +26,17 @@ before(async () => {
 });
 
 after(async () => {
-  await getRelay().close();
-  for (const [key, value] of saved) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
+  // Servers first, whatever else fails: a stack left open would keep the test process alive.
+  try {
+    await getRelay().close();
+  } finally {
+    for (const [key, value] of saved) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    await stack?.close();
+    rmSync(dir, { recursive: true, force: true });
   }
-  await stack.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('the secretMonitor handler pre-warms the shared relay: a token is fetched and an SMTP login is made', async () => {
