@@ -2,6 +2,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { HttpAnswer, HttpInput } from '../../src/http/types';
 import type { TestSendDependencies } from '../../src/http/testSend';
+import { createHealthHandler } from '../../src/http/health';
 import { relayTarget } from '../../src/diagnostics/target';
 import type { DiagnosticTarget } from '../../src/diagnostics/checks';
 import { getRelay } from '../../src/runtime';
@@ -35,3 +36,6 @@ export const testSendDependencies: TestSendDependencies = {
 export function processTarget(): DiagnosticTarget {
   return relayTarget(() => getRelay());
 }
+
+/** One health handler per process: it keeps the last report for a short while. */
+export const processHealth = createHealthHandler(processTarget);
