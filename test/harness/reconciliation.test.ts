@@ -57,7 +57,8 @@ const token = (name: string, reply: InjectedReply): Injection => ({
   },
 });
 
-const INJECTIONS: Injection[] = [
+/** Every fault, each striking whichever command or token request comes next. */
+const injections = (signedToken: string): Injection[] => [
   smtp('drop before greeting', 'connect', 'drop'),
   smtp('drop during AUTH', 'auth', 'drop'),
   smtp('drop after AUTH', 'mail', 'drop'),
@@ -77,10 +78,14 @@ const INJECTIONS: Injection[] = [
   token('token 503', { status: 503, body: 'Service Unavailable' }),
   token('token timeout', { status: 200, delayMs: 800, body: { token_type: 'Bearer', access_token: 'late', expires_in: 3600 } }),
   token('token malformed JSON', { status: 200, body: '{"access_token":' }),
+  // A valid token, but no expires_in.
+  token('token without expires_in', { status: 200, body: { token_type: 'Bearer', access_token: signedToken } }),
 ];
 
 test(`reconciliation: ${MESSAGES} messages under random faults end delivered once or dead-lettered once, none lost, none twice`, async () => {
   const random = seeded(SEED);
+  const INJECTIONS = injections(await stack.tokenServer.issueToken());
+  const firstRound = [...INJECTIONS].sort(() => random() - 0.5);
   const harness = await new RelayHarness(stack, {
     name: 'reconcile',
     tokenRequestTimeoutMs: 300,
@@ -96,10 +101,15 @@ test(`reconciliation: ${MESSAGES} messages under random faults end delivered onc
   }).start();
   const injected = new Map<string, number>();
   const count = (name: string) => injected.set(name, (injected.get(name) ?? 0) + 1);
-  // Storage faults strike the calls themselves, at random.
-  harness.faults.deadLetterWrite = () => random() < 0.15 && (count('dead-letter write fails'), true);
-  harness.faults.retryCopyWrite = () => random() < 0.05 && (count('retry copy write fails'), true);
-  harness.faults.loseDelete = () => random() < 0.03 && (count('queue delete lost'), true);
+  // Storage faults strike the calls themselves: the first call of each kind for certain, then at random.
+  const storageFault = (name: string, probability: number) => () => {
+    const strike = !injected.has(name) || random() < probability;
+    if (strike) count(name);
+    return strike;
+  };
+  harness.faults.deadLetterWrite = storageFault('dead-letter write fails', 0.15);
+  harness.faults.retryCopyWrite = storageFault('retry copy write fails', 0.05);
+  harness.faults.loseDelete = storageFault('queue delete lost', 0.03);
 
   for (let n = 0; n < MESSAGES; n++) {
     const key = `m${n}`;
@@ -112,7 +122,8 @@ test(`reconciliation: ${MESSAGES} messages under random faults end delivered onc
   await harness.drain(120_000, (handled) => {
     for (let i = 0; i < handled; i++) {
       if (random() >= 1 / 12) continue;
-      const injection = INJECTIONS[Math.floor(random() * INJECTIONS.length)]!;
+      // Every kind once (in a seeded random order), then any kind at random.
+      const injection = firstRound.pop() ?? INJECTIONS[Math.floor(random() * INJECTIONS.length)]!;
       injection.inject(harness);
       count(injection.name);
     }
