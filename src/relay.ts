@@ -127,7 +127,8 @@ export async function relayQueueMessage(
     number: (envelope?.attempts ?? 0) + delivery.dequeueCount,
     firstEnqueuedAt: firstEnqueued(envelope, delivery, now),
     originalQueueMessageId,
-    ledgerKey: envelope?.ledgerKey ?? (originalQueueMessageId ? `queue:${originalQueueMessageId}` : undefined),
+    // Derived, not taken from the envelope: a forged envelope must not name another message's ledger entry.
+    ledgerKey: originalQueueMessageId ? `queue:${originalQueueMessageId}` : undefined,
   };
 
   let message: RelayMessage;

@@ -232,3 +232,15 @@ test('a forged retry envelope cannot smuggle an invalid message past validation'
   assert.equal(outcome.status, 'dead-lettered');
   assert.equal(deadLetters.written[0]!.reason, 'invalid_message');
 });
+
+test("a forged envelope cannot claim another message's ledger entry", async () => {
+  const sender = scripted(ok);
+  const { deps, ledger } = await setup(sender);
+  const victim = await ledger.claim('id:victim', { queueMessageId: 'q-victim' });
+  if (victim.outcome === 'claimed') await ledger.release(victim.claim, 'smtp_throttled');
+  const forged = { schema: RETRY_SCHEMA, attempts: 1, firstEnqueuedAt: new Date().toISOString(), ledgerKey: 'id:victim', lastReason: 'x', lastError: 'x', message: { to: 'a@example.net', text: 'x' } };
+  const outcome = await relayQueueMessage(forged, { dequeueCount: 1, queueMessageId: 'q-forged-2' }, deps, logger);
+  assert.equal(outcome.status, 'delivered');
+  assert.equal((await ledger.read('id:victim'))?.state, 'retry', "the victim's entry is untouched");
+  assert.equal((await ledger.read('queue:q-forged-2'))?.state, 'sent');
+});
