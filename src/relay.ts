@@ -18,6 +18,7 @@ import type { SendMailOptions } from 'nodemailer';
 import type { RelayConfig } from './config';
 import { RelayError, isRelayError } from './errors';
 import type { Logger } from './log';
+import type { DeliveryCounters } from './metrics';
 import { redact, redactingLogger } from './redact';
 import { decodeQueueText, parseQueueMessage, type RelayMessage } from './message/validate';
 import { toMailOptions } from './message/compose';
@@ -63,6 +64,8 @@ export interface RelayDependencies {
   attachments?: { resolve(message: RelayMessage): Promise<RelayMessage> };
   /** Sends each message key once; without it a redelivered message is sent again. */
   ledger?: DeliveryLedger;
+  /** This instance's delivery counters (health output). */
+  counters?: DeliveryCounters;
   /** Backoff through retry copies; without it a failure throws and the host's visibilityTimeout applies. */
   retries?: { queue: RetryQueue; policy: RetryPolicy };
   now?: () => Date;
@@ -115,6 +118,30 @@ export async function relayQueueMessage(
   deps: RelayDependencies,
   invocationLogger: Logger,
 ): Promise<RelayOutcome> {
+  try {
+    const outcome = await handleOnce(payload, delivery, deps, invocationLogger);
+    if (deps.counters) countOutcome(deps.counters, outcome);
+    return outcome;
+  } catch (error) {
+    // Thrown: the host delivers the message again.
+    if (deps.counters) {
+      deps.counters.retried++;
+      if (error instanceof RetryLaterError && error.failure.reason === 'smtp_throttled') deps.counters.throttled++;
+    }
+    throw error;
+  }
+}
+
+function countOutcome(counters: DeliveryCounters, outcome: RelayOutcome): void {
+  if (outcome.status === 'delivered') counters.delivered++;
+  else if (outcome.status === 'duplicate') counters.duplicatesSkipped++;
+  else if (outcome.status === 'dead-lettered') counters.deadLettered++;
+  else counters.retried++;
+  if (outcome.status === 'retry-scheduled' && outcome.reason === 'smtp_throttled') counters.throttled++;
+}
+
+async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: RelayDependencies, invocationLogger: Logger): Promise<RelayOutcome> {
+  const started = performance.now();
   const logger = redactingLogger(invocationLogger);
   const now = deps.now ?? (() => new Date());
   const { message: inner, envelope } = unwrapRetry(payload);
@@ -154,11 +181,15 @@ export async function relayQueueMessage(
     const complete = deps.attachments ? await deps.attachments.resolve(message) : message;
     const sent = await deps.sender.send(toMailOptions(complete, deps.config.mail));
     await recordSent(attempt, sent, deps, logger);
+    // One line per delivery, for Application Insights queries (customDimensions).
     logger.info('mail delivered', {
       event: 'relay.delivered',
+      outcome: 'delivered',
       messageKey: attempt.messageKey,
       queueMessageId: delivery.queueMessageId,
       attempt: attempt.number,
+      durationMs: Math.round(performance.now() - started),
+      recipients: message.to.length + message.cc.length + message.bcc.length,
       messageId: sent.messageId,
       smtpReply: sent.response,
       accepted: sent.accepted,

@@ -17,6 +17,7 @@ import { BlobDeliveryLedger } from './delivery/ledger';
 import { QueueRetries } from './delivery/retryQueue';
 import { AttachmentBlobs } from './message/attachmentBlobs';
 import { processLogger, type Logger } from './log';
+import { newDeliveryCounters, type DeliveryCounters } from './metrics';
 import { redactingLogger } from './redact';
 import { relayQueueMessage, type QueueDelivery, type RelayOutcome } from './relay';
 import { createSecretMonitor, type SecretMonitor } from './monitor';
@@ -29,8 +30,20 @@ export interface Relay {
   readonly tokens?: TokenCache;
   readonly secrets?: ClientSecretProvider;
   readonly storage: StorageClients;
+  /** What this instance has done since it started (health output). */
+  activity(): RelayActivity;
   handleQueueMessage(payload: unknown, delivery: QueueDelivery, logger: Logger): Promise<RelayOutcome>;
   close(): Promise<void>;
+}
+
+export interface RelayActivity extends DeliveryCounters {
+  /** Sends held back by the mailbox throttle, and handed back to the queue because the wait was too long. */
+  throttleWaits: number;
+  throttleDeferrals: number;
+  /** Milliseconds until sending resumes after a throttling reply (0 when not paused). */
+  pausedForMs: number;
+  tokenRequests: number;
+  smtpConnectionsOpened: number;
 }
 
 /** Tests and the local run: stand-ins for the managed identity. */
@@ -44,15 +57,17 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
   const secrets = config.oauth ? createSecretProvider(config.oauth, { extraCa, logger, vaultCredential: identity.vaultCredential }) : undefined;
   const tokens = config.oauth ? createTokenProvider(config.oauth, { extraCa, logger, secrets, assertions: identity.assertions }) : undefined;
   // One pool and one throttle for the mailbox on this instance, shared by every invocation.
+  const throttle = new MailboxThrottle({
+    messagesPerWindow: config.smtp.rateLimitPerMinute,
+    windowMs: 60_000,
+    maxWaitMs: config.smtp.rateLimitMaxWaitMs,
+    backoffMs: config.smtp.throttleBackoffMs,
+  });
   const sender = throttledSender(
     createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password: config.password, logger }),
-    new MailboxThrottle({
-      messagesPerWindow: config.smtp.rateLimitPerMinute,
-      windowMs: 60_000,
-      maxWaitMs: config.smtp.rateLimitMaxWaitMs,
-      backoffMs: config.smtp.throttleBackoffMs,
-    }),
+    throttle,
   );
+  const counters = newDeliveryCounters();
   const storage = createStorageClients(config.queue.connection);
   const deadLetters = new DeadLetterWriter(storage, config.queue.deadLetterQueueName, config.queue.deadLetterContainerName);
   const ledger = new BlobDeliveryLedger(storage.blobs.getContainerClient(config.queue.ledgerContainerName), {
@@ -67,8 +82,16 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
     tokens,
     secrets,
     storage,
+    activity: () => ({
+      ...counters,
+      throttleWaits: throttle.stats.waited,
+      throttleDeferrals: throttle.stats.deferred,
+      pausedForMs: throttle.pausedForMs(),
+      tokenRequests: tokens?.stats.fetches ?? 0,
+      smtpConnectionsOpened: sender.stats.connectionsOpened,
+    }),
     handleQueueMessage: (payload, delivery, invocationLogger) =>
-      relayQueueMessage(payload, delivery, { config, sender, deadLetters, ledger, retries, attachments }, invocationLogger),
+      relayQueueMessage(payload, delivery, { config, sender, deadLetters, ledger, retries, attachments, counters }, invocationLogger),
     async close() {
       sender.close();
     },

@@ -38,4 +38,4 @@ export function processTarget(): DiagnosticTarget {
 }
 
 /** One health handler per process: it keeps the last report for a short while. */
-export const processHealth = createHealthHandler(processTarget);
+export const processHealth = createHealthHandler(processTarget, { activity: () => getRelay().activity() });

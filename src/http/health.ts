@@ -13,6 +13,8 @@ export interface HealthOptions {
   /** How long a report is reused without fresh=true; default 60 s. */
   cacheTtlMs?: number;
   now?: () => number;
+  /** This instance's delivery counters, reported as they are now (never from the cached report). */
+  activity?: () => object | undefined;
 }
 
 export const DEFAULT_HEALTH_CACHE_TTL_MS = 60_000;
@@ -54,7 +56,17 @@ export function createHealthHandler(target: () => DiagnosticTarget, options: Hea
         checkedAt: new Date(at).toISOString(),
         fromCache: reusable,
         checks: report.checks,
+        ...(options.activity ? { activity: currentActivity(options.activity) } : {}),
       }),
     };
   };
+}
+
+/** Counters must not make the health answer fail: a relay that cannot be built has none. */
+function currentActivity(activity: () => object | undefined): object | undefined {
+  try {
+    return activity();
+  } catch {
+    return undefined;
+  }
 }

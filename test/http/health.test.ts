@@ -145,3 +145,24 @@ test('bad settings: 503 naming the settings, everything else skipped', async () 
   assert.match(configuration.finding.observed, /SMTP_PORT/);
   assert.ok(rest.every((check: { status: string }) => check.status === 'skipped'));
 });
+
+test('the process health reports the relay\'s activity counters', async () => {
+  const activity = body(await health(get())).activity;
+  for (const counter of ['delivered', 'retried', 'deadLettered', 'throttled', 'duplicatesSkipped', 'tokenRequests', 'smtpConnectionsOpened', 'pausedForMs']) {
+    assert.equal(typeof activity?.[counter], 'number', counter);
+  }
+  assert.ok(activity.tokenRequests >= 1, 'the checks fetched a token through the relay\'s cache');
+});
+
+test('activity is read anew on every call, even when the checks come from the cache', async () => {
+  const counters = { delivered: 0 };
+  const relay = createRelay(loadConfig(tenant.settings()), silentLogger);
+  relays.push(relay);
+  const handler = createHealthHandler(() => relayTarget(() => relay), { activity: () => ({ ...counters }) });
+  const first = httpResponse(await handler(httpInput(get())));
+  counters.delivered = 7;
+  const second = httpResponse(await handler(httpInput(get())));
+  assert.equal(body(first).activity.delivered, 0);
+  assert.equal(body(second).fromCache, true);
+  assert.equal(body(second).activity.delivered, 7);
+});

@@ -12,6 +12,7 @@ import { relayQueueMessage, RetryLaterError, type MessageSender, type SentMessag
 import type { DeadLetterInput, DeadLetterReceipt } from '../../src/deadLetter';
 import type { Logger } from '../../src/log';
 import { registerSecret } from '../../src/redact';
+import { newDeliveryCounters } from '../../src/metrics';
 
 const mail = { user: 'relay@example.com', from: 'relay@example.com', allowedFrom: [], maxRecipients: 500 };
 const config = { mail, queue: { maxDequeueCount: 5 } } as unknown as Parameters<typeof relayQueueMessage>[2]['config'];
@@ -144,4 +145,25 @@ test('a token or secret inside a failure never reaches the log or the retry erro
   const everything = logger.lines.join('\n') + String(error);
   assert.ok(!everything.includes(secret), 'secret leaked');
   assert.ok(!everything.includes(jwt), 'token leaked');
+});
+
+test('delivery counters follow the outcomes: delivered, dead-lettered, retried and throttled', async () => {
+  const counters = newDeliveryCounters();
+  const deps = (smtp: MessageSender) => ({ config, sender: smtp, deadLetters: deadLetterSink(), counters });
+  await relayQueueMessage(valid, { dequeueCount: 1 }, deps(sender(ok)), recordingLogger());
+  await relayQueueMessage('not json', { dequeueCount: 1 }, deps(sender(ok)), recordingLogger());
+  await assert.rejects(relayQueueMessage(valid, { dequeueCount: 1 }, deps(sender(retryable[0])), recordingLogger()));
+  assert.deepEqual(counters, { delivered: 1, duplicatesSkipped: 0, retried: 1, deadLettered: 1, throttled: 1 });
+});
+
+test('the delivery line carries the outcome, attempt, duration and recipient count', async () => {
+  const logger = recordingLogger();
+  await relayQueueMessage(JSON.stringify({ to: ['a@example.net', 'b@example.net'], cc: 'c@example.net', text: 'x' }), { dequeueCount: 2 }, { config, sender: sender(ok), deadLetters: deadLetterSink() }, logger);
+  const line = logger.lines.find((entry) => entry.includes('relay.delivered'))!;
+  const fields = JSON.parse(line.slice(line.indexOf('{')));
+  assert.equal(fields.outcome, 'delivered');
+  assert.equal(fields.attempt, 2);
+  assert.equal(fields.recipients, 3);
+  assert.equal(typeof fields.durationMs, 'number');
+  assert.equal(fields.messageId, ok.messageId);
 });
