@@ -19,6 +19,7 @@ import type { RelayConfig } from './config';
 import { RelayError, isRelayError } from './errors';
 import type { Logger } from './log';
 import type { DeliveryCounters } from './metrics';
+import type { ConcurrencyGate } from './throttle/concurrencyGate';
 import { redact, redactingLogger } from './redact';
 import { decodeQueueText, parseQueueMessage, type RelayMessage } from './message/validate';
 import { toMailOptions } from './message/compose';
@@ -64,6 +65,8 @@ export interface RelayDependencies {
   attachments?: { resolve(message: RelayMessage): Promise<RelayMessage> };
   /** Sends each message key once; without it a redelivered message is sent again. */
   ledger?: DeliveryLedger;
+  /** Bounds how many messages fetch attachments and send at once (the SMTP pool's size). */
+  sendSlots?: ConcurrencyGate;
   /** This instance's delivery counters (health output). */
   counters?: DeliveryCounters;
   /** Backoff through retry copies; without it a failure throws and the host's visibilityTimeout applies. */
@@ -132,6 +135,10 @@ export async function relayQueueMessage(
   }
 }
 
+function runInSendSlot<T>(deps: RelayDependencies, task: () => Promise<T>): Promise<T> {
+  return deps.sendSlots ? deps.sendSlots.run(task) : task();
+}
+
 function countOutcome(counters: DeliveryCounters, outcome: RelayOutcome): void {
   if (outcome.status === 'delivered') counters.delivered++;
   else if (outcome.status === 'duplicate') counters.duplicatesSkipped++;
@@ -178,8 +185,10 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
   try {
     const claimed = await claim(attempt, deps, logger);
     if (claimed) return claimed;
-    const complete = deps.attachments ? await deps.attachments.resolve(message) : message;
-    const sent = await deps.sender.send(toMailOptions(complete, deps.config.mail));
+    const sent = await runInSendSlot(deps, async () => {
+      const complete = deps.attachments ? await deps.attachments.resolve(message) : message;
+      return deps.sender.send(toMailOptions(complete, deps.config.mail));
+    });
     await recordSent(attempt, sent, deps, logger);
     // One line per delivery, for Application Insights queries (customDimensions).
     logger.info('mail delivered', {

@@ -12,6 +12,7 @@ import { createMailSender, type MailSender } from './smtp';
 import { createStorageClients, type StorageClients } from './storage';
 import { MailboxThrottle } from './throttle/mailboxThrottle';
 import { throttledSender } from './throttle/throttledSender';
+import { ConcurrencyGate } from './throttle/concurrencyGate';
 import { DeadLetterWriter } from './deadLetter';
 import { BlobDeliveryLedger } from './delivery/ledger';
 import { QueueRetries } from './delivery/retryQueue';
@@ -68,6 +69,8 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
     throttle,
   );
   const counters = newDeliveryCounters();
+  // As many messages fetch attachments and send at once as the pool has connections.
+  const sendSlots = new ConcurrencyGate(config.smtp.poolSize);
   const storage = createStorageClients(config.queue.connection);
   const deadLetters = new DeadLetterWriter(storage, config.queue.deadLetterQueueName, config.queue.deadLetterContainerName);
   const ledger = new BlobDeliveryLedger(storage.blobs.getContainerClient(config.queue.ledgerContainerName), {
@@ -91,7 +94,7 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
       smtpConnectionsOpened: sender.stats.connectionsOpened,
     }),
     handleQueueMessage: (payload, delivery, invocationLogger) =>
-      relayQueueMessage(payload, delivery, { config, sender, deadLetters, ledger, retries, attachments, counters }, invocationLogger),
+      relayQueueMessage(payload, delivery, { config, sender, deadLetters, ledger, retries, attachments, counters, sendSlots }, invocationLogger),
     async close() {
       sender.close();
     },
