@@ -4,12 +4,11 @@
  * apart "cannot connect" from "cannot secure the connection", which the
  * sender's own verify() reports as one failure. Nothing is sent.
  */
-import net from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SmtpSettings } from '../config';
 import { classifySmtpError } from '../smtp';
 import type { RelayError } from '../errors';
-import { trustedCertificates } from '../token/trust';
+import { smtpConnectionOptions } from '../smtp/connectionOptions';
 
 export interface SmtpProbeResult {
   /** The server answered (false when nothing came back: refused, unknown host, timeout). */
@@ -24,23 +23,8 @@ export interface SmtpProbeResult {
 }
 
 export async function probeSmtp(smtp: SmtpSettings): Promise<SmtpProbeResult> {
-  const ca = trustedCertificates(smtp.extraCa);
   const connection = new SMTPConnection({
-    host: smtp.host,
-    port: smtp.port,
-    secure: smtp.security === 'implicit',
-    requireTLS: smtp.security === 'starttls',
-    ignoreTLS: false,
-    opportunisticTLS: false,
-    tls: {
-      ...(ca ? { ca } : {}),
-      minVersion: 'TLSv1.2',
-      rejectUnauthorized: true,
-      ...(net.isIP(smtp.host) ? {} : { servername: smtp.host }),
-    },
-    connectionTimeout: smtp.connectionTimeoutMs,
-    greetingTimeout: smtp.greetingTimeoutMs,
-    socketTimeout: smtp.socketTimeoutMs,
+    ...smtpConnectionOptions(smtp),
     logger: false,
   });
   try {

@@ -8,16 +8,15 @@
  * dropped and the send retried once with a new one: nodemailer renews only when
  * the server answers 334 with an error (Gmail), while Exchange answers 535 at once.
  */
-import net from 'node:net';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import type { SMTPPoolOptions } from 'nodemailer/lib/smtp-pool';
 import type { PasswordAuthSettings, SmtpSettings } from '../config';
 import { silentLogger, type Logger } from '../log';
 import { redact } from '../redact';
 import type { TokenCache } from '../token/tokenCache';
-import { trustedCertificates } from '../token/trust';
 import { PASSWORD_METHOD, passwordHandler, tokenRefusedBy, xoauth2Handler } from './authHandlers';
 import { classifySmtpError, parseSmtpReply } from './classifySmtpError';
+import { smtpConnectionOptions } from './connectionOptions';
 
 export interface MailSenderOptions {
   smtp: SmtpSettings;
@@ -78,28 +77,11 @@ export function createMailSender(options: MailSenderOptions): MailSender {
   }
   const stats: MailSenderStats = { messagesSent: 0, connectionsOpened: 0, authentications: 0, tokenRetries: 0 };
 
-  const ca = trustedCertificates(smtp.extraCa);
   const transportOptions: SMTPPoolOptions & { pool: true } = {
     pool: true,
     maxConnections: smtp.poolSize,
     maxMessages: MAX_MESSAGES_PER_CONNECTION,
-    host: smtp.host,
-    port: smtp.port,
-    secure: smtp.security === 'implicit',
-    // STARTTLS is required: no fallback to a clear-text session.
-    requireTLS: smtp.security === 'starttls',
-    ignoreTLS: false,
-    opportunisticTLS: false,
-    tls: {
-      ...(ca ? { ca } : {}),
-      minVersion: 'TLSv1.2',
-      rejectUnauthorized: true,
-      // SNI needs a host name; for an IP address Node checks the certificate against the IP.
-      ...(net.isIP(smtp.host) ? {} : { servername: smtp.host }),
-    },
-    connectionTimeout: smtp.connectionTimeoutMs,
-    greetingTimeout: smtp.greetingTimeoutMs,
-    socketTimeout: smtp.socketTimeoutMs,
+    ...smtpConnectionOptions(smtp),
     // Log in on every connection even when AUTH is not advertised; our handlers then
     // refuse to continue, so a server without AUTH fails the send instead of receiving
     // the message unauthenticated.
