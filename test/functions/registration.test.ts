@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { globSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as functions from '@azure/functions';
+import { describeSettings } from '../../src/config';
 
 const root = resolve(__dirname, '..', '..', '..');
 const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string; engines: { node: string } };
@@ -108,4 +109,10 @@ test('the HTTP functions: test send (POST) and health (GET), both behind a funct
   assert.equal(byName.httpSend.route, 'send');
   assert.deepEqual(byName.health.methods, ['GET']);
   assert.equal(byName.health.route, 'health');
+});
+
+test("the relay's default RELAY_MAX_DEQUEUE_COUNT equals host.json's maxDequeueCount (the last attempt dead-letters with a reason)", () => {
+  const host = JSON.parse(readFileSync(join(root, 'host.json'), 'utf8'));
+  const maxDequeueCount = describeSettings().find((setting) => setting.name === 'RELAY_MAX_DEQUEUE_COUNT')?.default;
+  assert.equal(Number(maxDequeueCount), host.extensions.queues.maxDequeueCount);
 });
