@@ -78,12 +78,15 @@ interface Measure {
   messagesPerSecond: number;
   cpuMsPerMessage: number;
   peakRssMb: number;
+  /** Resident memory when the phase starts (after a GC), to read the peak against. */
+  idleRssMb: number;
 }
 
 /** Throughput, CPU time and peak resident memory while `work` runs (memory sampled every 20 ms). */
 async function measured(count: number, work: () => Promise<void>): Promise<Measure> {
   (globalThis as { gc?: () => void }).gc?.();
-  let peak = process.memoryUsage().rss;
+  const idle = process.memoryUsage().rss;
+  let peak = idle;
   const sampler = setInterval(() => {
     const usage = process.memoryUsage();
     if (process.env.BENCH_DEBUG_MEMORY && usage.rss > peak) console.error(JSON.stringify(Object.fromEntries(Object.entries(usage).map(([k, v]) => [k, Math.round(v / 2 ** 20)]))));
@@ -96,7 +99,7 @@ async function measured(count: number, work: () => Promise<void>): Promise<Measu
   const used = process.cpuUsage(cpu);
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
-  return { messagesPerSecond: count / seconds, cpuMsPerMessage: (used.user + used.system) / 1000 / count, peakRssMb: peak / 2 ** 20 };
+  return { messagesPerSecond: count / seconds, cpuMsPerMessage: (used.user + used.system) / 1000 / count, peakRssMb: peak / 2 ** 20, idleRssMb: idle / 2 ** 20 };
 }
 
 interface Stack {
@@ -236,6 +239,7 @@ async function main(): Promise<void> {
         tokenRequestsPer1000: round(((after.tokens - before.tokens) * 1000) / handled, 2),
         vaultReadsPer1000: round(((after.vault - before.vault) * 1000) / handled, 2),
         smtpConnectionsOpened: after.connections - before.connections,
+        relayIdleRssMb: round(ours.idleRssMb),
         relayPeakRssMb: round(ours.peakRssMb),
       });
     }

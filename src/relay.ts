@@ -23,6 +23,7 @@ import type { ConcurrencyGate } from './throttle/concurrencyGate';
 import { redact, redactingLogger } from './redact';
 import { decodeQueueText, parseQueueMessage, type RelayMessage } from './message/validate';
 import { toMailOptions } from './message/compose';
+import { closeAttachmentStreams } from './message/attachmentBlobs';
 import type { DeadLetterInput, DeadLetterReceipt } from './deadLetter';
 import type { DeliveryLedger, LedgerClaim, LedgerEntry } from './delivery/ledger';
 import { isPastMaxAge, retryDelaySeconds, type RetryPolicy } from './delivery/backoff';
@@ -187,7 +188,12 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
     if (claimed) return claimed;
     const sent = await runInSendSlot(deps, async () => {
       const complete = deps.attachments ? await deps.attachments.resolve(message) : message;
-      return deps.sender.send(toMailOptions(complete, deps.config.mail));
+      try {
+        return await deps.sender.send(toMailOptions(complete, deps.config.mail));
+      } finally {
+        // Blob downloads a send did not read to the end (e.g. the rate limit handed the message back).
+        closeAttachmentStreams(complete);
+      }
     });
     await recordSent(attempt, sent, deps, logger);
     // One line per delivery, for Application Insights queries (customDimensions).

@@ -1,13 +1,26 @@
 /** A queue message after validation: addresses parsed, sender resolved, attachments decoded. */
+import type { Readable } from 'node:stream';
 import type { Mailbox } from './address';
 
 export type { Mailbox };
+
+/**
+ * An attachment's bytes streamed from their source, which can be opened again: a send
+ * consumes (or, failing, destroys) the stream, and a resend needs a new one.
+ */
+export interface ReopenableStream extends Readable {
+  reopen(): Promise<ReopenableStream>;
+}
 
 export interface RelayAttachment {
   filename: string;
   /** Absent: nodemailer guesses it from the file name. */
   contentType?: string;
-  content: Buffer;
+  /**
+   * The bytes: in memory when they came inside the queue message, a stream (read once,
+   * while sending) when they come from a blob.
+   */
+  content: Buffer | ReopenableStream;
   /** Set for inline images referenced from the HTML body as cid:<contentId>. */
   contentId?: string;
 }
@@ -42,7 +55,7 @@ export interface RelayMessage {
   attachments: Array<RelayAttachment | BlobAttachment>;
 }
 
-/** A message whose attachments are all in memory, ready to compose. */
+/** A message whose attachments are all fetched (in memory, or streams from their blobs), ready to compose and send once. */
 export interface ResolvedMessage extends RelayMessage {
   attachments: RelayAttachment[];
 }

@@ -8,9 +8,12 @@
  * dropped and the send retried once with a new one: nodemailer renews only when
  * the server answers 334 with an error (Gmail), while Exchange answers 535 at once.
  */
+import type { Readable } from 'node:stream';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import type { SMTPPoolOptions } from 'nodemailer/lib/smtp-pool';
 import type { PasswordAuthSettings, SmtpSettings } from '../config';
+import { RelayError } from '../errors';
+import type { ReopenableStream } from '../message/types';
 import { silentLogger, type Logger } from '../log';
 import { redact } from '../redact';
 import type { TokenCache } from '../token/tokenCache';
@@ -51,7 +54,11 @@ export interface MailSenderStats {
 }
 
 export interface MailSender {
-  /** Resolves when the server accepted the message (possibly for only some recipients); rejects with a RelayError. */
+  /**
+   * Resolves when the server accepted the message (possibly for only some recipients); rejects
+   * with a RelayError. Attachment streams are read once (nodemailer destroys them when a send
+   * fails); a resend opens them again when they have a `reopen()` (src/message/types.ts).
+   */
   send(mail: SendMailOptions): Promise<SendResult>;
   /** Connect, secure, authenticate and quit, sending nothing; rejects with a RelayError. */
   verify(): Promise<void>;
@@ -115,8 +122,11 @@ export function createMailSender(options: MailSenderOptions): MailSender {
   const transport = nodemailer.createTransport(transportOptions);
   transport.on('error', (error: Error) => logger.warn('SMTP transport error', { event: 'smtp.transport_error', error: redact(error.message) }));
 
-  /** Run `operation`; if the server refused a cached token, drop that token and run it once more. */
-  async function withTokenRetry<T>(operation: () => Promise<T>): Promise<T> {
+  /**
+   * Run `operation`; if the server refused a cached token, drop that token and run it once more
+   * (`again`, when given, instead: a resend that needs its input rebuilt; it may throw).
+   */
+  async function withTokenRetry<T>(operation: () => Promise<T>, again: () => Promise<T> = operation): Promise<T> {
     try {
       return await operation();
     } catch (error) {
@@ -129,7 +139,7 @@ export function createMailSender(options: MailSenderOptions): MailSender {
         reply: redact(String((error as { response?: unknown }).response ?? '')),
       });
       try {
-        return await operation();
+        return await again();
       } catch (second) {
         throw classifySmtpError(second);
       }
@@ -139,9 +149,10 @@ export function createMailSender(options: MailSenderOptions): MailSender {
   return {
     stats,
     async send(mail) {
-      // The same options object is sent again on a retry; the relay's messages hold strings
-      // and buffers only (no streams), so nothing is consumed by the first attempt.
-      const info = await withTokenRetry(() => transport.sendMail(mail));
+      const info = await withTokenRetry(
+        () => transport.sendMail(mail),
+        async () => transport.sendMail(await withFreshStreams(mail)),
+      );
       stats.messagesSent++;
       return {
         messageId: info.messageId,
@@ -166,6 +177,31 @@ export function createMailSender(options: MailSenderOptions): MailSender {
     },
   };
 }
+
+/**
+ * The options for a resend: the failed attempt consumed or destroyed its attachment streams,
+ * so each is opened again from its source; one that cannot be would arrive truncated or
+ * empty, so the message is handed back for a later retry instead.
+ */
+async function withFreshStreams(mail: SendMailOptions): Promise<SendMailOptions> {
+  if (!mail.attachments?.some((attachment) => isStream(attachment.content))) return mail;
+  const attachments = [];
+  for (const attachment of mail.attachments) {
+    const content = attachment.content;
+    if (!isStream(content)) attachments.push(attachment);
+    else if (typeof (content as Partial<ReopenableStream>).reopen === 'function') attachments.push({ ...attachment, content: await (content as ReopenableStream).reopen() });
+    else {
+      for (const opened of attachments) if (isStream(opened.content)) opened.content.destroy();
+      throw new RelayError('SMTP: the server refused the access token, and an attachment stream cannot be read a second time; the message is retried later with a new token.', {
+        reason: 'smtp_auth_rejected',
+        kind: 'transient',
+      });
+    }
+  }
+  return { ...mail, attachments };
+}
+
+const isStream = (content: unknown): content is Readable => typeof (content as Readable | undefined)?.pipe === 'function';
 
 /** A 535 that a new token can fix: not 5.7.139 (SMTP AUTH switched off), which no token changes. */
 function isTokenRefusal(error: unknown): boolean {

@@ -1,6 +1,8 @@
-/** Claim-check attachments on real Azurite blobs: fetched whole, or a precise reason. */
+/** Claim-check attachments on real Azurite blobs: streamed whole, or a precise reason. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { buffer } from 'node:stream/consumers';
+import { Readable } from 'node:stream';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { LocalAzurite } from '../../local/azurite';
 import { AttachmentBlobs } from '../../src/message/attachmentBlobs';
@@ -24,7 +26,7 @@ after(async () => {
 const message = (attachments: unknown[]) => parseQueueMessage({ to: 'a@example.net', text: 'x', attachments }, mail);
 
 describe('claim-check attachments', () => {
-  it('fetches a blob attachment byte for byte, keeping inline ones and their order', async () => {
+  it('streams a blob attachment byte for byte, keeping inline ones and their order', async () => {
     const bytes = Buffer.alloc(1024 * 1024, 7);
     await container.getBlockBlobClient('reports/2026/big.pdf').uploadData(bytes);
     const resolved = await new AttachmentBlobs(container, 25 * 2 ** 20).resolve(
@@ -34,7 +36,10 @@ describe('claim-check attachments', () => {
       ]),
     );
     assert.deepEqual(resolved.attachments.map((attachment) => attachment.filename), ['small.txt', 'big.pdf']);
-    assert.ok(resolved.attachments[1].content.equals(bytes));
+    assert.ok(Buffer.isBuffer(resolved.attachments[0].content), 'inline attachments stay in memory');
+    const streamed = resolved.attachments[1].content;
+    assert.ok(streamed instanceof Readable);
+    assert.ok((await buffer(streamed)).equals(bytes));
     assert.equal(resolved.attachments[1].contentType, 'application/pdf');
     assert.ok(!('blob' in resolved.attachments[1]));
   });
@@ -49,7 +54,7 @@ describe('claim-check attachments', () => {
     });
   });
 
-  it('attachments over the size limit are refused before being downloaded', async () => {
+  it('attachments over the size limit are refused before their bytes are read', async () => {
     await container.getBlockBlobClient('two-mb.bin').uploadData(Buffer.alloc(2 * 2 ** 20));
     await assert.rejects(new AttachmentBlobs(container, 2 ** 20).resolve(message([{ filename: 'b.bin', blob: 'two-mb.bin' }])), (error: unknown) => {
       assert.ok(error instanceof RelayError);

@@ -9,12 +9,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { LocalAzurite } from '../../local/azurite';
 import { createLocalCertificates, type LocalCertificates } from '../../local/certs';
 import { LocalSmtpServer, type LocalSmtpServerOptions } from '../../local/smtpServer';
 import { LocalTokenServer } from '../../local/tokenServer';
 import type { MicrosoftOAuthSettings, OAuthSettings, SmtpSettings } from '../../src/config';
 import { RelayError } from '../../src/errors';
+import { AttachmentBlobs } from '../../src/message/attachmentBlobs';
+import { toMailOptions } from '../../src/message/compose';
+import { parseQueueMessage } from '../../src/message/validate';
 import { createMailSender, type MailSender, type MailSenderOptions } from '../../src/smtp';
 import { createTokenProvider, type TokenCache } from '../../src/token';
 
@@ -250,6 +258,61 @@ describe('createMailSender: a refused token', () => {
     const error = await rejection(mail.send(message()));
     assert.ok(!JSON.stringify(error.toJSON()).includes(token));
     assert.ok(!error.message.includes(token));
+  });
+
+  it('535 with an attachment streamed from its blob: the retry delivers the whole file byte for byte', async () => {
+    const azurite = await LocalAzurite.start();
+    cleanups.push(() => azurite.stop());
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('outbound-mail-attachments');
+    await container.createIfNotExists();
+    const bytes = randomBytes(2 ** 20 + 7); // not a multiple of 3 or of any chunk size
+    await container.getBlockBlobClient('reports/data.bin').uploadData(bytes);
+    const server = await startSmtp();
+    const cache = tokens();
+    const mail = sender({ smtp: smtpSettings(server.port), tokens: cache });
+    await cache.getToken(); // the cached token the server is about to refuse
+    server.failNext('auth', { code: 535, message: '5.7.3 Authentication unsuccessful [LO2P265CA0001.GBRP265.PROD.OUTLOOK.COM]' });
+
+    const settings = { user: MAILBOX, from: MAILBOX, allowedFrom: [], maxRecipients: 500 };
+    const queued = parseQueueMessage({ to: RECIPIENT, subject: 'streamed', text: 'see attachment', attachments: [{ filename: 'data.bin', blob: 'reports/data.bin' }] }, settings);
+    const resolved = await new AttachmentBlobs(container, 25 * 2 ** 20).resolve(queued);
+    assert.ok(resolved.attachments[0]!.content instanceof Readable, 'the blob is streamed, not buffered');
+    const result = await mail.send(toMailOptions(resolved, settings));
+
+    assert.match(result.response, /^250 /);
+    assert.equal(mail.stats.tokenRetries, 1);
+    assert.equal(server.authFailures, 1);
+    assert.equal(server.received.length, 1);
+    const parsed = await simpleParser(server.received[0]!.raw);
+    assert.equal(parsed.attachments.length, 1);
+    assert.equal(parsed.attachments[0]!.filename, 'data.bin');
+    assert.ok(parsed.attachments[0]!.content.equals(bytes), 'every byte arrives');
+  });
+
+  it('535 with a stream that cannot be opened again: no resend of an empty file, the message is retried later', async () => {
+    const server = await startSmtp();
+    const cache = tokens();
+    const mail = sender({ smtp: smtpSettings(server.port), tokens: cache });
+    await cache.getToken();
+    server.failNext('auth', { code: 535, message: '5.7.3 Authentication unsuccessful [LO2P265CA0001.GBRP265.PROD.OUTLOOK.COM]' });
+    const content = Readable.from([Buffer.alloc(1000, 1), Buffer.alloc(1000, 2)], { objectMode: false });
+
+    const error = await rejection(mail.send({ ...message('read'), attachments: [{ filename: 'a.bin', content }] }));
+    assert.equal(error.reason, 'smtp_auth_rejected');
+    assert.equal(error.kind, 'transient');
+    assert.equal(server.authAttempts, 1);
+    assert.equal(server.received.length, 0);
+    assert.equal(cache.stats.invalidations, 1, 'the refused token is still dropped');
+  });
+
+  it('a message the server refuses has its unread attachment streams closed', async () => {
+    const server = await startSmtp();
+    const mail = sender({ smtp: smtpSettings(server.port), tokens: tokens() });
+    server.failNext('mail', { code: 550, message: '5.7.60 SMTP; Client does not have permissions to send as this sender' });
+    const content = Readable.from([Buffer.alloc(1000)], { objectMode: false });
+    const error = await rejection(mail.send({ ...message(), attachments: [{ filename: 'a.bin', content }] }));
+    assert.equal(error.reason, 'send_as_denied');
+    assert.equal(content.destroyed, true);
   });
 });
 
