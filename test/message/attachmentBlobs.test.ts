@@ -5,7 +5,7 @@ import { buffer } from 'node:stream/consumers';
 import { Readable } from 'node:stream';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { LocalAzurite } from '../../local/azurite';
-import { AttachmentBlobs } from '../../src/message/attachmentBlobs';
+import { AttachmentBlobs, closeAttachmentStreams } from '../../src/message/attachmentBlobs';
 import { parseQueueMessage } from '../../src/message/validate';
 import { RelayError } from '../../src/errors';
 import type { MailSettings } from '../../src/config';
@@ -42,6 +42,15 @@ describe('claim-check attachments', () => {
     assert.ok((await buffer(streamed)).equals(bytes));
     assert.equal(resolved.attachments[1].contentType, 'application/pdf');
     assert.ok(!('blob' in resolved.attachments[1]));
+  });
+
+  it('closeAttachmentStreams ends the downloads of a message that will not be sent', async () => {
+    await container.getBlockBlobClient('unsent.bin').uploadData(Buffer.alloc(256 * 1024, 3));
+    const resolved = await new AttachmentBlobs(container, 2 ** 20).resolve(message([{ filename: 'u.bin', blob: 'unsent.bin' }]));
+    const stream = resolved.attachments[0].content as Readable;
+    assert.equal(stream.destroyed, false);
+    closeAttachmentStreams(resolved);
+    assert.equal(stream.destroyed, true);
   });
 
   it('a missing blob is a permanent failure naming the blob', async () => {

@@ -6,12 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import type { SendMailOptions } from 'nodemailer';
 import { RelayError } from '../../src/errors';
 import { relayQueueMessage, RetryLaterError, type MessageSender, type SentMessage } from '../../src/relay';
 import type { DeadLetterInput, DeadLetterReceipt } from '../../src/deadLetter';
 import type { Logger } from '../../src/log';
 import { registerSecret } from '../../src/redact';
+import type { RelayMessage, ReopenableStream } from '../../src/message/types';
 import { newDeliveryCounters } from '../../src/metrics';
 
 const mail = { user: 'relay@example.com', from: 'relay@example.com', allowedFrom: [], maxRecipients: 500 };
@@ -166,4 +168,17 @@ test('the delivery line carries the outcome, attempt, duration and recipient cou
   assert.equal(fields.recipients, 3);
   assert.equal(typeof fields.durationMs, 'number');
   assert.equal(fields.messageId, ok.messageId);
+});
+
+test('attachment streams a send did not read are closed (no blob download left open)', async () => {
+  const content = Readable.from([Buffer.alloc(1000)], { objectMode: false }) as ReopenableStream;
+  content.reopen = async () => content;
+  const attachments = { resolve: async (message: RelayMessage) => ({ ...message, attachments: [{ filename: 'a.bin', content }] }) };
+  // The send fails before reading the message, as when the rate limit hands it back to the queue.
+  const throttled = new RelayError('the mailbox is throttled', { reason: 'smtp_throttled', kind: 'transient' });
+  await assert.rejects(
+    relayQueueMessage(valid, { dequeueCount: 1 }, { config, sender: sender(throttled), deadLetters: deadLetterSink(), attachments }, recordingLogger()),
+    RetryLaterError,
+  );
+  assert.equal(content.destroyed, true);
 });
