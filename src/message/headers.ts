@@ -25,13 +25,6 @@ export const OWNED_HEADER_NAMES: readonly string[] = [
 
 const OWNED = new Set(OWNED_HEADER_NAMES.map((name) => name.toLowerCase()));
 
-// RFC 5322 §3.6.8 field name: printable US-ASCII except the colon.
-const FIELD_NAME = /^[!-9;-~]+$/;
-
-export function isHeaderFieldName(name: string): boolean {
-  return FIELD_NAME.test(name);
-}
-
 export function isOwnedHeader(name: string): boolean {
   const lower = name.toLowerCase();
   return OWNED.has(lower) || lower.startsWith('content-');

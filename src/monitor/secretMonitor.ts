@@ -15,15 +15,10 @@ import type { Logger } from '../log';
 import { redact } from '../redact';
 import type { ClientSecretProperties, ClientSecretProvider } from '../secrets/types';
 import type { TokenCache } from '../token/tokenCache';
+import type { MailSender } from '../smtp';
 import { raiseAlert, type AlertChannel } from './alerts';
 import { assessSecret, type Finding } from './assessSecret';
 import type { MonitorState, MonitorStateStore } from './monitorState';
-
-/** The part of the mail sender the monitor uses: `warm` keeps a pooled connection open where the sender offers it. */
-export interface WarmableSender {
-  verify(): Promise<void>;
-  warm?(): Promise<void>;
-}
 
 /** Rotation, when enabled (src/monitor/rotation.ts). */
 export interface SecretRotationStep {
@@ -38,7 +33,8 @@ export interface SecretMonitorDependencies {
   secretName?: string;
   /** Absent when OAuth2 is off. */
   tokens?: TokenCache;
-  sender: WarmableSender;
+  /** Proves SMTP login (its own connection: nodemailer's pool cannot open one without a message). */
+  sender: Pick<MailSender, 'verify'>;
   state: MonitorStateStore;
   channels: AlertChannel[];
   rotation?: SecretRotationStep;
@@ -116,7 +112,7 @@ export async function runSecretMonitor(deps: SecretMonitorDependencies, logger: 
   // 3. An SMTP connection (authenticated with that token).
   if (report.tokenOk !== false) {
     try {
-      await (deps.sender.warm ? deps.sender.warm() : deps.sender.verify());
+      await deps.sender.verify();
       report.smtpOk = true;
     } catch (error) {
       logger.warn('SMTP pre-warm failed', { event: 'monitor.smtp_prewarm_failed', ...relayJson(error) });
