@@ -10,9 +10,9 @@
  * Bearer tokens are checked by the caller's verifier (the local token server's keys).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import https from 'node:https';
+import type https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { loopbackUrl, startLoopbackHttps } from './loopbackHttps';
 
 export const OWNED_BY_PERMISSION = 'Application.ReadWrite.OwnedBy';
 
@@ -49,18 +49,13 @@ export class GraphDouble {
 
   static async start(options: GraphDoubleOptions): Promise<GraphDouble> {
     let instance: GraphDouble | undefined;
-    const server = https.createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, (req, res) => {
-      instance!.handle(req, res).catch(() => {
-        if (!res.headersSent) res.writeHead(500).end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const server = await startLoopbackHttps(options.tls, (req, res) => instance!.handle(req, res));
     instance = new GraphDouble(server, options);
     return instance;
   }
 
   get url(): string {
-    return `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return loopbackUrl(this.server);
   }
 
   /** A client secret that exists already (created in the portal). */

@@ -14,9 +14,9 @@
  * Tokens are checked with the caller's verifier (the local token server's keys).
  */
 import { randomBytes } from 'node:crypto';
-import https from 'node:https';
+import type https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { loopbackUrl, startLoopbackHttps } from './loopbackHttps';
 
 export const VAULT_RESOURCE = 'https://vault.azure.net';
 
@@ -66,21 +66,13 @@ export class KeyVaultDouble {
 
   static async start(options: KeyVaultDoubleOptions): Promise<KeyVaultDouble> {
     let instance: KeyVaultDouble | undefined;
-    const server = https.createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, (req, res) => {
-      instance!.handle(req, res).catch(() => {
-        if (!res.headersSent) res.writeHead(500).end();
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    const server = await startLoopbackHttps(options.tls, (req, res) => instance!.handle(req, res));
     instance = new KeyVaultDouble(server, options);
     return instance;
   }
 
   get url(): string {
-    return `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return loopbackUrl(this.server);
   }
 
   /** Adds a version (it becomes the current one) and returns its id. */
