@@ -12,7 +12,7 @@ import type { QueueClient } from '@azure/storage-queue';
 import type { ContainerClient } from '@azure/storage-blob';
 import { redactKnownSecrets, redactValue } from './redact';
 import type { FailureKind, ReasonCode } from './errors';
-import type { StorageClients } from './storage';
+import { createOnce, type StorageClients } from './storage';
 
 export const DEAD_LETTER_SCHEMA = 'oauth2-smtp-relay/dead-letter/v1';
 
@@ -57,8 +57,8 @@ export interface DeadLetterReceipt {
 export class DeadLetterWriter {
   private readonly queue: QueueClient;
   private readonly container: ContainerClient;
-  private queueReady?: Promise<unknown>;
-  private containerReady?: Promise<unknown>;
+  private readonly ensureQueue = createOnce(() => this.queue.createIfNotExists());
+  private readonly ensureContainer = createOnce(() => this.container.createIfNotExists());
 
   constructor(clients: StorageClients, queueName: string, containerName: string, private readonly now = () => new Date()) {
     this.queue = clients.queues.getQueueClient(queueName);
@@ -88,22 +88,14 @@ export class DeadLetterWriter {
       record.recordBlob = await this.storeBlob(record, text);
       text = JSON.stringify({ ...record, original: undefined });
     }
-    this.queueReady ??= this.queue.createIfNotExists().catch((error) => {
-      this.queueReady = undefined;
-      throw error;
-    });
-    await this.queueReady;
+    await this.ensureQueue();
     // Never expire: a dead letter waits for a person (the default TTL is 7 days).
     const sent = await this.queue.sendMessage(text, { messageTimeToLive: -1 });
     return { recordId: record.recordId, queueMessageId: sent.messageId, recordBlob: record.recordBlob };
   }
 
   private async storeBlob(record: DeadLetterRecord, text: string): Promise<string> {
-    this.containerReady ??= this.container.createIfNotExists().catch((error) => {
-      this.containerReady = undefined;
-      throw error;
-    });
-    await this.containerReady;
+    await this.ensureContainer();
     const name = `${record.deadLetteredAt.slice(0, 10)}/${record.recordId}.json`;
     await this.container
       .getBlockBlobClient(name)

@@ -34,3 +34,19 @@ export function createStorageClients(connection: StorageConnection): StorageClie
     blobs: new BlobServiceClient(connection.blobServiceUri, credential, pipelineOptions),
   };
 }
+
+/**
+ * `create` (a createIfNotExists) run once and shared by every caller; a failure
+ * is not remembered, so the next caller tries again rather than failing forever.
+ */
+export function createOnce(create: () => Promise<unknown>): () => Promise<void> {
+  let created: Promise<void> | undefined;
+  return () =>
+    (created ??= create().then(
+      () => undefined,
+      (error: unknown) => {
+        created = undefined;
+        throw error;
+      },
+    ));
+}

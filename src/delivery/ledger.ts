@@ -23,6 +23,7 @@ import { hostname } from 'node:os';
 import { RestError } from '@azure/storage-blob';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { ReasonCode } from '../errors';
+import { createOnce } from '../storage';
 
 export const LEDGER_SCHEMA = 'oauth2-smtp-relay/ledger/v1';
 
@@ -105,7 +106,6 @@ export function ledgerBlobName(key: string): string {
 const PROCESS_TAG = `${hostname()}:${process.pid}`;
 
 export class BlobDeliveryLedger implements DeliveryLedger {
-  private ready?: Promise<unknown>;
   private readonly now: () => Date;
 
   constructor(private readonly container: ContainerClient, private readonly options: BlobLedgerOptions) {
@@ -244,13 +244,7 @@ export class BlobDeliveryLedger implements DeliveryLedger {
     }
   }
 
-  private async ensureContainer(): Promise<void> {
-    this.ready ??= this.container.createIfNotExists().catch((error) => {
-      this.ready = undefined;
-      throw error;
-    });
-    await this.ready;
-  }
+  private readonly ensureContainer = createOnce(() => this.container.createIfNotExists());
 }
 
 /** Our claim was taken over (our lease ran out while we were sending). */

@@ -5,6 +5,7 @@
  */
 import { RestError } from '@azure/storage-blob';
 import type { ContainerClient } from '@azure/storage-blob';
+import { createOnce } from '../storage';
 
 export interface PendingRemoval {
   /** Graph keyId of the old client secret. */
@@ -30,7 +31,7 @@ export interface LoadedState {
 }
 
 export class MonitorStateStore {
-  private containerReady = false;
+  private readonly ensureContainer = createOnce(() => this.container.createIfNotExists());
 
   constructor(
     private readonly container: ContainerClient,
@@ -51,10 +52,7 @@ export class MonitorStateStore {
 
   /** Saves unless someone else wrote since `etag` was read; returns false on such a conflict. */
   async save(state: MonitorState, etag: string | undefined): Promise<boolean> {
-    if (!this.containerReady) {
-      await this.container.createIfNotExists();
-      this.containerReady = true;
-    }
+    await this.ensureContainer();
     const text = JSON.stringify(state);
     try {
       await this.container.getBlockBlobClient(this.blobName).upload(text, Buffer.byteLength(text), {
