@@ -52,6 +52,8 @@ function timeSpanSeconds(value: unknown, fallback: number): number {
   return parts[0] * 3600 + parts[1] * 60 + parts[2];
 }
 
+type ReceivedItem = Awaited<ReturnType<QueueClient['receiveMessages']>>['receivedMessageItems'][number];
+
 export type QueueHandler = (payload: unknown, delivery: QueueDelivery) => Promise<unknown>;
 
 export interface QueueRunnerOptions {
@@ -88,13 +90,18 @@ export class QueueRunner {
 
   /** Processes whatever is visible now, once (used by tests to step deterministically). Returns the number handled. */
   async pollOnce(): Promise<number> {
-    const { queue, settings } = this.options;
-    const received = await queue.receiveMessages({
-      numberOfMessages: Math.min(32, settings.batchSize),
+    const received = await this.receiveBatch();
+    await Promise.all(received.map((item) => this.process(item)));
+    return received.length;
+  }
+
+  /** Up to batchSize messages (the service gives at most 32), invisible while they are processed. */
+  private async receiveBatch(): Promise<ReceivedItem[]> {
+    const received = await this.options.queue.receiveMessages({
+      numberOfMessages: Math.min(32, this.options.settings.batchSize),
       visibilityTimeout: this.options.processingVisibilitySeconds ?? 600,
     });
-    await Promise.all(received.receivedMessageItems.map((item) => this.process(item)));
-    return received.receivedMessageItems.length;
+    return received.receivedMessageItems;
   }
 
   /**
@@ -112,14 +119,9 @@ export class QueueRunner {
         await Promise.race(inFlight);
         continue;
       }
-      let received: Awaited<ReturnType<QueueClient['receiveMessages']>>['receivedMessageItems'] = [];
+      let received: ReceivedItem[] = [];
       try {
-        received = (
-          await this.options.queue.receiveMessages({
-            numberOfMessages: Math.min(32, settings.batchSize),
-            visibilityTimeout: this.options.processingVisibilitySeconds ?? 600,
-          })
-        ).receivedMessageItems;
+        received = await this.receiveBatch();
       } catch (error) {
         logger.error('queue poll failed', { error: error instanceof Error ? error.message : String(error) });
       }
@@ -145,13 +147,7 @@ export class QueueRunner {
     await Promise.all(inFlight);
   }
 
-  private async process(item: {
-    messageId: string;
-    popReceipt: string;
-    messageText: string;
-    dequeueCount: number;
-    insertedOn: Date;
-  }): Promise<void> {
+  private async process(item: ReceivedItem): Promise<void> {
     const { queue, settings, logger } = this.options;
     if (item.dequeueCount > settings.maxDequeueCount) {
       await this.moveToPoison(item);
@@ -187,7 +183,7 @@ export class QueueRunner {
     }
   }
 
-  private async moveToPoison(item: { messageId: string; popReceipt: string; messageText: string; dequeueCount: number }): Promise<void> {
+  private async moveToPoison(item: ReceivedItem): Promise<void> {
     this.options.logger.error('message moved to the poison queue', {
       queueMessageId: item.messageId,
       dequeueCount: item.dequeueCount,
