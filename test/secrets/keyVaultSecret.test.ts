@@ -4,11 +4,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RelayError } from '../../src/errors';
 import type { Logger } from '../../src/log';
 import { redact } from '../../src/redact';
 import { KeyVaultSecretProvider, createSecretClient } from '../../src/secrets';
 import { SECRET_NAME, startVaultStack, type VaultStack } from './vaultStack';
+import { rejection } from '../support/rejection';
 
 const SECRET_V1 = 'kv~first.secret-value_ABCDEFGHIJ';
 const SECRET_V2 = 'kv~second.secret-value_KLMNOPQRST';
@@ -31,15 +31,6 @@ function provider(options: { cacheMs?: number; now?: () => number; logger?: Logg
   });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<RelayError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RelayError, `expected a RelayError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a rejection');
-}
 
 before(async () => {
   stack = await startVaultStack('relay~unused-here_0000000000');

@@ -19,12 +19,12 @@ import { createLocalCertificates, type LocalCertificates } from '../../local/cer
 import { LocalSmtpServer, type LocalSmtpServerOptions } from '../../local/smtpServer';
 import { LocalTokenServer } from '../../local/tokenServer';
 import type { MicrosoftOAuthSettings, OAuthSettings, SmtpSettings } from '../../src/config';
-import { RelayError } from '../../src/errors';
 import { AttachmentBlobs } from '../../src/message/attachmentBlobs';
 import { toMailOptions } from '../../src/message/compose';
 import { parseQueueMessage } from '../../src/message/validate';
 import { createMailSender, type MailSender, type MailSenderOptions } from '../../src/smtp';
 import { createTokenProvider, type TokenCache } from '../../src/token';
+import { rejection } from '../support/rejection';
 
 const TENANT = '3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a99';
 const CLIENT_ID = '5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d';
@@ -107,15 +107,6 @@ const message = (subject = 'Relay test', to: string | string[] = RECIPIENT) => (
   text: 'Hello from the relay tests.',
 });
 
-async function rejection(promise: Promise<unknown>): Promise<RelayError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RelayError, `expected a RelayError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the promise to reject');
-}
 
 describe('createMailSender: delivery over one pool', () => {
   it('fetches the token once and reuses one connection for many messages', async () => {

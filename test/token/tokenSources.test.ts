@@ -11,10 +11,10 @@ import { mkdtemp } from 'node:fs/promises';
 import { createLocalCertificates, type LocalCertificates } from '../../local/certs';
 import { LocalTokenServer } from '../../local/tokenServer';
 import type { MicrosoftOAuthSettings, OAuthSettings } from '../../src/config';
-import { RelayError } from '../../src/errors';
 import type { Logger } from '../../src/log';
 import { redact } from '../../src/redact';
 import { createTokenProvider, GenericTokenSource, MicrosoftTokenSource, TokenCache } from '../../src/token';
+import { rejection } from '../support/rejection';
 
 const TENANT = '7d3b6a52-0c55-4d0e-9a5a-2f1d3c4b5a60';
 const CLIENT_ID = '0f6c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b';
@@ -53,15 +53,6 @@ function generic(overrides: Partial<GenericSettings> = {}): GenericSettings {
   return { tokenUrl: server.genericTokenUrl, clientId: CLIENT_ID, clientSecret: SECRET, scopes: [SCOPE_365], ...overrides };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<RelayError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RelayError, `expected a RelayError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the promise to reject');
-}
 
 before(async () => {
   certs = await createLocalCertificates(await mkdtemp(path.join(os.tmpdir(), 'relay-token-test-')));
