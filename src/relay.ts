@@ -102,7 +102,8 @@ export class RetryLaterError extends Error {
 /** Everything one invocation knows about the message it is handling. */
 interface Attempt {
   payload: unknown;
-  original: string;
+  /** The message text as queued, for a dead-letter record (only computed when one is written). */
+  original(): string;
   envelope?: RetryEnvelope;
   delivery: QueueDelivery;
   /** Attempts including this one, across retry copies and host redeliveries. */
@@ -156,7 +157,7 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
   const originalQueueMessageId = envelope?.originalQueueMessageId ?? delivery.queueMessageId;
   const attempt: Attempt = {
     payload: inner,
-    original: decodeQueueText(inner),
+    original: () => decodeQueueText(inner),
     envelope,
     delivery,
     number: (envelope?.attempts ?? 0) + delivery.dequeueCount,
@@ -389,7 +390,7 @@ async function deadLetter(failure: RelayError, attempt: Attempt, deps: RelayDepe
       description: failure.message,
       providerReply: failure.providerReply,
       remedy: failure.remedy,
-      original: attempt.original,
+      original: attempt.original(),
       messageKey: attempt.messageKey,
       ledgerKey: attempt.ledgerKey,
       queueMessageId: attempt.originalQueueMessageId ?? delivery.queueMessageId,
