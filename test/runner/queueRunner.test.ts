@@ -115,6 +115,7 @@ test('the running loop fetches the next batch once no more than newBatchThreshol
   const blocked: Array<() => void> = [];
   let current = 0;
   let highest = 0;
+  let finished = 0;
   const runner = new QueueRunner({
     queue, poisonQueue, logger: silentLogger,
     settings: { ...fastSettings, batchSize: 4, newBatchThreshold: 2 },
@@ -123,6 +124,7 @@ test('the running loop fetches the next batch once no more than newBatchThreshol
       highest = Math.max(highest, current);
       await new Promise<void>((release) => blocked.push(release));
       current--;
+      finished++;
     },
   });
   await queue.createIfNotExists();
@@ -136,11 +138,12 @@ test('the running loop fetches the next batch once no more than newBatchThreshol
   blocked.splice(0, 2).forEach((release) => release());
   await until(() => blocked.length === 6);
   assert.equal(current, 6, 'two still running plus the next batch of four');
-  while (blocked.length > 0 || current > 0) {
+  // Release until all ten have run: a batch may still be on its way from the
+  // queue when nothing is blocked, so "nothing blocked" is not "done".
+  await until(() => {
     blocked.splice(0).forEach((release) => release());
-    await new Promise((tick) => setTimeout(tick, 10));
-    if ((await queue.getProperties()).approximateMessagesCount === 0 && current === 0) break;
-  }
+    return finished === 10;
+  });
   await runner.stop();
   assert.equal(highest, 6, 'never more than batchSize + newBatchThreshold at once');
 });
