@@ -5,10 +5,10 @@
  */
 import net from 'node:net';
 import type { SmtpSettings } from '../config';
-import { trustedCertificates } from '../token/trust';
+import { sharedSecureContext } from '../token/trust';
 
 export function smtpConnectionOptions(smtp: SmtpSettings) {
-  const ca = trustedCertificates(smtp.extraCa);
+  const secureContext = sharedSecureContext(smtp.extraCa);
   return {
     host: smtp.host,
     port: smtp.port,
@@ -18,7 +18,8 @@ export function smtpConnectionOptions(smtp: SmtpSettings) {
     ignoreTLS: false,
     opportunisticTLS: false,
     tls: {
-      ...(ca ? { ca } : {}),
+      // With an extra CA, one context (the CAs and the minimum version) for every connection.
+      ...(secureContext ? { secureContext } : {}),
       minVersion: 'TLSv1.2' as const,
       rejectUnauthorized: true,
       // SNI needs a host name; for an IP address Node checks the certificate against the IP.

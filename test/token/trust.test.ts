@@ -1,7 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
-import { trustedCertificates } from '../../src/token/trust';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { createLocalCertificates } from '../../local/certs';
+import { sharedSecureContext, trustedCertificates } from '../../src/token/trust';
 
 describe('trustedCertificates', () => {
   it("keeps Node's defaults when no extra CA is configured", () => {
@@ -17,5 +22,47 @@ describe('trustedCertificates', () => {
     assert.deepEqual(list.slice(0, -1), defaults);
     assert.equal(list.at(-1), extra);
     assert.ok(defaults.length >= tls.rootCertificates.length, "the defaults include Mozilla's bundle");
+  });
+});
+
+describe('sharedSecureContext', () => {
+  /** Connects to a loopback TLS server with the given server certificate and settings; resolves with the error, if any. */
+  async function handshake(server: { certPem: string; keyPem: string }, client: tls.ConnectionOptions, serverOptions: tls.TlsOptions = {}): Promise<Error | undefined> {
+    const listener = tls.createServer({ cert: server.certPem, key: server.keyPem, ...serverOptions }, (socket) => socket.end());
+    listener.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    try {
+      return await new Promise<Error | undefined>((resolve) => {
+        const socket = tls.connect({ host: '127.0.0.1', port: (listener.address() as AddressInfo).port, rejectUnauthorized: true, ...client }, () => {
+          socket.end();
+          resolve(undefined);
+        });
+        socket.on('error', resolve);
+      });
+    } finally {
+      listener.close();
+    }
+  }
+
+  it("keeps Node's defaults when no extra CA is configured", () => {
+    assert.equal(sharedSecureContext(undefined), undefined);
+    assert.equal(sharedSecureContext(' '), undefined);
+  });
+
+  it('verifies servers signed by the extra CA or the defaults, refuses others, and refuses TLS below 1.2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trust-'));
+    try {
+      const ours = await createLocalCertificates(join(dir, 'ours'));
+      const other = await createLocalCertificates(join(dir, 'other'));
+      const context = sharedSecureContext(ours.caPem)!;
+      assert.equal(sharedSecureContext(ours.caPem), context, 'built once, shared by every connection');
+      assert.equal(await handshake(ours, { secureContext: context }), undefined);
+      const untrusted = await handshake(other, { secureContext: context });
+      assert.match(String((untrusted as NodeJS.ErrnoException | undefined)?.code), /SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/);
+      const oldTls = await handshake(ours, { secureContext: context }, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+      assert.ok(oldTls, 'a server that only speaks TLS 1.1 is refused');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
