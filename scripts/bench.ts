@@ -2,32 +2,38 @@
  * npm run bench — the relay's own cost, measured side by side with plain
  * nodemailer in one run (the machines are noisy: compare ratios, not absolutes).
  *
- *   relay     Azurite queue → queue runner → relay handler (contract, ledger, throttle,
+ *   relay     Azurite queue → queue runner (the host's part, in this process) →
+ *             relay handler in a worker process of its own (contract, ledger, throttle,
  *             pool, client secret from Key Vault) → the local SMTP server
- *   baseline  nodemailer, one pooled connection, XOAUTH2 with one token, the same messages
- *             straight to the same server
+ *   baseline  nodemailer in this process, one pooled connection, XOAUTH2 with one token,
+ *             the same messages straight to the same server
  *
- * The stack (Azurite, token endpoint, Key Vault double, SMTP server) runs in a child
- * process, so the CPU time and peak memory printed here are this process's: the
- * relay's, or the baseline's. Sizes: small text, 50 KB HTML, and a 1 MB attachment
- * (sent by reference as a blob: a queue message holds at most 64 KiB), the last in
- * batches of 32 for the memory figure. Output: a table, then one `BENCH {json}` line.
+ * Three processes, as in Azure: the stack (Azurite, token endpoint, Key Vault double,
+ * SMTP server) in one child; the relay in another (scripts/benchRelayWorker.ts), which
+ * only runs the handler, as the Functions worker does while the host polls the queue;
+ * and this one, which queues the messages, plays the host and runs the baseline. The
+ * relay's CPU time and memory are the worker's; the host's CPU time is printed apart.
+ * Sizes: small text, 50 KB HTML, and a 1 MB attachment (sent by reference as a blob: a
+ * queue message holds at most 64 KiB), the last in batches of 32 for the memory figure.
+ * Output: a table, then one `BENCH {json}` line.
  *
  * Environment: BENCH_MESSAGES (default 300), BENCH_LARGE_MESSAGES (64),
- * BENCH_LATENCY_MESSAGES (100), BENCH_BATCH_SIZE (16).
+ * BENCH_LATENCY_MESSAGES (100), BENCH_BATCH_SIZE (16), BENCH_SIZES (a comma-separated
+ * subset of the size names, default all).
  */
-import { spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
-import { ClientSecretCredential } from '@azure/identity';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
-import { loadConfig } from '../src/config';
-import { createRelay, type Relay } from '../src/runtime';
+import { loadConfig, type RelayConfig } from '../src/config';
 import { silentLogger } from '../src/log';
 import { QueueRunner } from '../local/queueRunner';
+import type { QueueDelivery } from '../src/relay';
 import { trustedCertificates } from '../src/token/trust';
+import type { VaultReader, WorkerMeasure, WorkerStats } from './benchRelayWorker';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 300);
 const LARGE_MESSAGES = Number(process.env.BENCH_LARGE_MESSAGES ?? 64);
@@ -82,16 +88,12 @@ interface Measure {
   idleRssMb: number;
 }
 
-/** Throughput, CPU time and peak resident memory while `work` runs (memory sampled every 20 ms). */
+/** Throughput, CPU time and peak resident memory of this process while `work` runs (memory sampled every 20 ms). */
 async function measured(count: number, work: () => Promise<void>): Promise<Measure> {
   (globalThis as { gc?: () => void }).gc?.();
   const idle = process.memoryUsage().rss;
   let peak = idle;
-  const sampler = setInterval(() => {
-    const usage = process.memoryUsage();
-    if (process.env.BENCH_DEBUG_MEMORY && usage.rss > peak) console.error(JSON.stringify(Object.fromEntries(Object.entries(usage).map(([k, v]) => [k, Math.round(v / 2 ** 20)]))));
-    peak = Math.max(peak, usage.rss);
-  }, 20);
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   const cpu = process.cpuUsage();
   const start = performance.now();
   await work();
@@ -102,9 +104,46 @@ async function measured(count: number, work: () => Promise<void>): Promise<Measu
   return { messagesPerSecond: count / seconds, cpuMsPerMessage: (used.user + used.system) / 1000 / count, peakRssMb: peak / 2 ** 20, idleRssMb: idle / 2 ** 20 };
 }
 
+/** The relay's worker process, driven by request/response messages over IPC. */
+class RelayWorker {
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (reply: { id: number; result?: unknown; error?: string }) => {
+      const waiting = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (reply.error !== undefined) waiting?.reject(new Error(reply.error));
+      else waiting?.resolve(reply.result);
+    });
+    child.once('exit', (code) => {
+      for (const waiting of this.pending.values()) waiting.reject(new Error(`the relay worker exited with ${code}`));
+      this.pending.clear();
+    });
+  }
+
+  static async start(settings: Record<string, string>, vaultReader: VaultReader): Promise<RelayWorker> {
+    const worker = new RelayWorker(fork(join(__dirname, 'benchRelayWorker.js'), { execArgv: ['--expose-gc', ...(process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    await worker.call('start', { settings, vaultReader });
+    return worker;
+  }
+
+  call<T = unknown>(type: string, body: Record<string, unknown> = {}): Promise<T> {
+    const id = ++this.nextId;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.child.send({ id, type, ...body });
+    });
+  }
+
+  invoke(payload: unknown, delivery: QueueDelivery): Promise<{ status: string }> {
+    return this.call('invoke', { payload, delivery });
+  }
+}
+
 interface Stack {
   settings: Record<string, string>;
-  vaultReader: { tenantId: string; authorityHost: string; caPem: string; clientId: string; secret: string };
+  vaultReader: VaultReader;
   stop(): void;
 }
 
@@ -117,8 +156,8 @@ async function startStack(): Promise<Stack> {
   return { ...(JSON.parse(line) as Omit<Stack, 'stop'>), stop: () => child.stdin!.end() };
 }
 
-function runnerFor(relay: Relay, queue: QueueClient, batchSize: number, onDelivered: (payload: unknown) => void): QueueRunner {
-  const connection = relay.config.queue.connection;
+function runnerFor(config: RelayConfig, worker: RelayWorker, queue: QueueClient, batchSize: number, onDelivered: (payload: unknown) => void): QueueRunner {
+  const connection = config.queue.connection;
   if (connection.kind !== 'connectionString') throw new Error('the bench runs on Azurite');
   return new QueueRunner({
     queue,
@@ -126,7 +165,7 @@ function runnerFor(relay: Relay, queue: QueueClient, batchSize: number, onDelive
     // Polling at most 100 ms apart, so the latency figures show the relay, not the poll interval.
     settings: { batchSize, newBatchThreshold: batchSize / 2, maxDequeueCount: 5, visibilityTimeoutSeconds: 30, maxPollingIntervalMs: 100, messageEncoding: 'none' },
     handler: async (payload, delivery) => {
-      const outcome = await relay.handleQueueMessage(payload, delivery, silentLogger);
+      const outcome = await worker.invoke(payload, delivery);
       if (outcome.status !== 'delivered') throw new Error(`bench message not delivered: ${JSON.stringify(outcome)}`);
       onDelivered(payload);
     },
@@ -134,7 +173,13 @@ function runnerFor(relay: Relay, queue: QueueClient, batchSize: number, onDelive
   });
 }
 
-async function relayThroughput(relay: Relay, connection: string, size: Size): Promise<Measure> {
+interface RelayMeasure extends WorkerMeasure {
+  messagesPerSecond: number;
+  /** CPU time of the host's part (polling, XML, deletes), in this process. */
+  hostCpuMs: number;
+}
+
+async function relayThroughput(config: RelayConfig, worker: RelayWorker, connection: string, size: Size): Promise<RelayMeasure> {
   const queue = new QueueClient(connection, `bench-${size.name}`);
   await queue.createIfNotExists();
   // Pre-filled queue: the figure is how fast the relay drains it.
@@ -144,21 +189,23 @@ async function relayThroughput(relay: Relay, connection: string, size: Size): Pr
   let delivered = 0;
   let done!: () => void;
   const allDelivered = new Promise<void>((resolve) => (done = resolve));
-  const runner = runnerFor(relay, queue, size.batchSize, () => ++delivered === size.count && done());
-  const result = await measured(size.count, async () => {
+  const runner = runnerFor(config, worker, queue, size.batchSize, () => ++delivered === size.count && done());
+  await worker.call('measureStart');
+  const host = await measured(size.count, async () => {
     await runner.start();
     await allDelivered;
   });
+  const relay = await worker.call<WorkerMeasure>('measureStop');
   await runner.stop();
-  return result;
+  return { ...relay, messagesPerSecond: host.messagesPerSecond, hostCpuMs: host.cpuMsPerMessage * size.count };
 }
 
-async function relayLatency(relay: Relay, connection: string, size: Size): Promise<{ p50: number; p99: number }> {
+async function relayLatency(config: RelayConfig, worker: RelayWorker, connection: string, size: Size): Promise<{ p50: number; p99: number }> {
   const queue = new QueueClient(connection, `bench-latency-${size.name}`);
   await queue.createIfNotExists();
   const enqueuedAt = new Map<string, number>();
   const latencies: number[] = [];
-  const runner = runnerFor(relay, queue, size.batchSize, (payload) => {
+  const runner = runnerFor(config, worker, queue, size.batchSize, (payload) => {
     latencies.push(performance.now() - enqueuedAt.get((payload as { subject: string }).subject)!);
   });
   await runner.start();
@@ -176,9 +223,8 @@ async function relayLatency(relay: Relay, connection: string, size: Size): Promi
   return { p50: at(0.5), p99: at(0.99) };
 }
 
-async function baseline(relay: Relay, size: Size): Promise<Measure> {
-  const { config } = relay;
-  const token = await relay.tokens!.getToken();
+async function baseline(config: RelayConfig, worker: RelayWorker, size: Size): Promise<Measure> {
+  const token = await worker.call<{ token: string; expiresOnTimestamp: number }>('token');
   const transport = nodemailer.createTransport({
     pool: true,
     maxConnections: 1,
@@ -199,32 +245,29 @@ async function baseline(relay: Relay, size: Size): Promise<Measure> {
 
 async function main(): Promise<void> {
   const stack = await startStack();
-  const connection = stack.settings.AzureWebJobsStorage;
-  const reader = stack.vaultReader;
-  const vaultCredential = new ClientSecretCredential(reader.tenantId, reader.clientId, reader.secret, {
-    authorityHost: reader.authorityHost,
-    disableInstanceDiscovery: true,
-    tlsOptions: { ca: [reader.caPem] },
-  });
-  const relay = createRelay(loadConfig({ ...stack.settings, RELAY_QUEUE_NAME: 'bench' }), silentLogger, { vaultCredential });
-  const attachments = relay.storage.blobs.getContainerClient(relay.config.queue.attachmentContainerName);
+  const settings: Record<string, string> = { ...stack.settings, RELAY_QUEUE_NAME: 'bench' };
+  const connection = settings.AzureWebJobsStorage;
+  const config = loadConfig(settings);
+  // The producer's part: the attachment is in storage before its messages are queued.
+  const attachments = BlobServiceClient.fromConnectionString(connection).getContainerClient(config.queue.attachmentContainerName);
   await attachments.createIfNotExists();
   await attachments.getBlockBlobClient(ATTACHMENT_BLOB).uploadData(ATTACHMENT);
-  const vaultReads = () => (relay.secrets as { stats?: { reads: number } } | undefined)?.stats?.reads ?? 0;
-  // Warm up as the baseline does: secret, token, a pooled connection and the JIT, outside the timing.
-  await relay.sender.send({ from: relay.config.mail.from, to: 'bench@example.net', subject: 'warm-up', text: 'x' });
+  const worker = await RelayWorker.start(settings, stack.vaultReader);
+  const stats = () => worker.call<WorkerStats>('stats');
 
   const results: Record<string, unknown>[] = [];
   let relayed = 1; // the warm-up
+  let totals: WorkerStats;
   try {
-    for (const size of SIZES) {
-      const before = { tokens: relay.tokens!.stats.fetches, vault: vaultReads(), connections: relay.sender.stats.connectionsOpened };
-      const ours = await relayThroughput(relay, connection, size);
-      const latency = await relayLatency(relay, connection, size);
+    const chosen = process.env.BENCH_SIZES?.split(',') ?? SIZES.map((size) => size.name);
+    for (const size of SIZES.filter((candidate) => chosen.includes(candidate.name))) {
+      const before = await stats();
+      const ours = await relayThroughput(config, worker, connection, size);
+      const latency = await relayLatency(config, worker, connection, size);
       const handled = size.count + Math.min(LATENCY_MESSAGES, size.count);
       relayed += handled;
-      const after = { tokens: relay.tokens!.stats.fetches, vault: vaultReads(), connections: relay.sender.stats.connectionsOpened };
-      const base = await baseline(relay, size);
+      const after = await stats();
+      const base = await baseline(config, worker, size);
       results.push({
         size: size.name,
         messages: size.count,
@@ -232,26 +275,27 @@ async function main(): Promise<void> {
         relayPerSecond: round(ours.messagesPerSecond),
         baselinePerSecond: round(base.messagesPerSecond),
         ratio: round(ours.messagesPerSecond / base.messagesPerSecond, 2),
-        relayCpuMsPerMessage: round(ours.cpuMsPerMessage, 2),
+        relayCpuMsPerMessage: round(ours.cpuMs / size.count, 2),
+        hostCpuMsPerMessage: round(ours.hostCpuMs / size.count, 2),
         baselineCpuMsPerMessage: round(base.cpuMsPerMessage, 2),
         p50Ms: round(latency.p50),
         p99Ms: round(latency.p99),
-        tokenRequestsPer1000: round(((after.tokens - before.tokens) * 1000) / handled, 2),
-        vaultReadsPer1000: round(((after.vault - before.vault) * 1000) / handled, 2),
-        smtpConnectionsOpened: after.connections - before.connections,
+        tokenRequestsPer1000: round(((after.tokenRequests - before.tokenRequests) * 1000) / handled, 2),
+        vaultReadsPer1000: round(((after.vaultReads - before.vaultReads) * 1000) / handled, 2),
+        smtpConnectionsOpened: after.smtpConnectionsOpened - before.smtpConnectionsOpened,
         relayIdleRssMb: round(ours.idleRssMb),
         relayPeakRssMb: round(ours.peakRssMb),
       });
     }
+    totals = await stats();
   } finally {
-    await relay.close();
+    await worker.call('close').catch(() => undefined);
     stack.stop();
   }
   console.table(results);
   // Over the whole run (warm-up included): the token lifetime and the secret cache outlast it.
-  const totals = { messages: relayed, tokenRequests: relay.tokens!.stats.fetches, vaultReads: vaultReads() };
-  console.log(`whole run: ${totals.messages} messages relayed with ${totals.tokenRequests} token request(s) and ${totals.vaultReads} Key Vault read(s)`);
-  console.log(`BENCH ${JSON.stringify({ date: new Date().toISOString(), node: process.version, totals, results })}`);
+  console.log(`whole run: ${relayed} messages relayed with ${totals.tokenRequests} token request(s) and ${totals.vaultReads} Key Vault read(s)`);
+  console.log(`BENCH ${JSON.stringify({ date: new Date().toISOString(), node: process.version, totals: { messages: relayed, tokenRequests: totals.tokenRequests, vaultReads: totals.vaultReads }, results })}`);
 }
 
 const round = (value: number, digits = 0) => Math.round(value * 10 ** digits) / 10 ** digits;

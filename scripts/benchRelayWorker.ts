@@ -1,0 +1,118 @@
+/**
+ * The relay in a process of its own, for the benchmark, the way Azure Functions
+ * runs it: the host (here the benchmark's queue runner, in the parent) polls the
+ * queue, parses its XML and deletes messages; this worker only loads the app and
+ * runs the handler for each message it is handed (over IPC, as the host hands
+ * them over gRPC). So the CPU time and memory measured here are the relay's own.
+ *
+ * Requests arrive as { id, type, ...body } and are answered with { id, result }
+ * or { id, error }.
+ */
+import { ClientSecretCredential } from '@azure/identity';
+import { loadConfig } from '../src/config';
+import { createRelay, type Relay } from '../src/runtime';
+import { silentLogger } from '../src/log';
+import type { QueueDelivery } from '../src/relay';
+
+export interface VaultReader {
+  tenantId: string;
+  authorityHost: string;
+  caPem: string;
+  clientId: string;
+  secret: string;
+}
+
+export interface WorkerStats {
+  tokenRequests: number;
+  vaultReads: number;
+  smtpConnectionsOpened: number;
+}
+
+export interface WorkerMeasure {
+  cpuMs: number;
+  peakRssMb: number;
+  /** Resident memory when measuring started (after a GC), to read the peak against. */
+  idleRssMb: number;
+}
+
+type Request =
+  | { id: number; type: 'start'; settings: Record<string, string>; vaultReader: VaultReader }
+  | { id: number; type: 'invoke'; payload: unknown; delivery: QueueDelivery }
+  | { id: number; type: 'token' | 'stats' | 'measureStart' | 'measureStop' | 'close' };
+
+let relay: Relay | undefined;
+let measuring: { idle: number; peak: number; cpu: NodeJS.CpuUsage; sampler: NodeJS.Timeout } | undefined;
+
+const started = (): Relay => {
+  if (!relay) throw new Error('the worker has not been started');
+  return relay;
+};
+
+async function handle(request: Request): Promise<unknown> {
+  switch (request.type) {
+    case 'start': {
+      const { vaultReader } = request;
+      const vaultCredential = new ClientSecretCredential(vaultReader.tenantId, vaultReader.clientId, vaultReader.secret, {
+        authorityHost: vaultReader.authorityHost,
+        disableInstanceDiscovery: true,
+        tlsOptions: { ca: [vaultReader.caPem] },
+      });
+      relay = createRelay(loadConfig(request.settings), silentLogger, { vaultCredential });
+      // Warm, as an instance is after its first message: secret, token, a pooled connection, the JIT.
+      await relay.sender.send({ from: relay.config.mail.from, to: 'bench@example.net', subject: 'warm-up', text: 'x' });
+      return null;
+    }
+    case 'invoke': {
+      const outcome = await started().handleQueueMessage(request.payload, request.delivery, silentLogger);
+      return { status: outcome.status };
+    }
+    case 'token': {
+      // For the baseline's nodemailer, which sends with the same token.
+      const token = await started().tokens!.getToken();
+      return { token: token.token, expiresOnTimestamp: token.expiresOnTimestamp };
+    }
+    case 'stats': {
+      const current = started();
+      const secrets = current.secrets as { stats?: { reads: number } } | undefined;
+      const stats: WorkerStats = {
+        tokenRequests: current.tokens!.stats.fetches,
+        vaultReads: secrets?.stats?.reads ?? 0,
+        smtpConnectionsOpened: current.sender.stats.connectionsOpened,
+      };
+      return stats;
+    }
+    case 'measureStart': {
+      (globalThis as { gc?: () => void }).gc?.();
+      const idle = process.memoryUsage().rss;
+      const state = { idle, peak: idle, cpu: process.cpuUsage(), sampler: setInterval(() => (state.peak = Math.max(state.peak, process.memoryUsage().rss)), 20) };
+      measuring = state;
+      return null;
+    }
+    case 'measureStop': {
+      if (!measuring) throw new Error('not measuring');
+      const { idle, cpu, sampler } = measuring;
+      clearInterval(sampler);
+      const used = process.cpuUsage(cpu);
+      const result: WorkerMeasure = {
+        cpuMs: (used.user + used.system) / 1000,
+        peakRssMb: Math.max(measuring.peak, process.memoryUsage().rss) / 2 ** 20,
+        idleRssMb: idle / 2 ** 20,
+      };
+      measuring = undefined;
+      return result;
+    }
+    case 'close':
+      await relay?.close();
+      setImmediate(() => process.exit(0));
+      return null;
+  }
+}
+
+process.on('message', (request: Request) => {
+  handle(request).then(
+    (result) => process.send!({ id: request.id, result }),
+    (error: unknown) => process.send!({ id: request.id, error: error instanceof Error ? error.message : String(error) }),
+  );
+});
+// The parent went away: nothing left to serve.
+process.on('disconnect', () => process.exit(0));
