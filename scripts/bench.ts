@@ -21,7 +21,8 @@
  *
  * Environment: BENCH_MESSAGES (default 300), BENCH_LARGE_MESSAGES (64),
  * BENCH_LATENCY_MESSAGES (100), BENCH_BATCH_SIZE (16), BENCH_SIZES (a comma-separated
- * subset of the size names, default all).
+ * subset of the size names, default all), BENCH_WORKER_ARGS (node arguments for the
+ * relay's worker, e.g. "--cpu-prof" to profile the relay alone).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -261,7 +262,7 @@ async function main(): Promise<void> {
   const attachments = BlobServiceClient.fromConnectionString(connection).getContainerClient(config.queue.attachmentContainerName);
   await attachments.createIfNotExists();
   await attachments.getBlockBlobClient(ATTACHMENT_BLOB).uploadData(ATTACHMENT);
-  const worker = await RelayWorker.start(settings, stack.vaultReader);
+  const worker = await RelayWorker.start(settings, stack.vaultReader, process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean));
   const stats = () => worker.call<WorkerStats>('stats');
 
   const results: Record<string, unknown>[] = [];
