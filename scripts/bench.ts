@@ -17,14 +17,16 @@
  * queue message holds at most 64 KiB), the last in batches of 32 for the memory figure.
  * The 1 MB phase then runs once more in a fresh worker started with a capped young
  * generation (TUNED_WORKER_ARGUMENTS; that worker's own token and Key Vault read are
- * not in the totals). Output: a table, then one `BENCH {json}` line.
+ * not in the totals). Also the app's share of a cold start: loading every function module
+ * in a fresh process. Output: a table, then one `BENCH {json}` line.
  *
  * Environment: BENCH_MESSAGES (default 300), BENCH_LARGE_MESSAGES (64),
- * BENCH_LATENCY_MESSAGES (100), BENCH_BATCH_SIZE (16), BENCH_SIZES (a comma-separated
+ * BENCH_LATENCY_MESSAGES (100), BENCH_BATCH_SIZE (16), BENCH_LARGE_BATCH_SIZE (32), BENCH_SIZES (a comma-separated
  * subset of the size names, default all), BENCH_WORKER_ARGS (node arguments for the
  * relay's worker, e.g. "--cpu-prof" to profile the relay alone).
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -42,6 +44,7 @@ const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 300);
 const LARGE_MESSAGES = Number(process.env.BENCH_LARGE_MESSAGES ?? 64);
 const LATENCY_MESSAGES = Number(process.env.BENCH_LATENCY_MESSAGES ?? 100);
 const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 16);
+const LARGE_BATCH_SIZE = Number(process.env.BENCH_LARGE_BATCH_SIZE ?? 32);
 
 /**
  * The young-generation cap the README suggests for apps that relay large attachments
@@ -69,7 +72,7 @@ const SIZES: Size[] = [
   {
     name: 'attachment1mb',
     count: LARGE_MESSAGES,
-    batchSize: 32,
+    batchSize: LARGE_BATCH_SIZE,
     queued: (i) => ({ to: 'bench@example.net', subject: `large ${i}`, text: 'See attachment.', attachments: [{ filename: 'data.bin', blob: ATTACHMENT_BLOB }] }),
     direct: (i) => ({ to: 'bench@example.net', subject: `large ${i}`, text: 'See attachment.', attachments: [{ filename: 'data.bin', content: ATTACHMENT }] }),
   },
@@ -253,7 +256,20 @@ async function baseline(config: RelayConfig, worker: RelayWorker, size: Size): P
   return result;
 }
 
+/**
+ * The app's share of a cold start: loading every function module (what the host's
+ * `main` glob names) in a fresh Node process, the median of five.
+ */
+function coldStartMs(): number {
+  const directory = join(__dirname, '..', 'functions');
+  const modules = readdirSync(directory).filter((file) => file.endsWith('.js')).map((file) => join(directory, file));
+  const script = `const t = performance.now(); for (const m of ${JSON.stringify(modules)}) require(m); process.stdout.write(String(performance.now() - t));`;
+  const samples = Array.from({ length: 5 }, () => Number(execFileSync(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()));
+  return samples.sort((a, b) => a - b)[2];
+}
+
 async function main(): Promise<void> {
+  const loadMs = coldStartMs();
   const stack = await startStack();
   const settings: Record<string, string> = { ...stack.settings, RELAY_QUEUE_NAME: 'bench' };
   const connection = settings.AzureWebJobsStorage;
@@ -330,7 +346,9 @@ async function main(): Promise<void> {
   console.table(results);
   // Over the whole run (warm-up included): the token lifetime and the secret cache outlast it.
   console.log(`whole run: ${relayed} messages relayed with ${totals.tokenRequests} token request(s) and ${totals.vaultReads} Key Vault read(s)`);
-  console.log(`BENCH ${JSON.stringify({ date: new Date().toISOString(), node: process.version, totals: { messages: relayed, tokenRequests: totals.tokenRequests, vaultReads: totals.vaultReads }, results })}`);
+  console.log(`loading all function modules in a fresh process (cold start, the app's share): ${round(loadMs)} ms`);
+  const summary = { date: new Date().toISOString(), node: process.version, coldStartMs: round(loadMs), totals: { messages: relayed, tokenRequests: totals.tokenRequests, vaultReads: totals.vaultReads }, results };
+  console.log(`BENCH ${JSON.stringify(summary)}`);
 }
 
 const round = (value: number, digits = 0) => Math.round(value * 10 ** digits) / 10 ** digits;
