@@ -15,17 +15,21 @@
  * relay's CPU time and memory are the worker's; the host's CPU time is printed apart.
  * Sizes: small text, 50 KB HTML, and a 1 MB attachment (sent by reference as a blob: a
  * queue message holds at most 64 KiB), the last in batches of 32 for the memory figure.
- * The 1 MB phase then runs once more in a fresh worker started with a capped young
- * generation (TUNED_WORKER_ARGUMENTS; that worker's own token and Key Vault read are
- * not in the totals). Also the app's share of a cold start: loading every function module
- * in a fresh process. Output: a table, then one `BENCH {json}` line.
+ * The worker runs under the memory of a Flex Consumption instance (2,048 MB by default,
+ * when the machine lets the benchmark create a cgroup): Node sizes V8's heap from the
+ * memory it may use, so on a large workstation the same code peaks higher. The 1 MB phase
+ * then runs once more in a worker without the limit, side by side (that worker's own
+ * token and Key Vault read are not in the totals). Also the app's share of a cold start:
+ * loading every function module in a fresh process. Output: a table, then one
+ * `BENCH {json}` line.
  *
  * Environment: BENCH_MESSAGES (default 300), BENCH_LARGE_MESSAGES (64),
  * BENCH_LATENCY_MESSAGES (100), BENCH_BATCH_SIZE (16), BENCH_LARGE_BATCH_SIZE (32), BENCH_SIZES (a comma-separated
  * subset of the size names, default all), BENCH_WORKER_ARGS (node arguments for the
- * relay's worker, e.g. "--cpu-prof" to profile the relay alone).
+ * relay's worker, e.g. "--cpu-prof" to profile the relay alone), BENCH_INSTANCE_MEMORY_MB
+ * (2048; 0 runs every worker without a limit).
  */
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
@@ -38,7 +42,8 @@ import { silentLogger } from '../src/log';
 import { QueueRunner } from '../local/queueRunner';
 import type { QueueDelivery } from '../src/relay';
 import { trustedCertificates } from '../src/token/trust';
-import type { VaultReader, WorkerMeasure, WorkerStats } from './benchRelayWorker';
+import type { VaultReader, WorkerMeasure, WorkerStarted, WorkerStats } from './benchRelayWorker';
+import { createMemoryLimit, type MemoryLimit } from './memoryLimit';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 300);
 const LARGE_MESSAGES = Number(process.env.BENCH_LARGE_MESSAGES ?? 64);
@@ -46,11 +51,8 @@ const LATENCY_MESSAGES = Number(process.env.BENCH_LATENCY_MESSAGES ?? 100);
 const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 16);
 const LARGE_BATCH_SIZE = Number(process.env.BENCH_LARGE_BATCH_SIZE ?? 32);
 
-/**
- * The young-generation cap the README suggests for apps that relay large attachments
- * (languageWorkers__node__arguments); the 1 MB phase runs a second time with it.
- */
-const TUNED_WORKER_ARGUMENTS = ['--max-semi-space-size=8'];
+/** Flex Consumption's default instance memory; the relay's worker runs under it. */
+const INSTANCE_MEMORY_MB = Number(process.env.BENCH_INSTANCE_MEMORY_MB ?? 2048);
 
 const ATTACHMENT = Buffer.alloc(2 ** 20, 'x');
 const ATTACHMENT_BLOB = 'bench/one-megabyte.bin';
@@ -121,7 +123,10 @@ class RelayWorker {
   private nextId = 0;
   private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly limit?: MemoryLimit,
+  ) {
     child.on('message', (reply: { id: number; result?: unknown; error?: string }) => {
       const waiting = this.pending.get(reply.id);
       this.pending.delete(reply.id);
@@ -134,11 +139,24 @@ class RelayWorker {
     });
   }
 
-  /** `nodeArguments` as the Functions app setting languageWorkers__node__arguments would pass them. */
-  static async start(settings: Record<string, string>, vaultReader: VaultReader, nodeArguments: string[] = []): Promise<RelayWorker> {
-    const worker = new RelayWorker(fork(join(__dirname, 'benchRelayWorker.js'), { execArgv: ['--expose-gc', ...nodeArguments], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-    await worker.call('start', { settings, vaultReader });
+  /** The worker, under `memoryLimitMb` when given and the machine allows it (`started` says what it got). */
+  static async start(settings: Record<string, string>, vaultReader: VaultReader, options: { nodeArguments?: string[]; memoryLimitMb?: number } = {}): Promise<RelayWorker> {
+    const limit = options.memoryLimitMb ? createMemoryLimit(options.memoryLimitMb, `oauth2-smtp-relay-bench-${process.pid}-${++RelayWorker.started}`) : undefined;
+    const nodeCommand = { command: process.execPath, args: ['--expose-gc', ...(options.nodeArguments ?? []), join(__dirname, 'benchRelayWorker.js')] };
+    const { command, args } = limit ? limit.wrap(nodeCommand.command, nodeCommand.args) : nodeCommand;
+    const worker = new RelayWorker(spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }), limit);
+    worker.started = await worker.call<WorkerStarted>('start', { settings, vaultReader });
     return worker;
+  }
+
+  private static started = 0;
+  started!: WorkerStarted;
+
+  async close(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    await this.call('close').catch(() => undefined);
+    await exited;
+    this.limit?.remove();
   }
 
   call<T = unknown>(type: string, body: Record<string, unknown> = {}): Promise<T> {
@@ -278,7 +296,11 @@ async function main(): Promise<void> {
   const attachments = BlobServiceClient.fromConnectionString(connection).getContainerClient(config.queue.attachmentContainerName);
   await attachments.createIfNotExists();
   await attachments.getBlockBlobClient(ATTACHMENT_BLOB).uploadData(ATTACHMENT);
-  const worker = await RelayWorker.start(settings, stack.vaultReader, process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean));
+  const nodeArguments = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean);
+  const worker = await RelayWorker.start(settings, stack.vaultReader, { nodeArguments, memoryLimitMb: INSTANCE_MEMORY_MB });
+  if (INSTANCE_MEMORY_MB && worker.started.memoryLimitMb === null) {
+    console.error(`bench: could not run the relay's worker under ${INSTANCE_MEMORY_MB} MB (no writable cgroup memory controller); its memory figures are for this machine's memory`);
+  }
   const stats = () => worker.call<WorkerStats>('stats');
 
   const results: Record<string, unknown>[] = [];
@@ -296,7 +318,8 @@ async function main(): Promise<void> {
       const base = await baseline(config, worker, size);
       results.push({
         size: size.name,
-        workerArguments: '',
+        workerMemoryLimitMb: worker.started.memoryLimitMb,
+        workerHeapLimitMb: worker.started.heapLimitMb,
         messages: size.count,
         batch: size.batchSize,
         relayPerSecond: round(ours.messagesPerSecond),
@@ -316,15 +339,16 @@ async function main(): Promise<void> {
     }
     totals = await stats();
     const large = SIZES[0];
-    if (chosen.includes(large.name)) {
-      // The same phase in a fresh worker with the young generation capped, side by side.
-      const tuned = await RelayWorker.start(settings, stack.vaultReader, TUNED_WORKER_ARGUMENTS);
+    if (chosen.includes(large.name) && worker.started.memoryLimitMb !== null) {
+      // The same phase in a fresh worker without the limit (V8 sized for this machine), side by side.
+      const unlimited = await RelayWorker.start(settings, stack.vaultReader, { nodeArguments });
       try {
-        const ours = await relayThroughput(config, tuned, connection, large);
+        const ours = await relayThroughput(config, unlimited, connection, large);
         const base = results.find((row) => row.size === large.name)!;
         results.push({
           size: large.name,
-          workerArguments: TUNED_WORKER_ARGUMENTS.join(' '),
+          workerMemoryLimitMb: unlimited.started.memoryLimitMb,
+          workerHeapLimitMb: unlimited.started.heapLimitMb,
           messages: large.count,
           batch: large.batchSize,
           relayPerSecond: round(ours.messagesPerSecond),
@@ -336,11 +360,11 @@ async function main(): Promise<void> {
           relayPeakRssMb: round(ours.peakRssMb),
         });
       } finally {
-        await tuned.call('close').catch(() => undefined);
+        await unlimited.close();
       }
     }
   } finally {
-    await worker.call('close').catch(() => undefined);
+    await worker.close();
     stack.stop();
   }
   console.table(results);

@@ -9,7 +9,9 @@
  * or { id, error }.
  */
 import { readdirSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { ClientSecretCredential } from '@azure/identity';
 import { loadConfig } from '../src/config';
 import { createRelay, type Relay } from '../src/runtime';
@@ -22,6 +24,13 @@ export interface VaultReader {
   caPem: string;
   clientId: string;
   secret: string;
+}
+
+export interface WorkerStarted {
+  /** The memory limit the worker runs under, or null for none below the machine's memory. */
+  memoryLimitMb: number | null;
+  /** The V8 heap limit Node chose from that memory (the young generation is sized with it). */
+  heapLimitMb: number;
 }
 
 export interface WorkerStats {
@@ -79,7 +88,13 @@ async function handle(request: Request): Promise<unknown> {
       relay = createRelay(loadConfig(request.settings), silentLogger, { vaultCredential });
       // Warm, as an instance is after its first message: secret, token, a pooled connection, the JIT.
       await relay.sender.send({ from: relay.config.mail.from, to: 'bench@example.net', subject: 'warm-up', text: 'x' });
-      return null;
+      // What Node sized V8's heap for: its memory limit (cgroup), if below the machine's memory.
+      const limit = process.constrainedMemory();
+      const started: WorkerStarted = {
+        memoryLimitMb: limit > 0 && limit < totalmem() ? Math.round(limit / 2 ** 20) : null,
+        heapLimitMb: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
+      };
+      return started;
     }
     case 'invoke': {
       const outcome = await started().handleQueueMessage(request.payload, request.delivery, silentLogger);
