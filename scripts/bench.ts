@@ -141,7 +141,7 @@ class RelayWorker {
 
   /** The worker, under `memoryLimitMb` when given and the machine allows it (`started` says what it got). */
   static async start(settings: Record<string, string>, vaultReader: VaultReader, options: { nodeArguments?: string[]; memoryLimitMb?: number } = {}): Promise<RelayWorker> {
-    const limit = options.memoryLimitMb ? createMemoryLimit(options.memoryLimitMb, `oauth2-smtp-relay-bench-${process.pid}-${++RelayWorker.started}`) : undefined;
+    const limit = options.memoryLimitMb ? createMemoryLimit(options.memoryLimitMb, `oauth2-smtp-relay-bench-${process.pid}-${++RelayWorker.startedCount}`) : undefined;
     const nodeCommand = { command: process.execPath, args: ['--expose-gc', ...(options.nodeArguments ?? []), join(__dirname, 'benchRelayWorker.js')] };
     const { command, args } = limit ? limit.wrap(nodeCommand.command, nodeCommand.args) : nodeCommand;
     const worker = new RelayWorker(spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }), limit);
@@ -149,13 +149,16 @@ class RelayWorker {
     return worker;
   }
 
-  private static started = 0;
+  private static startedCount = 0;
+  /** What the worker reported once started: its memory limit and heap size. */
   started!: WorkerStarted;
 
   async close(): Promise<void> {
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    await this.call('close').catch(() => undefined);
-    await exited;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise((resolve) => this.child.once('exit', resolve));
+      await this.call('close').catch(() => undefined);
+      await exited;
+    }
     this.limit?.remove();
   }
 
