@@ -31,6 +31,7 @@ export function sharedSecureContext(extraCa: string | undefined): tls.SecureCont
   if (!ca) return undefined;
   let context = sharedContexts.get(extraCa!);
   if (!context) {
+    // The minimum is explicit so that a lowered process default (--tls-min-v1.0) does not reach SMTP.
     context = tls.createSecureContext({ ca, minVersion: 'TLSv1.2' });
     sharedContexts.set(extraCa!, context);
   }
