@@ -42,7 +42,8 @@ import { silentLogger } from '../src/log';
 import { QueueRunner } from '../local/queueRunner';
 import type { QueueDelivery } from '../src/relay';
 import { trustedCertificates } from '../src/token/trust';
-import type { VaultReader, WorkerMeasure, WorkerStarted, WorkerStats } from './benchRelayWorker';
+import type { VaultReader, WorkerStarted, WorkerStats } from './benchRelayWorker';
+import { startMeasuring, type ProcessUsage } from './processUsage';
 import { createMemoryLimit, type MemoryLimit } from './memoryLimit';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 300);
@@ -94,28 +95,17 @@ const SIZES: Size[] = [
   },
 ];
 
-interface Measure {
-  messagesPerSecond: number;
-  cpuMsPerMessage: number;
-  peakRssMb: number;
-  /** Resident memory when the phase starts (after a GC), to read the peak against. */
-  idleRssMb: number;
+interface Measured extends ProcessUsage {
+  seconds: number;
 }
 
-/** Throughput, CPU time and peak resident memory of this process while `work` runs (memory sampled every 20 ms). */
-async function measured(count: number, work: () => Promise<void>): Promise<Measure> {
-  (globalThis as { gc?: () => void }).gc?.();
-  const idle = process.memoryUsage().rss;
-  let peak = idle;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-  const cpu = process.cpuUsage();
+/** Runs `work`, timing it and measuring this process's CPU and memory meanwhile. */
+async function measured(work: () => Promise<void>): Promise<Measured> {
+  const stop = startMeasuring();
   const start = performance.now();
   await work();
   const seconds = (performance.now() - start) / 1000;
-  const used = process.cpuUsage(cpu);
-  clearInterval(sampler);
-  peak = Math.max(peak, process.memoryUsage().rss);
-  return { messagesPerSecond: count / seconds, cpuMsPerMessage: (used.user + used.system) / 1000 / count, peakRssMb: peak / 2 ** 20, idleRssMb: idle / 2 ** 20 };
+  return { ...stop(), seconds };
 }
 
 /** The relay's worker process, driven by request/response messages over IPC. */
@@ -207,8 +197,10 @@ function runnerFor(config: RelayConfig, worker: RelayWorker, queue: QueueClient,
   });
 }
 
-interface RelayMeasure extends WorkerMeasure {
-  messagesPerSecond: number;
+interface RelayMeasure {
+  seconds: number;
+  /** The relay's worker. */
+  relay: ProcessUsage;
   /** CPU time of the host's part (polling, XML, deletes), in this process. */
   hostCpuMs: number;
 }
@@ -225,13 +217,13 @@ async function relayThroughput(config: RelayConfig, worker: RelayWorker, connect
   const allDelivered = new Promise<void>((resolve) => (done = resolve));
   const runner = runnerFor(config, worker, queue, size.batchSize, () => ++delivered === size.count && done());
   await worker.call('measureStart');
-  const host = await measured(size.count, async () => {
+  const host = await measured(async () => {
     await runner.start();
     await allDelivered;
   });
-  const relay = await worker.call<WorkerMeasure>('measureStop');
+  const relay = await worker.call<ProcessUsage>('measureStop');
   await runner.stop();
-  return { ...relay, messagesPerSecond: host.messagesPerSecond, hostCpuMs: host.cpuMsPerMessage * size.count };
+  return { seconds: host.seconds, relay, hostCpuMs: host.cpuMs };
 }
 
 async function relayLatency(config: RelayConfig, worker: RelayWorker, connection: string, size: Size): Promise<{ p50: number; p99: number }> {
@@ -257,7 +249,7 @@ async function relayLatency(config: RelayConfig, worker: RelayWorker, connection
   return { p50: at(0.5), p99: at(0.99) };
 }
 
-async function baseline(config: RelayConfig, worker: RelayWorker, size: Size): Promise<Measure> {
+async function baseline(config: RelayConfig, worker: RelayWorker, size: Size): Promise<Measured> {
   const token = await worker.call<{ token: string; expiresOnTimestamp: number }>('token');
   const transport = nodemailer.createTransport({
     pool: true,
@@ -270,11 +262,30 @@ async function baseline(config: RelayConfig, worker: RelayWorker, size: Size): P
   });
   const send = (i: number) => transport.sendMail({ from: config.mail.from, ...size.direct(i) });
   await send(-1); // connect and authenticate outside the timing, as the relay's warm pool has
-  const result = await measured(size.count, async () => {
+  const result = await measured(async () => {
     await Promise.all(Array.from({ length: size.count }, (_, i) => send(i)));
   });
   transport.close();
   return result;
+}
+
+/** A row's relay figures, and its throughput against the baseline's. */
+function relayColumns(size: Size, worker: RelayWorker, ours: RelayMeasure, baselinePerSecond: number): Record<string, unknown> {
+  const relayPerSecond = size.count / ours.seconds;
+  return {
+    size: size.name,
+    workerMemoryLimitMb: worker.started.memoryLimitMb,
+    workerHeapLimitMb: worker.started.heapLimitMb,
+    messages: size.count,
+    batch: size.batchSize,
+    relayPerSecond: round(relayPerSecond),
+    baselinePerSecond: round(baselinePerSecond),
+    ratio: round(relayPerSecond / baselinePerSecond, 2),
+    relayCpuMsPerMessage: round(ours.relay.cpuMs / size.count, 2),
+    hostCpuMsPerMessage: round(ours.hostCpuMs / size.count, 2),
+    relayIdleRssMb: round(ours.relay.idleRssMb),
+    relayPeakRssMb: round(ours.relay.peakRssMb),
+  };
 }
 
 /**
@@ -310,6 +321,8 @@ async function main(): Promise<void> {
   const chosen = process.env.BENCH_SIZES?.split(',') ?? SIZES.map((size) => size.name);
   let relayed = 1; // the warm-up
   let totals: WorkerStats;
+  const large = SIZES[0];
+  let largeBaselinePerSecond: number | undefined;
   try {
     for (const size of SIZES.filter((candidate) => chosen.includes(candidate.name))) {
       const before = await stats();
@@ -319,49 +332,24 @@ async function main(): Promise<void> {
       relayed += handled;
       const after = await stats();
       const base = await baseline(config, worker, size);
+      const baselinePerSecond = size.count / base.seconds;
       results.push({
-        size: size.name,
-        workerMemoryLimitMb: worker.started.memoryLimitMb,
-        workerHeapLimitMb: worker.started.heapLimitMb,
-        messages: size.count,
-        batch: size.batchSize,
-        relayPerSecond: round(ours.messagesPerSecond),
-        baselinePerSecond: round(base.messagesPerSecond),
-        ratio: round(ours.messagesPerSecond / base.messagesPerSecond, 2),
-        relayCpuMsPerMessage: round(ours.cpuMs / size.count, 2),
-        hostCpuMsPerMessage: round(ours.hostCpuMs / size.count, 2),
-        baselineCpuMsPerMessage: round(base.cpuMsPerMessage, 2),
+        ...relayColumns(size, worker, ours, baselinePerSecond),
+        baselineCpuMsPerMessage: round(base.cpuMs / size.count, 2),
         p50Ms: round(latency.p50),
         p99Ms: round(latency.p99),
         tokenRequestsPer1000: round(((after.tokenRequests - before.tokenRequests) * 1000) / handled, 2),
         vaultReadsPer1000: round(((after.vaultReads - before.vaultReads) * 1000) / handled, 2),
         smtpConnectionsOpened: after.smtpConnectionsOpened - before.smtpConnectionsOpened,
-        relayIdleRssMb: round(ours.idleRssMb),
-        relayPeakRssMb: round(ours.peakRssMb),
       });
+      if (size === large) largeBaselinePerSecond = baselinePerSecond;
     }
     totals = await stats();
-    const large = SIZES[0];
-    if (chosen.includes(large.name) && worker.started.memoryLimitMb !== null) {
+    if (largeBaselinePerSecond !== undefined && worker.started.memoryLimitMb !== null) {
       // The same phase in a fresh worker without the limit (V8 sized for this machine), side by side.
       const unlimited = await RelayWorker.start(settings, stack.vaultReader, { nodeArguments });
       try {
-        const ours = await relayThroughput(config, unlimited, connection, large);
-        const base = results.find((row) => row.size === large.name)!;
-        results.push({
-          size: large.name,
-          workerMemoryLimitMb: unlimited.started.memoryLimitMb,
-          workerHeapLimitMb: unlimited.started.heapLimitMb,
-          messages: large.count,
-          batch: large.batchSize,
-          relayPerSecond: round(ours.messagesPerSecond),
-          baselinePerSecond: base.baselinePerSecond,
-          ratio: round(ours.messagesPerSecond / (base.baselinePerSecond as number), 2),
-          relayCpuMsPerMessage: round(ours.cpuMs / large.count, 2),
-          hostCpuMsPerMessage: round(ours.hostCpuMs / large.count, 2),
-          relayIdleRssMb: round(ours.idleRssMb),
-          relayPeakRssMb: round(ours.peakRssMb),
-        });
+        results.push(relayColumns(large, unlimited, await relayThroughput(config, unlimited, connection, large), largeBaselinePerSecond));
       } finally {
         await unlimited.close();
       }

@@ -17,6 +17,7 @@ import { loadConfig } from '../src/config';
 import { createRelay, type Relay } from '../src/runtime';
 import { silentLogger } from '../src/log';
 import type { QueueDelivery } from '../src/relay';
+import { startMeasuring, type ProcessUsage } from './processUsage';
 
 export interface VaultReader {
   tenantId: string;
@@ -37,13 +38,6 @@ export interface WorkerStats {
   tokenRequests: number;
   vaultReads: number;
   smtpConnectionsOpened: number;
-}
-
-export interface WorkerMeasure {
-  cpuMs: number;
-  peakRssMb: number;
-  /** Resident memory when measuring started (after a GC), to read the peak against. */
-  idleRssMb: number;
 }
 
 type Request =
@@ -68,7 +62,7 @@ function loadFunctionModules(): void {
 }
 
 let relay: Relay | undefined;
-let measuring: { idle: number; peak: number; cpu: NodeJS.CpuUsage; sampler: NodeJS.Timeout } | undefined;
+let stopMeasuring: (() => ProcessUsage) | undefined;
 
 const started = (): Relay => {
   if (!relay) throw new Error('the worker has not been started');
@@ -115,25 +109,14 @@ async function handle(request: Request): Promise<unknown> {
       };
       return stats;
     }
-    case 'measureStart': {
-      (globalThis as { gc?: () => void }).gc?.();
-      const idle = process.memoryUsage().rss;
-      const state = { idle, peak: idle, cpu: process.cpuUsage(), sampler: setInterval(() => (state.peak = Math.max(state.peak, process.memoryUsage().rss)), 20) };
-      measuring = state;
+    case 'measureStart':
+      stopMeasuring = startMeasuring();
       return null;
-    }
     case 'measureStop': {
-      if (!measuring) throw new Error('not measuring');
-      const { idle, cpu, sampler } = measuring;
-      clearInterval(sampler);
-      const used = process.cpuUsage(cpu);
-      const result: WorkerMeasure = {
-        cpuMs: (used.user + used.system) / 1000,
-        peakRssMb: Math.max(measuring.peak, process.memoryUsage().rss) / 2 ** 20,
-        idleRssMb: idle / 2 ** 20,
-      };
-      measuring = undefined;
-      return result;
+      if (!stopMeasuring) throw new Error('not measuring');
+      const usage = stopMeasuring();
+      stopMeasuring = undefined;
+      return usage;
     }
     case 'close':
       await relay?.close();
