@@ -8,7 +8,8 @@
  * as in Azure, so the same code runs against Microsoft 365 with real values.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalCertificates, type LocalCertificates } from './certs';
 import { LocalTokenServer } from './tokenServer';
@@ -20,8 +21,8 @@ export const LOCAL_CLIENT_ID = '5e4d0000-0000-4000-8000-0000000000a1';
 export const LOCAL_MAILBOX = 'relay@example.com';
 
 export interface LocalStackOptions {
-  /** Folder for certificates, received mail and (unless inMemory) Azurite's data. */
-  dir: string;
+  /** Folder for certificates, received mail and (unless inMemory) Azurite's data; omitted: a temporary folder, removed by close(). */
+  dir?: string;
   /** Keep Azurite's data in memory (tests) instead of under dir. */
   inMemory?: boolean;
   /** Fixed ports for the local run (so `func start` can use the same settings); 0/undefined = any free port. */
@@ -33,6 +34,8 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack {
+  /** The stack's folder (options.dir, or its temporary one). */
+  dir: string;
   certs: LocalCertificates;
   azurite: LocalAzurite;
   tokenServer: LocalTokenServer;
@@ -45,17 +48,26 @@ export interface LocalStack {
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  mkdirSync(options.dir, { recursive: true });
-  const maildir = join(options.dir, 'mail');
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'oauth2-smtp-relay-'));
+  // A temporary folder goes with the stack; a given one (the local run's .local) stays.
+  const removeDir = () => options.dir === undefined && rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const maildir = join(dir, 'mail');
   mkdirSync(maildir, { recursive: true });
-  const certs = await createLocalCertificates(join(options.dir, 'certs'));
+  let certs: LocalCertificates;
+  try {
+    certs = await createLocalCertificates(join(dir, 'certs'));
+  } catch (error) {
+    removeDir();
+    throw error;
+  }
   const tls = { certPem: certs.certPem, keyPem: certs.keyPem };
   const clientSecret = options.clientSecret ?? `local~${randomBytes(18).toString('base64url')}`;
 
   const started: Array<{ close(): Promise<unknown> | unknown }> = [];
   try {
     const azurite = await LocalAzurite.start({
-      location: options.inMemory ? undefined : join(options.dir, 'azurite'),
+      location: options.inMemory ? undefined : join(dir, 'azurite'),
       queuePort: options.ports?.queue,
       blobPort: options.ports?.blob,
     });
@@ -95,6 +107,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       RELAY_DEADLETTER_CONTAINER: 'outbound-mail-deadletter',
     };
     return {
+      dir,
       certs,
       azurite,
       tokenServer,
@@ -104,10 +117,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       settings,
       async close() {
         for (const component of started.reverse()) await component.close();
+        removeDir();
       },
     };
   } catch (error) {
     for (const component of started.reverse()) await Promise.resolve(component.close()).catch(() => undefined);
+    removeDir();
     throw error;
   }
 }

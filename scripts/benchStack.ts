@@ -6,9 +6,6 @@
  * served by the KeyVaultDouble (there is no Key Vault emulator), so the figures
  * include the relay's Key Vault reads.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startLocalStack, LOCAL_TENANT_ID } from '../local/stack';
 import { KeyVaultDouble, VAULT_RESOURCE } from '../test/doubles/keyVaultDouble';
 
@@ -18,8 +15,7 @@ const VAULT_READER = { clientId: 'be7c0000-0000-4000-8000-00000000f00d', secret:
 const SECRET_NAME = 'relay-client-secret';
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
-  const stack = await startLocalStack({ dir, inMemory: true });
+  const stack = await startLocalStack({ inMemory: true });
   stack.tokenServer.setClientSecret(VAULT_READER.clientId, VAULT_READER.secret);
   const vault = await KeyVaultDouble.start({
     tls: stack.certs,
@@ -40,7 +36,6 @@ async function main(): Promise<void> {
   process.stdin.on('end', async () => {
     await vault.close();
     await stack.close();
-    rmSync(dir, { recursive: true, force: true });
     process.exit(0);
   });
 }

@@ -7,9 +7,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import type { DeadLetterRecord } from '../../src/deadLetter';
@@ -17,21 +14,18 @@ import { RelayHarness, HARNESS_HEADER, harnessKeyOfRecord, headerValue } from '.
 import { CORPUS, EVIL, assertAsciiHeaders, type CorpusEntry } from './hostileCorpus';
 
 let stack: LocalStack;
-let dir: string;
 let harness: RelayHarness;
 /** Raw entries have no harness header: their records are found by their original text. */
 const keyByOriginal = new Map<string, string>();
 const keyOf = (record: DeadLetterRecord) => harnessKeyOfRecord(record) ?? keyByOriginal.get(record.original ?? '');
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'relay-corpus-'));
-  stack = await startLocalStack({ dir, inMemory: true });
+  stack = await startLocalStack({ inMemory: true });
   harness = await new RelayHarness(stack, { name: 'corpus', settings: { RELAY_RETRY_MAX_AGE_SECONDS: '5' } }).start();
 });
 after(async () => {
   await harness?.close();
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 async function run(key: string, entry: CorpusEntry) {

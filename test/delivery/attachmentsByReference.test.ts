@@ -5,9 +5,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { simpleParser } from 'mailparser';
@@ -17,14 +14,11 @@ import { createRelay } from '../../src/runtime';
 import { silentLogger } from '../../src/log';
 
 let stack: LocalStack;
-let dir: string;
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'relay-attach-'));
-  stack = await startLocalStack({ dir, inMemory: true });
+  stack = await startLocalStack({ inMemory: true });
 });
 after(async () => {
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('a blob attachment is fetched and delivered byte for byte; a missing blob is dead-lettered as attachment_not_found', async () => {

@@ -7,8 +7,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/stack';
@@ -19,16 +17,13 @@ import { stableMessageId } from '../../src/message/compose';
 import { RelayHarness, type HarnessOptions, type Reconciliation } from '../harness/relayHarness';
 
 let stack: LocalStack;
-let dir: string;
 let counter = 0;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'relay-faults-'));
-  stack = await startLocalStack({ dir, inMemory: true });
+  stack = await startLocalStack({ inMemory: true });
 });
 after(async () => {
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const FAST_TIMEOUTS = { SMTP_CONNECTION_TIMEOUT_MS: '1000', SMTP_GREETING_TIMEOUT_MS: '1000', SMTP_SOCKET_TIMEOUT_MS: '1000' };
@@ -154,7 +149,7 @@ test('slow server: no reply to DATA within the socket timeout, not accepted, ret
 // ------------------------------------------------------------------------ TLS
 
 test('a TLS certificate that does not verify: nothing is sent, dead-lettered as smtp_tls_failed at the maximum age', async () => {
-  const otherCa = await createLocalCertificates(join(dir, 'other-ca'));
+  const otherCa = await createLocalCertificates(join(stack.dir, 'other-ca'));
   const untrusted = await LocalSmtpServer.start({
     tls: { certPem: otherCa.certPem, keyPem: otherCa.keyPem },
     authorizedMailboxes: [LOCAL_MAILBOX],

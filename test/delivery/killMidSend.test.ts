@@ -8,22 +8,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/stack';
 import { stableMessageId } from '../../src/message/compose';
 import { RelayHarness } from '../harness/relayHarness';
 
 let stack: LocalStack;
-let dir: string;
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'relay-kill-'));
-  stack = await startLocalStack({ dir, inMemory: true });
+  stack = await startLocalStack({ inMemory: true });
 });
 after(async () => {
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const until = async (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) => {

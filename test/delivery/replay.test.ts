@@ -6,8 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { main } from '../../src/cli/main';
@@ -15,14 +14,11 @@ import type { DeadLetterRecord } from '../../src/deadLetter';
 import { RelayHarness, HARNESS_HEADER, headerValue } from '../harness/relayHarness';
 
 let stack: LocalStack;
-let dir: string;
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'relay-replay-'));
-  stack = await startLocalStack({ dir, inMemory: true });
+  stack = await startLocalStack({ inMemory: true });
 });
 after(async () => {
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const SEND_AS_DENIED = { code: 550, message: '5.7.60 SMTP; Client does not have permissions to send as this sender' };
@@ -51,7 +47,7 @@ test('replay by reason after the cause is fixed: delivered once, ids kept, sent 
     RELAY_DEADLETTER_CONTAINER: 'replay-deadletter',
     RELAY_LEDGER_CONTAINER: 'replay-ledger',
   };
-  const settingsFile = join(dir, 'local.settings.json');
+  const settingsFile = join(stack.dir, 'local.settings.json');
   writeFileSync(settingsFile, JSON.stringify({ IsEncrypted: false, Values: settings }));
   const harness = await new RelayHarness(stack, { name: 'replay', settings }).start();
 

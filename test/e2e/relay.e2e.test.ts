@@ -7,9 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { QueueClient } from '@azure/storage-queue';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { simpleParser } from 'mailparser';
@@ -23,7 +21,6 @@ import type { Logger } from '../../src/log';
 import type { DeadLetterRecord } from '../../src/deadLetter';
 
 let stack: LocalStack;
-let dir: string;
 const logLines: string[] = [];
 const logger: Logger = {
   info: (message, props) => logLines.push(`info ${message} ${JSON.stringify(props ?? {})}`),
@@ -32,13 +29,11 @@ const logger: Logger = {
 };
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'relay-e2e-'));
-  stack = await startLocalStack({ dir, inMemory: true });
+  stack = await startLocalStack({ inMemory: true });
 });
 
 after(async () => {
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const MAX_ATTEMPTS = 3;

@@ -11,9 +11,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import type { SmtpFault, SmtpStage } from '../../local/smtpServer';
 import type { InjectedReply } from '../../local/tokenServer';
@@ -23,14 +20,11 @@ const MESSAGES = Number(process.env.RECONCILIATION_MESSAGES ?? 1000);
 const SEED = Number(process.env.RECONCILIATION_SEED ?? 20261130);
 
 let stack: LocalStack;
-let dir: string;
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'relay-reconcile-'));
-  stack = await startLocalStack({ dir, inMemory: true });
+  stack = await startLocalStack({ inMemory: true });
 });
 after(async () => {
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** mulberry32: a small seeded generator, so a failing run can be repeated exactly. */

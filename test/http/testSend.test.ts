@@ -5,9 +5,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
 import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/stack';
@@ -18,11 +15,9 @@ import { httpSend } from '../../functions/httpSend';
 const QUEUE = 'http-send-test';
 const EXCHANGE_STAMP = '[AM0PR01CA0001.eurprd01.prod.exchangelabs.com 2026-11-30T10:00:00.000Z 08DD0000000000]';
 let stack: LocalStack;
-let dir: string;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'relay-http-send-'));
-  stack = await startLocalStack({ dir, inMemory: true });
+  stack = await startLocalStack({ inMemory: true });
   // The handler uses the process's relay, built from the app settings on first use.
   Object.assign(process.env, stack.settings, { RELAY_QUEUE_NAME: QUEUE, MAIL_ALLOWED_FROM: 'boss@example.com' });
 });
@@ -33,7 +28,6 @@ after(async () => {
     .then(() => getRelay().close())
     .catch(() => undefined);
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 function post(body: unknown, query: Record<string, string> = {}): Promise<HttpResponseInit> {

@@ -4,21 +4,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { InvocationContext, type Timer } from '@azure/functions';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { secretMonitor } from '../../functions/secretMonitor';
 import { getRelay } from '../../src/runtime';
 
-let dir: string;
 let stack: LocalStack;
 const saved = new Map<string, string | undefined>();
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'relay-timer-'));
-  stack = await startLocalStack({ dir, inMemory: true });
+  stack = await startLocalStack({ inMemory: true });
   for (const [key, value] of Object.entries({ ...stack.settings, MONITOR_STATE_CONTAINER: 'timer-test-monitor' })) {
     saved.set(key, process.env[key]);
     process.env[key] = value;
@@ -35,7 +30,6 @@ after(async () => {
       else process.env[key] = value;
     }
     await stack?.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 

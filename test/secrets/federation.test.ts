@@ -6,9 +6,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startLocalStack, LOCAL_CLIENT_ID, type LocalStack } from '../../local/stack';
 import { JWT_BEARER_ASSERTION } from '../../local/tokenServer';
 import { loadConfig } from '../../src/config';
@@ -20,15 +17,13 @@ import { queueMessage, recordingLogger } from './relayVaultStack';
 const IDENTITY_CLIENT = 'f00dbabe-0000-4000-8000-000000000001';
 const EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
 
-let dir: string;
 let stack: LocalStack;
 let identity: ManagedIdentityDouble;
 const relays: Relay[] = [];
 const savedEnv = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'relay-federation-'));
-  stack = await startLocalStack({ dir, inMemory: true });
+  stack = await startLocalStack({ inMemory: true });
   // The identity is known to Entra (it has an object id); its tokens are minted by the same authority.
   stack.tokenServer.setClientSecret(IDENTITY_CLIENT, 'identity-has-no-usable-secret-000');
   identity = await ManagedIdentityDouble.start({
@@ -43,7 +38,6 @@ after(async () => {
   for (const relay of relays) await relay.close();
   await identity.close();
   await stack.close();
-  rmSync(dir, { recursive: true, force: true });
   for (const [key, value] of [['IDENTITY_ENDPOINT', savedEnv.endpoint], ['IDENTITY_HEADER', savedEnv.header]] as const) {
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;

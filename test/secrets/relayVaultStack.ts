@@ -5,9 +5,6 @@
  * the settings. A "vault reader" client of the local token server stands in
  * for the managed identity.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ClientSecretCredential } from '@azure/identity';
 import { startLocalStack, LOCAL_TENANT_ID, type LocalStack } from '../../local/stack';
 import { loadConfig } from '../../src/config';
@@ -32,8 +29,7 @@ export interface RelayVaultStack {
 let counter = 0;
 
 export async function startRelayVaultStack(): Promise<RelayVaultStack> {
-  const dir = mkdtempSync(join(tmpdir(), 'relay-vault-'));
-  const stack = await startLocalStack({ dir, inMemory: true });
+  const stack = await startLocalStack({ inMemory: true });
   stack.tokenServer.setClientSecret(VAULT_READER, VAULT_READER_SECRET);
   const vault = await KeyVaultDouble.start({
     tls: stack.certs,
@@ -75,7 +71,6 @@ export async function startRelayVaultStack(): Promise<RelayVaultStack> {
       for (const relay of relays) await relay.close();
       await vault.close();
       await stack.close();
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

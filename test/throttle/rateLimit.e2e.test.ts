@@ -7,9 +7,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { QueueClient } from '@azure/storage-queue';
 import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/stack';
 import { LocalSmtpServer } from '../../local/smtpServer';
@@ -24,13 +21,11 @@ import { MailboxThrottle } from '../../src/throttle/mailboxThrottle';
 import { throttledSender } from '../../src/throttle/throttledSender';
 
 let stack: LocalStack;
-let dir: string;
 let limited: LocalSmtpServer;
 const RATE = { messages: 5, windowMs: 1000 };
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'relay-rate-'));
-  stack = await startLocalStack({ dir, inMemory: true });
+  stack = await startLocalStack({ inMemory: true });
   limited = await LocalSmtpServer.start({
     tls: { certPem: stack.certs.certPem, keyPem: stack.certs.keyPem },
     authorizedMailboxes: [LOCAL_MAILBOX],
@@ -43,7 +38,6 @@ before(async () => {
 after(async () => {
   await limited?.close();
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 function relayWith(throttle: MailboxThrottle | undefined) {
