@@ -30,7 +30,6 @@
  * (2048; 0 runs every worker without a limit).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -44,6 +43,7 @@ import type { QueueDelivery } from '../src/relay';
 import { trustedCertificates } from '../src/token/trust';
 import type { VaultReader, WorkerStarted, WorkerStats } from './benchRelayWorker';
 import { startMeasuring, type ProcessUsage } from './processUsage';
+import { functionModules } from './functionModules';
 import { createMemoryLimit, type MemoryLimit } from './memoryLimit';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 300);
@@ -293,8 +293,7 @@ function relayColumns(size: Size, worker: RelayWorker, ours: RelayMeasure, basel
  * `main` glob names) in a fresh Node process, the median of five.
  */
 function coldStartMs(): number {
-  const directory = join(__dirname, '..', 'functions');
-  const modules = readdirSync(directory).filter((file) => file.endsWith('.js')).map((file) => join(directory, file));
+  const modules = functionModules();
   const script = `const t = performance.now(); for (const m of ${JSON.stringify(modules)}) require(m); process.stdout.write(String(performance.now() - t));`;
   const samples = Array.from({ length: 5 }, () => Number(execFileSync(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()));
   return samples.sort((a, b) => a - b)[2];

@@ -8,15 +8,14 @@
  * Requests arrive as { id, type, ...body } and are answered with { id, result }
  * or { id, error }.
  */
-import { readdirSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { ClientSecretCredential } from '@azure/identity';
 import { loadConfig } from '../src/config';
 import { createRelay, type Relay } from '../src/runtime';
 import { silentLogger } from '../src/log';
 import type { QueueDelivery } from '../src/relay';
+import { functionModules } from './functionModules';
 import { startMeasuring, type ProcessUsage } from './processUsage';
 
 export interface VaultReader {
@@ -51,11 +50,10 @@ type Request =
  * and says so on the console; those notices are not the benchmark's output.
  */
 function loadFunctionModules(): void {
-  const directory = join(__dirname, '..', 'functions');
   const warn = console.warn;
   console.warn = () => undefined;
   try {
-    for (const file of readdirSync(directory).filter((name) => name.endsWith('.js'))) require(join(directory, file));
+    for (const file of functionModules()) require(file);
   } finally {
     console.warn = warn;
   }
