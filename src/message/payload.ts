@@ -57,26 +57,44 @@ export function stringifyWithoutRecursion(value: unknown): string {
   return out.join('');
 }
 
-/** Parses the payload as JSON (directly, or after strict base64 decoding); throws RelayError invalid_json. */
+/**
+ * Parses the payload into the JSON object of a message (directly, or after
+ * strict base64 decoding). Anything else throws RelayError invalid_json whose
+ * message says exactly what arrived: nothing, JSON that is not an object (and
+ * which kind), text that is not JSON, or base64 whose decoded text is not JSON.
+ */
 export function parsePayload(payload: unknown): unknown {
   if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) {
-    if (payload === undefined || payload === null) throw invalidJson('the queue message is empty');
-    return payload;
+    if (payload === undefined) throw invalidJson('the queue message is empty');
+    if (isJsonObject(payload)) return payload;
+    // The Functions host parses JSON text before the handler sees it: null, numbers and the like arrive as values.
+    throw invalidJson(`the queue message is ${jsonKind(payload)}, not a JSON object`);
   }
   const text = stripBom(decodeQueueText(payload));
   if (text.trim() === '') throw invalidJson('the queue message is empty');
 
   const direct = tryJson(text);
-  if (direct.ok && isObjectLike(direct.value)) return direct.value;
+  if (direct.ok && isJsonObject(direct.value)) return direct.value;
 
   // A digits-only text is both JSON and base64: prefer the base64 reading when it yields an object.
   const bytes = decodeStrictBase64(text.trim());
   if (bytes !== undefined) {
     const decoded = tryJson(stripBom(bytes.toString('utf8')));
-    if (decoded.ok && (isObjectLike(decoded.value) || !direct.ok)) return decoded.value;
+    if (decoded.ok && isJsonObject(decoded.value)) return decoded.value;
+    if (!direct.ok && decoded.ok) throw invalidJson(`the queue message is base64 of ${jsonKind(decoded.value)}, not of a JSON object`);
+    // The decoded text's error, not the base64 text's: the producer encoded something that is not JSON.
+    if (!direct.ok && !decoded.ok && isText(bytes)) {
+      throw invalidJson(`the queue message is base64 text whose decoded text is not JSON (${parserError(decoded.error)})`);
+    }
   }
-  if (direct.ok) return direct.value;
-  throw invalidJson(`the queue message is neither JSON nor base64-encoded JSON (${direct.error})`);
+  if (direct.ok) throw invalidJson(`the queue message is ${jsonKind(direct.value)}, not a JSON object`);
+  const error = parserError(direct.error);
+  // The host hands a JSON string over as its content, which then reads as text that is not JSON
+  // (text opening like an object or array was meant as one: it is broken JSON, not a string).
+  if (typeof payload === 'string' && !/^\s*[[{]/.test(text)) {
+    throw invalidJson(`the queue message is not a JSON object but a JSON string, or text that is neither JSON nor base64-encoded JSON (${error})`);
+  }
+  throw invalidJson(`the queue message is neither JSON nor base64-encoded JSON (${error})`);
 }
 
 function tryJson(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
@@ -87,8 +105,48 @@ function tryJson(text: string): { ok: true; value: unknown } | { ok: false; erro
   }
 }
 
-function isObjectLike(value: unknown): boolean {
-  return typeof value === 'object' && value !== null;
+/** A message is a JSON object: not null, not an array. */
+function isJsonObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What a JSON value is, without quoting it (it is producer text of any length). */
+function jsonKind(value: unknown): string {
+  if (value === null) return 'JSON null';
+  if (Array.isArray(value)) return 'a JSON array';
+  if (typeof value === 'string') return 'a JSON string';
+  if (typeof value === 'number') return 'a JSON number';
+  if (typeof value === 'boolean') return 'a JSON boolean';
+  return `a ${typeof value} value`;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** C0 controls other than TAB, LF and CR: bytes decoding to these are binary, not text. */
+const C0_CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
+
+/**
+ * Whether base64-decoded bytes are text (UTF-8 without C0 controls). Short
+ * words ("test", "abcd") are strict base64 by accident and decode to bytes that
+ * are not: for those the text's own parse error is the one that explains.
+ */
+function isText(bytes: Buffer): boolean {
+  try {
+    return !C0_CONTROL.test(UTF8.decode(bytes));
+  } catch {
+    return false;
+  }
+}
+
+const MAX_PARSER_ERROR = 200;
+
+/**
+ * JSON.parse's message, which quotes a few characters of the producer's text:
+ * control and line-separator characters escaped so they cannot break a log
+ * line, and cut to MAX_PARSER_ERROR characters.
+ */
+function parserError(message: string): string {
+  const escaped = message.replace(/[\u0000-\u001F\u007F-\u009F\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escaped.length <= MAX_PARSER_ERROR ? escaped : `${escaped.slice(0, MAX_PARSER_ERROR - 1)}…`;
 }
 
 function stripBom(text: string): string {

@@ -49,12 +49,14 @@ export const CORPUS: CorpusEntry[] = [
   { name: 'invalid JSON (truncated)', text: '{"to": "a@example.net", "subject": ', expect: rejected('invalid_json', /neither JSON nor base64/) },
   { name: 'invalid JSON (single quotes)', text: "{'to': 'a@example.net', 'text': 'x'}", expect: rejected('invalid_json', /neither JSON/) },
   { name: 'empty message', text: '', expect: rejected('invalid_json', /empty/) },
-  { name: 'JSON array, not an object', text: '[{"to":"a@example.net","text":"x"}]', expect: rejected('invalid_message', /\$: must be an object/) },
-  // The host hands a JSON string over as the string itself, which is not JSON.
-  { name: 'JSON string, not an object', text: '"to: a@example.net"', expect: rejected('invalid_json', /neither JSON/) },
-  { name: 'JSON number', text: '42', expect: rejected('invalid_message', /\$: must be an object/) },
-  // The host hands JSON null over as no payload at all.
-  { name: 'JSON null', text: 'null', expect: rejected('invalid_json', /empty/) },
+  { name: 'JSON array, not an object', text: '[{"to":"a@example.net","text":"x"}]', expect: rejected('invalid_json', /is a JSON array, not a JSON object\.$/) },
+  // The host hands a JSON string over as the string itself, which is not JSON: both readings are named.
+  { name: 'JSON string, not an object', text: '"to: a@example.net"', expect: rejected('invalid_json', /is not a JSON object but a JSON string, or text that is neither JSON nor base64-encoded JSON \(Unexpected token 'o', "to: a@example\.net" is not valid JSON\)\.$/) },
+  { name: 'JSON number', text: '42', expect: rejected('invalid_json', /is a JSON number, not a JSON object\.$/) },
+  // The host hands JSON null over parsed, as null: not an empty message.
+  { name: 'JSON null', text: 'null', expect: rejected('invalid_json', /is JSON null, not a JSON object\.$/) },
+  // The parse error quoted is the decoded text's, not the base64 text's.
+  { name: 'base64 of text that is not JSON', text: Buffer.from('to: a@example.net').toString('base64'), expect: rejected('invalid_json', /is base64 text whose decoded text is not JSON \(Unexpected token 'o', "to: a@example\.net" is not valid JSON\)\.$/) },
   // As deep as a queue message can hold (64 KiB): deeper than JSON.stringify can recurse.
   { name: 'deeply nested JSON (32,000 levels)', text: deeplyNested(32_000), expect: rejected('invalid_message', /nested/) },
   { name: 'deeply nested objects in a header value', text: `{"to":"a@example.net","text":"x","headers":{"X-A":${'{"a":'.repeat(9000)}1${'}'.repeat(9000)}}}`, expect: rejected('invalid_message', /X-A/) },

@@ -74,9 +74,12 @@ describe('payload forms', () => {
     });
   }
 
-  it('rejects JSON that is not an object as invalid_message', () => {
-    for (const payload of ['[]', '"text"', 42, true]) {
-      assert.deepEqual(problemsOf(payload), { reason: 'invalid_message', problems: ['$: must be an object'] });
+  it('rejects JSON that is not an object as invalid_json, naming what it is', () => {
+    const kinds: Array<[unknown, string]> = [['[]', 'a JSON array'], ['"text"', 'a JSON string'], [42, 'a JSON number'], [true, 'a JSON boolean'], [null, 'JSON null']];
+    for (const [payload, kind] of kinds) {
+      const error = rejection(payload);
+      assert.equal(error.reason, 'invalid_json');
+      assert.equal(error.message, `Invalid queue message: the queue message is ${kind}, not a JSON object.`);
     }
   });
 });
