@@ -9,6 +9,7 @@ import { redact, redactingLogger } from '../redact';
 import { createRelay, type Relay, type RelayIdentityOverrides } from '../runtime';
 import { runChecks, type CheckReport, type CheckResult } from '../diagnostics/checks';
 import { relayTarget } from '../diagnostics/target';
+import { withIdentityEnvironment } from './identityEnvironment';
 
 export interface DoctorOptions {
   env: Environment;
@@ -20,8 +21,16 @@ export interface DoctorOptions {
   identity?: RelayIdentityOverrides;
 }
 
-/** Runs the checks; the relay it builds for them is closed before returning. */
-export async function runDoctor(options: DoctorOptions): Promise<CheckReport> {
+/**
+ * Runs the checks; the relay it builds for them is closed before returning.
+ * Its credentials see the sign-in settings of `env` (the managed identity
+ * endpoint among them), which @azure/identity reads only from process.env.
+ */
+export function runDoctor(options: DoctorOptions): Promise<CheckReport> {
+  return withIdentityEnvironment(options.env, () => checkSettings(options));
+}
+
+async function checkSettings(options: DoctorOptions): Promise<CheckReport> {
   let relay: Relay | undefined;
   let config: RelayConfig | undefined;
   const load = () => {
