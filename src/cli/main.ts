@@ -1,6 +1,5 @@
-#!/usr/bin/env node
 /**
- * The package's command line:
+ * The package's command line (its entry point, package.json "bin", is bin.ts):
  *
  *   oauth2-smtp-relay doctor [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS] [--json]
  *   oauth2-smtp-relay setup --tenant-id T --client-id C --object-id O --mailbox M [--send-as A]...
@@ -131,16 +130,4 @@ function setup(args: string[], io: CliIo): number {
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   io.out(setupScript(setupValues));
   return 0;
-}
-
-if (require.main === module) {
-  main(process.argv.slice(2), { env: process.env, out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
 }

@@ -309,7 +309,7 @@ function resolveOverrides(overrides: Record<string, string | undefined>): Record
 }
 
 describe('the package command', () => {
-  const cli = resolve(__dirname, '..', '..', 'src', 'cli', 'main.js');
+  const cli = resolve(__dirname, '..', '..', 'src', 'cli', 'bin.js');
 
   /** Runs the compiled command in a child process (asynchronously: the local servers live in this process). */
   function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -357,7 +357,7 @@ describe('the package command', () => {
 
   test('the package declares the command, and the compiled file starts with a shebang', async () => {
     const pkg = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')));
-    assert.equal(pkg.bin['oauth2-smtp-relay'], 'dist/src/cli/main.js');
+    assert.equal(pkg.bin['oauth2-smtp-relay'], 'dist/src/cli/bin.js');
     const compiled = await import('node:fs').then((fs) => fs.readFileSync(cli, 'utf8'));
     assert.ok(compiled.startsWith('#!/usr/bin/env node\n'));
   });

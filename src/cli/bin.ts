@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+/**
+ * The package's command (package.json "bin"). It checks the Node.js version
+ * before loading the relay: see nodeVersion.ts. The commands are in main.ts.
+ */
+import { nodeVersionProblem } from './nodeVersion';
+
+const args = process.argv.slice(2);
+const problem = nodeVersionProblem(process.versions.node, args);
+if (problem !== undefined) {
+  process.stderr.write(`${problem}\n`);
+  process.exitCode = 1;
+} else {
+  import('./main.js')
+    .then(({ main }) => main(args, { env: process.env, out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) }))
+    .then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (error: unknown) => {
+        process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = 1;
+      },
+    );
+}
