@@ -4,18 +4,19 @@
  * (IDENTITY_ENDPOINT, IDENTITY_HEADER), which @azure/identity reads from the
  * process environment only. The command runs in a child process with nothing
  * but PATH in its environment, against the KeyVaultDouble and the
- * ManagedIdentityDouble (whose tokens the local Entra-shaped endpoint mints).
+ * ManagedIdentityDouble (whose tokens the local Entra-shaped endpoint mints);
+ * and `./dev doctor` runs the same command.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOCAL_CLIENT_ID } from '../../local/stack';
 import { VAULT_RESOURCE } from '../doubles/keyVaultDouble';
 import { ManagedIdentityDouble } from '../doubles/managedIdentityDouble';
 import { tempDir } from '../local/helpers';
 import { startRelayVaultStack, type RelayVaultStack } from '../secrets/relayVaultStack';
-import { runCommand } from './command';
+import { PACKAGE_ROOT, runCommand, runProcess } from './command';
 
 const IDENTITY_CLIENT = 'f00dbabe-0000-4000-8000-0000000000d0';
 const EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
@@ -74,4 +75,35 @@ test('secretless sign-in (managed-identity federation): the client assertion com
   assert.match(result.stdout, /All checks passed/);
   assert.ok(identity.resources.slice(before).includes(EXCHANGE_AUDIENCE), `the identity was asked for ${EXCHANGE_AUDIENCE}`);
   assertNoSecrets(result.stdout + result.stderr);
+});
+
+test('`./dev doctor --settings FILE` runs the command from the caller’s folder, with a clean --json on stdout; `./dev setup` too', async () => {
+  // A copy of ./dev beside the real build, its packages counted as installed: the test must never run npm ci or a build.
+  const project = join(dir, 'project');
+  mkdirSync(join(project, 'node_modules'), { recursive: true });
+  copyFileSync(join(PACKAGE_ROOT, 'dev'), join(project, 'dev'));
+  writeFileSync(join(project, 'package-lock.json'), '{}');
+  utimesSync(join(project, 'package-lock.json'), new Date('2000-01-01'), new Date('2000-01-01'));
+  writeFileSync(join(project, 'node_modules', '.package-lock.json'), '{}');
+  symlinkSync(join(PACKAGE_ROOT, 'dist'), join(project, 'dist'));
+  const caller = join(dir, 'caller');
+  mkdirSync(caller);
+  writeFileSync(join(caller, 'local.settings.json'), JSON.stringify({ IsEncrypted: false, Values: kv.stack.settings }));
+  const env = { PATH: process.env.PATH };
+
+  const text = await runProcess('bash', [join(project, 'dev'), 'doctor', '--settings', 'local.settings.json'], { cwd: caller, env });
+  assert.equal(text.status, 0, text.stdout + text.stderr);
+  assert.match(text.stdout, /All checks passed/);
+
+  const json = await runProcess('bash', [join(project, 'dev'), 'doctor', '--settings', 'local.settings.json', '--json'], { cwd: caller, env });
+  assert.equal(json.status, 0, json.stderr);
+  assert.equal((JSON.parse(json.stdout) as { ok: boolean }).ok, true);
+
+  const setup = await runProcess(
+    'bash',
+    [join(project, 'dev'), 'setup', '--tenant-id', 'contoso.onmicrosoft.com', '--client-id', LOCAL_CLIENT_ID, '--object-id', IDENTITY_CLIENT, '--mailbox', 'relay@contoso.com'],
+    { cwd: caller, env },
+  );
+  assert.equal(setup.status, 0, setup.stderr);
+  assert.match(setup.stdout, /New-ServicePrincipal/);
 });
