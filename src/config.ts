@@ -568,6 +568,18 @@ export function loadConfig(env: Environment = process.env, readFile: ReadTextFil
   return config;
 }
 
+/**
+ * Only the storage settings (AzureWebJobsStorage, the queue and container names, the
+ * retry policy): enough to hold or dead-letter messages while other settings are wrong.
+ * Throws a ConfigError naming the storage settings' problems only.
+ */
+export function loadQueueConfig(env: Environment = process.env): QueueSettings {
+  const reader = new SettingsReader(env);
+  const queue = readQueue(reader);
+  if (reader.problems.length > 0 || !queue) throw new ConfigError(reader.problems);
+  return queue;
+}
+
 function readSmtp(reader: SettingsReader, readFile: ReadTextFile): SmtpSettings {
   const host = readHost(reader);
   const port = reader.integer('SMTP_PORT', 587, 1, 65535);
