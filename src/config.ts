@@ -211,7 +211,7 @@ const SETTINGS: readonly SettingDescription[] = [
   { name: 'SMTP_SOCKET_TIMEOUT_MS', default: '60000', description: 'How long an idle SMTP connection may stay silent, in milliseconds.' },
   {
     name: 'TLS_EXTRA_CA_FILE',
-    description: 'Path of a PEM file with extra CA certificates to trust for SMTP and the token endpoint (certificate checks stay on).',
+    description: 'Path of a PEM file with extra CA certificates to trust for every outbound TLS connection: SMTP, the token endpoint, Key Vault, Microsoft Graph, the alert webhook (certificate checks stay on; TLS 1.2 at least).',
   },
   { name: 'OAUTH2_ENABLED', default: 'true', description: 'true: authenticate with an OAuth2 access token (XOAUTH2); false: with SMTP_PASSWORD.' },
   {
