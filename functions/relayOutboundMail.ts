@@ -1,11 +1,13 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { getRelay } from '../src/runtime';
+import { handleQueueEntry } from '../src/runtime';
 import { contextLogger, queueDelivery } from './lib/invocation';
 
-/** Queue trigger: one queued e-mail message relayed over SMTP (see src/relay.ts for the outcomes). */
+/**
+ * Queue trigger: one queued e-mail message relayed over SMTP (see src/relay.ts for the outcomes;
+ * src/misconfiguration.ts for what happens while the settings are invalid).
+ */
 export async function relayOutboundMail(queueEntry: unknown, context: InvocationContext): Promise<void> {
-  const logger = contextLogger(context);
-  await getRelay().handleQueueMessage(queueEntry, queueDelivery(context), logger);
+  await handleQueueEntry(queueEntry, queueDelivery(context), contextLogger(context));
 }
 
 app.storageQueue('relayOutboundMail', {

@@ -211,7 +211,7 @@ const SETTINGS: readonly SettingDescription[] = [
   { name: 'SMTP_SOCKET_TIMEOUT_MS', default: '60000', description: 'How long an idle SMTP connection may stay silent, in milliseconds.' },
   {
     name: 'TLS_EXTRA_CA_FILE',
-    description: 'Path of a PEM file with extra CA certificates to trust for SMTP and the token endpoint (certificate checks stay on).',
+    description: 'Path of a PEM file with extra CA certificates to trust for every outbound TLS connection: SMTP, the token endpoint, Key Vault, Microsoft Graph, the alert webhook (certificate checks stay on; TLS 1.2 at least).',
   },
   { name: 'OAUTH2_ENABLED', default: 'true', description: 'true: authenticate with an OAuth2 access token (XOAUTH2); false: with SMTP_PASSWORD.' },
   {
@@ -566,6 +566,18 @@ export function loadConfig(env: Environment = process.env, readFile: ReadTextFil
   if (oauth) config.oauth = oauth;
   if (password) config.password = password;
   return config;
+}
+
+/**
+ * Only the storage settings (AzureWebJobsStorage, the queue and container names, the
+ * retry policy): enough to hold or dead-letter messages while other settings are wrong.
+ * Throws a ConfigError naming the storage settings' problems only.
+ */
+export function loadQueueConfig(env: Environment = process.env): QueueSettings {
+  const reader = new SettingsReader(env);
+  const queue = readQueue(reader);
+  if (reader.problems.length > 0 || !queue) throw new ConfigError(reader.problems);
+  return queue;
 }
 
 function readSmtp(reader: SettingsReader, readFile: ReadTextFile): SmtpSettings {

@@ -59,6 +59,8 @@ export type ReasonCode =
   | 'secret_not_found'
   | 'secret_disabled'
   | 'managed_identity_unavailable'
+  // the relay's own settings are invalid (the message was not read)
+  | 'configuration_invalid'
   // the last allowed attempt failed for a reason that is otherwise retried
   | 'max_attempts_exceeded'
   | 'internal_error';

@@ -76,6 +76,11 @@ export interface RelayDependencies {
   random?: () => number;
 }
 
+/** What the retry / dead-letter decision needs: no sender, no message settings. */
+export type FailureDependencies = Pick<RelayDependencies, 'deadLetters' | 'ledger' | 'retries' | 'now' | 'random'> & {
+  config: Pick<RelayConfig, 'queue'>;
+};
+
 export type RelayOutcome =
   | ({ status: 'delivered'; messageKey?: string } & SentMessage)
   | { status: 'duplicate'; messageKey: string; recorded: LedgerEntry }
@@ -225,6 +230,30 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
   }
 }
 
+/**
+ * A message the relay cannot handle at all because its own settings are invalid
+ * (`failure`: configuration_invalid), while its queues can still be written. The
+ * message is not read (its checks depend on those settings) and takes the same
+ * retry / dead-letter decision as any other failure: retry copies with the backoff
+ * until the settings are fixed, a dead-letter record with the reason at its
+ * maximum age. Nothing is claimed in the ledger, since nothing is sent.
+ */
+export async function holdUnread(payload: unknown, delivery: QueueDelivery, failure: RelayError, deps: FailureDependencies, invocationLogger: Logger): Promise<RelayOutcome> {
+  const logger = redactingLogger(invocationLogger);
+  const now = deps.now ?? (() => new Date());
+  const { message: inner, envelope } = unwrapRetry(payload);
+  const attempt: Attempt = {
+    payload: inner,
+    original: () => decodeQueueText(inner),
+    envelope,
+    delivery,
+    number: (envelope?.attempts ?? 0) + delivery.dequeueCount,
+    firstEnqueuedAt: firstEnqueued(envelope, delivery, now),
+    originalQueueMessageId: envelope?.originalQueueMessageId ?? delivery.queueMessageId,
+  };
+  return fail(failure, attempt, deps, logger, now);
+}
+
 /** Claims the message in the ledger; returns an outcome when it must not be sent (already done, or busy elsewhere). */
 async function claim(attempt: Attempt, deps: RelayDependencies, logger: Logger): Promise<RelayOutcome | undefined> {
   if (!deps.ledger || attempt.ledgerKey === undefined) return undefined;
@@ -287,7 +316,7 @@ async function recordSent(attempt: Attempt, sent: SentMessage, deps: RelayDepend
 }
 
 /** One place decides what a failure means: retry copy, dead-letter, or throw for the host to retry. */
-async function fail(failure: RelayError, attempt: Attempt, deps: RelayDependencies, logger: Logger, now: () => Date): Promise<RelayOutcome> {
+async function fail(failure: RelayError, attempt: Attempt, deps: FailureDependencies, logger: Logger, now: () => Date): Promise<RelayOutcome> {
   if (!failure.retryable) return deadLetter(failure, attempt, deps, logger, false);
   const policy = deps.retries?.policy;
   if (policy && isPastMaxAge(attempt.firstEnqueuedAt, now(), policy)) {
@@ -313,7 +342,7 @@ async function scheduleRetry(
   failure: RelayError,
   attempt: Attempt,
   retries: NonNullable<RelayDependencies['retries']>,
-  deps: RelayDependencies,
+  deps: FailureDependencies,
   logger: Logger,
 ): Promise<RelayOutcome> {
   const delaySeconds = retryDelaySeconds(attempt.number, retries.policy, failure, deps.random);
@@ -351,7 +380,7 @@ async function scheduleRetry(
 function logRetry(
   failure: RelayError,
   attempt: Attempt,
-  deps: RelayDependencies,
+  deps: FailureDependencies,
   logger: Logger,
   scheduled: { delaySeconds: number; retryQueueMessageId: string } | undefined,
 ): void {
@@ -366,7 +395,7 @@ function logRetry(
   });
 }
 
-async function releaseClaim(attempt: Attempt, failure: RelayError, deps: RelayDependencies, logger: Logger): Promise<void> {
+async function releaseClaim(attempt: Attempt, failure: RelayError, deps: FailureDependencies, logger: Logger): Promise<void> {
   if (!deps.ledger || !attempt.claim) return;
   try {
     await deps.ledger.release(attempt.claim, failure.reason);
@@ -380,7 +409,7 @@ async function releaseClaim(attempt: Attempt, failure: RelayError, deps: RelayDe
   }
 }
 
-async function deadLetter(failure: RelayError, attempt: Attempt, deps: RelayDependencies, logger: Logger, finalAttempt: boolean): Promise<RelayOutcome> {
+async function deadLetter(failure: RelayError, attempt: Attempt, deps: FailureDependencies, logger: Logger, finalAttempt: boolean): Promise<RelayOutcome> {
   const { delivery } = attempt;
   let record: DeadLetterReceipt;
   try {

@@ -13,7 +13,7 @@
 import type { QueueClient } from '@azure/storage-queue';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { DeadLetterRecord } from './deadLetter';
-import type { RelayConfig } from './config';
+import type { QueueSettings, RelayConfig } from './config';
 import { createStorageClients } from './storage';
 import { BlobDeliveryLedger, type DeliveryLedger } from './delivery/ledger';
 import { wrapForRetry } from './delivery/retryEnvelope';
@@ -39,6 +39,8 @@ export type ReplayDecision = 'replayed' | 'would-replay' | 'filtered' | 'already
 
 export interface ReplayItem {
   recordId?: string;
+  /** A poison queue message (no record: it is known by its queue message id). */
+  queueMessageId?: string;
   reason?: ReasonCode;
   messageKey?: string;
   ledgerKey?: string;
@@ -149,15 +151,19 @@ async function readRecord(text: string, blobs: BlobServiceClient): Promise<DeadL
 
 /** One line per decision, for the command line. */
 export function formatReplayReport(report: ReplayReport): string {
-  const lines = report.items.map(
-    (item) => `${item.decision.padEnd(12)} ${item.reason ?? '-'} ${item.messageKey ?? item.ledgerKey ?? item.recordId ?? ''}${item.detail ? ` (${item.detail})` : ''}`,
-  );
+  return [...report.items.map(formatReplayItem), formatReplayCounts(report)].join('\n') + '\n';
+}
+
+export function formatReplayItem(item: ReplayItem): string {
+  return `${item.decision.padEnd(12)} ${item.reason ?? '-'} ${item.messageKey ?? item.ledgerKey ?? item.recordId ?? item.queueMessageId ?? ''}${item.detail ? ` (${item.detail})` : ''}`;
+}
+
+export function formatReplayCounts(report: ReplayReport, what = 'replay'): string {
   const counts = Object.entries(report.counts)
     .filter(([, count]) => count > 0)
     .map(([decision, count]) => `${count} ${decision}`)
     .join(', ');
-  lines.push(`replay: ${report.examined} examined${counts ? `, ${counts}` : ''}`);
-  return lines.join('\n') + '\n';
+  return `${what}: ${report.examined} examined${counts ? `, ${counts}` : ''}`;
 }
 
 /** The clients replay needs, from the relay's own settings (same storage account, queues and ledger). */
@@ -169,4 +175,90 @@ export function replayDependencies(config: RelayConfig): ReplayDependencies {
     blobs: storage.blobs,
     ledger: new BlobDeliveryLedger(storage.blobs.getContainerClient(config.queue.ledgerContainerName), { leaseSeconds: config.queue.ledgerLeaseSeconds }),
   };
+}
+
+/** The host's poison queue and the relay's queue, from the storage settings alone. */
+export function poisonReplayDependencies(queue: QueueSettings): PoisonReplayDependencies {
+  const storage = createStorageClients(queue.connection);
+  return {
+    poisonQueue: storage.queues.getQueueClient(`${queue.queueName}-poison`),
+    relayQueue: storage.queues.getQueueClient(queue.queueName),
+  };
+}
+
+export interface PoisonReplayDependencies {
+  /** `<queue>-poison`, where the Functions host moves a message after its last failed delivery. */
+  poisonQueue: QueueClient;
+  relayQueue: QueueClient;
+}
+
+export interface PoisonReplayOptions {
+  dryRun?: boolean;
+  /** Called with each decision as it is made (progress on the command line). */
+  onItem?: (item: ReplayItem) => void;
+}
+
+/**
+ * Puts the messages of the host's poison queue back on the relay's queue. They have no
+ * record and no reason (the function threw on every delivery, e.g. while even the storage
+ * settings were invalid), so each goes back exactly as found (plain or base64 text, as the
+ * trigger reads it) and the relay decides anew; it is deleted from the poison queue only
+ * once it is back on the relay's queue. The ledger still stops a second send of a message
+ * with an `id`, or of a retry copy (it carries its first queue message id).
+ */
+export async function replayPoison(deps: PoisonReplayDependencies, options: PoisonReplayOptions = {}): Promise<ReplayReport> {
+  const report: ReplayReport = {
+    examined: 0,
+    counts: { replayed: 0, 'would-replay': 0, filtered: 0, 'already-sent': 0, busy: 0, unreadable: 0, failed: 0 },
+    items: [],
+  };
+  const kept: Array<{ messageId: string; popReceipt: string }> = [];
+  const seen = new Set<string>();
+  const decide = (item: ReplayItem) => {
+    report.items.push(item);
+    report.counts[item.decision]++;
+    options.onItem?.(item);
+  };
+  try {
+    for (;;) {
+      let batch;
+      try {
+        batch = (await deps.poisonQueue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: SCAN_VISIBILITY_SECONDS })).receivedMessageItems;
+      } catch (error) {
+        // The host creates the poison queue with its first poison message: none yet, nothing to do.
+        if ((error as { statusCode?: number }).statusCode === 404) break;
+        throw error;
+      }
+      const fresh = batch.filter((item) => !seen.has(item.messageId));
+      if (fresh.length === 0) break;
+      for (const message of fresh) {
+        seen.add(message.messageId);
+        report.examined++;
+        const item: ReplayItem = { queueMessageId: message.messageId, decision: 'would-replay', detail: `in poison since ${message.insertedOn.toISOString()}` };
+        if (options.dryRun) {
+          kept.push(message);
+          decide(item);
+          continue;
+        }
+        try {
+          await deps.relayQueue.sendMessage(message.messageText, { messageTimeToLive: -1 });
+        } catch (error) {
+          kept.push(message);
+          decide({ ...item, decision: 'failed', detail: error instanceof Error ? error.message : String(error) });
+          continue;
+        }
+        // Back on the queue: a failed delete leaves a copy in poison (a duplicate the ledger stops for messages with an id), never a loss.
+        const deleted = await deps.poisonQueue.deleteMessage(message.messageId, message.popReceipt).then(
+          () => undefined,
+          (error: unknown) => `requeued, but still in poison too: ${error instanceof Error ? error.message : String(error)}`,
+        );
+        decide({ ...item, decision: 'replayed', ...(deleted ? { detail: deleted } : {}) });
+      }
+    }
+  } finally {
+    for (const item of kept) {
+      await deps.poisonQueue.updateMessage(item.messageId, item.popReceipt, undefined, 0).catch(() => undefined);
+    }
+  }
+  return report;
 }

@@ -4,7 +4,7 @@
  * invocation on this instance (a Functions worker runs many invocations in
  * one process). Entry points (functions/, the local runner) call `getRelay()`.
  */
-import { loadConfig, type RelayConfig } from './config';
+import { ConfigError, loadConfig, type RelayConfig } from './config';
 import { createTokenProvider, type AssertionProvider, type TokenCache } from './token';
 import { createSecretProvider, type ClientSecretProvider } from './secrets';
 import type { TokenCredential } from '@azure/identity';
@@ -22,6 +22,7 @@ import { newDeliveryCounters, type DeliveryCounters } from './metrics';
 import { redactingLogger } from './redact';
 import { relayQueueMessage, type QueueDelivery, type RelayOutcome } from './relay';
 import { createSecretMonitor, type SecretMonitor } from './monitor';
+import { handleWhileMisconfigured } from './misconfiguration';
 
 export interface Relay {
   readonly config: RelayConfig;
@@ -110,6 +111,21 @@ let shared: Relay | undefined;
 export function getRelay(): Relay {
   shared ??= createRelay(loadConfig(), redactingLogger(processLogger));
   return shared;
+}
+
+/**
+ * The queue function's work: the process's relay handles the message; while the settings
+ * are invalid it is held, or left to the host, with the reason (src/misconfiguration.ts).
+ */
+export async function handleQueueEntry(payload: unknown, delivery: QueueDelivery, logger: Logger): Promise<RelayOutcome> {
+  let relay: Relay;
+  try {
+    relay = getRelay();
+  } catch (error) {
+    if (error instanceof ConfigError) return handleWhileMisconfigured(payload, delivery, error, logger);
+    throw error;
+  }
+  return relay.handleQueueMessage(payload, delivery, logger);
 }
 
 let sharedMonitor: SecretMonitor | undefined;

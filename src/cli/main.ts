@@ -5,14 +5,15 @@
  *   oauth2-smtp-relay setup --tenant-id T --client-id C --object-id O --mailbox M [--send-as A]...
  *                           [--key-vault V] [--secret-name S] [--function-app F] [--resource-group G] [--secret-days N]
  *   oauth2-smtp-relay replay [--settings local.settings.json] [--reason CODE]... [--dry-run]
+ *   oauth2-smtp-relay replay --from-poison [--settings local.settings.json] [--dry-run]
  *
  * The doctor reads the same settings as the relay (the environment, and the
  * Values of a local.settings.json given with --settings).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { loadConfig, type Environment } from '../config';
-import { formatReplayReport, replayDeadLetters, replayDependencies } from '../replay';
+import { loadConfig, loadQueueConfig, type Environment } from '../config';
+import { formatReplayCounts, formatReplayItem, formatReplayReport, poisonReplayDependencies, replayDeadLetters, replayDependencies, replayPoison } from '../replay';
 import { formatReport, runDoctor } from './doctor';
 import { checkSetupValues, setupScript } from './setup';
 
@@ -28,6 +29,8 @@ const USAGE = `usage:
                           [--key-vault NAME] [--secret-name NAME] [--function-app NAME] [--resource-group NAME] [--secret-days N]
   oauth2-smtp-relay replay [--settings local.settings.json] [--reason CODE]... [--dry-run]
                           put dead-lettered messages back on the queue (all, or those with these reason codes)
+  oauth2-smtp-relay replay --from-poison [--settings local.settings.json] [--dry-run]
+                          put the messages of the host's <queue>-poison queue back on the queue, as they are
 `;
 
 /** Runs one command; resolves with the process exit code (0 ok, 1 a check failed, 2 usage). */
@@ -91,8 +94,24 @@ export function readSettingsFile(path: string): Environment {
 }
 
 async function replay(args: string[], io: CliIo): Promise<number> {
-  const values = parse(args, { settings: { type: 'string' }, reason: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean', default: false } });
+  const values = parse(args, {
+    settings: { type: 'string' },
+    reason: { type: 'string', multiple: true },
+    'dry-run': { type: 'boolean', default: false },
+    'from-poison': { type: 'boolean', default: false },
+  });
   const env = values.settings ? { ...io.env, ...readSettingsFile(values.settings as string) } : io.env;
+  if (values['from-poison']) {
+    // Poison messages have no record, hence no reason to filter on.
+    if (values.reason) throw new UsageError('--reason does not apply to --from-poison: poison messages carry no reason');
+    // Only the storage settings are needed to move messages between two queues.
+    const poisoned = await replayPoison(poisonReplayDependencies(loadQueueConfig(env)), {
+      dryRun: values['dry-run'] === true,
+      onItem: (item) => io.out(`${formatReplayItem(item)}\n`),
+    });
+    io.out(`${formatReplayCounts(poisoned, 'replay from poison')}\n`);
+    return poisoned.counts.failed > 0 ? 1 : 0;
+  }
   const report = await replayDeadLetters(replayDependencies(loadConfig(env)), { reasons: values.reason as string[] | undefined, dryRun: values['dry-run'] === true });
   io.out(formatReplayReport(report));
   return report.counts.failed + report.counts.unreadable > 0 ? 1 : 0;

@@ -11,13 +11,13 @@
 import { performance } from 'node:perf_hooks';
 import type { SendMailOptions } from 'nodemailer';
 import { ConfigError, type RelayConfig } from '../config';
-import { isRelayError } from '../errors';
+import { isRelayError, type ReasonCode, type RelayError } from '../errors';
 import { toMailOptions } from '../message/compose';
 import { parseQueueMessage } from '../message/validate';
 import { redact } from '../redact';
 import type { AccessToken } from '../token';
 import { findingFor, findingOfConfigError, findingOfError, type Finding } from './findings';
-import { probeSmtp, type SmtpProbeResult } from './smtpProbe';
+import { probeSmtp } from './smtpProbe';
 import { checkExchangeClaims, decodeTokenClaims } from './tokenClaims';
 
 export type CheckId = 'configuration' | 'secret' | 'token' | 'token_claims' | 'smtp_connect' | 'smtp_tls' | 'smtp_auth' | 'test_message';
@@ -84,6 +84,9 @@ export const CHECK_TITLES: Record<CheckId, string> = {
   test_message: 'A test message is accepted',
 };
 
+/** Failures a login meets only once the server answered and the session is secured. */
+const AUTH_STAGE_REASONS = new Set<ReasonCode>(['smtp_auth_rejected', 'smtp_auth_disabled', 'smtp_auth_not_offered', 'mailbox_logon_failed']);
+
 /** Days before expiry from which the secret check warns (the monitor's ALERT_WARNING_DAYS when set). */
 const DEFAULT_WARNING_DAYS = 30;
 
@@ -122,7 +125,20 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
   let config: RelayConfig | undefined;
   let token: AccessToken | undefined;
   let claimsVerified = false;
-  let probe: SmtpProbeResult | undefined;
+  /**
+   * One SMTP session serves the three SMTP checks: the sender's own login (connect, TLS,
+   * AUTH, QUIT) when there is a token to log in with, else the probe, which stops before
+   * AUTH. A second session would only add a connection, or a login, to the mailbox.
+   */
+  let session: { failure?: RelayError; authOffered: boolean; login?: RelayError | 'ok' } | undefined;
+  const logIn = (): Promise<RelayError | 'ok'> =>
+    target.verifySmtp().then(
+      () => 'ok' as const,
+      (error: unknown) => {
+        if (isRelayError(error)) return error;
+        throw error;
+      },
+    );
 
   await check('configuration', [], async () => {
     try {
@@ -180,26 +196,33 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
 
   await check('smtp_connect', ['configuration'], async () => {
     const smtp = config!.smtp;
-    probe = await probeSmtp(smtp);
+    if (!blocked.has('token') && !blocked.has('token_claims')) {
+      const login = await logIn();
+      // A login refused at AUTH got there through a secured session.
+      const reachedAuth = login === 'ok' || AUTH_STAGE_REASONS.has(login.reason);
+      session = { login, failure: reachedAuth ? undefined : login, authOffered: login === 'ok' || login.reason !== 'smtp_auth_not_offered' };
+    } else {
+      const probe = await probeSmtp(smtp);
+      session = { failure: probe.failure, authOffered: probe.authOffered };
+    }
     const where = `${smtp.host}:${smtp.port}`;
     // Everything but a TLS failure (refused, unknown host, timeout, a 5xx greeting) is this check's.
-    if (probe.failure && probe.failure.reason !== 'smtp_tls_failed') {
-      return { status: 'failed', detail: where, finding: findingOfError(probe.failure) };
+    if (session.failure && session.failure.reason !== 'smtp_tls_failed') {
+      return { status: 'failed', detail: where, finding: findingOfError(session.failure) };
     }
     return { status: 'ok', detail: `${where} answered` };
   });
 
   await check('smtp_tls', ['smtp_connect'], async () => {
-    if (probe!.failure) return { status: 'failed', finding: findingOfError(probe!.failure) };
+    if (session!.failure) return { status: 'failed', finding: findingOfError(session!.failure) };
     const how = config!.smtp.security === 'starttls' ? 'STARTTLS' : 'implicit TLS';
-    return { status: 'ok', detail: `${how} up, certificate trusted; AUTH ${probe!.authOffered ? 'offered' : 'NOT offered'}` };
+    return { status: 'ok', detail: `${how} up, certificate trusted; AUTH ${session!.authOffered ? 'offered' : 'NOT offered'}` };
   });
 
   await check('smtp_auth', ['smtp_tls', 'token', 'token_claims'], async () => {
-    try {
-      await target.verifySmtp();
-    } catch (error) {
-      if (!isRelayError(error)) throw error;
+    // smtp_connect has logged in already whenever the token checks passed.
+    const error = session!.login ?? (await logIn());
+    if (error !== 'ok') {
       if (error.reason === 'smtp_auth_rejected' && claimsVerified) {
         return {
           status: 'failed',

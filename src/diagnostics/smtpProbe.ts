@@ -1,8 +1,9 @@
 /**
  * Reaches the SMTP server the way the sender does (same host, port, TLS mode,
- * trusted CAs, certificate checks) and stops before authenticating: it tells
- * apart "cannot connect" from "cannot secure the connection", which the
- * sender's own verify() reports as one failure. Nothing is sent.
+ * trusted CAs, certificate checks) and stops before authenticating, telling
+ * apart "cannot connect" from "cannot secure the connection". The checks use it
+ * when there is no token to log in with; otherwise the sender's own login
+ * answers the same questions in the same session. Nothing is sent.
  */
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SmtpSettings } from '../config';

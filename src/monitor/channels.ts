@@ -5,7 +5,7 @@
 import https from 'node:https';
 import type { SendMailOptions } from 'nodemailer';
 import { redact } from '../redact';
-import { trustedCertificates } from '../token/trust';
+import { outboundHttpsAgent } from '../token/trust';
 import { alertText, type AlertChannel } from './alerts';
 
 export function emailChannel(sender: { send(mail: SendMailOptions): Promise<unknown> }, from: string, to: string): AlertChannel {
@@ -23,9 +23,12 @@ export function emailChannel(sender: { send(mail: SendMailOptions): Promise<unkn
   };
 }
 
-const WEBHOOK_TIMEOUT_MS = 10_000;
+/** The whole exchange (connect, TLS, request, answer): a webhook that trickles its answer must not hold the timer function. */
+export const WEBHOOK_DEADLINE_MS = 10_000;
 
-export function webhookChannel(url: string, extraCa?: string): AlertChannel {
+export function webhookChannel(url: string, extraCa?: string, deadlineMs = WEBHOOK_DEADLINE_MS): AlertChannel {
+  // The URL itself is a secret (it authorizes posting): errors name only the host.
+  const host = new URL(url).host;
   return {
     name: 'webhook',
     deliver(alert) {
@@ -33,20 +36,30 @@ export function webhookChannel(url: string, extraCa?: string): AlertChannel {
       return new Promise<void>((resolve, reject) => {
         const request = https.request(url, {
           method: 'POST',
-          ca: trustedCertificates(extraCa),
+          agent: outboundHttpsAgent(extraCa),
           headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-          timeout: WEBHOOK_TIMEOUT_MS,
         });
-        request.on('timeout', () => request.destroy(new Error(`the webhook did not answer within ${WEBHOOK_TIMEOUT_MS} ms`)));
-        // The URL itself is a secret (it authorizes posting): errors name only the host.
-        const host = new URL(url).host;
-        request.on('error', (error) => reject(new Error(`webhook ${host}: ${redact(error.message)}`)));
+        let late: Error | undefined;
+        const deadline = setTimeout(() => {
+          late = new Error(`no complete answer within ${deadlineMs} ms`);
+          request.destroy(late);
+        }, deadlineMs);
+        const settle = (error?: Error) => {
+          clearTimeout(deadline);
+          // Past the deadline the socket's own error ("aborted") would hide why it was cut.
+          const cause = late ?? error;
+          if (cause) reject(new Error(`webhook ${host}: ${redact(cause.message)}`));
+          else resolve();
+        };
+        request.on('error', settle);
         request.on('response', (response) => {
           response.resume();
+          // A destroyed request ends its response with an error (or 'aborted'), never with 'end'.
+          response.on('error', settle);
           response.on('end', () => {
             const status = response.statusCode ?? 0;
-            if (status >= 200 && status < 300) resolve();
-            else reject(new Error(`webhook ${host} answered HTTP ${status}`));
+            if (status >= 200 && status < 300) settle();
+            else settle(new Error(`answered HTTP ${status}`));
           });
         });
         request.end(body);

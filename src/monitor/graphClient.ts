@@ -9,7 +9,7 @@
 import https from 'node:https';
 import { RelayError } from '../errors';
 import { redact, registerSecret } from '../redact';
-import { trustedCertificates } from '../token/trust';
+import { outboundHttpsAgent } from '../token/trust';
 
 export interface PasswordCredential {
   keyId: string;
@@ -64,7 +64,7 @@ export class GraphApplicationClient {
     const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const request = https.request(url, {
         method,
-        ca: trustedCertificates(this.options.extraCa),
+        agent: outboundHttpsAgent(this.options.extraCa),
         headers: {
           authorization: `Bearer ${token}`,
           accept: 'application/json',

@@ -7,7 +7,7 @@
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { KeyVaultSecretSettings } from '../config';
-import { trustedCertificates } from '../token/trust';
+import { azureTlsPolicy } from '../token/trust';
 
 export type Environment = Record<string, string | undefined>;
 
@@ -41,13 +41,12 @@ export interface SecretClientOptionsInput {
 }
 
 export function createSecretClient(settings: KeyVaultSecretSettings, credential: TokenCredential, opts: SecretClientOptionsInput = {}): SecretClient {
-  const ca = trustedCertificates(opts.extraCa);
   return new SecretClient(settings.vaultUrl, credential, {
     // The resource in the 401 challenge is checked against the vault's host; only hosts
     // outside the Azure clouds (a private endpoint alias, a local vault) skip that check.
     disableChallengeResourceVerification: !isAzureVaultHost(settings.vaultUrl),
     // Reads happen inside a queue invocation: retry briefly, then let the queue retry the message.
     retryOptions: { maxRetries: 2, retryDelayInMs: 300, maxRetryDelayInMs: 2_000 },
-    ...(ca ? { tlsOptions: { ca } } : {}),
+    additionalPolicies: [azureTlsPolicy(opts.extraCa)],
   });
 }

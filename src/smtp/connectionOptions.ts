@@ -5,10 +5,9 @@
  */
 import net from 'node:net';
 import type { SmtpSettings } from '../config';
-import { sharedSecureContext } from '../token/trust';
+import { outboundTlsOptions } from '../token/trust';
 
 export function smtpConnectionOptions(smtp: SmtpSettings) {
-  const secureContext = sharedSecureContext(smtp.extraCa);
   return {
     host: smtp.host,
     port: smtp.port,
@@ -18,9 +17,8 @@ export function smtpConnectionOptions(smtp: SmtpSettings) {
     ignoreTLS: false,
     opportunisticTLS: false,
     tls: {
-      // With an extra CA, one context (the CAs and the minimum version) for every connection.
-      ...(secureContext ? { secureContext } : {}),
-      minVersion: 'TLSv1.2' as const,
+      // The relay's one TLS policy: trusted CAs (one shared context with an extra CA) and TLS 1.2 at least.
+      ...outboundTlsOptions(smtp.extraCa),
       rejectUnauthorized: true,
       // SNI needs a host name; for an IP address Node checks the certificate against the IP.
       ...(net.isIP(smtp.host) ? {} : { servername: smtp.host }),

@@ -13,7 +13,7 @@ import { registerSecret } from '../redact';
 import { classifyKeyVaultError } from '../secrets/classifyKeyVaultError';
 import { classifyIdentityError } from './classifyTokenError';
 import type { TokenSourceOptions } from './microsoftTokenSource';
-import { trustedCertificates } from './trust';
+import { azureTlsPolicy } from './trust';
 import type { AccessToken, TokenSource } from './types';
 
 /** Returns a fresh client assertion (a JWT); rejects with a RelayError. */
@@ -84,13 +84,12 @@ export class FederatedTokenSource implements TokenSource {
         throw error;
       }
     };
-    const ca = trustedCertificates(this.options.extraCa);
     // A new credential per fetch, as in MicrosoftTokenSource: TokenCache decides when a token is renewed.
     const credential = new ClientAssertionCredential(this.settings.tenantId, this.settings.clientId, getAssertion, {
       authorityHost: this.settings.authorityHost,
       disableInstanceDiscovery: this.settings.disableInstanceDiscovery,
       retryOptions: { maxRetries: 0 },
-      ...(ca ? { tlsOptions: { ca } } : {}),
+      additionalPolicies: [azureTlsPolicy(this.options.extraCa)],
     });
     try {
       const result = await credential.getToken(this.settings.scopes);

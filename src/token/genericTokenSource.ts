@@ -1,7 +1,7 @@
 /**
  * Client-credentials tokens from any OAuth2 provider: the plain RFC 6749 §4.4
  * request (form POST with grant_type=client_credentials, client_id,
- * client_secret, scope) over node:https, trusting the extra CA if configured.
+ * client_secret, scope) over node:https, with the relay's TLS policy (src/token/trust.ts).
  */
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
@@ -9,7 +9,7 @@ import type { OAuthSettings } from '../config';
 import { silentLogger, type Logger } from '../log';
 import { classifyTokenFailure, parseTokenErrorBody, type TokenEndpointFailure } from './classifyTokenError';
 import type { TokenSourceOptions } from './microsoftTokenSource';
-import { trustedCertificates } from './trust';
+import { outboundHttpsAgent } from './trust';
 import { ASSUMED_LIFETIME_MS, DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, type AccessToken, type TokenSource } from './types';
 
 /** clientSecret is required here; it is optional in OAuthSettings only because it may come from Key Vault. */
@@ -100,8 +100,7 @@ export class GenericTokenSource implements TokenSource {
     return new Promise((resolve, reject) => {
       const request = https.request(this.url, {
         method: 'POST',
-        ca: trustedCertificates(this.options.extraCa),
-        minVersion: 'TLSv1.2',
+        agent: outboundHttpsAgent(this.options.extraCa),
         headers: {
           'content-type': 'application/x-www-form-urlencoded',
           'content-length': Buffer.byteLength(form),

@@ -8,7 +8,7 @@ import type { MicrosoftOAuthSettings, OAuthSettings } from '../config';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import { classifyIdentityError, parseRetryAfter, parseTokenErrorBody, type TokenEndpointFailure } from './classifyTokenError';
-import { trustedCertificates } from './trust';
+import { azureTlsPolicy } from './trust';
 import { ASSUMED_LIFETIME_MS, DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, type AccessToken, type TokenSource } from './types';
 
 /** The HTTP pipeline policy type, named through @azure/identity's own options (core-rest-pipeline is not our dependency). */
@@ -51,11 +51,11 @@ export class MicrosoftTokenSource implements TokenSource {
     const credential = new ClientSecretCredential(this.settings.tenantId, this.settings.clientId, this.settings.clientSecret!, {
       authorityHost: this.settings.authorityHost,
       disableInstanceDiscovery: this.settings.disableInstanceDiscovery,
-      tlsOptions: caOption(this.options.extraCa),
       // No retries inside the credential: its throttling retry would sleep for the whole
       // Retry-After inside a queue invocation. The queue retries the message instead.
       retryOptions: { maxRetries: 0 },
       additionalPolicies: [
+        azureTlsPolicy(this.options.extraCa),
         { policy: observeTokenEndpoint(observed, this.options.requestTimeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS), position: 'perRetry' },
       ],
     });
@@ -94,12 +94,6 @@ export class MicrosoftTokenSource implements TokenSource {
 
 /** A freshly issued token that lives shorter than this has no real lifetime information. */
 const MIN_PLAUSIBLE_LIFETIME_MS = 60_000;
-
-/** tlsOptions for the credential's HTTP pipeline, only when an extra CA is configured. */
-function caOption(extraCa: string | undefined): { ca: string[] } | undefined {
-  const ca = trustedCertificates(extraCa);
-  return ca ? { ca } : undefined;
-}
 
 /**
  * Records what the endpoint answered (status, OAuth error body, Retry-After) or the
