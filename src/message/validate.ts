@@ -1,14 +1,17 @@
 /**
  * The queue-message contract: message.schema.json checks the shape (compiled
  * at build time by scripts/compileSchema.ts, reporting every problem), a second pass checks what a schema cannot
- * say well (owned headers, recipient totals, the sender allow-list), and the
+ * say well (refused headers, display names, attachment names and charsets, recipient totals, the sender allow-list), and the
  * result is a normalised RelayMessage.
  */
 import type { ErrorObject } from 'ajv';
 import type { MailSettings } from '../config';
 import { RelayError, type ReasonCode } from '../errors';
-import { addressKey, isEmailAddress, parseMailboxText, type Mailbox } from './address';
-import { isOwnedHeader } from './headers';
+import { addressKey, isEmailAddress, otherAddressInName, parseMailboxText, type Mailbox } from './address';
+import { contentTypeProblem } from './contentType';
+import { baseFileName } from './filename';
+import { isVerbatimHeader, refusedHeader } from './headers';
+import { displayNameProblem, verbatimValueProblem } from './headerText';
 import schema from './message.schema.json';
 import validateShape from './messageShape';
 import { parsePayload } from './payload';
@@ -69,7 +72,7 @@ export function parseQueueMessage(payload: unknown, mail: MailSettings): RelayMe
   if (!validateShape(data)) invalid.push(...describeSchemaErrors(validateShape.errors ?? []));
   if (!isPlainObject(data)) throw rejection('invalid_message', invalid, mail);
 
-  invalid.push(...checkHeaders(data.headers));
+  invalid.push(...checkHeaders(data.headers), ...checkDisplayNames(data), ...checkAttachments(data.attachments));
   const recipientCount = countRecipients(data);
   if (recipientCount === 0) invalid.push({ path: '$', problem: 'needs at least one recipient in to, cc or bcc' });
 
@@ -192,9 +195,56 @@ function renderPath(segments: string[]): string {
 
 function checkHeaders(headers: unknown): MessageProblem[] {
   if (!isPlainObject(headers)) return [];
-  return Object.keys(headers)
-    .filter((name) => isOwnedHeader(name))
-    .map((name) => ({ path: renderPath(['headers', name]), problem: 'is written by the relay and cannot be set by a message' }));
+  const problems: MessageProblem[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    const refused = refusedHeader(name);
+    const problem = refused ? refused.problem : isVerbatimHeader(name) && typeof value === 'string' ? verbatimValueProblem(value) : undefined;
+    if (problem) problems.push({ path: renderPath(['headers', name]), problem });
+  }
+  return problems;
+}
+
+/** Display names the wire could not carry, or that show another address than their own (string and object forms). */
+function checkDisplayNames(data: Record<string, unknown>): MessageProblem[] {
+  const problems: MessageProblem[] = [];
+  for (const field of ['from', ...RECIPIENT_FIELDS, 'replyTo']) {
+    const value = data[field];
+    const entries = Array.isArray(value) ? value.map((entry, index) => ({ entry, segments: [field, String(index)] })) : [{ entry: value, segments: [field] }];
+    for (const { entry, segments } of entries) {
+      const mailbox = readableMailbox(entry);
+      if (!mailbox?.name) continue;
+      const path = renderPath(typeof entry === 'string' ? segments : [...segments, 'name']);
+      const shown = otherAddressInName(mailbox.name, mailbox.address);
+      if (shown !== undefined) problems.push({ path, problem: `has a display name that shows the address ${shown}, not its own ${mailbox.address}` });
+      const tooLong = displayNameProblem(mailbox.name);
+      if (tooLong !== undefined) problems.push({ path, problem: tooLong });
+    }
+  }
+  return problems;
+}
+
+/** A recipient's name and address when its shape is valid (the schema reports the rest). */
+function readableMailbox(entry: unknown): Mailbox | undefined {
+  if (typeof entry === 'string') return parseMailboxText(entry);
+  // A name with a line break is the schema's problem already.
+  if (isPlainObject(entry) && typeof entry.name === 'string' && !/[\r\n\0]/.test(entry.name) && typeof entry.address === 'string' && isEmailAddress(entry.address)) {
+    return { name: entry.name, address: entry.address };
+  }
+  return undefined;
+}
+
+function checkAttachments(attachments: unknown): MessageProblem[] {
+  if (!Array.isArray(attachments)) return [];
+  const problems: MessageProblem[] = [];
+  attachments.forEach((attachment, index) => {
+    if (!isPlainObject(attachment)) return;
+    if (typeof attachment.filename === 'string' && attachment.filename !== '' && baseFileName(attachment.filename) === undefined) {
+      problems.push({ path: renderPath(['attachments', String(index), 'filename']), problem: 'names no file once its folder path and control characters are removed' });
+    }
+    const typeProblem = typeof attachment.contentType === 'string' ? contentTypeProblem(attachment.contentType) : undefined;
+    if (typeProblem) problems.push({ path: renderPath(['attachments', String(index), 'contentType']), problem: typeProblem });
+  });
+  return problems;
 }
 
 function countRecipients(data: Record<string, unknown>): number {
@@ -259,8 +309,10 @@ function copyHeaders(headers: Record<string, string> | undefined): Record<string
 
 function toAttachment(input: NonNullable<ValidMessage['attachments']>[number]): RelayAttachment | BlobAttachment {
   // The schema allows exactly one of content and blob.
+  // Delivered under its base name only (filename.ts); the check above refused a name with none.
+  const filename = baseFileName(input.filename)!;
   const attachment: RelayAttachment | BlobAttachment =
-    input.blob !== undefined ? { filename: input.filename, blob: input.blob } : { filename: input.filename, content: Buffer.from(input.content!, 'base64') };
+    input.blob !== undefined ? { filename, blob: input.blob } : { filename, content: Buffer.from(input.content!, 'base64') };
   if (input.contentType !== undefined) attachment.contentType = input.contentType;
   if (input.contentId !== undefined) attachment.contentId = input.contentId;
   return attachment;

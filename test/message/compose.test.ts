@@ -171,4 +171,47 @@ describe('toMailOptions', () => {
     const built = await build(fromPayload({ from: 'støtte@bücher.de', to: 'Jürgen <jürgen@bücher.de>', text: 'x' }));
     assert.deepEqual(built.envelope, { from: 'støtte@bücher.de', to: ['jürgen@bücher.de'] });
   });
+
+  it('encodes a long unbroken subject and header value, so every header line folds to 78; verbatim fields stay as written', async () => {
+    const built = await build(
+      fromPayload({ to: 'ada@example.com', subject: 'S'.repeat(2000), text: 'x', headers: { 'X-Long': `a ${'L'.repeat(300)} b`, 'List-Unsubscribe': `<https://contoso.com/u/${'t'.repeat(200)}>` } }),
+    );
+    assert.equal(built.parsed.subject, 'S'.repeat(2000));
+    const listLines = built.headerLines.filter((line, index, lines) => line.startsWith('List-Unsubscribe:') || (/^[ \t]/.test(line) && lines.slice(0, index).reverse().find((l) => !/^[ \t]/.test(l))?.startsWith('List-Unsubscribe:')));
+    assert.equal(listLines.join('').replace(/^List-Unsubscribe:\s*/, ''), `<https://contoso.com/u/${'t'.repeat(200)}>`, 'a URL is never encoded');
+    for (const line of built.headerLines) {
+      if (!listLines.includes(line)) assert.ok(line.length <= 78, `header line of ${line.length}: ${line.slice(0, 40)}`);
+    }
+  });
+
+  it('sends attachments base64 under their base name, multipart and message types as octet-stream, even if a message bypassed validation', async () => {
+    const hostile: RelayMessage = {
+      from: { address: 'relay@contoso.com' },
+      to: [{ address: 'ada@example.com' }],
+      cc: [],
+      bcc: [],
+      replyTo: [],
+      text: 'x',
+      headers: {},
+      attachments: [
+        { filename: '../../a.eml', contentType: 'message/rfc822', content: Buffer.from('From: x\r\n\r\n\u0000') },
+        { filename: 'C:\\tmp\\b.txt', contentType: 'Multipart/Mixed; boundary=XYZ', content: Buffer.from('--XYZ--') },
+        { filename: 'c.eml', content: Buffer.from('\u0000') },
+        { filename: 'd.csv', contentType: 'text/csv; charset=utf-7; name=e.exe', content: Buffer.from('a,b\n') },
+      ],
+    };
+    const options = toMailOptions(hostile, MAIL);
+    assert.deepEqual(
+      options.attachments!.map((attachment) => [attachment.filename, attachment.contentType, attachment.contentTransferEncoding]),
+      [
+        ['a.eml', 'application/octet-stream', 'base64'],
+        ['b.txt', 'application/octet-stream', 'base64'],
+        ['c.eml', 'application/octet-stream', 'base64'],
+        ['d.csv', 'text/csv', 'base64'],
+      ],
+    );
+    const built = await build(hostile);
+    assert.ok(!built.raw.includes('\u0000'), 'no NUL in the message');
+    assert.doesNotMatch(built.raw, /boundary=XYZ|utf-7|e\.exe/);
+  });
 });

@@ -330,7 +330,7 @@ describe('header injection and owned headers', () => {
 
   const owned = [
     'From', 'To', 'Cc', 'Bcc', 'Reply-To', 'Subject', 'Message-ID', 'Date', 'MIME-Version', 'Content-Type',
-    'Content-Transfer-Encoding', 'Sender', 'Return-Path', 'Received', 'DKIM-Signature', 'content-disposition', 'CONTENT-ID', 'message-id',
+    'Content-Transfer-Encoding', 'Sender', 'content-disposition', 'CONTENT-ID', 'message-id',
   ];
   for (const name of owned) {
     it(`refuses the owned header ${name}`, () => {
@@ -338,6 +338,198 @@ describe('header injection and owned headers', () => {
       assert.deepEqual(result.problems, [`$.headers.${name}: is written by the relay and cannot be set by a message`]);
     });
   }
+
+  const forged: Array<[string, RegExp]> = [
+    ['Return-Path', /trace field/],
+    ['Received', /trace field/],
+    ['resent-from', /trace field/],
+    ['Resent-Bcc', /trace field/],
+    ['Authentication-Results', /authentication results/],
+    ['ARC-Seal', /authentication results/],
+    ['arc-authentication-results', /authentication results/],
+    ['DKIM-Signature', /authentication results/],
+    ['Received-SPF', /authentication results/],
+    ['DomainKey-Signature', /authentication results/],
+    ['BIMI-Indicator', /authentication results/],
+    ['Autocrypt', /authentication results/],
+    ['X-MS-Exchange-Organization-SCL', /transport or filtering/],
+    ['X-MS-Exchange-Organization-AuthAs', /transport or filtering/],
+    ['x-ms-exchange-crosstenant-id', /transport or filtering/],
+    ['X-MS-Has-Attach', /transport or filtering/],
+    ['X-Forefront-Antispam-Report', /transport or filtering/],
+    ['X-Microsoft-Antispam', /transport or filtering/],
+    ['X-Microsoft-Antispam-Mailbox-Delivery', /transport or filtering/],
+    ['X-Google-DKIM-Signature', /transport or filtering/],
+    ['X-Spam-Flag', /transport or filtering/],
+    ['Delivered-To', /transport or filtering/],
+    ['X-Original-To', /transport or filtering/],
+    ['TLS-Required', /transport or filtering/],
+    ['Errors-To', /automatic mail/],
+    ['Return-Receipt-To', /automatic mail/],
+    ['Disposition-Notification-To', /automatic mail/],
+  ];
+  for (const [name, problem] of forged) {
+    it(`refuses ${name}, which only mail systems write`, () => {
+      const result = problemsOf({ to: 'ada@example.com', text: 'x', headers: { [name]: 'value', 'X-Allowed': 'fine' } });
+      assert.equal(result.problems.length, 1, result.problems.join('\n'));
+      assert.ok(result.problems[0]!.startsWith(`$.headers.${name}: `), result.problems[0]);
+      assert.match(result.problems[0]!, problem);
+    });
+  }
+
+  it('accepts the headers producers have good reason to set', () => {
+    const headers = {
+      'List-Unsubscribe': '<https://contoso.com/unsubscribe?token=abc>, <mailto:unsubscribe@contoso.com>',
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      'List-Id': 'Invoices <invoices.contoso.com>',
+      'Auto-Submitted': 'auto-generated',
+      'In-Reply-To': '<order-4711@contoso.com>',
+      References: '<a@contoso.com> <b@contoso.com>',
+      'X-Auto-Response-Suppress': 'All',
+      'X-MS-Reactions': 'disallow',
+      'X-Mailer': 'Billing 2.1',
+      Keywords: 'invoice, 2026',
+      Importance: 'high',
+    };
+    assert.deepEqual(parseQueueMessage({ to: 'ada@example.com', text: 'x', headers }, MAIL).headers, headers);
+  });
+});
+
+describe('header lines stay within RFC 5322 limits', () => {
+  it('refuses a header name longer than 76 characters', () => {
+    const name = `X-${'N'.repeat(75)}`;
+    assert.deepEqual(problemsOf({ to: 'ada@example.com', text: 'x', headers: { [name]: 'v' } }).problems, [`$.headers.${name}: must NOT have more than 76 characters`]);
+    assert.doesNotThrow(() => parseQueueMessage({ to: 'ada@example.com', text: 'x', headers: { [`X-${'N'.repeat(74)}`]: 'v' } }, MAIL));
+  });
+
+  it('refuses a verbatim field (msg-ids, list URLs) that is not ASCII or holds a run too long for a line', () => {
+    const result = problemsOf({
+      to: 'ada@example.com',
+      text: 'x',
+      headers: { 'In-Reply-To': '<ü@contoso.com>', References: `<${'r'.repeat(901)}@contoso.com>`, 'List-Unsubscribe': `<https://contoso.com/${'u'.repeat(1000)}>`, 'OTP-Token': 'ü' },
+    });
+    assert.deepEqual(result.problems, [
+      '$.headers.In-Reply-To: must be printable ASCII: programs read this field as written, so it cannot be encoded',
+      '$.headers.References: has 915 characters without a space; at most 900 in a row fit a header line (RFC 5322 §2.1.1)',
+      '$.headers.List-Unsubscribe: has 1022 characters without a space; at most 900 in a row fit a header line (RFC 5322 §2.1.1)',
+      '$.headers.OTP-Token: must be printable ASCII: programs read this field as written, so it cannot be encoded',
+    ]);
+  });
+
+  it('accepts long unbroken text in the subject and custom headers (it is encoded)', () => {
+    const long = 'A'.repeat(5000);
+    const message = parseQueueMessage({ to: 'ada@example.com', subject: long, text: 'x', headers: { 'X-Long': long } }, MAIL);
+    assert.equal(message.subject, long);
+    assert.equal(message.headers['X-Long'], long);
+  });
+
+  it('refuses an ASCII display name with more than 75 characters in a row, in every address field and form', () => {
+    const name = 'N'.repeat(76);
+    const result = problemsOf({
+      from: { name, address: 'relay@contoso.com' },
+      to: [`${name} <ada@example.com>`],
+      cc: { name, address: 'cc@example.com' },
+      bcc: [{ name: '"'.repeat(41), address: 'bcc@example.com' }],
+      replyTo: `"${name}" <reply@contoso.com>`,
+      text: 'x',
+    });
+    const tooLong = /has \d+ characters without a space; a display name in ASCII may have at most 75 in a row/;
+    assert.deepEqual(result.problems.map((problem) => problem.slice(0, problem.indexOf(':'))), ['$.from.name', '$.to[0]', '$.cc.name', '$.bcc[0].name', '$.replyTo']);
+    for (const problem of result.problems) assert.match(problem, tooLong);
+    assert.match(result.problems[3]!, /has 82 characters/, 'quotes count as their escaped form');
+  });
+
+  it('accepts long display names that fold or are encoded: words of at most 75, or any non-ASCII name', () => {
+    const folded = `${'N'.repeat(75)} ${'M'.repeat(75)}`;
+    const nonAscii = `Zoë ${'N'.repeat(500)}`;
+    const message = parseQueueMessage({ to: [{ name: folded, address: 'a@example.com' }, { name: nonAscii, address: 'b@example.com' }], text: 'x' }, MAIL);
+    assert.deepEqual(message.to.map((mailbox) => mailbox.name), [folded, nonAscii]);
+  });
+});
+
+describe('addresses mean what they say', () => {
+  it('refuses a recipient string holding two addresses instead of cutting it to one', () => {
+    for (const to of ['A <a@x.test> <b@y.test>', '<a@x.test> <b@y.test>', 'A <<a@x.test>>', 'A <a@x.test> <b@y.test>, C <c@z.test>']) {
+      const result = problemsOf({ to, text: 'x' });
+      assert.deepEqual(result.problems, ['$.to: must be exactly one e-mail address, written "a@example.com" or "Name <a@example.com>"'], to);
+    }
+  });
+
+  it('refuses a display name that shows another address, in string and object forms and in every field', () => {
+    const result = problemsOf({
+      from: '"ceo@contoso.com" <relay@contoso.com>',
+      to: ['ceo@contoso.com <x@evil.test>', { name: 'CEO (ceo@contoso.com)', address: 'x@evil.test' }],
+      cc: { name: 'ceo＠contoso．com', address: 'x@evil.test' },
+      bcc: { name: 'ceo@contoso。com', address: 'x@evil.test' },
+      replyTo: { name: 'ceo@con​toso.com', address: 'x@evil.test' },
+      text: 'x',
+    });
+    assert.deepEqual(result.problems, [
+      '$.from: has a display name that shows the address ceo@contoso.com, not its own relay@contoso.com',
+      '$.to[0]: has a display name that shows the address ceo@contoso.com, not its own x@evil.test',
+      '$.to[1].name: has a display name that shows the address ceo@contoso.com, not its own x@evil.test',
+      '$.cc.name: has a display name that shows the address ceo@contoso.com, not its own x@evil.test',
+      '$.bcc.name: has a display name that shows the address ceo@contoso.com, not its own x@evil.test',
+      '$.replyTo.name: has a display name that shows the address ceo@contoso.com, not its own x@evil.test',
+    ]);
+  });
+
+  it('accepts a display name that shows its own address, or no address at all', () => {
+    const message = parseQueueMessage(
+      {
+        to: ['"ada@example.com" <ADA@example.com>', { name: "O'Brien <o'brien@example.com>", address: "o'brien@example.com" }, { name: 'Team @ Contoso', address: 't@example.com' }],
+        cc: { name: "'jürgen@bücher.de'", address: 'jürgen@xn--bcher-kva.de' },
+        text: 'x',
+      },
+      MAIL,
+    );
+    assert.equal(message.to.length, 3);
+    assert.equal(message.cc.length, 1);
+  });
+});
+
+describe('attachment names and types', () => {
+  it('keeps only the base name of a file name, without control or bidirectional characters', () => {
+    const names: Array<[string, string]> = [
+      ['../../etc/passwd', 'passwd'],
+      ['..\\..\\Startup\\run.exe', 'run.exe'],
+      ['C:\\Users\\ada\\invoice.pdf', 'invoice.pdf'],
+      ['C:invoice.pdf', 'invoice.pdf'],
+      ['/absolute/report.csv', 'report.csv'],
+      ['reports\uFF0F2026\uFF3Cq1.xlsx', 'q1.xlsx'],
+      ['invoice\u202Efdp.exe', 'invoicefdp.exe'],
+      ['a\u0007b\u2066c\u2069.txt', 'abc.txt'],
+      ['Zoë Ångström – Bericht.pdf', 'Zoë Ångström – Bericht.pdf'],
+    ];
+    const message = parseQueueMessage({ to: 'ada@example.com', text: 'x', attachments: names.map(([filename]) => ({ filename, content: '' })) }, MAIL);
+    assert.deepEqual(message.attachments.map((attachment) => attachment.filename), names.map(([, base]) => base));
+  });
+
+  it('refuses a file name with nothing left once its path and invisible characters are removed', () => {
+    const result = problemsOf({ to: 'ada@example.com', text: 'x', attachments: ['../', '..', 'C:\\', '\u202E', 'a/.'].map((filename) => ({ filename, content: '' })) });
+    assert.deepEqual(result.problems, [0, 1, 2, 3, 4].map((index) => `$.attachments[${index}].filename: names no file once its folder path and control characters are removed`));
+  });
+
+  it('refuses a charset that readers do not all decode alike, and ambiguous charsets', () => {
+    const result = problemsOf({
+      to: 'ada@example.com',
+      text: 'x',
+      attachments: [
+        { filename: 'a.html', contentType: 'text/html; charset=utf-7', content: '' },
+        { filename: 'b.txt', contentType: 'text/plain; charset="UTF-7"', content: '' },
+        { filename: 'c.txt', contentType: 'text/plain; charset=utf-8; charset=iso-8859-1', content: '' },
+        { filename: 'd.txt', contentType: 'text/plain; charset=x-user-defined', content: '' },
+      ],
+    });
+    assert.deepEqual(result.problems.map((problem) => problem.slice(0, problem.indexOf(':'))), [0, 1, 2, 3].map((index) => `$.attachments[${index}].contentType`));
+    assert.match(result.problems[0]!, /charset "utf-7"/);
+    assert.match(result.problems[2]!, /more than one charset/);
+  });
+
+  it('refuses a type or subtype longer than RFC 6838 allows', () => {
+    const result = problemsOf({ to: 'ada@example.com', text: 'x', attachments: [{ filename: 'a', contentType: `application/${'x'.repeat(128)}`, content: '' }] });
+    assert.deepEqual(result.problems, ['$.attachments[0].contentType: must be a MIME type such as application/pdf']);
+  });
 });
 
 describe('sender allow-list and recipient cap', () => {
