@@ -312,6 +312,12 @@ var keyVaultUri = 'https://${names.keyVault}${environment().suffixes.keyvaultDns
 var usesClientSecret = oauth2AuthMode == 'secret'
 var hasAlertWebhook = !empty(alertWebhookUrl)
 var alertWebhookSecretName = 'alert-webhook-url'
+var alertWebhookSecrets = [
+  {
+    name: alertWebhookSecretName
+    value: alertWebhookUrl
+  }
+]
 
 // Must equal extensions.queues.maxDequeueCount in host.json, which the package carries; not a parameter on purpose.
 var relayMaxDequeueCount = '5'
@@ -327,9 +333,7 @@ var exchangeHosts = [
 ]
 var sharesMailbox = maximumInstanceCount > 1 && contains(exchangeHosts, toLower(smtpHost))
 var mailboxShare = {
-  ratePerMinute: !empty(smtpRateLimitPerMinute)
-    ? smtpRateLimitPerMinute
-    : (sharesMailbox ? string(max(1, 30 / maximumInstanceCount)) : '')
+  ratePerMinute: !empty(smtpRateLimitPerMinute) ? smtpRateLimitPerMinute : (sharesMailbox ? string(max(1, 30 / maximumInstanceCount)) : '')
   poolSize: !empty(smtpPoolSize) ? smtpPoolSize : (sharesMailbox ? string(max(1, 3 / maximumInstanceCount)) : '')
 }
 
@@ -593,14 +597,7 @@ module keyVault 'br/public:avm/res/key-vault/vault:0.14.0' = {
     publicNetworkAccess: 'Enabled'
     // The client secret is NOT created here: the operator stores it after provisioning, with its expiry
     // (setup command). Only the optional alert webhook URL, a secret the operator handed to azd, is stored.
-    secrets: hasAlertWebhook
-      ? [
-          {
-            name: alertWebhookSecretName
-            value: alertWebhookUrl
-          }
-        ]
-      : []
+    secrets: hasAlertWebhook ? alertWebhookSecrets : []
   }
 }
 

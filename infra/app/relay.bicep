@@ -37,11 +37,7 @@ var serviceName = 'relay'
 var blobServiceUri = 'https://${storageAccountName}.blob.${environment().suffixes.storage}'
 // An empty setting means "the relay's default", exactly as an absent one does; leaving it out keeps the
 // portal's list to what was chosen.
-var chosenAppSettings = toObject(
-  filter(items(appSettings), setting => !empty(setting.value)),
-  setting => setting.key,
-  setting => setting.value
-)
+var chosenAppSettings = toObject(filter(items(appSettings), setting => !empty(setting.value)), setting => setting.key, setting => setting.value)
 
 module site 'br/public:avm/res/web/site:0.24.0' = {
   name: 'relay-site'
