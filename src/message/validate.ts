@@ -8,6 +8,7 @@ import type { ErrorObject } from 'ajv';
 import type { MailSettings } from '../config';
 import { RelayError, type ReasonCode } from '../errors';
 import { addressKey, isEmailAddress, parseMailboxText, type Mailbox } from './address';
+import { blobNameProblem } from './blobName';
 import { isOwnedHeader } from './headers';
 import schema from './message.schema.json';
 import validateShape from './messageShape';
@@ -48,7 +49,6 @@ const PATTERN_PROBLEMS: Record<string, string> = {
   '^[ -~]*$': 'must be printable ASCII',
   '^[!-;=?-~]+$': 'must be printable ASCII without spaces or angle brackets',
   [schema.definitions.attachment.properties.contentType.pattern]: 'must be a MIME type such as application/pdf',
-  [schema.definitions.attachment.properties.blob.pattern]: 'must be a blob name: no leading "/", no "." or ".." segments, no backslash or control characters',
 };
 const FORMAT_PROBLEMS: Record<string, string> = {
   mailbox: 'must be exactly one e-mail address, written "a@example.com" or "Name <a@example.com>"',
@@ -70,6 +70,7 @@ export function parseQueueMessage(payload: unknown, mail: MailSettings): RelayMe
   if (!isPlainObject(data)) throw rejection('invalid_message', invalid, mail);
 
   invalid.push(...checkHeaders(data.headers));
+  invalid.push(...checkBlobNames(data.attachments));
   const recipientCount = countRecipients(data);
   if (recipientCount === 0) invalid.push({ path: '$', problem: 'needs at least one recipient in to, cc or bcc' });
 
@@ -195,6 +196,16 @@ function checkHeaders(headers: unknown): MessageProblem[] {
   return Object.keys(headers)
     .filter((name) => isOwnedHeader(name))
     .map((name) => ({ path: renderPath(['headers', name]), problem: 'is written by the relay and cannot be set by a message' }));
+}
+
+/** Blob names follow blobName.ts, the one rule AttachmentBlobs also applies before any request. */
+function checkBlobNames(attachments: unknown): MessageProblem[] {
+  if (!Array.isArray(attachments)) return [];
+  return attachments.flatMap((attachment: unknown, index) => {
+    const name = isPlainObject(attachment) ? attachment.blob : undefined;
+    const problem = typeof name === 'string' ? blobNameProblem(name) : undefined;
+    return problem === undefined ? [] : [{ path: renderPath(['attachments', String(index), 'blob']), problem }];
+  });
 }
 
 function countRecipients(data: Record<string, unknown>): number {
