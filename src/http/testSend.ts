@@ -53,7 +53,7 @@ const MODES = ['send', 'enqueue'] as const;
  * 64 KiB plus MAIL_MAX_ATTACHMENTS_MB of attachments (here inline, so base64: 4 bytes per 3).
  * Derived rather than a setting of its own, so the two paths cannot drift apart.
  */
-export function maxSendBodyBytes(config: RelayConfig): number {
+function maxSendBodyBytes(config: RelayConfig): number {
   return MAX_QUEUE_MESSAGE_BYTES + Math.ceil(config.queue.maxAttachmentBytes / 3) * 4;
 }
 
