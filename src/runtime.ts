@@ -32,6 +32,8 @@ export interface Relay {
   readonly tokens?: TokenCache;
   readonly secrets?: ClientSecretProvider;
   readonly storage: StorageClients;
+  /** Claim-check attachments of the attachment container, for the queue handler and /api/send alike. */
+  readonly attachments: AttachmentBlobs;
   /** What this instance has done since it started (health output). */
   activity(): RelayActivity;
   handleQueueMessage(payload: unknown, delivery: QueueDelivery, logger: Logger): Promise<RelayOutcome>;
@@ -86,6 +88,7 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
     tokens,
     secrets,
     storage,
+    attachments,
     activity: () => ({
       ...counters,
       throttleWaits: throttle.stats.waited,

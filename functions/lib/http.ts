@@ -7,8 +7,9 @@ import { relayTarget } from '../../src/diagnostics/target';
 import type { DiagnosticTarget } from '../../src/diagnostics/checks';
 import { getRelay } from '../../src/runtime';
 
+/** The request with its body as a stream (web ReadableStream, async-iterable), read by the handler up to its limit. */
 export function httpInput(request: HttpRequest): HttpInput {
-  return { method: request.method, query: request.query, text: () => request.text() };
+  return { method: request.method, query: request.query, headers: request.headers, body: request.body };
 }
 
 export function httpResponse(answer: HttpAnswer): HttpResponseInit {

@@ -3,6 +3,12 @@
  * the process's own sender (same SMTP pool, same token cache), and answer with
  * the outcome, or (mode=enqueue) put it on the relay's queue and answer 202.
  *
+ * A caller with a function key is a producer, not an operator: the message gets
+ * the queue path's validation (parseQueueMessage: schema, blob names, recipient
+ * cap, sender allow-list) and the queue path's attachment handling (the relay's
+ * AttachmentBlobs: MAIL_MAX_ATTACHMENTS_MB, blob attachments from the attachment
+ * container), and the body is read only up to a limit (readBoundedBody).
+ *
  * Answers never carry a stack trace, a secret or a token: a failure carries the
  * classified reason, the provider's reply and the setup step that fixes it.
  */
@@ -11,14 +17,22 @@ import type { SendMailOptions } from 'nodemailer';
 import { ConfigError, type RelayConfig } from '../config';
 import { isRelayError, type RelayError } from '../errors';
 import { toMailOptions } from '../message/compose';
-import { InvalidMessageError, parseQueueMessage } from '../message/validate';
+import { closeAttachmentStreams } from '../message/attachmentBlobs';
+import { InvalidMessageError, parseQueueMessage, type RelayMessage } from '../message/validate';
+import type { ResolvedMessage } from '../message/types';
 import { redact, redactValue } from '../redact';
 import { findingOfConfigError, findingOfError } from '../diagnostics/findings';
+import { readBoundedBody } from './requestBody';
 import type { HttpAnswer, HttpInput } from './types';
 
 export interface TestSendDependencies {
-  /** The process's relay settings and sender; throws ConfigError when the settings are wrong. */
-  relay(): { config: RelayConfig; sender: { send(mail: SendMailOptions): Promise<SentMail> } };
+  /** The process's relay settings, sender and attachment reader; throws ConfigError when the settings are wrong. */
+  relay(): {
+    config: RelayConfig;
+    sender: { send(mail: SendMailOptions): Promise<SentMail> };
+    /** The queue path's claim-check reader (src/message/attachmentBlobs.ts). */
+    attachments: { resolve(message: RelayMessage): Promise<ResolvedMessage> };
+  };
   /** Put the text on the queue; resolves with the queue's message id. */
   enqueue(queueName: string, text: string): Promise<{ messageId: string }>;
 }
@@ -33,6 +47,15 @@ interface SentMail {
 /** The largest queue message Azure Storage takes (64 KiB of text). */
 const MAX_QUEUE_MESSAGE_BYTES = 64 * 1024;
 const MODES = ['send', 'enqueue'] as const;
+
+/**
+ * The largest body mode=send reads: what the queue path can send at most, a queue message's
+ * 64 KiB plus MAIL_MAX_ATTACHMENTS_MB of attachments (here inline, so base64: 4 bytes per 3).
+ * Derived rather than a setting of its own, so the two paths cannot drift apart.
+ */
+function maxSendBodyBytes(config: RelayConfig): number {
+  return MAX_QUEUE_MESSAGE_BYTES + Math.ceil(config.queue.maxAttachmentBytes / 3) * 4;
+}
 
 export async function handleTestSend(request: HttpInput, deps: TestSendDependencies): Promise<HttpAnswer> {
   if (request.method.toUpperCase() !== 'POST') {
@@ -53,10 +76,12 @@ export async function handleTestSend(request: HttpInput, deps: TestSendDependenc
     return internalError(error);
   }
 
-  const text = await request.text();
-  let mail: SendMailOptions;
+  const body = await readBoundedBody(request, mode === 'enqueue' ? MAX_QUEUE_MESSAGE_BYTES : maxSendBodyBytes(relay.config));
+  if (body.status === 'too_large') return bodyTooLarge(mode, body.limitBytes, relay.config);
+  const text = body.bytes.toString('utf8');
+  let message: RelayMessage;
   try {
-    mail = toMailOptions(parseQueueMessage(text, relay.config.mail), relay.config.mail);
+    message = parseQueueMessage(text, relay.config.mail);
   } catch (error) {
     if (error instanceof InvalidMessageError) return answer(400, { status: 'invalid', reason: error.reason, problems: error.problems });
     if (isRelayError(error) && error.kind === 'permanent') {
@@ -68,7 +93,19 @@ export async function handleTestSend(request: HttpInput, deps: TestSendDependenc
   if (mode === 'enqueue') return enqueue(text, relay.config, deps);
 
   const started = performance.now();
+  let resolved: ResolvedMessage | undefined;
   try {
+    // As on the queue path: inline and blob attachments within MAIL_MAX_ATTACHMENTS_MB, blobs streamed from their container.
+    resolved = await relay.attachments.resolve(message);
+    let mail: SendMailOptions;
+    try {
+      mail = toMailOptions(resolved, relay.config.mail);
+    } catch (error) {
+      if (isRelayError(error) && error.kind === 'permanent') {
+        return answer(400, { status: 'invalid', reason: error.reason, problems: [{ path: '$', problem: error.message }] });
+      }
+      throw error;
+    }
     const sent = await relay.sender.send(mail);
     return answer(200, {
       status: 'sent',
@@ -81,18 +118,38 @@ export async function handleTestSend(request: HttpInput, deps: TestSendDependenc
   } catch (error) {
     if (!isRelayError(error)) return internalError(error);
     return failed(error, Math.round(performance.now() - started));
+  } finally {
+    // Blob downloads a send did not read to the end.
+    if (resolved) closeAttachmentStreams(resolved);
   }
 }
 
-async function enqueue(text: string, config: RelayConfig, deps: TestSendDependencies): Promise<HttpAnswer> {
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_QUEUE_MESSAGE_BYTES) {
+function bodyTooLarge(mode: string, limitBytes: number, config: RelayConfig): HttpAnswer {
+  if (mode === 'enqueue') {
     return answer(413, {
       status: 'invalid',
       reason: 'too_large_for_queue',
-      problems: [{ path: '$', problem: `is ${bytes} bytes; a queue message holds at most ${MAX_QUEUE_MESSAGE_BYTES} (send it without mode=enqueue)` }],
+      problems: [{ path: '$', problem: `is larger than ${limitBytes} bytes; a queue message holds at most ${limitBytes} (send it without mode=enqueue, or put large files in the attachment container and name them with "blob")` }],
     });
   }
+  const mebibytes = config.queue.maxAttachmentBytes / 2 ** 20;
+  return answer(413, {
+    status: 'invalid',
+    reason: 'message_too_large',
+    problems: [
+      {
+        path: '$',
+        problem:
+          `is larger than ${limitBytes} bytes, the most /api/send reads: a 64 KiB message plus ${mebibytes} MiB of attachments ` +
+          '(MAIL_MAX_ATTACHMENTS_MB) in base64. Put large files in the attachment container and name them with "blob".',
+      },
+    ],
+  });
+}
+
+async function enqueue(text: string, config: RelayConfig, deps: TestSendDependencies): Promise<HttpAnswer> {
+  // The body was read up to MAX_QUEUE_MESSAGE_BYTES; bytes that are not UTF-8 can still grow when decoded.
+  if (Buffer.byteLength(text, 'utf8') > MAX_QUEUE_MESSAGE_BYTES) return bodyTooLarge('enqueue', MAX_QUEUE_MESSAGE_BYTES, config);
   try {
     const queued = await deps.enqueue(config.queue.queueName, text);
     return answer(202, { status: 'queued', queue: config.queue.queueName, queueMessageId: queued.messageId });

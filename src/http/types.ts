@@ -6,8 +6,12 @@
 export interface HttpInput {
   method: string;
   query: URLSearchParams;
-  /** The body as text (read once). */
-  text(): Promise<string>;
+  headers: { get(name: string): string | null };
+  /**
+   * The body as it arrives, chunk by chunk (null: none). Read it with readBoundedBody
+   * (src/http/requestBody.ts), which stops at a limit instead of holding it whole.
+   */
+  body: AsyncIterable<Uint8Array> | null;
 }
 
 export interface HttpAnswer {

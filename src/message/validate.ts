@@ -8,6 +8,7 @@ import type { ErrorObject } from 'ajv';
 import type { MailSettings } from '../config';
 import { RelayError, type ReasonCode } from '../errors';
 import { addressKey, isEmailAddress, otherAddressInName, parseMailboxText, type Mailbox } from './address';
+import { blobNameProblem } from './blobName';
 import { contentTypeProblem } from './contentType';
 import { baseFileName } from './filename';
 import { isVerbatimHeader, refusedHeader } from './headers';
@@ -51,7 +52,6 @@ const PATTERN_PROBLEMS: Record<string, string> = {
   '^[ -~]*$': 'must be printable ASCII',
   '^[!-;=?-~]+$': 'must be printable ASCII without spaces or angle brackets',
   [schema.definitions.attachment.properties.contentType.pattern]: 'must be a MIME type such as application/pdf',
-  [schema.definitions.attachment.properties.blob.pattern]: 'must be a blob name: no leading "/", no "." or ".." segments, no backslash or control characters',
 };
 const FORMAT_PROBLEMS: Record<string, string> = {
   mailbox: 'must be exactly one e-mail address, written "a@example.com" or "Name <a@example.com>"',
@@ -243,6 +243,9 @@ function checkAttachments(attachments: unknown): MessageProblem[] {
     }
     const typeProblem = typeof attachment.contentType === 'string' ? contentTypeProblem(attachment.contentType) : undefined;
     if (typeProblem) problems.push({ path: renderPath(['attachments', String(index), 'contentType']), problem: typeProblem });
+    // Blob names follow blobName.ts, the one rule AttachmentBlobs also applies before any request.
+    const blobProblem = typeof attachment.blob === 'string' ? blobNameProblem(attachment.blob) : undefined;
+    if (blobProblem) problems.push({ path: renderPath(['attachments', String(index), 'blob']), problem: blobProblem });
   });
   return problems;
 }

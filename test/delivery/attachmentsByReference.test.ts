@@ -7,11 +7,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueClient } from '@azure/storage-queue';
 import { simpleParser } from 'mailparser';
 import { startLocalStack, type LocalStack } from '../../local/stack';
+import { DEVSTORE_ACCOUNT } from '../../local/azurite';
+import { StorageTap } from '../support/storageTap';
 import { loadConfig } from '../../src/config';
 import { createRelay } from '../../src/runtime';
 import { silentLogger } from '../../src/log';
+import type { DeadLetterRecord } from '../../src/deadLetter';
 
 let stack: LocalStack;
 before(async () => {
@@ -49,5 +53,50 @@ test('a blob attachment is fetched and delivered byte for byte; a missing blob i
     assert.equal(missing.status === 'dead-lettered' && missing.reason, 'attachment_not_found');
   } finally {
     await relay.close();
+  }
+});
+
+test('at most 100 attachments: 100 blob references are delivered, 101 are dead-lettered invalid_message without a request to the attachment container', async () => {
+  // The relay's storage traffic goes through a tap that records every request.
+  const tap = await StorageTap.start(stack.azurite.blobPort);
+  const connection = tap.connectionString(stack.settings.AzureWebJobsStorage!);
+  const settings = { ...stack.settings, AzureWebJobsStorage: connection, RELAY_LEDGER_CONTAINER: 'attach-ledger', RELAY_ATTACHMENT_CONTAINER: 'attach-files' };
+  const relay = createRelay(loadConfig(settings), silentLogger);
+  const container = BlobServiceClient.fromConnectionString(stack.settings.AzureWebJobsStorage!).getContainerClient('attach-files');
+  await container.createIfNotExists();
+  await container.getBlockBlobClient('shared/logo.txt').uploadData(Buffer.from('one small file, referenced many times'));
+  const references = (count: number) => Array.from({ length: count }, (_, index) => ({ filename: `f${index}.txt`, blob: 'shared/logo.txt' }));
+  const attachmentRequests = () => tap.requestsUnder(DEVSTORE_ACCOUNT, 'attach-files').map((request) => request.method);
+  try {
+    const before = stack.smtpServer.received.length;
+    const hundred = await relay.handleQueueMessage(
+      { id: 'many-100', to: 'a@example.net', text: 'x', attachments: references(100) },
+      { dequeueCount: 1, queueMessageId: 'q-many-100' },
+      silentLogger,
+    );
+    assert.equal(hundred.status, 'delivered');
+    const parsed = await simpleParser(stack.smtpServer.received.at(-1)!.raw);
+    assert.equal(parsed.attachments.length, 100);
+    assert.deepEqual(attachmentRequests().sort(), [...Array(100).fill('GET'), ...Array(100).fill('HEAD')], 'one size check and one download per attachment');
+
+    tap.reset();
+    const tooMany = await relay.handleQueueMessage(
+      { id: 'many-101', to: 'a@example.net', text: 'x', attachments: references(101) },
+      { dequeueCount: 1, queueMessageId: 'q-many-101' },
+      silentLogger,
+    );
+    assert.equal(tooMany.status, 'dead-lettered');
+    assert.equal(tooMany.status === 'dead-lettered' && tooMany.reason, 'invalid_message');
+    assert.deepEqual(attachmentRequests(), [], 'no request to the attachment container');
+    const deadLetters = new QueueClient(stack.settings.AzureWebJobsStorage!, stack.settings.RELAY_DEADLETTER_QUEUE_NAME!);
+    const peeked = await deadLetters.peekMessages({ numberOfMessages: 32 });
+    const record = peeked.peekedMessageItems
+      .map((item) => JSON.parse(item.messageText) as DeadLetterRecord)
+      .find((item) => tooMany.status === 'dead-lettered' && item.recordId === tooMany.record.recordId);
+    assert.match(record?.description ?? '', /\$\.attachments: must NOT have more than 100 items/);
+    assert.equal(stack.smtpServer.received.length, before + 1, 'only the message with 100 was sent');
+  } finally {
+    await relay.close();
+    await tap.close();
   }
 });

@@ -4,22 +4,33 @@ import assert from 'node:assert/strict';
 import { buffer } from 'node:stream/consumers';
 import { Readable } from 'node:stream';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { LocalAzurite } from '../../local/azurite';
+import nodemailer from 'nodemailer';
+import { simpleParser } from 'mailparser';
+import { DEVSTORE_ACCOUNT, LocalAzurite } from '../../local/azurite';
 import { AttachmentBlobs, closeAttachmentStreams } from '../../src/message/attachmentBlobs';
+import { toMailOptions } from '../../src/message/compose';
 import { parseQueueMessage } from '../../src/message/validate';
+import type { RelayMessage } from '../../src/message/types';
 import { RelayError } from '../../src/errors';
 import type { MailSettings } from '../../src/config';
+import { StorageTap } from '../support/storageTap';
 
 const mail: MailSettings = { user: 'relay@example.com', from: 'relay@example.com', allowedFrom: [], maxRecipients: 500 };
 let azurite: LocalAzurite;
 let container: ContainerClient;
+let tap: StorageTap;
+/** The attachment container seen through the tap, which records every request. */
+let tapped: ContainerClient;
 
 before(async () => {
   azurite = await LocalAzurite.start();
   container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('outbound-mail-attachments');
   await container.createIfNotExists();
+  tap = await StorageTap.start(azurite.blobPort);
+  tapped = BlobServiceClient.fromConnectionString(tap.connectionString(azurite.connectionString)).getContainerClient('outbound-mail-attachments');
 });
 after(async () => {
+  await tap?.close();
   await azurite?.stop();
 });
 
@@ -80,6 +91,68 @@ describe('claim-check attachments', () => {
     ).getContainerClient('outbound-mail-attachments');
     await assert.rejects(new AttachmentBlobs(unreachable, 2 ** 20).resolve(message([{ filename: 'x', blob: 'x' }])), (error: unknown) => {
       assert.ok(error instanceof RelayError);
+      assert.equal(error.reason, 'storage_unavailable');
+      assert.equal(error.kind, 'transient');
+      return true;
+    });
+  });
+});
+
+describe('claim-check attachments never leave their container', () => {
+  it('a name that would leave the container is refused as invalid_message before any request, even when validation was skipped', async () => {
+    const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    await service.getContainerClient('outbound-mail-ledger').createIfNotExists();
+    await service.getContainerClient('outbound-mail-ledger').getBlockBlobClient('x').uploadData(Buffer.from('ledger entry'));
+    for (const blob of ['\u2028/../../outbound-mail-ledger/x', '\u2029/../../outbound-mail-ledger/x', '../outbound-mail-ledger/x', 'a/./../../outbound-mail-ledger/x', '%2e%2e/outbound-mail-ledger/x', 'x?comp=list']) {
+      tap.reset();
+      // Built by hand: AttachmentBlobs must not rely on the message having been validated.
+      const raw: RelayMessage = { from: { address: 'r@example.com' }, to: [{ address: 'a@example.net' }], cc: [], bcc: [], replyTo: [], headers: {}, text: 'x', attachments: [{ filename: 'x', blob }] };
+      await assert.rejects(new AttachmentBlobs(tapped, 2 ** 20).resolve(raw), (error: unknown) => {
+        assert.ok(error instanceof RelayError, String(error));
+        assert.equal(error.reason, 'invalid_message', JSON.stringify(blob));
+        assert.equal(error.kind, 'permanent');
+        return true;
+      });
+      assert.deepEqual(tap.requests, [], `no request for ${JSON.stringify(blob)}`);
+    }
+  });
+
+  it('one bad name in a message stops it before any of its blobs is requested', async () => {
+    await container.getBlockBlobClient('fine.bin').uploadData(Buffer.from('fine'));
+    tap.reset();
+    const raw: RelayMessage = {
+      from: { address: 'r@example.com' }, to: [{ address: 'a@example.net' }], cc: [], bcc: [], replyTo: [], headers: {}, text: 'x',
+      attachments: [{ filename: 'a', blob: 'fine.bin' }, { filename: 'b', blob: '../outbound-mail-ledger/x' }],
+    };
+    await assert.rejects(new AttachmentBlobs(tapped, 2 ** 20).resolve(raw), (error: unknown) => error instanceof RelayError && error.reason === 'invalid_message');
+    assert.deepEqual(tap.requests, []);
+  });
+});
+
+describe('a message with many blob attachments holds one download open at a time', () => {
+  it('resolving reads only sizes; sending downloads the blobs one after the other, byte for byte', async () => {
+    const names = ['many/one.bin', 'many/two.bin', 'many/three.bin'];
+    // Larger than loopback socket buffers, so a download nobody reads stays open.
+    const contents = names.map((_, index) => Buffer.alloc(6 * 2 ** 20, index + 1));
+    for (const [index, name] of names.entries()) await container.getBlockBlobClient(name).uploadData(contents[index]!);
+    tap.reset();
+    const resolved = await new AttachmentBlobs(tapped, 25 * 2 ** 20).resolve(message(names.map((blob, index) => ({ filename: `f${index}.bin`, blob }))));
+    assert.deepEqual(tap.requestsUnder(DEVSTORE_ACCOUNT, 'outbound-mail-attachments').map((request) => request.method), ['HEAD', 'HEAD', 'HEAD'], 'sizes only, no download yet');
+
+    const transport = nodemailer.createTransport({ streamTransport: true, buffer: true });
+    const sent = await transport.sendMail(toMailOptions(resolved, mail));
+    assert.equal(tap.requests.filter((request) => request.method === 'GET').length, 3);
+    assert.equal(tap.peakOpenDownloads, 1, 'never two downloads open at once');
+    const parsed = await simpleParser(sent.message as Buffer);
+    assert.deepEqual(parsed.attachments.map((attachment) => attachment.content.equals(contents[Number(attachment.filename!.slice(1, 2))]!)), [true, true, true]);
+  });
+
+  it('a blob replaced after its size was checked is not sent with other bytes: the read fails as transient storage_unavailable', async () => {
+    await container.getBlockBlobClient('replaced.bin').uploadData(Buffer.alloc(10, 1));
+    const resolved = await new AttachmentBlobs(container, 2 ** 20).resolve(message([{ filename: 'r.bin', blob: 'replaced.bin' }]));
+    await container.getBlockBlobClient('replaced.bin').uploadData(Buffer.alloc(5 * 2 ** 20, 2));
+    await assert.rejects(buffer(resolved.attachments[0]!.content as Readable), (error: unknown) => {
+      assert.ok(error instanceof RelayError, String(error));
       assert.equal(error.reason, 'storage_unavailable');
       assert.equal(error.kind, 'transient');
       return true;
