@@ -199,7 +199,7 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
   }
   attempt.messageKey = message.id;
   if (message.id !== undefined) attempt.ledgerKey = `id:${message.id}`;
-  if (deps.ledger) attempt.digest = messageDigest(message);
+  if (deps.ledger) attempt.digest = messageDigest(message, deps.config.mail.from);
 
   try {
     const claimed = await claim(attempt, deps, logger, message);

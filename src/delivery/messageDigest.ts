@@ -6,7 +6,9 @@
  *
  * Normalised, not raw: JSON whitespace, key order, plain JSON versus base64
  * text, and "Name <a@b>" versus { name, address } do not change it; headers
- * are taken in name order. Covered: id, from, to, cc, bcc, replyTo, subject,
+ * are taken in name order. The default sender (MAIL_FROM, for a message without
+ * `from`) counts as "the default", not as its address: fixing MAIL_FROM and
+ * replaying does not make a message conflict with itself. Covered: id, from, to, cc, bcc, replyTo, subject,
  * text, html, headers, and per attachment its filename, content type,
  * content id and either its bytes (inline content) or its blob's *name*
  * (attachments sent by reference). A blob's bytes are not read for this: the
@@ -15,17 +17,20 @@
  * name is not seen as a different message.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { addressKey } from '../message/address';
 import type { Mailbox, RelayMessage } from '../message/types';
 
 /** Bumped whenever the fields or their encoding change; entries with another version are not compared. */
 export const DIGEST_VERSION = 'rm1';
 
-export function messageDigest(message: RelayMessage): string {
+/** `defaultFrom` is MAIL_FROM, which a message without `from` is sent as. */
+export function messageDigest(message: RelayMessage, defaultFrom?: string): string {
   const hash = createHash('sha256');
   // Each part is a JSON value (self-delimiting); byte content is preceded by its length.
   const part = (value: unknown) => hash.update(JSON.stringify(value) + '\n', 'utf8');
   part(DIGEST_VERSION);
-  part([message.id ?? null, mailbox(message.from), message.to.map(mailbox), message.cc.map(mailbox), message.bcc.map(mailbox), message.replyTo.map(mailbox)]);
+  const isDefault = defaultFrom !== undefined && message.from.name === undefined && addressKey(message.from.address) === addressKey(defaultFrom);
+  part([message.id ?? null, isDefault ? 'default-from' : mailbox(message.from), message.to.map(mailbox), message.cc.map(mailbox), message.bcc.map(mailbox), message.replyTo.map(mailbox)]);
   part([message.subject ?? null, message.text ?? null, message.html ?? null]);
   part(Object.entries(message.headers).sort(([a], [b]) => byName(a, b)));
   for (const attachment of message.attachments) {

@@ -10,7 +10,7 @@ import { parseQueueMessage } from '../../src/message/validate';
 import { messageDigest } from '../../src/delivery/messageDigest';
 
 const mail: MailSettings = { user: 'relay@example.com', from: 'relay@example.com', allowedFrom: ['billing@example.com'], maxRecipients: 500 };
-const digest = (payload: unknown) => messageDigest(parseQueueMessage(payload, mail));
+const digest = (payload: unknown, settings: MailSettings = mail) => messageDigest(parseQueueMessage(payload, settings), settings.from);
 
 const base = {
   id: 'invoice-42',
@@ -65,4 +65,11 @@ test('a blob attachment counts by its name: the blob is not read to take the dig
   const byName = (blob: string) => digest({ ...base, attachments: [{ filename: 'big.bin', blob }] });
   assert.equal(byName('reports/big.bin'), byName('reports/big.bin'));
   assert.notEqual(byName('reports/big.bin'), byName('reports/other.bin'));
+});
+
+test('a message without from stays the same message when MAIL_FROM changes (a fixed sender, then replay)', () => {
+  const fixed: MailSettings = { ...mail, from: 'invoices@example.com', allowedFrom: ['relay@example.com'] };
+  assert.equal(digest(base, fixed), digest(base), 'both mean "the default sender"');
+  assert.equal(digest({ ...base, from: 'relay@example.com' }), digest(base), 'naming the default sender is the same as omitting it');
+  assert.notEqual(digest({ ...base, from: 'relay@example.com' }, fixed), digest(base, fixed), 'another sender than the default is another message');
 });
