@@ -13,9 +13,10 @@
  *
  * The cache is re-read every hour and, at most once a minute, when a signature
  * does not verify (the blob was deleted and another instance made a new key).
- * A load also refreshes the blob's Last-Modified once a week, so a lifecycle
- * rule that deletes the ledger's old entries (30 days) never reaches the key
- * while the relay runs. A key that is lost anyway only costs the retry copies
+ * A load also touches the blob (its Last-Modified) when it is over a day old:
+ * the ledger container's lifecycle rule deletes entries by age (30 days, at
+ * least 8), and a key in use is then never that old. A copy is checked within
+ * its backoff (at most a day) of being signed. A key that is lost anyway only costs the retry copies
  * then in flight: they are dead-lettered as invalid_message, and replay
  * re-queues them with a new signature.
  */
@@ -29,7 +30,7 @@ const KEY_SCHEMA = 'oauth2-smtp-relay/envelope-key/v1';
 
 const RELOAD_AFTER_MS = 3_600_000;
 const RELOAD_ON_MISMATCH_AFTER_MS = 60_000;
-const REFRESH_AFTER_MS = 7 * 24 * 3_600_000;
+const REFRESH_AFTER_MS = 24 * 3_600_000;
 
 export interface EnvelopeKeys {
   /** The key to sign with and to check against first. */

@@ -88,15 +88,19 @@ test('a key deleted and made anew by another instance is picked up after a faile
   assert.equal((await openRetry(copy, old)).envelope?.attempts, 2);
 });
 
-test('a key blob older than a week is touched when loaded, so an age-based lifecycle rule keeps it', async () => {
+test('a key blob older than a day is touched when loaded, so an age-based lifecycle rule keeps it', async () => {
   const shared = container();
   await new BlobEnvelopeKeys(shared).current();
   const blob = shared.getBlockBlobClient(ENVELOPE_KEY_BLOB);
   const before = (await blob.getProperties()).lastModified!;
   await new Promise((resolve) => setTimeout(resolve, 1100)); // Last-Modified has a resolution of one second
-  const key = await new BlobEnvelopeKeys(shared, { now: () => Date.now() + 8 * 24 * 3_600_000 }).current();
+  const key = await new BlobEnvelopeKeys(shared, { now: () => Date.now() + 25 * 3_600_000 }).current();
   const after = await blob.getProperties();
   assert.ok(after.lastModified!.getTime() > before.getTime());
   assert.ok(after.metadata?.refreshed);
   assert.ok(key.equals(await new BlobEnvelopeKeys(shared).current()), 'the key itself is unchanged');
+  // A younger blob is left alone.
+  const touched = after.lastModified!.getTime();
+  await new BlobEnvelopeKeys(shared).current();
+  assert.equal((await blob.getProperties()).lastModified!.getTime(), touched);
 });
