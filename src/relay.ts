@@ -247,13 +247,16 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
     }
     return { status: 'delivered', messageKey: attempt.messageKey, ...sent };
   } catch (error) {
+    // An id conflict whose dead-letter record could not be written: the message stays on its queue.
+    if (error instanceof RetryLaterError) throw error;
     return fail(toRelayError(error), attempt, deps, logger, now);
   }
 }
 
 /**
- * Claims the message in the ledger; returns an outcome when it must not be sent (already done,
- * or busy elsewhere), and throws id_conflict when its key belongs to a message with other content.
+ * Claims the message in the ledger; returns an outcome when it must not be sent: already done,
+ * or its key belongs to a message with other content (dead-lettered as id_conflict). Throws
+ * delivery_in_progress when another attempt holds a live claim.
  */
 async function claim(attempt: Attempt, deps: RelayDependencies, logger: Logger, message?: RelayMessage): Promise<RelayOutcome | undefined> {
   if (!deps.ledger || attempt.ledgerKey === undefined) return undefined;
@@ -300,6 +303,7 @@ async function claim(attempt: Attempt, deps: RelayDependencies, logger: Logger, 
     });
     return { status: 'duplicate', messageKey: attempt.ledgerKey, recorded: result.entry };
   }
+  // Only a claim with a digest (a readable message) can conflict.
   if (result.outcome === 'conflict') throw new RelayError(`ledger entry ${attempt.ledgerKey} belongs to another message`, { reason: 'internal_error', kind: 'transient' });
   throw new RelayError(`another instance is sending this message (claim held until ${result.entry.leaseUntil})`, {
     reason: 'delivery_in_progress',
