@@ -145,7 +145,7 @@ export interface QueueSettings {
   maxAttachmentBytes: number;
   /** Blob container of the delivery ledger (one entry per message key: sent once). */
   ledgerContainerName: string;
-  /** How long a ledger claim protects a send before another instance may take it over. */
+  /** How long a ledger claim holds without renewal (renewed every third of it while the send runs). */
   ledgerLeaseSeconds: number;
   /** Backoff of retry copies and the age after which a failing message is dead-lettered. */
   retry: { firstDelaySeconds: number; maxDelaySeconds: number; maxAgeSeconds: number };
@@ -365,8 +365,8 @@ const SETTINGS: readonly SettingDescription[] = [
   },
   {
     name: 'RELAY_LEDGER_LEASE_SECONDS',
-    default: '600',
-    description: 'How long a claim on a message protects its send; keep it above functionTimeout (5 min).',
+    default: '60',
+    description: "How long a message's ledger claim holds without renewal; renewed every third of it while the send runs, so a crashed send's message moves on this long after the queue redelivers it.",
   },
   {
     name: STORAGE_CONNECTION_SETTING,
@@ -941,7 +941,7 @@ function readQueue(reader: SettingsReader): QueueSettings | undefined {
   if (ledgerContainerName === deadLetterContainerName) {
     reader.report('RELAY_LEDGER_CONTAINER', `equals RELAY_DEADLETTER_CONTAINER (${quote(ledgerContainerName)}): keep ledger entries and dead-letter records apart`);
   }
-  const ledgerLeaseSeconds = reader.integer('RELAY_LEDGER_LEASE_SECONDS', 600, 1, 86400);
+  const ledgerLeaseSeconds = reader.integer('RELAY_LEDGER_LEASE_SECONDS', 60, 1, 86400);
   const retry = {
     firstDelaySeconds: reader.integer('RELAY_RETRY_FIRST_DELAY_SECONDS', 30, 0, 86400),
     maxDelaySeconds: reader.integer('RELAY_RETRY_MAX_DELAY_SECONDS', 900, 0, 86400),

@@ -22,6 +22,8 @@ export type ReasonCode =
   | 'invalid_message'
   | 'sender_not_allowed'
   | 'too_many_recipients'
+  // an `id` the ledger already holds for a message with other content (permanent)
+  | 'id_conflict'
   // token endpoint
   | 'token_endpoint_unavailable'
   | 'token_endpoint_throttled'

@@ -20,6 +20,7 @@ import { QueueRetries } from './delivery/retryQueue';
 import { RelayError } from './errors';
 import type { Logger } from './log';
 import { redactingLogger } from './redact';
+import { BlobEnvelopeKeys } from './delivery/envelopeKey';
 import { holdUnread, RetryLaterError, type QueueDelivery, type RelayOutcome } from './relay';
 import { createStorageClients } from './storage';
 
@@ -62,7 +63,11 @@ export async function handleWhileMisconfigured(
     {
       config: { queue },
       deadLetters: new DeadLetterWriter(storage, queue.deadLetterQueueName, queue.deadLetterContainerName),
-      retries: { queue: new QueueRetries(storage.queues.getQueueClient(queue.queueName)), policy: queue.retry },
+      retries: {
+        queue: new QueueRetries(storage.queues.getQueueClient(queue.queueName)),
+        policy: queue.retry,
+        envelopes: new BlobEnvelopeKeys(storage.blobs.getContainerClient(queue.ledgerContainerName)),
+      },
     },
     logger,
   );

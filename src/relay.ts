@@ -3,6 +3,7 @@
  *
  *   delivered        the SMTP server accepted it (some recipients may be rejected: logged)
  *   duplicate        the ledger says it was already sent (or dead-lettered): nothing is sent again
+ *                    (a different message reusing the same `id` is dead-lettered as id_conflict)
  *   retry-scheduled  transient or configuration failure: a retry copy is queued with the backoff
  *                    as its visibility delay, and the original is let go
  *   dead-lettered    permanent failure, or a retryable one past the maximum age (or on the
@@ -21,13 +22,16 @@ import type { Logger } from './log';
 import type { DeliveryCounters } from './metrics';
 import type { ConcurrencyGate } from './throttle/concurrencyGate';
 import { redact, redactingLogger } from './redact';
-import { decodeQueueText, parseQueueMessage, type RelayMessage } from './message/validate';
-import { toMailOptions } from './message/compose';
+import { decodeQueueText, InvalidMessageError, parseQueueMessage, type RelayMessage } from './message/validate';
+import { stableMessageId, toMailOptions } from './message/compose';
 import { closeAttachmentStreams } from './message/attachmentBlobs';
 import type { DeadLetterInput, DeadLetterReceipt } from './deadLetter';
 import type { DeliveryLedger, LedgerClaim, LedgerEntry } from './delivery/ledger';
 import { isPastMaxAge, retryDelaySeconds, type RetryPolicy } from './delivery/backoff';
-import { unwrapRetry, wrapForRetry, type RetryEnvelope } from './delivery/retryEnvelope';
+import { openRetry, sealForRetry, type RetryEnvelope, type Unwrapped } from './delivery/retryEnvelope';
+import type { EnvelopeKeys } from './delivery/envelopeKey';
+import { messageDigest } from './delivery/messageDigest';
+import { renewWhileSending, type ClaimRenewal } from './delivery/claimRenewal';
 
 /** What the queue tells us about this delivery of the message (Functions trigger metadata). */
 export interface QueueDelivery {
@@ -70,8 +74,11 @@ export interface RelayDependencies {
   sendSlots?: ConcurrencyGate;
   /** This instance's delivery counters (health output). */
   counters?: DeliveryCounters;
-  /** Backoff through retry copies; without it a failure throws and the host's visibilityTimeout applies. */
-  retries?: { queue: RetryQueue; policy: RetryPolicy };
+  /**
+   * Backoff through retry copies, signed with `envelopes` (only signed copies are believed);
+   * without it a failure throws and the host's visibilityTimeout applies.
+   */
+  retries?: { queue: RetryQueue; policy: RetryPolicy; envelopes: EnvelopeKeys };
   now?: () => Date;
   random?: () => number;
 }
@@ -120,6 +127,10 @@ interface Attempt {
   ledgerKey?: string;
   originalQueueMessageId?: string;
   claim?: LedgerClaim;
+  /** The content digest (messageDigest.ts), for the ledger. */
+  digest?: string;
+  /** Set when a renewal found the claim taken over while this attempt was sending. */
+  claimLost?: boolean;
 }
 
 export async function relayQueueMessage(
@@ -158,7 +169,8 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
   const started = performance.now();
   const logger = redactingLogger(invocationLogger);
   const now = deps.now ?? (() => new Date());
-  const { message: inner, envelope } = unwrapRetry(payload);
+  const { message: inner, envelope, untrusted, keyError } = await unwrap(payload, deps);
+  // Trusted: a verified envelope is the relay's own, and the queue sets its message ids.
   const originalQueueMessageId = envelope?.originalQueueMessageId ?? delivery.queueMessageId;
   const attempt: Attempt = {
     payload: inner,
@@ -168,16 +180,20 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
     number: (envelope?.attempts ?? 0) + delivery.dequeueCount,
     firstEnqueuedAt: firstEnqueued(envelope, delivery, now),
     originalQueueMessageId,
-    // Derived, not taken from the envelope: a forged envelope must not name another message's ledger entry.
+    // Derived from the message's id when it has one (below), not from the envelope's ledgerKey field.
     ledgerKey: originalQueueMessageId ? `queue:${originalQueueMessageId}` : undefined,
   };
+  if (keyError) {
+    // The retry copy can be judged neither genuine nor forged now: let the queue bring it back.
+    return fail(storageUnavailable('could not read the retry-envelope key to check a retry copy; it will be tried again', keyError), attempt, deps, logger, now);
+  }
 
   let message: RelayMessage;
   try {
     message = parseQueueMessage(inner, deps.config.mail);
   } catch (error) {
     // Claimed too (under the queue message's key), so a redelivery does not dead-letter it twice.
-    const invalid = toRelayError(error);
+    const invalid = untrusted === undefined ? toRelayError(error) : notARetryCopy(error, untrusted);
     try {
       const done = await claim(attempt, deps, logger);
       if (done) return done;
@@ -188,19 +204,29 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
   }
   attempt.messageKey = message.id;
   if (message.id !== undefined) attempt.ledgerKey = `id:${message.id}`;
+  if (deps.ledger) attempt.digest = messageDigest(message, deps.config.mail.from);
 
   try {
-    const claimed = await claim(attempt, deps, logger);
+    const claimed = await claim(attempt, deps, logger, message);
     if (claimed) return claimed;
-    const sent = await runInSendSlot(deps, async () => {
-      const complete = deps.attachments ? await deps.attachments.resolve(message) : message;
-      try {
-        return await deps.sender.send(toMailOptions(complete, deps.config.mail));
-      } finally {
-        // Blob downloads a send did not read to the end (e.g. the rate limit handed the message back).
-        closeAttachmentStreams(complete);
-      }
-    });
+    const renewal = keepClaim(attempt, deps, logger);
+    let sent: SentMessage;
+    try {
+      sent = await runInSendSlot(deps, async () => {
+        const complete = deps.attachments ? await deps.attachments.resolve(message) : message;
+        try {
+          // Taken over while waiting for a slot, the rate limit or the attachments: the other attempt sends it.
+          if (renewal?.lost) throw claimTakenOver(attempt, deps.ledger!.leaseSeconds);
+          return await deps.sender.send(toMailOptions(complete, deps.config.mail));
+        } finally {
+          // Blob downloads a send did not read to the end (e.g. the rate limit handed the message back).
+          closeAttachmentStreams(complete);
+        }
+      });
+    } finally {
+      // No renewal may race the final write (sent, released or dead-lettered): it needs the newest ETag.
+      await renewal?.stop();
+    }
     await recordSent(attempt, sent, deps, logger);
     // One line per delivery, for Application Insights queries (customDimensions).
     logger.info('mail delivered', {
@@ -226,6 +252,8 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
     }
     return { status: 'delivered', messageKey: attempt.messageKey, ...sent };
   } catch (error) {
+    // An id conflict whose dead-letter record could not be written: the message stays on its queue.
+    if (error instanceof RetryLaterError) throw error;
     return fail(toRelayError(error), attempt, deps, logger, now);
   }
 }
@@ -241,7 +269,7 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
 export async function holdUnread(payload: unknown, delivery: QueueDelivery, failure: RelayError, deps: FailureDependencies, invocationLogger: Logger): Promise<RelayOutcome> {
   const logger = redactingLogger(invocationLogger);
   const now = deps.now ?? (() => new Date());
-  const { message: inner, envelope } = unwrapRetry(payload);
+  const { message: inner, envelope, keyError } = await unwrap(payload, deps);
   const attempt: Attempt = {
     payload: inner,
     original: () => decodeQueueText(inner),
@@ -251,20 +279,36 @@ export async function holdUnread(payload: unknown, delivery: QueueDelivery, fail
     firstEnqueuedAt: firstEnqueued(envelope, delivery, now),
     originalQueueMessageId: envelope?.originalQueueMessageId ?? delivery.queueMessageId,
   };
+  if (keyError) return fail(storageUnavailable('could not read the retry-envelope key to check a retry copy; it will be tried again', keyError), attempt, deps, logger, now);
   return fail(failure, attempt, deps, logger, now);
 }
 
-/** Claims the message in the ledger; returns an outcome when it must not be sent (already done, or busy elsewhere). */
-async function claim(attempt: Attempt, deps: RelayDependencies, logger: Logger): Promise<RelayOutcome | undefined> {
+/**
+ * Claims the message in the ledger; returns an outcome when it must not be sent: already done,
+ * or its key belongs to a message with other content (dead-lettered as id_conflict). Throws
+ * delivery_in_progress when another attempt holds a live claim.
+ */
+async function claim(attempt: Attempt, deps: RelayDependencies, logger: Logger, message?: RelayMessage): Promise<RelayOutcome | undefined> {
   if (!deps.ledger || attempt.ledgerKey === undefined) return undefined;
   let result;
   try {
-    result = await deps.ledger.claim(attempt.ledgerKey, { queueMessageId: attempt.originalQueueMessageId });
+    result = await deps.ledger.claim(attempt.ledgerKey, {
+      queueMessageId: attempt.originalQueueMessageId,
+      digest: attempt.digest,
+      plannedMessageId: message?.id === undefined ? undefined : stableMessageId(message.id, message.from.address),
+      attempt: attempt.number,
+      firstEnqueuedAt: attempt.firstEnqueuedAt.toISOString(),
+    });
   } catch (error) {
     throw storageUnavailable('could not claim the message in the delivery ledger; it will be tried again', error);
   }
+  if (result.outcome === 'conflict' && message) return idConflict(attempt, result.entry, message, deps, logger);
   if (result.outcome === 'claimed') {
     attempt.claim = result.claim;
+    // The ledger counts attempts and keeps the first-enqueue time; an envelope (even a genuine old one) does not override it.
+    attempt.number = result.claim.entry.attempts ?? attempt.number;
+    const first = Date.parse(result.claim.entry.firstEnqueuedAt ?? '');
+    if (!Number.isNaN(first)) attempt.firstEnqueuedAt = new Date(first);
     if (result.previous?.state === 'sending') {
       logger.warn('took over an expired claim: the previous attempt may have died mid-send', {
         event: 'relay.claim_taken_over',
@@ -289,6 +333,8 @@ async function claim(attempt: Attempt, deps: RelayDependencies, logger: Logger):
     });
     return { status: 'duplicate', messageKey: attempt.ledgerKey, recorded: result.entry };
   }
+  // Only a claim with a digest (a readable message) can conflict.
+  if (result.outcome === 'conflict') throw new RelayError(`ledger entry ${attempt.ledgerKey} belongs to another message`, { reason: 'internal_error', kind: 'transient' });
   throw new RelayError(`another instance is sending this message (claim held until ${result.entry.leaseUntil})`, {
     reason: 'delivery_in_progress',
     kind: 'transient',
@@ -301,6 +347,15 @@ async function claim(attempt: Attempt, deps: RelayDependencies, logger: Logger):
  * now must not turn a delivered message into a retry (that would send it again).
  */
 async function recordSent(attempt: Attempt, sent: SentMessage, deps: RelayDependencies, logger: Logger): Promise<void> {
+  if (attempt.claimLost) {
+    logger.error('delivered after another attempt took the claim over: that attempt may send it too (same Message-ID for a message with an id)', {
+      event: 'relay.claim_lost',
+      messageKey: attempt.messageKey,
+      ledgerKey: attempt.ledgerKey,
+      messageId: sent.messageId,
+    });
+    return;
+  }
   if (!deps.ledger || !attempt.claim) return;
   try {
     await deps.ledger.markSent(attempt.claim, sent);
@@ -346,7 +401,7 @@ async function scheduleRetry(
   logger: Logger,
 ): Promise<RelayOutcome> {
   const delaySeconds = retryDelaySeconds(attempt.number, retries.policy, failure, deps.random);
-  const copy = wrapForRetry({
+  const fields = {
     attempts: attempt.number,
     firstEnqueuedAt: attempt.firstEnqueuedAt.toISOString(),
     ledgerKey: attempt.ledgerKey,
@@ -354,12 +409,12 @@ async function scheduleRetry(
     lastReason: failure.reason,
     lastError: redact(failure.message),
     message: attempt.payload,
-  });
+  };
   // Release before the copy exists, so the copy never finds our own claim still held.
   await releaseClaim(attempt, failure, deps, logger);
   let retryQueueMessageId: string;
   try {
-    retryQueueMessageId = await retries.queue.enqueue(copy, delaySeconds);
+    retryQueueMessageId = await retries.queue.enqueue(await sealForRetry(fields, retries.envelopes), delaySeconds);
   } catch (error) {
     // No copy: keep the original (the host makes it visible again after its visibilityTimeout).
     const unavailable = storageUnavailable(`could not queue the retry copy (${failure.reason}); the message stays queued`, error);
@@ -460,6 +515,102 @@ async function deadLetter(failure: RelayError, attempt: Attempt, deps: FailureDe
     ...failure.toJSON(),
   });
   return { status: 'dead-lettered', reason: failure.reason, messageKey: attempt.messageKey, record };
+}
+
+/** The payload split into message and verified envelope; a key that cannot be read is reported, not thrown. */
+async function unwrap(payload: unknown, deps: Pick<RelayDependencies, 'retries'>): Promise<Unwrapped & { keyError?: unknown }> {
+  try {
+    return await openRetry(payload, deps.retries?.envelopes);
+  } catch (error) {
+    return { message: payload, keyError: error };
+  }
+}
+
+/** A payload shaped like a retry envelope that is not believed: said first among its problems. */
+function notARetryCopy(error: unknown, untrusted: string): RelayError {
+  const remedy =
+    'Retry envelopes are the relay\'s own: producers queue plain messages. If the relay wrote this copy (before retry copies were signed, ' +
+    'or its key blob was deleted), queue its "message" field again as a new message.';
+  if (error instanceof InvalidMessageError) return new InvalidMessageError(error.reason, [{ path: '$', problem: untrusted }, ...error.problems], remedy);
+  const failure = toRelayError(error);
+  return new RelayError(`${failure.message} (${untrusted})`, { reason: failure.reason, kind: failure.kind, remedy, cause: error });
+}
+
+/** Starts renewing a fresh claim for the duration of the send. */
+function keepClaim(attempt: Attempt, deps: RelayDependencies, logger: Logger): ClaimRenewal | undefined {
+  const claimed = attempt.claim;
+  if (!deps.ledger || !claimed) return undefined;
+  return renewWhileSending(deps.ledger, claimed, {
+    onLost: () => {
+      // Not ours any more: nothing may be written under it (release, sent, dead-lettered would all fail the If-Match).
+      attempt.claim = undefined;
+      attempt.claimLost = true;
+      logger.error('the ledger claim was taken over while this attempt held it (renewals failed for a whole lease?)', {
+        event: 'relay.claim_lost',
+        messageKey: attempt.messageKey,
+        ledgerKey: attempt.ledgerKey,
+        leaseSeconds: deps.ledger?.leaseSeconds,
+      });
+    },
+    onFailure: (error) =>
+      logger.warn('could not renew the ledger claim; trying again at the next renewal', {
+        event: 'relay.claim_renewal_failed',
+        messageKey: attempt.messageKey,
+        ledgerKey: attempt.ledgerKey,
+        error: redact(error instanceof Error ? error.message : String(error)),
+      }),
+  });
+}
+
+function claimTakenOver(attempt: Attempt, leaseSeconds: number): RelayError {
+  return new RelayError(`another attempt took over the claim on ${attempt.ledgerKey} before this one started sending; it sends the message`, {
+    reason: 'delivery_in_progress',
+    kind: 'transient',
+    retryAfterSeconds: leaseSeconds,
+  });
+}
+
+/**
+ * The message reuses an `id` the ledger holds for a message with other content. Dead-lettered
+ * (under this queue message's own key, so a redelivery is not dead-lettered twice), never sent,
+ * and the first message's entry is left as it is.
+ */
+async function idConflict(attempt: Attempt, first: LedgerEntry, message: RelayMessage, deps: RelayDependencies, logger: Logger): Promise<RelayOutcome> {
+  const firstKey = attempt.ledgerKey;
+  const firstMessageId = first.messageId ?? first.plannedMessageId;
+  const thisMessageId = stableMessageId(message.id!, message.from.address);
+  const since = { sent: first.sentAt, 'dead-lettered': first.deadLetteredAt, sending: first.claimedAt, retry: first.updatedAt }[first.state] ?? first.updatedAt;
+  const same = firstMessageId === thisMessageId;
+  const failure = new RelayError(
+    `id ${JSON.stringify(message.id)} is already used by a different message (ledger entry ${firstKey}: ${first.state} since ${since}, ` +
+      `first queued as queue message ${first.queueMessageId ?? 'unknown'}, Message-ID ${firstMessageId ?? 'unknown'}); ` +
+      `this message would have had Message-ID ${thisMessageId}` +
+      (same ? ' — the same one, since the Message-ID derives from the id and the From domain, so receivers would take it for the first message' : ''),
+    {
+      reason: 'id_conflict',
+      kind: 'permanent',
+      remedy:
+        'Use a new id for a new message: the id is an idempotency key and the relay sends each id once. Queue this message again with an id of its own; ' +
+        'a retry of the first message must carry exactly the same content.',
+    },
+  );
+  logger.error('a different message reuses an id the ledger already holds: not sent, dead-lettered', {
+    event: 'relay.id_conflict',
+    messageKey: attempt.messageKey,
+    ledgerKey: firstKey,
+    queueMessageId: attempt.delivery.queueMessageId,
+    firstState: first.state,
+    firstSince: since,
+    firstQueueMessageId: first.queueMessageId,
+    firstMessageId,
+    thisMessageId,
+    sameMessageId: same,
+  });
+  attempt.digest = undefined;
+  attempt.ledgerKey = attempt.originalQueueMessageId ? `queue:${attempt.originalQueueMessageId}` : undefined;
+  const done = await claim(attempt, deps, logger);
+  if (done) return done;
+  return deadLetter(failure, attempt, deps, logger, false);
 }
 
 /** The maximum age counts from the application's enqueue, carried through retry copies. */

@@ -16,7 +16,8 @@ import type { DeadLetterRecord } from './deadLetter';
 import type { QueueSettings, RelayConfig } from './config';
 import { createStorageClients } from './storage';
 import { BlobDeliveryLedger, type DeliveryLedger } from './delivery/ledger';
-import { wrapForRetry } from './delivery/retryEnvelope';
+import { sealForRetry } from './delivery/retryEnvelope';
+import { BlobEnvelopeKeys, type EnvelopeKeys } from './delivery/envelopeKey';
 import type { ReasonCode } from './errors';
 
 export interface ReplayDependencies {
@@ -25,6 +26,8 @@ export interface ReplayDependencies {
   /** To read records that overflowed into a blob. */
   blobs: BlobServiceClient;
   ledger: DeliveryLedger;
+  /** Signs the replayed retry copies (the relay believes only signed ones). */
+  envelopes: EnvelopeKeys;
   now?: () => Date;
 }
 
@@ -121,7 +124,7 @@ async function replayOne(text: string, deps: ReplayDependencies, reasons: Set<st
       if (reopened === 'already-sent') return { ...item, decision: 'already-sent' };
       if (reopened === 'busy') return { ...item, decision: 'busy' };
     }
-    const copy = wrapForRetry({
+    const copy = await sealForRetry({
       attempts: 0,
       firstEnqueuedAt: now().toISOString(),
       ledgerKey,
@@ -129,7 +132,7 @@ async function replayOne(text: string, deps: ReplayDependencies, reasons: Set<st
       lastReason: record.reason,
       lastError: `replayed after: ${record.description}`,
       message: record.original,
-    });
+    }, deps.envelopes);
     // A message already at the size limit goes back as it was queued; with an `id` its key is the same.
     const body = Buffer.byteLength(copy) <= MAX_QUEUE_MESSAGE_BYTES ? copy : record.original;
     await deps.relayQueue.sendMessage(body, { messageTimeToLive: -1 });
@@ -169,11 +172,13 @@ export function formatReplayCounts(report: ReplayReport, what = 'replay'): strin
 /** The clients replay needs, from the relay's own settings (same storage account, queues and ledger). */
 export function replayDependencies(config: RelayConfig): ReplayDependencies {
   const storage = createStorageClients(config.queue.connection);
+  const ledgerContainer = storage.blobs.getContainerClient(config.queue.ledgerContainerName);
   return {
     deadLetterQueue: storage.queues.getQueueClient(config.queue.deadLetterQueueName),
     relayQueue: storage.queues.getQueueClient(config.queue.queueName),
     blobs: storage.blobs,
-    ledger: new BlobDeliveryLedger(storage.blobs.getContainerClient(config.queue.ledgerContainerName), { leaseSeconds: config.queue.ledgerLeaseSeconds }),
+    ledger: new BlobDeliveryLedger(ledgerContainer, { leaseSeconds: config.queue.ledgerLeaseSeconds }),
+    envelopes: new BlobEnvelopeKeys(ledgerContainer),
   };
 }
 

@@ -16,6 +16,7 @@ import { ConcurrencyGate } from './throttle/concurrencyGate';
 import { DeadLetterWriter } from './deadLetter';
 import { BlobDeliveryLedger } from './delivery/ledger';
 import { QueueRetries } from './delivery/retryQueue';
+import { BlobEnvelopeKeys } from './delivery/envelopeKey';
 import { AttachmentBlobs } from './message/attachmentBlobs';
 import { processLogger, type Logger } from './log';
 import { newDeliveryCounters, type DeliveryCounters } from './metrics';
@@ -76,10 +77,13 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
   const sendSlots = new ConcurrencyGate(config.smtp.poolSize);
   const storage = createStorageClients(config.queue.connection);
   const deadLetters = new DeadLetterWriter(storage, config.queue.deadLetterQueueName, config.queue.deadLetterContainerName);
-  const ledger = new BlobDeliveryLedger(storage.blobs.getContainerClient(config.queue.ledgerContainerName), {
-    leaseSeconds: config.queue.ledgerLeaseSeconds,
-  });
-  const retries = { queue: new QueueRetries(storage.queues.getQueueClient(config.queue.queueName)), policy: config.queue.retry };
+  const ledgerContainer = storage.blobs.getContainerClient(config.queue.ledgerContainerName);
+  const ledger = new BlobDeliveryLedger(ledgerContainer, { leaseSeconds: config.queue.ledgerLeaseSeconds });
+  const retries = {
+    queue: new QueueRetries(storage.queues.getQueueClient(config.queue.queueName)),
+    policy: config.queue.retry,
+    envelopes: new BlobEnvelopeKeys(ledgerContainer),
+  };
   const attachments = new AttachmentBlobs(storage.blobs.getContainerClient(config.queue.attachmentContainerName), config.queue.maxAttachmentBytes);
   return {
     config,

@@ -18,6 +18,8 @@ export interface RetryPolicy {
 export const MAX_HINT_SECONDS = 3600;
 /** Throttling without a Retry-After: wait at least this long (Exchange's 432 4.3.2 clears within minutes), unless the cap is lower. */
 export const THROTTLED_MIN_DELAY_SECONDS = 60;
+/** Clocks of instances differ a little: a copy waiting for a claim comes back this much after its lease end. */
+const CLAIM_MARGIN_SECONDS = 1;
 /** Azure Storage refuses a visibility timeout above 7 days. */
 const MAX_VISIBILITY_SECONDS = 7 * 24 * 3600;
 
@@ -34,6 +36,10 @@ export function retryDelaySeconds(
   failure: Pick<RelayError, 'reason' | 'retryAfterSeconds'>,
   random: () => number = Math.random,
 ): number {
+  // Another attempt holds the message's claim: come back just after the claim would run out, not after a growing backoff.
+  if (failure.reason === 'delivery_in_progress' && failure.retryAfterSeconds !== undefined) {
+    return Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, Math.ceil(failure.retryAfterSeconds) + CLAIM_MARGIN_SECONDS));
+  }
   const exponent = Math.max(0, failedAttempts - 1);
   const backoff = Math.min(policy.maxDelaySeconds, policy.firstDelaySeconds * 2 ** Math.min(exponent, 30));
   const jittered = backoff * (0.8 + 0.4 * random());

@@ -13,6 +13,16 @@
  *   sent           the SMTP server accepted it: Message-ID and reply recorded, never sent again
  *   dead-lettered  a dead-letter record holds it; only replay reopens it
  *
+ * A claim is short (a minute by default) and renewed while its send runs
+ * (claimRenewal.ts): a live send, however slow, is never taken over, and a
+ * dead one's message moves on a lease after the queue hands it out again.
+ *
+ * The entry also keeps what the envelope of a retry copy cannot be trusted
+ * with once the ledger knows it: the attempt count and the first-enqueue time
+ * (a genuine old copy put back on the queue must not reset them), and the
+ * digest of the message's content, so a different message reusing the same
+ * `id` is told apart from a redelivery (`conflict`).
+ *
  * The remaining window: a process that dies after the SMTP server's 250 reply
  * and before `sent` is written leaves a `sending` claim; once its lease runs
  * out, a redelivery takes the claim over and sends again. The Message-ID is
@@ -24,6 +34,7 @@ import { RestError } from '@azure/storage-blob';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { ReasonCode } from '../errors';
 import { createOnce } from '../storage';
+import { sameDigestVersion } from './messageDigest';
 
 export const LEDGER_SCHEMA = 'oauth2-smtp-relay/ledger/v1';
 
@@ -41,6 +52,14 @@ export interface LedgerEntry {
   /** A `sending` claim older than this may be taken over (its holder is presumed dead). */
   leaseUntil?: string;
   queueMessageId?: string;
+  /** The content digest of the message this key belongs to (messageDigest.ts); absent for unreadable messages. */
+  digest?: string;
+  /** The Message-ID the message is sent with (messages with an `id`: derived, so known before sending). */
+  plannedMessageId?: string;
+  /** The number of the latest attempt that claimed the entry (attempts across retry copies and redeliveries). */
+  attempts?: number;
+  /** When the application first queued the message: the maximum age counts from here (replay resets it). */
+  firstEnqueuedAt?: string;
   /** Set once sent: what the SMTP server accepted. */
   messageId?: string;
   smtpReply?: string;
@@ -69,7 +88,21 @@ export type ClaimResult =
   /** Sent or dead-lettered already: do nothing more. */
   | { outcome: 'done'; entry: LedgerEntry }
   /** Another live claim holds it; try again after `retryAfterSeconds`. */
-  | { outcome: 'busy'; entry: LedgerEntry; retryAfterSeconds: number };
+  | { outcome: 'busy'; entry: LedgerEntry; retryAfterSeconds: number }
+  /** The key belongs to a message with other content (its digest differs): this is not that message. */
+  | { outcome: 'conflict'; entry: LedgerEntry };
+
+/** What an attempt tells the ledger when it claims a key. */
+export interface ClaimContext {
+  queueMessageId?: string;
+  /** The message's content digest; a different stored digest makes the claim a conflict. */
+  digest?: string;
+  plannedMessageId?: string;
+  /** This attempt's number as the queue and envelope count it; the entry keeps the highest. */
+  attempt?: number;
+  /** The first-enqueue time as this attempt knows it; the entry keeps the one it had first. */
+  firstEnqueuedAt?: string;
+}
 
 export interface SentDetails {
   messageId: string;
@@ -81,18 +114,22 @@ export interface SentDetails {
 export type ReopenResult = 'reopened' | 'not-found' | 'already-sent' | 'busy';
 
 export interface DeliveryLedger {
-  claim(key: string, context: { queueMessageId?: string }): Promise<ClaimResult>;
+  /** How long a claim holds without renewal. */
+  readonly leaseSeconds: number;
+  claim(key: string, context: ClaimContext): Promise<ClaimResult>;
+  /** Extends a live claim by a lease; throws LedgerConflictError when another attempt took it over meanwhile. */
+  renew(claim: LedgerClaim): Promise<void>;
   markSent(claim: LedgerClaim, sent: SentDetails): Promise<void>;
   /** After a transient failure: let the next attempt claim it. */
   release(claim: LedgerClaim, reason: ReasonCode): Promise<void>;
   markDeadLettered(claim: LedgerClaim, reason: ReasonCode, recordId: string): Promise<void>;
-  /** For replay: a dead-lettered entry becomes claimable again; a sent one stays sent. */
+  /** For replay: a dead-lettered entry becomes claimable again, its attempts and maximum age start afresh; a sent one stays sent. */
   reopen(key: string): Promise<ReopenResult>;
   read(key: string): Promise<LedgerEntry | undefined>;
 }
 
 export interface BlobLedgerOptions {
-  /** How long a `sending` claim protects a send; longer than the function timeout. */
+  /** How long a `sending` claim protects a send without renewal (renewed every third of it while the send runs). */
   leaseSeconds: number;
   now?: () => Date;
 }
@@ -116,10 +153,14 @@ export class BlobDeliveryLedger implements DeliveryLedger {
     return this.container.containerName;
   }
 
-  async claim(key: string, context: { queueMessageId?: string }): Promise<ClaimResult> {
+  get leaseSeconds(): number {
+    return this.options.leaseSeconds;
+  }
+
+  async claim(key: string, context: ClaimContext): Promise<ClaimResult> {
     await this.ensureContainer();
     const owner = `${PROCESS_TAG}:${randomUUID()}`;
-    const fresh = this.sendingEntry(key, owner, context.queueMessageId, undefined);
+    const fresh = this.sendingEntry(key, owner, context, undefined);
     const created = await this.write(key, fresh, { ifNoneMatch: '*' });
     if (created) return { outcome: 'claimed', claim: { key, owner, etag: created, entry: fresh } };
 
@@ -129,18 +170,21 @@ export class BlobDeliveryLedger implements DeliveryLedger {
       return this.claim(key, context);
     }
     const { entry, etag } = current;
-    if (entry.state === 'sent' || entry.state === 'dead-lettered') return { outcome: 'done', entry };
-    if (entry.state === 'sending') {
-      const remainingMs = Date.parse(entry.leaseUntil ?? '') - this.now().getTime();
-      if (remainingMs > 0) return { outcome: 'busy', entry, retryAfterSeconds: Math.ceil(remainingMs / 1000) };
-    }
+    const settled = this.judge(entry, context);
+    if (settled) return settled;
     // Released after a failure, or the holder's lease ran out: take it over, unless someone else just did.
-    const next = this.sendingEntry(key, owner, context.queueMessageId, entry);
+    const next = this.sendingEntry(key, owner, context, entry);
     const taken = await this.write(key, next, { ifMatch: etag });
     if (taken) return { outcome: 'claimed', claim: { key, owner, etag: taken, entry: next }, previous: entry };
     const winner = await this.read(key);
-    if (winner && (winner.state === 'sent' || winner.state === 'dead-lettered')) return { outcome: 'done', entry: winner };
+    const after = winner && this.judge(winner, context);
+    if (after && after.outcome !== 'busy') return after;
     return { outcome: 'busy', entry: winner ?? entry, retryAfterSeconds: this.options.leaseSeconds };
+  }
+
+  async renew(claim: LedgerClaim): Promise<void> {
+    const now = this.now();
+    await this.update(claim, { ...claim.entry, leaseUntil: this.leaseEnd(now), updatedAt: now.toISOString() });
   }
 
   async markSent(claim: LedgerClaim, sent: SentDetails): Promise<void> {
@@ -182,7 +226,9 @@ export class BlobDeliveryLedger implements DeliveryLedger {
     if (current.entry.state === 'sent') return 'already-sent';
     if (current.entry.state !== 'dead-lettered') return current.entry.state === 'retry' ? 'reopened' : 'busy';
     const at = this.now().toISOString();
-    const written = await this.write(key, { ...current.entry, state: 'retry', replayedAt: at, updatedAt: at }, { ifMatch: current.etag });
+    // Replay starts afresh: attempts from 0, the maximum age from now (the replayed copy's envelope says the same).
+    const reopened: LedgerEntry = { ...current.entry, state: 'retry', attempts: 0, firstEnqueuedAt: at, replayedAt: at, updatedAt: at };
+    const written = await this.write(key, reopened, { ifMatch: current.etag });
     return written ? 'reopened' : 'busy';
   }
 
@@ -190,10 +236,26 @@ export class BlobDeliveryLedger implements DeliveryLedger {
     return (await this.readWithEtag(key))?.entry;
   }
 
+  /** The outcome for an entry that must not be claimed now (other content, finished, or held), else undefined. */
+  private judge(entry: LedgerEntry, context: ClaimContext): ClaimResult | undefined {
+    // Entries of another digest version (or none) cannot be compared: taken as the same message.
+    if (entry.digest !== undefined && context.digest !== undefined && sameDigestVersion(entry.digest, context.digest) && entry.digest !== context.digest) {
+      return { outcome: 'conflict', entry };
+    }
+    if (entry.state === 'sent' || entry.state === 'dead-lettered') return { outcome: 'done', entry };
+    if (entry.state === 'sending') {
+      const remainingMs = Date.parse(entry.leaseUntil ?? '') - this.now().getTime();
+      if (remainingMs > 0) return { outcome: 'busy', entry, retryAfterSeconds: Math.ceil(remainingMs / 1000) };
+    }
+    return undefined;
+  }
+
   // ------------------------------------------------------------------ blobs
 
-  private sendingEntry(key: string, owner: string, queueMessageId: string | undefined, previous: LedgerEntry | undefined): LedgerEntry {
+  private sendingEntry(key: string, owner: string, context: ClaimContext, previous: LedgerEntry | undefined): LedgerEntry {
     const now = this.now();
+    // The ledger, not a (possibly replayed) envelope, counts attempts once it has a count: never backwards.
+    const attempts = Math.max(context.attempt ?? 1, (previous?.attempts ?? 0) + 1);
     return {
       ...previous,
       schema: LEDGER_SCHEMA,
@@ -202,10 +264,18 @@ export class BlobDeliveryLedger implements DeliveryLedger {
       owner,
       claims: (previous?.claims ?? 0) + 1,
       claimedAt: now.toISOString(),
-      leaseUntil: new Date(now.getTime() + this.options.leaseSeconds * 1000).toISOString(),
-      queueMessageId: previous?.queueMessageId ?? queueMessageId,
+      leaseUntil: this.leaseEnd(now),
+      queueMessageId: previous?.queueMessageId ?? context.queueMessageId,
+      digest: context.digest ?? previous?.digest,
+      plannedMessageId: context.plannedMessageId ?? previous?.plannedMessageId,
+      attempts,
+      firstEnqueuedAt: previous?.firstEnqueuedAt ?? context.firstEnqueuedAt,
       updatedAt: now.toISOString(),
     };
+  }
+
+  private leaseEnd(now: Date): string {
+    return new Date(now.getTime() + this.options.leaseSeconds * 1000).toISOString();
   }
 
   /** Writes under our claim; throws LedgerConflictError when someone else took the entry over meanwhile. */

@@ -21,17 +21,17 @@ function problems(env: Environment): string[] {
   return [];
 }
 
-test('defaults: 30 s doubling to 15 min, dead-lettered after 24 h, ledger in its own container with a 10 min lease', () => {
+test('defaults: 30 s doubling to 15 min, dead-lettered after 24 h, ledger in its own container with a 1 min lease (renewed while sending)', () => {
   const { queue } = loadConfig(MINIMAL);
   assert.deepEqual(queue.retry, { firstDelaySeconds: 30, maxDelaySeconds: 900, maxAgeSeconds: 86400 });
   assert.equal(queue.ledgerContainerName, 'outbound-mail-ledger');
-  assert.equal(queue.ledgerLeaseSeconds, 600);
+  assert.equal(queue.ledgerLeaseSeconds, 60);
   const described = Object.fromEntries(describeSettings().map((setting) => [setting.name, setting.default]));
   assert.equal(described.RELAY_RETRY_FIRST_DELAY_SECONDS, '30');
   assert.equal(described.RELAY_RETRY_MAX_DELAY_SECONDS, '900');
   assert.equal(described.RELAY_RETRY_MAX_AGE_SECONDS, '86400');
   assert.equal(described.RELAY_LEDGER_CONTAINER, 'outbound-mail-ledger');
-  assert.equal(described.RELAY_LEDGER_LEASE_SECONDS, '600');
+  assert.equal(described.RELAY_LEDGER_LEASE_SECONDS, '60');
 });
 
 test('values are read and applied', () => {

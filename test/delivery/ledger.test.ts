@@ -2,7 +2,9 @@
  * The delivery ledger on real Azurite blobs: conditional create and If-Match
  * make exactly one of several concurrent claimants win, a sent entry is never
  * claimed again, a released one is, and a stale `sending` claim is taken over
- * only after its lease (the documented remaining window).
+ * only after its lease (the documented remaining window); a renewal keeps a
+ * live claim, a renewal after a takeover fails; another digest is a conflict;
+ * the entry, not the caller, keeps the attempt count and first-enqueue time.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -119,4 +121,76 @@ test('storage that cannot be reached makes claim reject (the relay then keeps th
   );
   const l = new BlobDeliveryLedger(dead.getContainerClient('ledger-dead'), { leaseSeconds: 600 });
   await assert.rejects(l.claim('id:x', {}));
+});
+
+test('renewing keeps a claim past its lease; a renewal after a takeover fails, and the final write needs the newest ETag', async () => {
+  let clock = new Date('2026-11-30T10:00:00Z');
+  const { ledger: l } = ledger({ leaseSeconds: 60, now: () => clock });
+  const held = await l.claim('id:slow', {});
+  if (held.outcome !== 'claimed') return assert.fail('not claimed');
+  for (let i = 0; i < 5; i++) {
+    clock = new Date(clock.getTime() + 20_000);
+    await l.renew(held.claim);
+  }
+  // 120 s after the claim, 20 s after the last renewal: still held.
+  clock = new Date(clock.getTime() + 20_000);
+  const meanwhile = await l.claim('id:slow', {});
+  assert.equal(meanwhile.outcome, 'busy');
+  assert.equal(meanwhile.outcome === 'busy' && meanwhile.retryAfterSeconds, 40);
+  // No renewal for a whole lease: taken over; the old holder can neither renew nor record.
+  clock = new Date(clock.getTime() + 41_000);
+  const taken = await l.claim('id:slow', {});
+  assert.equal(taken.outcome, 'claimed');
+  await assert.rejects(l.renew(held.claim), /changed by another instance/);
+  await assert.rejects(l.markSent(held.claim, sent), /changed by another instance/);
+  if (taken.outcome === 'claimed') {
+    await l.renew(taken.claim);
+    await l.markSent(taken.claim, sent);
+  }
+  assert.equal((await l.read('id:slow'))?.state, 'sent');
+});
+
+test('a claim with another content digest is a conflict in every state; the entry is left as it is', async () => {
+  const { ledger: l } = ledger();
+  const digest = 'rm1:sha256:' + 'a'.repeat(64);
+  const other = 'rm1:sha256:' + 'b'.repeat(64);
+  const first = await l.claim('id:reused', { digest, plannedMessageId: '<m@example.com>' });
+  if (first.outcome !== 'claimed') return assert.fail('not claimed');
+  assert.equal((await l.claim('id:reused', { digest: other })).outcome, 'conflict', 'sending');
+  await l.release(first.claim, 'smtp_throttled');
+  const retry = await l.claim('id:reused', { digest: other });
+  assert.equal(retry.outcome, 'conflict', 'retry');
+  assert.equal(retry.outcome === 'conflict' && retry.entry.plannedMessageId, '<m@example.com>');
+  const again = await l.claim('id:reused', { digest });
+  if (again.outcome !== 'claimed') return assert.fail('the same digest claims it');
+  await l.markSent(again.claim, sent);
+  assert.equal((await l.claim('id:reused', { digest: other })).outcome, 'conflict', 'sent');
+  assert.equal((await l.claim('id:reused', { digest })).outcome, 'done');
+  // An entry of another digest version cannot be compared: taken as the same message.
+  assert.equal((await l.claim('id:reused', { digest: 'rm2:sha256:' + 'c'.repeat(64) })).outcome, 'done');
+  const entry = await l.read('id:reused');
+  assert.equal(entry?.digest, digest);
+  assert.equal(entry?.claims, 2);
+});
+
+test('the entry keeps the highest attempt count and the first first-enqueue time; replay starts both afresh', async () => {
+  const { ledger: l } = ledger();
+  const first = await l.claim('id:counted', { attempt: 1, firstEnqueuedAt: '2026-11-30T10:00:00.000Z' });
+  if (first.outcome !== 'claimed') return assert.fail('not claimed');
+  await l.release(first.claim, 'smtp_throttled');
+  const second = await l.claim('id:counted', { attempt: 5, firstEnqueuedAt: '2026-11-30T11:00:00.000Z' });
+  if (second.outcome !== 'claimed') return assert.fail('not claimed');
+  assert.equal(second.claim.entry.attempts, 5);
+  assert.equal(second.claim.entry.firstEnqueuedAt, '2026-11-30T10:00:00.000Z');
+  await l.release(second.claim, 'smtp_throttled');
+  // An old copy that says attempt 2 and a later first-enqueue time changes neither.
+  const old = await l.claim('id:counted', { attempt: 2, firstEnqueuedAt: '2099-01-01T00:00:00.000Z' });
+  if (old.outcome !== 'claimed') return assert.fail('not claimed');
+  assert.equal(old.claim.entry.attempts, 6);
+  assert.equal(old.claim.entry.firstEnqueuedAt, '2026-11-30T10:00:00.000Z');
+  await l.markDeadLettered(old.claim, 'smtp_throttled', 'record-9');
+  assert.equal(await l.reopen('id:counted'), 'reopened');
+  const replayed = await l.read('id:counted');
+  assert.equal(replayed?.attempts, 0);
+  assert.ok(Date.parse(replayed!.firstEnqueuedAt!) > Date.parse('2026-12-01T00:00:00Z'));
 });

@@ -11,7 +11,8 @@ import { QueueClient } from '@azure/storage-queue';
 import { LocalAzurite } from '../../local/azurite';
 import { BlobDeliveryLedger } from '../../src/delivery/ledger';
 import { QueueRetries } from '../../src/delivery/retryQueue';
-import { RETRY_SCHEMA, unwrapRetry } from '../../src/delivery/retryEnvelope';
+import { RETRY_SCHEMA, openRetry, sealForRetry } from '../../src/delivery/retryEnvelope';
+import { BlobEnvelopeKeys } from '../../src/delivery/envelopeKey';
 import { RelayError } from '../../src/errors';
 import { relayQueueMessage, RetryLaterError, type MessageSender, type RelayDependencies, type SentMessage } from '../../src/relay';
 import type { DeadLetterInput, DeadLetterReceipt } from '../../src/deadLetter';
@@ -61,17 +62,18 @@ async function setup(sender: MessageSender, options: { now?: () => Date; leaseSe
   await queue.create();
   const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
   const ledger = new BlobDeliveryLedger(blobs.getContainerClient(`${name}-ledger`), { leaseSeconds: options.leaseSeconds ?? 600, now: options.now });
+  const envelopes = new BlobEnvelopeKeys(blobs.getContainerClient(`${name}-ledger`));
   const deadLetters = sink();
   const deps: RelayDependencies = {
     config: { mail, queue: { maxDequeueCount: 5 } } as unknown as RelayDependencies['config'],
     sender,
     deadLetters,
     ledger,
-    retries: { queue: new QueueRetries(queue), policy: { ...policy, ...options.retry } },
+    retries: { queue: new QueueRetries(queue), policy: { ...policy, ...options.retry }, envelopes },
     now: options.now,
     random: () => 0.5,
   };
-  return { queue, ledger, deadLetters, deps };
+  return { queue, ledger, deadLetters, deps, envelopes };
 }
 
 const throttled = new RelayError('throttled', { reason: 'smtp_throttled', kind: 'transient', providerReply: '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded' });
@@ -79,7 +81,7 @@ const deferred = new RelayError('deferred', { reason: 'smtp_transient_failure', 
 
 test('a transient failure queues a delayed retry copy carrying the attempt count, first-enqueue time and key; the copy then delivers', async () => {
   const sender = scripted(deferred, ok);
-  const { queue, deps } = await setup(sender, { retry: { firstDelaySeconds: 1 } });
+  const { queue, deps, envelopes } = await setup(sender, { retry: { firstDelaySeconds: 1 } });
   const payload = { id: 'order-1', to: 'a@example.net', subject: 'Hi', text: 'Hello' };
   const outcome = await relayQueueMessage(payload, { dequeueCount: 1, queueMessageId: 'q-1', insertionTime: new Date().toISOString() }, deps, logger);
   assert.equal(outcome.status, 'retry-scheduled');
@@ -92,7 +94,7 @@ test('a transient failure queues a delayed retry copy carrying the attempt count
 
   // Once its delay has passed the copy is visible; hand it to the handler as the host would.
   const copies = await receiveWhenVisible(queue);
-  const { envelope, message } = unwrapRetry(JSON.parse(copies.messageText));
+  const { envelope, message } = await openRetry(JSON.parse(copies.messageText), envelopes);
   assert.equal(envelope?.schema, RETRY_SCHEMA);
   assert.equal(envelope?.attempts, 1);
   assert.equal(envelope?.ledgerKey, 'id:order-1');
@@ -124,9 +126,8 @@ test("the provider's Retry-After sets the copy's delay when longer than the back
 
 test('a copy at its maximum age is dead-lettered with the last reason, every attempt counted, nothing queued', async () => {
   const now = () => new Date('2026-12-01T10:00:00Z');
-  const { queue, deadLetters, deps } = await setup(scripted(throttled), { now });
+  const { queue, deadLetters, deps, envelopes } = await setup(scripted(throttled), { now });
   const copy = {
-    schema: RETRY_SCHEMA,
     attempts: 41,
     firstEnqueuedAt: '2026-11-30T09:59:59Z',
     ledgerKey: 'id:old',
@@ -134,8 +135,10 @@ test('a copy at its maximum age is dead-lettered with the last reason, every att
     lastReason: 'smtp_throttled',
     lastError: 'throttled',
     message: { id: 'old', to: 'a@example.net', text: 'x' },
-  };
-  const outcome = await relayQueueMessage(copy, { dequeueCount: 1, queueMessageId: 'q-copy' }, deps, logger);
+  } as const;
+  // A copy the relay itself wrote (signed), as it comes back from the queue.
+  const text = await sealForRetry(copy, envelopes);
+  const outcome = await relayQueueMessage(JSON.parse(text), { dequeueCount: 1, queueMessageId: 'q-copy' }, deps, logger);
   assert.equal(outcome.status, 'dead-lettered');
   const [record] = deadLetters.written;
   assert.equal(record!.reason, 'smtp_throttled');
@@ -151,7 +154,7 @@ test('a copy at its maximum age is dead-lettered with the last reason, every att
 
 test('when the retry copy cannot be written the handler throws, so the host keeps the original', async () => {
   const { deps } = await setup(scripted(deferred));
-  const broken = { ...deps, retries: { policy, queue: { enqueue: async () => { throw new Error('connect ECONNREFUSED 127.0.0.1:10001'); } } } };
+  const broken = { ...deps, retries: { ...deps.retries!, queue: { enqueue: async () => { throw new Error('connect ECONNREFUSED 127.0.0.1:10001'); } } } };
   await assert.rejects(
     relayQueueMessage({ id: 'keep-me', to: 'a@example.net', text: 'x' }, { dequeueCount: 1, queueMessageId: 'q' }, broken, logger),
     (error: unknown) => error instanceof RetryLaterError && error.failure.reason === 'smtp_transient_failure',
@@ -202,7 +205,8 @@ test('a message another instance is sending is not sent: a copy comes back when 
   const outcome = await relayQueueMessage({ id: 'busy', to: 'a@example.net', text: 'x' }, { dequeueCount: 1, queueMessageId: 'q' }, deps, logger);
   assert.equal(outcome.status, 'retry-scheduled');
   assert.equal(outcome.status === 'retry-scheduled' && outcome.reason, 'delivery_in_progress');
-  assert.ok(outcome.status === 'retry-scheduled' && outcome.delaySeconds >= 299 && outcome.delaySeconds <= 300);
+  // The claim's remaining lease and a second's margin for clocks, not the (shorter) backoff.
+  assert.ok(outcome.status === 'retry-scheduled' && outcome.delaySeconds >= 300 && outcome.delaySeconds <= 301);
 });
 
 test('a ledger that cannot record the send does not turn a delivered message into a retry', async () => {
@@ -219,7 +223,7 @@ test('storage down when claiming: nothing is sent, the handler throws, the messa
   const { deps } = await setup(sender);
   const dead = BlobServiceClient.fromConnectionString(azurite.connectionString.replace(/BlobEndpoint=http:\/\/127\.0\.0\.1:\d+/, 'BlobEndpoint=http://127.0.0.1:9'), { retryOptions: { maxTries: 1 } });
   const unreachable = new BlobDeliveryLedger(dead.getContainerClient('x-ledger'), { leaseSeconds: 600 });
-  const outcome = await relayQueueMessage({ id: 'no-storage', to: 'a@example.net', text: 'x' }, { dequeueCount: 1, queueMessageId: 'q' }, { ...deps, ledger: unreachable, retries: { policy, queue: { enqueue: async () => { throw new Error('queue down too'); } } } }, logger).catch((error: unknown) => error);
+  const outcome = await relayQueueMessage({ id: 'no-storage', to: 'a@example.net', text: 'x' }, { dequeueCount: 1, queueMessageId: 'q' }, { ...deps, ledger: unreachable, retries: { ...deps.retries!, queue: { enqueue: async () => { throw new Error('queue down too'); } } } }, logger).catch((error: unknown) => error);
   assert.ok(outcome instanceof RetryLaterError);
   assert.equal(outcome.failure.reason, 'storage_unavailable');
   assert.equal(sender.sends, 0);
@@ -238,9 +242,12 @@ test("a forged envelope cannot claim another message's ledger entry", async () =
   const { deps, ledger } = await setup(sender);
   const victim = await ledger.claim('id:victim', { queueMessageId: 'q-victim' });
   if (victim.outcome === 'claimed') await ledger.release(victim.claim, 'smtp_throttled');
-  const forged = { schema: RETRY_SCHEMA, attempts: 1, firstEnqueuedAt: new Date().toISOString(), ledgerKey: 'id:victim', lastReason: 'x', lastError: 'x', message: { to: 'a@example.net', text: 'x' } };
+  const forged = { schema: RETRY_SCHEMA, attempts: 1, firstEnqueuedAt: new Date().toISOString(), ledgerKey: 'id:victim', lastReason: 'x', lastError: 'x', message: { to: 'a@example.net', text: 'x' }, signature: 'AAAA' };
   const outcome = await relayQueueMessage(forged, { dequeueCount: 1, queueMessageId: 'q-forged-2' }, deps, logger);
-  assert.equal(outcome.status, 'delivered');
+  // Not believed: read as an application message, which it is not.
+  assert.equal(outcome.status, 'dead-lettered');
+  assert.equal(outcome.status === 'dead-lettered' && outcome.reason, 'invalid_message');
+  assert.equal(sender.sends, 0);
   assert.equal((await ledger.read('id:victim'))?.state, 'retry', "the victim's entry is untouched");
-  assert.equal((await ledger.read('queue:q-forged-2'))?.state, 'sent');
+  assert.equal((await ledger.read('queue:q-forged-2'))?.state, 'dead-lettered');
 });

@@ -21,6 +21,7 @@ import { createStorageClients } from '../../src/storage';
 import { DeadLetterWriter, type DeadLetterRecord } from '../../src/deadLetter';
 import { BlobDeliveryLedger } from '../../src/delivery/ledger';
 import { QueueRetries } from '../../src/delivery/retryQueue';
+import { BlobEnvelopeKeys } from '../../src/delivery/envelopeKey';
 import { relayQueueMessage, type RelayDependencies, type RelayOutcome } from '../../src/relay';
 import { silentLogger, type Logger } from '../../src/log';
 
@@ -74,6 +75,8 @@ export class RelayHarness {
   readonly sender: MailSender;
   readonly tokens?: TokenCache;
   readonly ledger: BlobDeliveryLedger;
+  /** The key the relay signs its retry copies with (in the ledger container, as in production). */
+  readonly envelopes: BlobEnvelopeKeys;
   private readonly deps: RelayDependencies;
   private readonly logger: Logger;
   /** Index into the SMTP server's received list where this harness started. */
@@ -110,9 +113,9 @@ export class RelayHarness {
     this.sender = createMailSender({ smtp: config.smtp, user: config.mail.user, tokens: this.tokens, password: config.password });
     const storage = createStorageClients(config.queue.connection);
     const writer = new DeadLetterWriter(storage, config.queue.deadLetterQueueName, config.queue.deadLetterContainerName);
-    this.ledger = new BlobDeliveryLedger(storage.blobs.getContainerClient(config.queue.ledgerContainerName), {
-      leaseSeconds: config.queue.ledgerLeaseSeconds,
-    });
+    const ledgerContainer = storage.blobs.getContainerClient(config.queue.ledgerContainerName);
+    this.ledger = new BlobDeliveryLedger(ledgerContainer, { leaseSeconds: config.queue.ledgerLeaseSeconds });
+    this.envelopes = new BlobEnvelopeKeys(ledgerContainer);
     const retries = new QueueRetries(storage.queues.getQueueClient(config.queue.queueName));
     this.deps = {
       config,
@@ -126,6 +129,7 @@ export class RelayHarness {
       },
       retries: {
         policy: config.queue.retry,
+        envelopes: this.envelopes,
         queue: {
           enqueue: async (text, delay) => {
             if (this.faults.retryCopyWrite?.()) throw new Error('injected: storage unavailable (503 ServerBusy) writing the retry copy');

@@ -1,7 +1,8 @@
 /**
  * A relay in a process of its own, for the "killed mid-send" test: the product's
  * own wiring (createRelay from app settings) behind the host-like queue runner,
- * polling until it is killed. Settings come as JSON in RELAY_SETTINGS_JSON.
+ * polling until it is killed. Settings come as JSON in RELAY_SETTINGS_JSON; the batch size
+ * in RELAY_RUNNER_BATCH_SIZE (default 1), the processing visibility in RELAY_PROCESSING_VISIBILITY_SECONDS.
  */
 import { QueueClient } from '@azure/storage-queue';
 import { loadConfig } from '../../src/config';
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
   const runner = new QueueRunner({
     queue: new QueueClient(connection, relay.config.queue.queueName),
     poisonQueue: new QueueClient(connection, `${relay.config.queue.queueName}-poison`),
-    settings: { batchSize: 1, maxDequeueCount: relay.config.queue.maxDequeueCount, visibilityTimeoutSeconds: 0, maxPollingIntervalMs: 100, messageEncoding: 'none' },
+    settings: { batchSize: Number(process.env.RELAY_RUNNER_BATCH_SIZE ?? 1), maxDequeueCount: relay.config.queue.maxDequeueCount, visibilityTimeoutSeconds: 0, maxPollingIntervalMs: 100, messageEncoding: 'none' },
     processingVisibilitySeconds: Number(process.env.RELAY_PROCESSING_VISIBILITY_SECONDS ?? 600),
     handler: (payload, delivery) => relay.handleQueueMessage(payload, delivery, silentLogger),
     logger: silentLogger,
