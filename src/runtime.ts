@@ -22,6 +22,7 @@ import { newDeliveryCounters, type DeliveryCounters } from './metrics';
 import { redactingLogger } from './redact';
 import { relayQueueMessage, type QueueDelivery, type RelayOutcome } from './relay';
 import { createSecretMonitor, type SecretMonitor } from './monitor';
+import { judgementOf } from './diagnostics/tokenClaims';
 
 export interface Relay {
   readonly config: RelayConfig;
@@ -65,7 +66,7 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
     backoffMs: config.smtp.throttleBackoffMs,
   });
   const sender = throttledSender(
-    createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password: config.password, logger }),
+    createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password: config.password, tokenSettings: config.oauth && judgementOf(config.oauth), logger }),
     throttle,
   );
   const counters = newDeliveryCounters();
