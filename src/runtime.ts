@@ -23,6 +23,7 @@ import { redactingLogger } from './redact';
 import { relayQueueMessage, type QueueDelivery, type RelayOutcome } from './relay';
 import { createSecretMonitor, type SecretMonitor } from './monitor';
 import { judgementOf } from './diagnostics/tokenClaims';
+import { MailboxConditions } from './monitor/mailboxConditions';
 
 export interface Relay {
   readonly config: RelayConfig;
@@ -32,6 +33,8 @@ export interface Relay {
   readonly tokens?: TokenCache;
   readonly secrets?: ClientSecretProvider;
   readonly storage: StorageClients;
+  /** Conditions of the mailbox met while sending (full, daily quota), for the monitor's alerts. */
+  readonly mailboxConditions: MailboxConditions;
   /** What this instance has done since it started (health output). */
   activity(): RelayActivity;
   handleQueueMessage(payload: unknown, delivery: QueueDelivery, logger: Logger): Promise<RelayOutcome>;
@@ -65,9 +68,11 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
     maxWaitMs: config.smtp.rateLimitMaxWaitMs,
     backoffMs: config.smtp.throttleBackoffMs,
   });
+  const mailboxConditions = new MailboxConditions();
   const sender = throttledSender(
     createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password: config.password, tokenSettings: config.oauth && judgementOf(config.oauth), logger }),
     throttle,
+    mailboxConditions,
   );
   const counters = newDeliveryCounters();
   // As many messages fetch attachments and send at once as the pool has connections.
@@ -86,6 +91,7 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
     tokens,
     secrets,
     storage,
+    mailboxConditions,
     activity: () => ({
       ...counters,
       throttleWaits: throttle.stats.waited,
