@@ -6,8 +6,12 @@
  * reply texts for the failures the relay must classify.
  *
  * Tests inject Exchange's transient and permanent replies per SMTP stage with
- * failNext() / rejectRecipient(). Nothing secret is logged: tokens are only
- * handed to the verifier.
+ * failNext() / rejectRecipient(), and switch on the conditions that produce the
+ * providers' own replies: which apps may use the mailbox (setMailboxAccess), who
+ * may send as whom, the Exchange or the Postfix way (enforceSender), a full mailbox
+ * and the daily recipient limit (limitMailbox), basic authentication retired
+ * (passwordLogin: 'retired'). Nothing secret is logged: tokens are only handed to
+ * the verifier.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -27,7 +31,29 @@ export type SmtpReply = { code: number; message: string };
  */
 export type SmtpFault = SmtpReply | 'drop' | 'drop-mid-data' | { stallMs: number };
 
-export type TokenVerifier = (token: string) => Promise<{ ok: true } | { ok: false; reason: string }>;
+export type TokenVerifier = (token: string) => Promise<{ ok: true; claims?: Record<string, unknown> } | { ok: false; reason: string }>;
+
+/**
+ * Who may send as whom, as the server enforces it:
+ *  - 'exchange': Exchange Online takes any MAIL FROM and refuses the message after DATA with
+ *    `554 5.2.252 SendAsDenied; <login> not allowed to send as <from>; STOREDRV.Submission.Exception:SendAsDeniedException…`;
+ *  - 'postfix': Postfix's reject_sender_login_mismatch with the default smtpd_delay_reject=yes answers
+ *    every RCPT TO with `553 5.7.1 <from>: Sender address rejected: not owned by user <login>`.
+ * A login may always send as itself, and as the addresses granted to it.
+ */
+export interface SenderPolicy {
+  style: 'exchange' | 'postfix';
+  /** login → further addresses it may send as (Exchange: SendAs; Postfix: smtpd_sender_login_maps). */
+  grants?: Record<string, string[]>;
+}
+
+/** Exchange Online's per-mailbox limits that refuse a submission after DATA. */
+export interface MailboxLimits {
+  /** Bytes of sent messages the mailbox holds (SMTP AUTH keeps a copy of each in Sent Items) before 554 5.2.2 mailbox full. */
+  storageBytes?: number;
+  /** Recipients per rolling 24 hours before 554 5.2.0 SubmissionQuotaExceeded (Exchange Online: 10,000). */
+  recipientsPerDay?: number;
+}
 
 export interface LocalSmtpServerOptions {
   tls: { certPem: string; keyPem: string };
@@ -47,6 +73,8 @@ export interface LocalSmtpServerOptions {
   maxConnections?: number;
   /** Messages per window per mailbox before 421 4.7.0 (Exchange Online: 30 a minute); default unlimited. */
   rateLimit?: { messages: number; windowMs: number };
+  /** 'retired': AUTH LOGIN is offered (as Exchange Online does) but answered `550 5.7.30`, as after basic auth was switched off. */
+  passwordLogin?: 'retired';
   /** Optional event log (no tokens or message contents are ever passed to it). */
   log?: Logger;
 }
@@ -77,6 +105,8 @@ export class LocalSmtpServer {
   authFailures = 0;
   /** Messages refused with 421 4.7.0 for exceeding `rateLimit`. */
   rateRejections = 0;
+  /** Messages refused after DATA by the sender policy or the mailbox limits (SendAsDenied, mailbox full, daily quota). */
+  refusedSubmissions = 0;
   private readonly submissions = new Map<string, number[]>();
 
   private readonly faults = new Map<SmtpStage, SmtpFault[]>();
@@ -85,6 +115,13 @@ export class LocalSmtpServer {
   /** session id → authenticated mailbox, for the per-mailbox connection limit. */
   private readonly authenticatedSessions = new Map<string, string>();
   private readonly waiters = new Set<() => void>();
+  /** App ids with a service principal and FullAccess on the mailboxes; undefined: any app the token names. */
+  private mailboxAccess: Set<string> | undefined;
+  private senderPolicy: SenderPolicy | undefined;
+  private readonly limits = new Map<string, MailboxLimits>();
+  /** Per mailbox: what its Sent Items hold, and when each recipient was submitted. */
+  private readonly sentBytes = new Map<string, number>();
+  private readonly sentRecipients = new Map<string, number[]>();
   private server!: SMTPServer;
   private boundPort = 0;
 
@@ -113,6 +150,28 @@ export class LocalSmtpServer {
   /** Reject RCPT TO for this address every time (a permanent per-recipient failure). */
   rejectRecipient(address: string, reply: SmtpReply): void {
     this.rejectedRecipients.set(address.toLowerCase(), reply);
+  }
+
+  /**
+   * The apps Exchange lets use the mailboxes: a service principal (New-ServicePrincipal) with FullAccess
+   * (Add-MailboxPermission). A token of any other app is refused with 535 5.7.3. undefined: every app.
+   */
+  setMailboxAccess(appIds: string[] | undefined): void {
+    this.mailboxAccess = appIds ? new Set(appIds.map((id) => id.toLowerCase())) : undefined;
+  }
+
+  /** Enforce who may send as whom (undefined: anyone as anyone, the default). */
+  enforceSender(policy: SenderPolicy | undefined): void {
+    this.senderPolicy = policy;
+  }
+
+  /** Exchange's per-mailbox limits (undefined removes them and forgets what was counted). */
+  limitMailbox(mailbox: string, limits: MailboxLimits | undefined): void {
+    const key = mailbox.toLowerCase();
+    if (limits) this.limits.set(key, limits);
+    else this.limits.delete(key);
+    this.sentBytes.delete(key);
+    this.sentRecipients.delete(key);
   }
 
   /** Resolve once at least `count` messages have been accepted. */
@@ -149,7 +208,8 @@ export class LocalSmtpServer {
       cert: this.opts.tls.certPem,
       name: HOST_TAG,
       banner: 'Microsoft ESMTP MAIL Service ready (local test double)',
-      authMethods: ['XOAUTH2'],
+      // Exchange Online offers "AUTH LOGIN XOAUTH2".
+      authMethods: this.opts.passwordLogin ? ['LOGIN', 'XOAUTH2'] : ['XOAUTH2'],
       disabledCommands: offerAuth ? [] : ['AUTH'],
       // Authentication is enforced in onMailFrom, so the reply is Exchange's even when AUTH is not offered.
       authOptional: true,
@@ -163,6 +223,11 @@ export class LocalSmtpServer {
         callback();
       },
       onAuth: (auth, session, callback) => {
+        if (auth.method !== 'XOAUTH2') {
+          this.authAttempts++;
+          this.authFailures++;
+          return callback(smtpError({ code: 550, message: `5.7.30 Basic authentication is not supported for Client Submission. ${exchangeStamp()}` }));
+        }
         this.onAuth(auth.username ?? '', auth.accessToken ?? '', session).then(
           (user) => callback(null, { user }),
           (error: Error) => callback(error),
@@ -245,6 +310,8 @@ export class LocalSmtpServer {
     const verdict = await this.opts.verifyToken(accessToken);
     if (!verdict.ok) return fail(verdict.reason);
     if (!this.authorized.has(username.toLowerCase())) return fail('mailbox not authorized for this app');
+    const appId = String(verdict.claims?.appid ?? verdict.claims?.azp ?? '').toLowerCase();
+    if (this.mailboxAccess && !this.mailboxAccess.has(appId)) return fail('no service principal with FullAccess on the mailbox for this app');
     this.authenticatedSessions.set(session.id, username.toLowerCase());
     this.opts.log?.info('local SMTP: authenticated', { user: username });
     return username;
@@ -294,9 +361,60 @@ export class LocalSmtpServer {
     void this.takeFault('rcpt', session).then((fault) => {
       if (fault === 'dropped') return;
       if (fault) return callback(smtpError(fault));
+      const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+      if (this.senderPolicy?.style === 'postfix' && !this.maySendAs(String(session.user), from)) {
+        return callback(smtpError({ code: 553, message: `5.7.1 <${from}>: Sender address rejected: not owned by user ${String(session.user)}` }));
+      }
       const rejection = this.rejectedRecipients.get(address.address.toLowerCase());
       callback(rejection ? smtpError(rejection) : null);
     });
+  }
+
+  private maySendAs(login: string, from: string): boolean {
+    const key = login.toLowerCase();
+    const address = from.toLowerCase();
+    if (address === key) return true;
+    return (this.senderPolicy?.grants?.[key] ?? []).some((granted) => granted.toLowerCase() === address);
+  }
+
+  /** Exchange's checks when the submitted message is stored: SendAs, then the mailbox's storage and daily recipients. */
+  private submissionRefusal(session: SMTPServerSession, bytes: number): SmtpReply | undefined {
+    const login = String(session.user);
+    const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    if (this.senderPolicy?.style === 'exchange' && !this.maySendAs(login, from)) {
+      return {
+        code: 554,
+        message:
+          `5.2.252 SendAsDenied; ${login} not allowed to send as ${from}; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; ` +
+          `Failed to process message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message. ${exchangeStamp()}`,
+      };
+    }
+    const key = login.toLowerCase();
+    const limits = this.limits.get(key);
+    if (!limits) return undefined;
+    const stored = this.sentBytes.get(key) ?? 0;
+    if (limits.storageBytes !== undefined && stored + bytes > limits.storageBytes) {
+      return { code: 554, message: `5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded; ${exchangeStamp()}` };
+    }
+    const dayAgo = Date.now() - 86_400_000;
+    const recent = (this.sentRecipients.get(key) ?? []).filter((time) => time > dayAgo);
+    if (limits.recipientsPerDay !== undefined && recent.length + session.envelope.rcptTo.length > limits.recipientsPerDay) {
+      return {
+        code: 554,
+        message:
+          '5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception ' +
+          `with message [BeginDiagnosticData]Cannot submit message. ${exchangeStamp()}`,
+      };
+    }
+    return undefined;
+  }
+
+  private countSubmission(session: SMTPServerSession, bytes: number): void {
+    const key = String(session.user).toLowerCase();
+    if (!this.limits.has(key)) return;
+    this.sentBytes.set(key, (this.sentBytes.get(key) ?? 0) + bytes);
+    const now = Date.now();
+    this.sentRecipients.set(key, [...(this.sentRecipients.get(key) ?? []), ...session.envelope.rcptTo.map(() => now)]);
   }
 
   private async onData(stream: Readable & { sizeExceeded?: boolean }, session: SMTPServerSession): Promise<void> {
@@ -318,6 +436,12 @@ export class LocalSmtpServer {
       throw smtpError({ code: 552, message: '5.3.4 Message size exceeds fixed maximum message size' });
     }
     const raw = Buffer.concat(chunks);
+    const refusal = this.submissionRefusal(session, raw.length);
+    if (refusal) {
+      this.refusedSubmissions++;
+      throw smtpError(refusal);
+    }
+    this.countSubmission(session, raw.length);
     const message: ReceivedMessage = {
       envelope: {
         mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',

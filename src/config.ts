@@ -429,6 +429,14 @@ export type ReadTextFile = (path: string, encoding: 'utf8') => string;
 const SECRET_SETTINGS = new Set(['OAUTH2_CLIENT_SECRET', 'SMTP_PASSWORD', STORAGE_CONNECTION_SETTING, 'ALERT_WEBHOOK_URL']);
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A client secret that is a GUID is the secret's ID, copied instead of its Value (Values are
+ * 40 characters with `~`). Checked wherever the secret comes from: this setting, or Key Vault.
+ */
+export function looksLikeSecretId(secret: string): boolean {
+  return GUID.test(secret.trim());
+}
 const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const STORAGE_NAME = /^(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$/;
 const MICROSOFT_AUTHORITY_HOSTS = new Set([
@@ -689,7 +697,7 @@ function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
     if (clientId !== undefined && !GUID.test(clientId)) {
       reader.report('OAUTH2_CLIENT_ID', `${quote(clientId)} is not an Application (client) ID, which is a GUID`);
     }
-    if (clientSecret !== undefined && GUID.test(clientSecret)) {
+    if (clientSecret !== undefined && looksLikeSecretId(clientSecret)) {
       reader.report('OAUTH2_CLIENT_SECRET', "looks like the secret's ID (a GUID); copy the secret's Value instead (shown only once, when it is created)");
     }
     scopes = readMicrosoftScopes(reader, scopesText);

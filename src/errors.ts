@@ -42,6 +42,13 @@ export type ReasonCode =
   | 'smtp_auth_disabled'
   | 'mailbox_logon_failed'
   | 'smtp_throttled'
+  | 'basic_auth_unsupported'
+  // a refused token (535), decoded locally: the likeliest missed setup step
+  | 'token_audience_not_exchange'
+  | 'token_role_missing'
+  | 'token_wrong_tenant'
+  | 'token_wrong_app'
+  | 'exchange_access_missing'
   // SMTP transaction
   | 'send_as_denied'
   | 'sender_rejected'
@@ -49,6 +56,7 @@ export type ReasonCode =
   | 'message_too_large'
   | 'attachment_not_found'
   | 'quota_exceeded'
+  | 'mailbox_full'
   | 'smtp_transient_failure'
   | 'smtp_permanent_failure'
   // storage (dead-letter queue)
@@ -63,6 +71,7 @@ export type ReasonCode =
   | 'managed_identity_unavailable'
   // the relay's own settings are invalid (the message was not read)
   | 'configuration_invalid'
+  | 'client_secret_is_id'
   // the last allowed attempt failed for a reason that is otherwise retried
   | 'max_attempts_exceeded'
   | 'internal_error';
@@ -76,6 +85,8 @@ export interface RelayErrorDetails {
   remedy?: string;
   /** Seconds the provider asked us to wait (Retry-After, throttling). */
   retryAfterSeconds?: number;
+  /** The entry of the diagnosis list (src/diagnostics/diagnoses.ts) the remedy comes from, when it names one. */
+  diagnosis?: string;
   cause?: unknown;
 }
 
@@ -85,6 +96,7 @@ export class RelayError extends Error {
   readonly providerReply?: string;
   readonly remedy?: string;
   readonly retryAfterSeconds?: number;
+  readonly diagnosis?: string;
 
   constructor(message: string, details: RelayErrorDetails) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -94,6 +106,7 @@ export class RelayError extends Error {
     this.providerReply = details.providerReply;
     this.remedy = details.remedy;
     this.retryAfterSeconds = details.retryAfterSeconds;
+    this.diagnosis = details.diagnosis;
   }
 
   /** Whether the queue should deliver the message again (before its last attempt). */

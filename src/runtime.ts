@@ -24,6 +24,8 @@ import { redactingLogger } from './redact';
 import { relayQueueMessage, type QueueDelivery, type RelayOutcome } from './relay';
 import { createSecretMonitor, type SecretMonitor } from './monitor';
 import { handleWhileMisconfigured } from './misconfiguration';
+import { judgementOf } from './diagnostics/tokenClaims';
+import { MailboxConditions } from './monitor/mailboxConditions';
 
 export interface Relay {
   readonly config: RelayConfig;
@@ -35,6 +37,8 @@ export interface Relay {
   readonly storage: StorageClients;
   /** Claim-check attachments of the attachment container, for the queue handler and /api/send alike. */
   readonly attachments: AttachmentBlobs;
+  /** Conditions of the mailbox met while sending (full, daily quota), for the monitor's alerts. */
+  readonly mailboxConditions: MailboxConditions;
   /** What this instance has done since it started (health output). */
   activity(): RelayActivity;
   handleQueueMessage(payload: unknown, delivery: QueueDelivery, logger: Logger): Promise<RelayOutcome>;
@@ -68,9 +72,11 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
     maxWaitMs: config.smtp.rateLimitMaxWaitMs,
     backoffMs: config.smtp.throttleBackoffMs,
   });
+  const mailboxConditions = new MailboxConditions();
   const sender = throttledSender(
-    createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password: config.password, logger }),
+    createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password: config.password, tokenSettings: config.oauth && judgementOf(config.oauth), logger }),
     throttle,
+    mailboxConditions,
   );
   const counters = newDeliveryCounters();
   // As many messages fetch attachments and send at once as the pool has connections.
@@ -93,6 +99,7 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
     secrets,
     storage,
     attachments,
+    mailboxConditions,
     activity: () => ({
       ...counters,
       throttleWaits: throttle.stats.waited,

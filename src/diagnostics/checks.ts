@@ -18,7 +18,7 @@ import { redact } from '../redact';
 import type { AccessToken } from '../token';
 import { findingFor, findingOfConfigError, findingOfError, type Finding } from './findings';
 import { probeSmtp } from './smtpProbe';
-import { checkExchangeClaims, decodeTokenClaims } from './tokenClaims';
+import { judgementOf, readToken } from './tokenClaims';
 
 export type CheckId = 'configuration' | 'secret' | 'token' | 'token_claims' | 'smtp_connect' | 'smtp_tls' | 'smtp_auth' | 'test_message';
 export type CheckStatus = 'ok' | 'warning' | 'failed' | 'skipped';
@@ -85,7 +85,19 @@ export const CHECK_TITLES: Record<CheckId, string> = {
 };
 
 /** Failures a login meets only once the server answered and the session is secured. */
-const AUTH_STAGE_REASONS = new Set<ReasonCode>(['smtp_auth_rejected', 'smtp_auth_disabled', 'smtp_auth_not_offered', 'mailbox_logon_failed']);
+const AUTH_STAGE_REASONS = new Set<ReasonCode>([
+  'smtp_auth_rejected',
+  'smtp_auth_disabled',
+  'smtp_auth_not_offered',
+  'mailbox_logon_failed',
+  'basic_auth_unsupported',
+  // a refused token, diagnosed from its claims
+  'token_audience_not_exchange',
+  'token_role_missing',
+  'token_wrong_tenant',
+  'token_wrong_app',
+  'exchange_access_missing',
+]);
 
 /** Days before expiry from which the secret check warns (the monitor's ALERT_WARNING_DAYS when set). */
 const DEFAULT_WARNING_DAYS = 30;
@@ -182,10 +194,9 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
     const oauth = config!.oauth;
     if (!oauth || !token) return { status: 'skipped', detail: 'OAuth2 is off' };
     if (oauth.provider !== 'microsoft') return { status: 'skipped', detail: 'claims are checked for Microsoft Entra tokens only' };
-    const claims = decodeTokenClaims(token.token);
-    if (!claims) return { status: 'skipped', detail: 'the token is not a JWT, so its claims cannot be read locally' };
-    const seen = `aud ${JSON.stringify(claims.aud ?? null)}, roles ${JSON.stringify(claims.roles ?? [])}, tid ${claims.tid ?? '-'}, appid ${claims.appid ?? '-'}`;
-    const problems = checkExchangeClaims(claims, { tenantId: oauth.tenantId, clientId: oauth.clientId });
+    const reading = readToken(token.token, judgementOf(oauth));
+    if (!reading) return { status: 'skipped', detail: 'the token is not a JWT, so its claims cannot be read locally' };
+    const { seen, problems } = reading;
     if (problems.length > 0) {
       const observed = problems.map((problem) => problem.observed).join('; ');
       return { status: 'failed', detail: seen, finding: findingFor(problems[0]!.diagnosis, { observed }) };

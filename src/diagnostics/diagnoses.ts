@@ -48,6 +48,15 @@ export const DIAGNOSES = {
       `Put the secret's Value (shown only once, when it is created) in OAUTH2_CLIENT_SECRET, not its Secret ID; ` +
       `if the Value was not saved, create a new secret in ${APP_REGISTRATION} → Certificates & secrets.`,
   },
+  key_vault_secret_is_id: {
+    symptom: 'the value read from the Key Vault secret is a GUID',
+    finding: "The client secret's ID was stored in Key Vault instead of its Value; it is not sent to Microsoft Entra.",
+    steps: ['clientSecret', 'keyVault'],
+    fix:
+      `Store the client secret's Value, not its Secret ID, as a new version of Key Vault secret <secret name> in <vault> ` +
+      `(Key Vault → Secrets → <secret name> → New Version); the relay reads it without a restart. If the Value was not saved, ` +
+      `create a new client secret in ${APP_REGISTRATION} → Certificates & secrets (its Value is shown only once).`,
+  },
   // ------------------------------------------------------------ token endpoint
   tenant_not_found: {
     symptom: 'AADSTS90002 (or AADSTS900023) from the token endpoint',
@@ -73,11 +82,29 @@ export const DIAGNOSES = {
       `Set OAUTH2_CLIENT_SECRET to the secret's Value from ${APP_REGISTRATION} → Certificates & secrets, not its Secret ID; ` +
       'the Value is shown only once, so create a new secret if it was not saved.',
   },
+  key_vault_secret_invalid: {
+    symptom: 'AADSTS7000215 (or AADSTS7000218) from the token endpoint, with the secret in Key Vault',
+    finding: "The client secret in Key Vault is wrong; most often the secret's ID was stored instead of its Value.",
+    steps: ['clientSecret', 'keyVault'],
+    fix:
+      `Store the client secret's Value (from ${APP_REGISTRATION} → Certificates & secrets, not its Secret ID) as a new version of ` +
+      'Key Vault secret <secret name> in <vault> (Key Vault → Secrets → <secret name> → New Version); the relay reads the new version ' +
+      'without a restart. The Value is shown only once: create a new client secret if it was not saved.',
+  },
   expired_client_secret: {
     symptom: 'AADSTS7000222 from the token endpoint, or the Key Vault secret is past its expiry date',
     finding: 'The client secret has expired.',
     steps: ['clientSecret', 'keyVault'],
     fix: `Create a new client secret in ${APP_REGISTRATION} → Certificates & secrets and put its Value in OAUTH2_CLIENT_SECRET (or its Key Vault secret).`,
+  },
+  key_vault_secret_expired: {
+    symptom: 'AADSTS7000222 from the token endpoint, with the secret in Key Vault',
+    finding: 'The client secret stored in Key Vault has expired in Microsoft Entra ID.',
+    steps: ['clientSecret', 'keyVault'],
+    fix:
+      `Create a new client secret in ${APP_REGISTRATION} → Certificates & secrets and store its Value as a new version of ` +
+      'Key Vault secret <secret name> in <vault>, with the same expiry date (Key Vault → Secrets → <secret name> → New Version); ' +
+      'the relay reads the new version without a restart.',
   },
   secret_expiring: {
     symptom: 'the Key Vault secret expires within 30 days',
@@ -119,6 +146,15 @@ export const DIAGNOSES = {
     finding: 'The token is for another API, not Exchange Online, so Exchange answers 535 5.7.3.',
     steps: ['oauthSettings'],
     fix: 'Set OAUTH2_SCOPES to https://outlook.office365.com/.default (or https://outlook.office.com/.default).',
+  },
+  token_audience_despite_scope: {
+    symptom: "the token's aud claim is not Exchange Online although OAUTH2_SCOPES asks for Exchange Online",
+    finding: 'The token endpoint issued a token for another API than the one OAUTH2_SCOPES asks for, so Exchange answers 535 5.7.3.',
+    steps: ['oauthSettings', 'tenantId'],
+    fix:
+      'OAUTH2_SCOPES is right; the token comes from an endpoint that does not honour it. Check that OAUTH2_TOKEN_URL (or OAUTH2_AUTHORITY_HOST and ' +
+      'OAUTH2_TENANT_ID) point at the Microsoft identity platform v2.0 token endpoint, https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token, ' +
+      'not at a v1 endpoint, a proxy or another provider.',
   },
   token_role_missing: {
     symptom: "the token's roles claim lacks SMTP.SendAsApp",
@@ -184,9 +220,18 @@ export const DIAGNOSES = {
       `Turn on Authenticated SMTP for the mailbox (${MANAGE_EMAIL_APPS} → Authenticated SMTP) and make sure SMTP AUTH is not ` +
       'turned off for the whole organisation (Exchange admin center → Settings → Mail flow).',
   },
+  basic_auth_unsupported: {
+    symptom: '550 5.7.30 Basic authentication is not supported for Client Submission',
+    finding: 'Exchange Online no longer accepts a password for SMTP AUTH (basic authentication is retired); only OAuth2 works.',
+    steps: ['apiPermission', 'clientSecret', 'servicePrincipal', 'mailboxPermission', 'oauthSettings'],
+    fix:
+      'Switch the relay to OAuth2: follow the setup guide (the app with SMTP.SendAsApp and admin consent, a client secret, the Exchange service ' +
+      'principal and mailbox permission), set OAUTH2_TENANT_ID, OAUTH2_CLIENT_ID and the client secret (OAUTH2_CLIENT_SECRET or Key Vault), ' +
+      'and remove SMTP_PASSWORD.',
+  },
   smtp_auth_rejected: {
-    symptom: '535 5.7.3 (token not checked)',
-    finding: 'Exchange refused the token; the doctor decodes the token to tell which step is missing.',
+    symptom: '535 5.7.3 with a token the relay cannot read (not a Microsoft Entra JWT), or a refused password',
+    finding: 'Exchange refused the login and the token could not be decoded to tell which step is missing.',
     steps: ['apiPermission', 'oauthSettings', 'servicePrincipal', 'mailboxPermission'],
     fix:
       'Exchange refused the token. Check, in this order: the app has the application permission Office 365 Exchange Online → ' +
@@ -198,15 +243,15 @@ export const DIAGNOSES = {
   exchange_access_missing: {
     symptom: '535 5.7.3 with a token whose audience, roles, tenant and app are right',
     finding:
-      'The token is right, so Exchange does not connect it to the mailbox: the Exchange service principal is missing or was made with the wrong ' +
-      'object ID, the mailbox permission is missing, or the change is still propagating.',
-    steps: ['servicePrincipal', 'mailboxPermission', 'authorizedUser'],
+      'The token is right, so Exchange does not connect it to the mailbox. Most likely first: the Exchange service principal is missing or was made ' +
+      'with the wrong object ID; then the mailbox permission is missing; then Authenticated SMTP is off for the mailbox; or the change is still propagating.',
+    steps: ['servicePrincipal', 'mailboxPermission', 'authenticatedSmtp', 'authorizedUser'],
     fix:
-      'In Exchange Online PowerShell: Get-ServicePrincipal must list the app; if not, run New-ServicePrincipal with -AppId = OAUTH2_CLIENT_ID and ' +
+      'In this order. 1) In Exchange Online PowerShell, Get-ServicePrincipal must list the app; if not, run New-ServicePrincipal with -AppId = OAUTH2_CLIENT_ID and ' +
       "-ObjectId = the Object ID shown on the Enterprise application's Overview (Enterprise applications → <app>), not the app registration's Object ID " +
-      '(if it was made with the wrong one, Remove-ServicePrincipal and create it again). Then Add-MailboxPermission -Identity <SMTP_USER> -User <that service principal> ' +
-      '-AccessRights FullAccess, and check that SMTP_USER is a licensed mailbox. Exchange can take up to an hour to apply new service principals ' +
-      'and permissions: if you just made them, wait and run the doctor again.',
+      '(if it was made with the wrong one, Remove-ServicePrincipal and create it again). 2) Add-MailboxPermission -Identity <SMTP_USER> -User <that service principal> ' +
+      `-AccessRights FullAccess, on a licensed mailbox. 3) Turn on Authenticated SMTP for SMTP_USER (${MANAGE_EMAIL_APPS} → Authenticated SMTP). ` +
+      '4) Exchange can take up to an hour to apply new service principals and permissions: if you just made them, wait; messages are retried meanwhile.',
   },
   mailbox_logon_failed: {
     symptom: '430 4.2.0 STOREDRV (mailbox logon failure)',
@@ -225,6 +270,26 @@ export const DIAGNOSES = {
       "Send from the authorized mailbox (MAIL_FROM, SMTP_USER), or grant the app's Exchange service principal Send As on the " +
       'From address (Add-RecipientPermission -Identity <address> -Trustee <service principal> -AccessRights SendAs) and list it in MAIL_ALLOWED_FROM.',
   },
+  sender_not_owned: {
+    symptom: "553 5.7.1 <address>: Sender address rejected: not owned by user … (Postfix's reject_sender_login_mismatch), at MAIL FROM or at every RCPT TO",
+    finding: 'The server does not let SMTP_USER send with this From address.',
+    steps: ['fromAddress'],
+    fix:
+      "Send from an address SMTP_USER owns (MAIL_FROM, or a message's from listed in MAIL_ALLOWED_FROM that the login may use), or have the server's " +
+      'administrator allow this address for the login (Postfix: smtpd_sender_login_maps).',
+  },
+  sender_address_invalid: {
+    symptom: 'a 5xx with 5.1.7 or 5.1.8 for the sender, or "Sender address rejected: Domain not found" / "need fully-qualified address"',
+    finding: 'The server refused the sender address itself: its syntax, or a domain it cannot find.',
+    steps: ['fromAddress'],
+    fix: "Check MAIL_FROM and the message's from: a complete address (local part and domain) whose domain exists in DNS.",
+  },
+  sender_refused: {
+    symptom: 'another 5xx refusal of the sender (MAIL FROM refused, or "Sender address rejected: …" at RCPT TO or DATA)',
+    finding: "The server's policy refuses this sender for this login.",
+    steps: ['fromAddress'],
+    fix: "Check MAIL_FROM and the message's from against the addresses the server allows SMTP_USER to send as; the provider reply says which rule refused it.",
+  },
   smtp_throttled: {
     symptom: '432 4.3.2 (too many connections)',
     finding: 'Exchange is throttling this mailbox.',
@@ -234,10 +299,23 @@ export const DIAGNOSES = {
       'limit how many function instances send at once.',
   },
   quota_exceeded: {
-    symptom: '554 5.2.0 SubmissionQuotaExceeded',
-    finding: 'The mailbox reached its daily sending limit.',
+    symptom: '554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException',
+    finding: 'The mailbox reached its daily limit (Exchange Online: 10,000 recipients in 24 hours) and may not send for up to 24 hours.',
     steps: [],
-    fix: 'The mailbox reached its daily sending limit (10,000 recipients a day in Exchange Online); messages are retried later.',
+    fix:
+      'Nothing to fix now: the relay pauses this mailbox for an hour at a time and then tries one message, until the block lifts; the other messages ' +
+      'wait in the queue. A message still blocked RELAY_RETRY_MAX_AGE_SECONDS after it was queued is dead-lettered as quota_exceeded (replay it). ' +
+      'If it happens regularly, spread the mail over several mailboxes or send to fewer recipients.',
+  },
+  mailbox_full: {
+    symptom: '554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException',
+    finding:
+      "SMTP_USER's mailbox is full, and a full mailbox may not send: Exchange keeps a copy of every message sent over SMTP AUTH in Sent Items.",
+    steps: ['authorizedUser'],
+    fix:
+      'Empty Sent Items (and Deleted Items) of SMTP_USER, and give Sent Items a retention policy that deletes old copies before the mailbox fills ' +
+      '(Microsoft Purview → Data lifecycle management → Retention policies), or raise the mailbox quota. Messages are retried meanwhile; ' +
+      'the monitor raises the alert mailbox_full.',
   },
   message_too_large: {
     symptom: '552 5.3.4 or a SIZE refusal',
@@ -254,9 +332,14 @@ export function diagnosis(id: DiagnosisId): Diagnosis {
   return { ...entry, steps: [...entry.steps] };
 }
 
-/** The fix followed by the setup steps it concerns: what RelayError.remedy carries. */
-export function remedyOf(id: DiagnosisId): string {
+/**
+ * The fix followed by the setup steps it concerns: what RelayError.remedy carries.
+ * `fill` replaces placeholders of the fix with what the relay knows, e.g. `{ vault: url }`
+ * for `<vault>`, so the operator reads the real names.
+ */
+export function remedyOf(id: DiagnosisId, fill: Record<string, string> = {}): string {
   const entry: Diagnosis = DIAGNOSES[id];
-  if (entry.steps.length === 0) return entry.fix;
-  return `${entry.fix} Setup step: ${entry.steps.map(stepLabel).join('; ')}.`;
+  const fix = entry.fix.replace(/<([a-z][a-z ]*)>/g, (placeholder, name: string) => fill[name] ?? placeholder);
+  if (entry.steps.length === 0) return fix;
+  return `${fix} Setup step: ${entry.steps.map(stepLabel).join('; ')}.`;
 }

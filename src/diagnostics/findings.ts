@@ -38,10 +38,19 @@ const BY_REASON: Partial<Record<ReasonCode, DiagnosisId>> = {
   smtp_auth_not_offered: 'smtp_auth_not_offered',
   smtp_auth_disabled: 'smtp_auth_disabled',
   smtp_auth_rejected: 'smtp_auth_rejected',
+  basic_auth_unsupported: 'basic_auth_unsupported',
+  token_audience_not_exchange: 'token_audience_not_exchange',
+  token_role_missing: 'token_role_missing',
+  token_wrong_tenant: 'token_wrong_tenant',
+  token_wrong_app: 'token_wrong_app',
+  exchange_access_missing: 'exchange_access_missing',
   mailbox_logon_failed: 'mailbox_logon_failed',
   send_as_denied: 'send_as_denied',
+  sender_rejected: 'sender_refused',
   smtp_throttled: 'smtp_throttled',
   quota_exceeded: 'quota_exceeded',
+  mailbox_full: 'mailbox_full',
+  client_secret_is_id: 'key_vault_secret_is_id',
   message_too_large: 'message_too_large',
 };
 
@@ -51,11 +60,12 @@ export function findingFor(id: DiagnosisId, seen: Pick<Finding, 'observed' | 'pr
 }
 
 /**
- * The diagnosis of a classified failure. The classifiers take their remedies from
- * the diagnosis list, so the remedy names the diagnosis exactly (the TLS case of an
- * unreachable token endpoint, for one); the reason code is the fallback.
+ * The diagnosis of a classified failure: the one the classifier named, else the one
+ * whose remedy it carries (the classifiers take their remedies from the diagnosis list,
+ * e.g. the TLS case of an unreachable token endpoint); the reason code is the fallback.
  */
 export function diagnosisOfError(error: RelayError): DiagnosisId | undefined {
+  if (error.diagnosis && error.diagnosis in DIAGNOSES) return error.diagnosis as DiagnosisId;
   if (error.remedy) {
     for (const id of Object.keys(DIAGNOSES) as DiagnosisId[]) if (remedyOf(id) === error.remedy) return id;
   }

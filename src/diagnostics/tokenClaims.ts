@@ -4,6 +4,7 @@
  * itself never leaves this module: callers get the claims that matter and a
  * verdict, nothing they could print by mistake.
  */
+import type { OAuthSettings } from '../config';
 import type { DiagnosisId } from './diagnoses';
 
 /** Both spellings name Exchange Online: Microsoft's docs use one, the setup guide the other. */
@@ -27,6 +28,8 @@ export interface TokenClaims {
 export interface ClaimExpectations {
   tenantId?: string;
   clientId: string;
+  /** OAUTH2_SCOPES: decides what a wrong audience means (a scope to set, or an endpoint that ignores it). */
+  scopes?: string[];
 }
 
 export interface ClaimProblem {
@@ -78,7 +81,14 @@ export function isExchangeAudience(aud: TokenClaims['aud']): boolean {
 export function checkExchangeClaims(claims: TokenClaims, expected: ClaimExpectations): ClaimProblem[] {
   const problems: ClaimProblem[] = [];
   if (!isExchangeAudience(claims.aud)) {
-    problems.push({ diagnosis: 'token_audience_not_exchange', observed: `aud is ${JSON.stringify(claims.aud ?? null)}` });
+    const scopes = expected.scopes ?? [];
+    const aud = `aud is ${JSON.stringify(claims.aud ?? null)}`;
+    // Advise the scope only when it is not already set: a right scope with a wrong token points at the endpoint.
+    if (scopes.some(isExchangeScope)) {
+      problems.push({ diagnosis: 'token_audience_despite_scope', observed: `${aud} although OAUTH2_SCOPES is ${scopes.join(' ')}` });
+    } else {
+      problems.push({ diagnosis: 'token_audience_not_exchange', observed: scopes.length ? `${aud}; OAUTH2_SCOPES is ${scopes.join(' ')}` : aud });
+    }
   }
   const roles = claims.roles ?? [];
   if (!roles.includes(SMTP_ROLE)) {
@@ -93,6 +103,50 @@ export function checkExchangeClaims(claims: TokenClaims, expected: ClaimExpectat
     problems.push({ diagnosis: 'token_wrong_app', observed: `appid is ${claims.appid}, OAUTH2_CLIENT_ID is ${expected.clientId}` });
   }
   return problems;
+}
+
+/** `https://outlook.office365.com/.default` and the guide's `https://outlook.office.com/.default`. */
+function isExchangeScope(scope: string): boolean {
+  return scope.toLowerCase().endsWith('/.default') && isExchangeAudience(scope.slice(0, -'/.default'.length));
+}
+
+/** The settings a token is judged against; only Microsoft Entra tokens are. */
+export interface TokenJudgement extends ClaimExpectations {
+  provider: 'microsoft' | 'generic';
+}
+
+export function judgementOf(oauth: OAuthSettings): TokenJudgement {
+  return { provider: oauth.provider, tenantId: oauth.provider === 'microsoft' ? oauth.tenantId : undefined, clientId: oauth.clientId, scopes: oauth.scopes };
+}
+
+export interface TokenReading {
+  /** The claims that matter, in one line for logs and the doctor (never the token). */
+  seen: string;
+  /** What Exchange would object to, in setup-step order; empty when the token is what it requires. */
+  problems: ClaimProblem[];
+}
+
+/**
+ * The one reading of an access token the doctor and the send path share: undefined when
+ * the token cannot be judged (another provider's, or not a JWT).
+ */
+export function readToken(token: string, settings: TokenJudgement): TokenReading | undefined {
+  if (settings.provider !== 'microsoft') return undefined;
+  const claims = decodeTokenClaims(token);
+  if (!claims) return undefined;
+  const seen = `aud ${JSON.stringify(claims.aud ?? null)}, roles ${JSON.stringify(claims.roles ?? [])}, tid ${claims.tid ?? '-'}, appid ${claims.appid ?? '-'}`;
+  return { seen, problems: checkExchangeClaims(claims, settings) };
+}
+
+/** Why Exchange refused this token (535): the first claim problem, or, when the claims are right, Exchange's own side. */
+export function refusedTokenCause(token: string, settings: TokenJudgement): ClaimProblem | undefined {
+  const reading = readToken(token, settings);
+  if (!reading) return undefined;
+  const [first, ...others] = reading.problems;
+  if (!first) {
+    return { diagnosis: 'exchange_access_missing', observed: `the token's audience, roles, tenant and app are what Exchange requires (${reading.seen}), yet Exchange refused it` };
+  }
+  return { diagnosis: first.diagnosis, observed: [first, ...others].map((problem) => problem.observed).join('; ') };
 }
 
 function isGuid(text: string): boolean {

@@ -17,7 +17,10 @@ export type AlertName =
   | 'secret_disabled'
   | 'secret_unreadable'
   | 'token_acquisition_failed'
-  | 'secret_rotation_failed';
+  | 'secret_rotation_failed'
+  // seen on the send path (src/monitor/mailboxConditions.ts)
+  | 'mailbox_full'
+  | 'sending_quota_exceeded';
 
 export interface Alert {
   name: AlertName;

@@ -61,6 +61,7 @@ export function createSecretMonitor(relay: Relay, options: SecretMonitorOptions 
           state,
           channels,
           rotation,
+          mailbox: { name: relay.config.mail.user, current: (now) => relay.mailboxConditions.current(now) },
           now: options.now,
         },
         redactingLogger(invocationLogger),

@@ -6,7 +6,8 @@
  *     notice a new version: logged as an event and proven by a fresh token;
  *  3. raise each alert once per condition (per secret version for the expiry
  *     windows), remembering what was raised in the storage account;
- *  4. optionally rotate the secret (src/monitor/rotation.ts).
+ *  4. optionally rotate the secret (src/monitor/rotation.ts);
+ *  5. report what the send path met: a full mailbox, the daily quota.
  * It never throws for what it finds: findings are alerts.
  */
 import type { MonitorSettings } from '../config';
@@ -18,6 +19,7 @@ import type { TokenCache } from '../token/tokenCache';
 import type { MailSender } from '../smtp';
 import { raiseAlert, type AlertChannel } from './alerts';
 import { assessSecret, type Finding } from './assessSecret';
+import { mailboxFindings, type MailboxCondition } from './mailboxConditions';
 import type { MonitorState, MonitorStateStore } from './monitorState';
 
 /** Rotation, when enabled (src/monitor/rotation.ts). */
@@ -38,6 +40,8 @@ export interface SecretMonitorDependencies {
   state: MonitorStateStore;
   channels: AlertChannel[];
   rotation?: SecretRotationStep;
+  /** What the send path met on this instance (a full mailbox, the daily quota); absent: not reported. */
+  mailbox?: { name?: string; current(now: number): MailboxCondition[] };
   now?: () => number;
 }
 
@@ -131,7 +135,13 @@ export async function runSecretMonitor(deps: SecretMonitorDependencies, logger: 
     findings.push(...rotationFindings);
   }
 
-  // 5. Raise what is new, forget what has cleared (so a recurrence is raised again).
+  // 5. What the send path met since the last ticks (a full mailbox, the daily quota).
+  if (deps.mailbox) {
+    evaluated.add('mailbox');
+    findings.push(...mailboxFindings(deps.mailbox.current(now), deps.mailbox.name));
+  }
+
+  // 6. Raise what is new, forget what has cleared (so a recurrence is raised again).
   const active = new Map(findings.map((finding) => [finding.key, finding]));
   const toRaise = [...active.values()].filter((finding) => !state.raised[finding.key]);
   for (const key of Object.keys(state.raised)) {

@@ -31,6 +31,7 @@ type Loaded = ClientSecret & { properties: ClientSecretProperties; readAt: numbe
 export class KeyVaultSecretProvider implements ClientSecretProvider {
   readonly store = 'key-vault';
   readonly description: string;
+  readonly keyVault: { vaultUrl: string; secretName: string };
   readonly stats = { reads: 0, failures: 0 };
 
   private cached: Loaded | undefined;
@@ -41,6 +42,7 @@ export class KeyVaultSecretProvider implements ClientSecretProvider {
 
   constructor(private readonly options: KeyVaultSecretProviderOptions) {
     this.description = `Key Vault secret "${options.secretName}" in ${options.client.vaultUrl}`;
+    this.keyVault = { vaultUrl: options.client.vaultUrl, secretName: options.secretName };
     this.logger = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
   }

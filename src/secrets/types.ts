@@ -21,6 +21,8 @@ export interface ClientSecretProvider {
   readonly store: 'setting' | 'key-vault';
   /** Where the secret comes from, for logs and alerts (no value). */
   readonly description: string;
+  /** For a Key Vault secret: the vault and the secret's name, which remedies name. */
+  readonly keyVault?: { vaultUrl: string; secretName: string };
   /** The secret, from memory while its cache lifetime lasts. Rejects with a RelayError. */
   current(): Promise<ClientSecret>;
   /**

@@ -3,9 +3,10 @@
  * worth retrying, the server's own reply, and the setup step that fixes it.
  *
  * Reply codes and enhanced status codes decide; texts are only consulted for
- * Exchange Online's named conditions (SendAsDenied, SubmissionQuotaExceeded,
- * STOREDRV). Partial success (some recipients rejected) never gets here:
- * nodemailer resolves, and the sender reports `rejected`.
+ * the providers' named conditions: Exchange Online's (SendAsDenied,
+ * SubmissionQuotaExceeded, STOREDRV, basic authentication retired) and
+ * Postfix's "Sender address rejected". Partial success (some recipients
+ * rejected) never gets here: nodemailer resolves, and the sender reports `rejected`.
  */
 import { RelayError, isRelayError, type FailureKind, type ReasonCode } from '../errors';
 import { redact } from '../redact';
@@ -50,6 +51,11 @@ const REMEDY = {
   mailboxLogon: remedyOf('mailbox_logon_failed'),
   throttled: remedyOf('smtp_throttled'),
   quota: remedyOf('quota_exceeded'),
+  mailboxFull: remedyOf('mailbox_full'),
+  basicAuth: remedyOf('basic_auth_unsupported'),
+  senderNotOwned: remedyOf('sender_not_owned'),
+  senderInvalid: remedyOf('sender_address_invalid'),
+  senderRefused: remedyOf('sender_refused'),
   tooLarge: remedyOf('message_too_large'),
   tls: remedyOf('smtp_tls_failed'),
   unreachable: remedyOf('smtp_unreachable'),
@@ -64,9 +70,20 @@ export function parseSmtpReply(response: unknown): SmtpReply | undefined {
   return { code: Number(match[1]), enhanced: match[2], text: response.trim() };
 }
 
+/**
+ * Exchange Online blocks a mailbox past its daily recipient limit for up to 24 hours. The
+ * relay comes back once an hour (and pauses the mailbox meanwhile, src/throttle), so the
+ * block is noticed to have lifted within the hour without a retry every few minutes.
+ */
+export const QUOTA_RETRY_SECONDS = 3600;
+
 /** Verdicts for Exchange Online's named replies and the families that mean the same at any step. */
 function namedReplyVerdict(reply: SmtpReply, command: string): Verdict | undefined {
   const { code, enhanced, text } = reply;
+  // "550 5.7.30 Basic authentication is not supported for Client Submission": no password works any more.
+  if (code >= 500 && (enhanced === '5.7.30' || /Basic authentication is not supported/i.test(text))) {
+    return { reason: 'basic_auth_unsupported', kind: 'configuration', message: 'the server no longer accepts a password (basic authentication)', remedy: REMEDY.basicAuth };
+  }
   if (code === 535) {
     if (enhanced === '5.7.139' || /\b5\.7\.139\b/.test(text)) {
       return { reason: 'smtp_auth_disabled', kind: 'configuration', message: 'SMTP AUTH is disabled for the mailbox or the tenant', remedy: REMEDY.authDisabled };
@@ -87,18 +104,29 @@ function namedReplyVerdict(reply: SmtpReply, command: string): Verdict | undefin
       return { reason: 'smtp_auth_rejected', kind: 'configuration', message: 'the server rejected the authentication', remedy: REMEDY.authRejected };
     }
   }
-  if (enhanced === '5.7.60' || enhanced === '5.2.252' || /SendAsDenied/i.test(text)) {
-    return { reason: 'send_as_denied', kind: 'permanent', message: 'the mailbox may not send as this From address', remedy: REMEDY.sendAsDenied };
-  }
+  const sendAs = sendAsVerdict(reply);
+  if (sendAs) return sendAs;
   // Exchange Online's throttling replies: connection/thread limit, rate limits, "server busy".
   if (code === 432 || code === 452 || enhanced === '4.3.2' || ((code === 421 || code === 451) && enhanced?.startsWith('4.7.'))) {
     return { reason: 'smtp_throttled', kind: 'transient', message: 'the server is throttling this mailbox', remedy: REMEDY.throttled };
   }
+  // Before the logon rule: these STOREDRV texts name the mailbox too.
+  if (/SubmissionQuotaExceeded/i.test(text) || (code === 554 && enhanced === '5.2.0' && /quota/i.test(text))) {
+    return {
+      reason: 'quota_exceeded',
+      kind: 'transient',
+      message: 'the mailbox reached its daily sending limit and may not send for up to 24 hours',
+      remedy: REMEDY.quota,
+      retryAfterSeconds: QUOTA_RETRY_SECONDS,
+    };
+  }
+  // "554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException…": the sending mailbox, not a
+  // recipient's (a 5.2.2 at RCPT TO without these words is about the recipient).
+  if (enhanced === '5.2.2' && /STOREDRV\.Submission|QuotaExceededException/i.test(text)) {
+    return { reason: 'mailbox_full', kind: 'configuration', message: "the sending mailbox is full (Sent Items keeps a copy of every message)", remedy: REMEDY.mailboxFull };
+  }
   if (code === 430 || (/STOREDRV/i.test(text) && /logon|mailbox/i.test(text) && code >= 400)) {
     return { reason: 'mailbox_logon_failed', kind: 'configuration', message: "Exchange could not log on to the sender's mailbox", remedy: REMEDY.mailboxLogon };
-  }
-  if (/SubmissionQuotaExceeded/i.test(text) || (code === 554 && enhanced === '5.2.0' && /quota/i.test(text))) {
-    return { reason: 'quota_exceeded', kind: 'transient', message: 'the mailbox exceeded its sending quota', remedy: REMEDY.quota, retryAfterSeconds: 3600 };
   }
   if ((code === 552 && command !== 'RCPT TO') || enhanced === '5.3.4' || enhanced === '5.2.3') {
     return { reason: 'message_too_large', kind: 'permanent', message: 'the message is too large for the server', remedy: REMEDY.tooLarge };
@@ -106,11 +134,51 @@ function namedReplyVerdict(reply: SmtpReply, command: string): Verdict | undefin
   return undefined;
 }
 
+/** Exchange Online's SendAsDenied: `550 5.7.60` at MAIL FROM, `554 5.2.252 SendAsDenied; … not allowed to send as …` after DATA. */
+function sendAsVerdict({ enhanced, text }: SmtpReply): Verdict | undefined {
+  if (enhanced === '5.7.60' || enhanced === '5.2.252' || /SendAsDenied/i.test(text)) {
+    return { reason: 'send_as_denied', kind: 'permanent', message: 'the mailbox may not send as this From address', remedy: REMEDY.sendAsDenied };
+  }
+  return undefined;
+}
+
+/**
+ * A refusal about the sender, whatever command it answered: Postfix refuses a sender its
+ * login does not own at every RCPT TO (reject_sender_login_mismatch under smtpd_delay_reject),
+ * others at MAIL FROM or DATA. Texts are Postfix's ("<addr>: Sender address rejected: …") and
+ * Gmail's; enhanced codes are RFC 3463's bad sender mailbox address (X.1.7, e.g. Gmail's
+ * "553 5.1.7 The sender address … is not a valid RFC 5321 address") and bad sender system address (X.1.8).
+ */
+function senderVerdict(reply: SmtpReply): Verdict | undefined {
+  const { code, enhanced, text } = reply;
+  const sendAs = sendAsVerdict(reply);
+  if (sendAs) return sendAs;
+  if (code < 500) return undefined;
+  if (/Sender address rejected: not logged in\b(?! as owner)/i.test(text)) {
+    return { reason: 'smtp_auth_not_offered', kind: 'configuration', message: 'the server did not take the session as authenticated', remedy: REMEDY.authNotOffered };
+  }
+  if (/Sender address rejected: not (?:owned by user|logged in as owner)/i.test(text)) {
+    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server does not let this login send as the From address', remedy: REMEDY.senderNotOwned };
+  }
+  if (enhanced === '5.1.7' || enhanced === '5.1.8' || /Sender address rejected: (?:Domain not found|need fully-qualified address|Malformed)/i.test(text)) {
+    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server refused the sender address', remedy: REMEDY.senderInvalid };
+  }
+  // Gmail's SMTP relay: "550 5.7.0 Mail Sending denied" (the sender account is disabled or not in the domain).
+  if (/Sender address rejected|Mail Sending denied/i.test(text)) {
+    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server refused the sender', remedy: REMEDY.senderRefused };
+  }
+  return undefined;
+}
+
 function recipientsVerdict(error: SmtpErrorLike, reply: SmtpReply | undefined): Verdict {
-  const codes = (error.rejectedErrors ?? [])
-    .map((item) => item.responseCode ?? parseSmtpReply(item.response)?.code)
-    .filter((code): code is number => typeof code === 'number');
-  if (codes.length === 0 && reply) codes.push(reply.code);
+  const replies = (error.rejectedErrors ?? [])
+    .map((item) => parseSmtpReply(item.response) ?? (typeof item.responseCode === 'number' ? { code: item.responseCode, text: '' } : undefined))
+    .filter((parsed): parsed is SmtpReply => parsed !== undefined);
+  if (replies.length === 0 && reply) replies.push(reply);
+  // Every recipient refused for the same reason about the sender: it is the sender that is refused.
+  const sender = replies.map(senderVerdict);
+  if (sender.length > 0 && sender.every((verdict) => verdict && verdict.remedy === sender[0]!.remedy)) return sender[0]!;
+  const codes = replies.map((parsed) => parsed.code);
   if (codes.length > 0 && codes.every((code) => code >= 500)) {
     return { reason: 'recipients_rejected', kind: 'permanent', message: 'the server rejected every recipient' };
   }
@@ -119,7 +187,7 @@ function recipientsVerdict(error: SmtpErrorLike, reply: SmtpReply | undefined): 
 
 function replyVerdict(reply: SmtpReply, command: string): Verdict {
   if (command === 'MAIL FROM' && reply.code >= 500) {
-    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server rejected the sender (MAIL FROM)' };
+    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server rejected the sender (MAIL FROM)', remedy: REMEDY.senderRefused };
   }
   if (reply.code < 500) {
     return { reason: 'smtp_transient_failure', kind: 'transient', message: `the server answered ${command || 'the connection'} with a temporary failure` };
@@ -176,7 +244,7 @@ export function classifySmtpError(error: unknown): RelayError {
   if (reply) verdict = namedReplyVerdict(reply, command);
   if (!verdict && fields.code === 'ETLS') verdict = noReplyVerdict(fields, error);
   if (!verdict && command === 'RCPT TO') verdict = recipientsVerdict(fields, reply);
-  if (!verdict && reply) verdict = replyVerdict(reply, command);
+  if (!verdict && reply) verdict = senderVerdict(reply) ?? replyVerdict(reply, command);
   verdict ??= noReplyVerdict(fields, error);
 
   const text = `SMTP: ${verdict.message.replace(/\.+$/, '')}.`;

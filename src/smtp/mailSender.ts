@@ -20,6 +20,8 @@ import type { TokenCache } from '../token/tokenCache';
 import { PASSWORD_METHOD, passwordHandler, tokenRefusedBy, xoauth2Handler } from './authHandlers';
 import { classifySmtpError, parseSmtpReply } from './classifySmtpError';
 import { smtpConnectionOptions } from './connectionOptions';
+import { explainRefusedToken } from './refusedToken';
+import type { TokenJudgement } from '../diagnostics/tokenClaims';
 
 export interface MailSenderOptions {
   smtp: SmtpSettings;
@@ -29,6 +31,8 @@ export interface MailSenderOptions {
   tokens?: TokenCache;
   /** Password mode, only when OAuth2 is off. */
   password?: PasswordAuthSettings;
+  /** What a refused token is read against (judgementOf(config.oauth)); absent: a 535 gets the generic remedy. */
+  tokenSettings?: TokenJudgement;
   logger?: Logger;
 }
 
@@ -126,12 +130,29 @@ export function createMailSender(options: MailSenderOptions): MailSender {
    * Run `operation`; if the server refused a cached token, drop that token and run it once more
    * (`again`, when given, instead: a resend that needs its input rebuilt; it may throw).
    */
+  /** The failure, classified; a refused token explained by its own claims. */
+  function classified(error: unknown): RelayError {
+    const failure = classifySmtpError(error);
+    const explained = explainRefusedToken(failure, tokenRefusedBy(error), options.tokenSettings);
+    if (explained !== failure) {
+      logger.warn('the SMTP server refused the access token; its claims name the likeliest cause', {
+        event: 'smtp.token_diagnosed',
+        reason: explained.reason,
+        diagnosis: explained.diagnosis,
+        observed: explained.message,
+        reply: explained.providerReply,
+        remedy: explained.remedy,
+      });
+    }
+    return explained;
+  }
+
   async function withTokenRetry<T>(operation: () => Promise<T>, again: () => Promise<T> = operation): Promise<T> {
     try {
       return await operation();
     } catch (error) {
       const refusedToken = tokens ? tokenRefusedBy(error) : undefined;
-      if (!tokens || !refusedToken || !isTokenRefusal(error)) throw classifySmtpError(error);
+      if (!tokens || !refusedToken || !isTokenRefusal(error)) throw classified(error);
       tokens.invalidate(refusedToken);
       stats.tokenRetries++;
       logger.warn('the SMTP server refused the access token; retrying once with a new token', {
@@ -141,7 +162,7 @@ export function createMailSender(options: MailSenderOptions): MailSender {
       try {
         return await again();
       } catch (second) {
-        throw classifySmtpError(second);
+        throw classified(second);
       }
     }
   }
@@ -203,8 +224,8 @@ async function withFreshStreams(mail: SendMailOptions): Promise<SendMailOptions>
 
 const isStream = (content: unknown): content is Readable => typeof (content as Readable | undefined)?.pipe === 'function';
 
-/** A 535 that a new token can fix: not 5.7.139 (SMTP AUTH switched off), which no token changes. */
+/** A 535 that a new token can fix: not 5.7.139 (SMTP AUTH switched off) or 5.7.30 (basic auth retired), which no token changes. */
 function isTokenRefusal(error: unknown): boolean {
   const reply = parseSmtpReply((error as { response?: unknown }).response);
-  return reply?.code === 535 && reply.enhanced !== '5.7.139';
+  return reply?.code === 535 && reply.enhanced !== '5.7.139' && reply.enhanced !== '5.7.30';
 }

@@ -12,7 +12,9 @@
  *
  * A send that would wait longer than `maxWaitMs` is not kept inside an
  * invocation: it fails as `smtp_throttled` (transient) with the expected delay
- * as a retry hint, and the queue brings it back later.
+ * as a retry hint, and the queue brings it back later. A pause caused by a
+ * named condition (the daily quota) hands sends back with that condition's
+ * reason and remedy, so every waiting message says why it waits.
  */
 import { RelayError } from '../errors';
 
@@ -61,9 +63,11 @@ export class MailboxThrottle {
   /** When the last sends finished, oldest first (at most messagesPerWindow kept). */
   private readonly finished: number[] = [];
   private inFlight = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Array<{ start: () => void; defer: (error: RelayError) => void }> = [];
   private timer?: { cancel(): void };
   private pausedUntil = 0;
+  /** The failure behind the current pause, when it was a named condition (the daily quota). */
+  private pauseCause?: RelayError;
   private consecutiveThrottles = 0;
   private readonly clock: Clock;
 
@@ -80,21 +84,13 @@ export class MailboxThrottle {
     const expectedWait = this.expectedWaitMs();
     if (expectedWait > this.options.maxWaitMs) {
       this.stats.deferred++;
-      const seconds = Math.ceil(expectedWait / 1000);
-      throw new RelayError(`sending paused for this mailbox for about ${seconds} s to stay under the provider's limits`, {
-        reason: 'smtp_throttled',
-        kind: 'transient',
-        retryAfterSeconds: seconds,
-        remedy:
-          'Nothing to fix if this is rare. If it is constant, the app sends more than the mailbox may (Exchange Online: 30 messages a ' +
-          'minute, 3 connections): lower host.json batchSize or the instance cap, or spread the load over several mailboxes.',
-      });
+      throw this.deferral(expectedWait);
     }
     if (this.waiting.length > 0 || !this.mayStartNow()) {
       this.stats.waited++;
       // schedule() counts this send as in flight when it wakes it.
-      await new Promise<void>((resolve) => {
-        this.waiting.push(resolve);
+      await new Promise<void>((resolve, reject) => {
+        this.waiting.push({ start: resolve, defer: reject });
         this.schedule();
       });
     } else {
@@ -114,14 +110,55 @@ export class MailboxThrottle {
   /** The server accepted a message: throttling is over. */
   recordSuccess(): void {
     this.consecutiveThrottles = 0;
+    this.pauseCause = undefined;
   }
 
-  /** The server answered with a throttling reply: pause the mailbox (longer each time, at least the server's hint). */
-  recordThrottled(retryAfterSeconds?: number): void {
+  /**
+   * The server answered with a throttling reply: pause the mailbox (longer each time, at least the server's hint).
+   * With `cause` (a named condition such as the daily quota), sends handed back meanwhile carry its reason and
+   * remedy, and sends already waiting are handed back at once when the pause outlasts the longest wait.
+   */
+  recordThrottled(retryAfterSeconds?: number, cause?: RelayError): void {
     this.stats.throttledReplies++;
     this.consecutiveThrottles++;
     const backoff = Math.min(this.options.backoffMs * 2 ** (this.consecutiveThrottles - 1), this.options.maxBackoffMs ?? 15 * 60_000);
-    this.pausedUntil = Math.max(this.pausedUntil, this.now() + Math.max(backoff, (retryAfterSeconds ?? 0) * 1000));
+    const until = this.now() + Math.max(backoff, (retryAfterSeconds ?? 0) * 1000);
+    if (until > this.pausedUntil) {
+      this.pausedUntil = until;
+      this.pauseCause = cause;
+    }
+    const pause = this.pausedForMs();
+    if (pause > this.options.maxWaitMs) {
+      for (const waiter of this.waiting.splice(0)) {
+        this.stats.deferred++;
+        waiter.defer(this.deferral(pause));
+      }
+      this.schedule();
+    }
+  }
+
+  /** The error that hands a send back to the queue for `waitMs`. */
+  private deferral(waitMs: number): RelayError {
+    const seconds = Math.ceil(waitMs / 1000);
+    const cause = this.pausedForMs() > 0 ? this.pauseCause : undefined;
+    if (cause) {
+      return new RelayError(`sending paused for this mailbox for about ${seconds} s: ${cause.message.replace(/^SMTP: /, '').replace(/\.+$/, '')}.`, {
+        reason: cause.reason,
+        kind: cause.kind,
+        providerReply: cause.providerReply,
+        remedy: cause.remedy,
+        diagnosis: cause.diagnosis,
+        retryAfterSeconds: seconds,
+      });
+    }
+    return new RelayError(`sending paused for this mailbox for about ${seconds} s to stay under the provider's limits`, {
+      reason: 'smtp_throttled',
+      kind: 'transient',
+      retryAfterSeconds: seconds,
+      remedy:
+        'Nothing to fix if this is rare. If it is constant, the app sends more than the mailbox may (Exchange Online: 30 messages a ' +
+        'minute, 3 connections): lower host.json batchSize or the instance cap, or spread the load over several mailboxes.',
+    });
   }
 
   /** Milliseconds until sending resumes after a throttling reply (0 when not paused). */
@@ -145,7 +182,7 @@ export class MailboxThrottle {
   private schedule(): void {
     while (this.waiting.length > 0 && this.mayStartNow()) {
       this.inFlight++;
-      this.waiting.shift()!();
+      this.waiting.shift()!.start();
     }
     this.timer?.cancel();
     this.timer = undefined;

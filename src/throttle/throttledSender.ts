@@ -1,10 +1,15 @@
-/** A MailSender that goes through the mailbox's throttle: waits for a slot, and pauses the mailbox on a throttling reply. */
+/** A MailSender that goes through the mailbox's throttle: waits for a slot, and pauses the mailbox on a throttling or quota reply. */
 import type { SendMailOptions } from 'nodemailer';
-import { isRelayError } from '../errors';
+import { isRelayError, type RelayError } from '../errors';
 import type { MailSender, SendResult } from '../smtp';
 import type { MailboxThrottle } from './mailboxThrottle';
 
-export function throttledSender(sender: MailSender, throttle: MailboxThrottle): MailSender & { throttle: MailboxThrottle } {
+export function throttledSender(
+  sender: MailSender,
+  throttle: MailboxThrottle,
+  /** Told of every failed send, for the conditions the monitor reports (src/monitor/mailboxConditions.ts). */
+  failures?: { record(failure: RelayError): void },
+): MailSender & { throttle: MailboxThrottle } {
   return {
     throttle,
     get stats() {
@@ -19,7 +24,10 @@ export function throttledSender(sender: MailSender, throttle: MailboxThrottle): 
         throttle.recordSuccess();
         return result;
       } catch (error) {
+        if (isRelayError(error)) failures?.record(error);
         if (isRelayError(error) && error.reason === 'smtp_throttled') throttle.recordThrottled(error.retryAfterSeconds);
+        // The daily quota blocks the mailbox for hours: the other messages wait too, without reaching the server.
+        if (isRelayError(error) && error.reason === 'quota_exceeded') throttle.recordThrottled(error.retryAfterSeconds, error);
         throw error;
       } finally {
         release();

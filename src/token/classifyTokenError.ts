@@ -258,3 +258,46 @@ function errorText(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+// ------------------------------------------------------------ secret in Key Vault
+
+/** Where a Key Vault secret lives, as remedies name it. */
+export interface KeyVaultLocation {
+  vaultUrl: string;
+  secretName: string;
+}
+
+const KEY_VAULT_DIAGNOSIS: Partial<Record<RelayError['reason'], 'key_vault_secret_invalid' | 'key_vault_secret_expired'>> = {
+  invalid_client_secret: 'key_vault_secret_invalid',
+  expired_client_secret: 'key_vault_secret_expired',
+};
+
+/**
+ * A refused secret, with the remedy of the mode the relay runs in: with the secret in Key
+ * Vault the fix is a new version of that secret, never the OAUTH2_CLIENT_SECRET setting
+ * (which that mode refuses at start). Other failures are returned as they are.
+ */
+export function inKeyVaultTerms(failure: RelayError, where: KeyVaultLocation): RelayError {
+  const diagnosis = KEY_VAULT_DIAGNOSIS[failure.reason];
+  if (!diagnosis) return failure;
+  return new RelayError(failure.message.replace(/\.$/, ` (read from Key Vault secret "${where.secretName}" in ${where.vaultUrl}).`), {
+    reason: failure.reason,
+    kind: failure.kind,
+    providerReply: failure.providerReply,
+    remedy: remedyOf(diagnosis, fillFor(where)),
+    diagnosis,
+    cause: failure,
+  });
+}
+
+/** The value in Key Vault is a GUID: the secret's ID, stored instead of its Value. Never sent to Entra. */
+export function secretIdInKeyVault(where: KeyVaultLocation): RelayError {
+  return new RelayError(
+    `Could not get an access token: Key Vault secret "${where.secretName}" in ${where.vaultUrl} holds a GUID, the client secret's ID instead of its Value; it was not sent to the token endpoint.`,
+    { reason: 'client_secret_is_id', kind: 'configuration', remedy: remedyOf('key_vault_secret_is_id', fillFor(where)), diagnosis: 'key_vault_secret_is_id' },
+  );
+}
+
+function fillFor(where: KeyVaultLocation): Record<string, string> {
+  return { vault: where.vaultUrl, 'secret name': `"${where.secretName}"` };
+}

@@ -4,10 +4,16 @@
  * (invalid_client; AADSTS7000215, AADSTS7000222), the latest version is read
  * once and the request repeated with it: a rotated secret is picked up without
  * a restart, and a secret that is simply wrong costs one extra vault read.
+ *
+ * A value from Key Vault gets the check a setting gets at start: a GUID is the
+ * secret's ID, never sent to the token endpoint. Failures about the secret name
+ * the Key Vault secret to fix, not a setting.
  */
+import { looksLikeSecretId } from '../config';
 import { isRelayError, type RelayError } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import type { ClientSecretProvider } from '../secrets/types';
+import type { ClientSecret, ClientSecretProvider } from '../secrets/types';
+import { inKeyVaultTerms, secretIdInKeyVault } from './classifyTokenError';
 import type { AccessToken, TokenSource } from './types';
 
 /** A source for one secret value; built per request (building one is cheap: no network). */
@@ -26,7 +32,15 @@ export class SecretProviderTokenSource implements TokenSource {
   }
 
   async fetchToken(): Promise<AccessToken> {
-    const secret = await this.secrets.current();
+    const where = this.secrets.keyVault;
+    try {
+      return await this.fetchWithLatest(where ? await this.usable(await this.secrets.current()) : await this.secrets.current());
+    } catch (error) {
+      throw where && isRelayError(error) ? inKeyVaultTerms(error, where) : error;
+    }
+  }
+
+  private async fetchWithLatest(secret: ClientSecret): Promise<AccessToken> {
     try {
       return await this.sourceFor(secret.value).fetchToken();
     } catch (error) {
@@ -49,8 +63,27 @@ export class SecretProviderTokenSource implements TokenSource {
         version: latest.version,
         reason: error.reason,
       });
-      return this.sourceFor(latest.value).fetchToken();
+      return this.sourceFor(this.checked(latest)).fetchToken();
     }
+  }
+
+  /** A Key Vault value that is the secret's ID: look once for a newer version before giving up. */
+  private async usable(secret: ClientSecret): Promise<ClientSecret> {
+    if (!looksLikeSecretId(secret.value)) return secret;
+    const latest = await this.secrets.reload();
+    return { value: this.checked(latest), version: latest.version };
+  }
+
+  /** The value, unless it is the secret's ID (then it never reaches the token endpoint). */
+  private checked(secret: ClientSecret): string {
+    const where = this.secrets.keyVault;
+    if (!where || !looksLikeSecretId(secret.value)) return secret.value;
+    this.logger.warn("the Key Vault secret holds the client secret's ID, not its Value; no token request was made", {
+      event: 'secret.is_id',
+      source: this.secrets.description,
+      version: secret.version,
+    });
+    throw secretIdInKeyVault(where);
   }
 }
 

@@ -4,7 +4,13 @@
  * at most one token request is in flight however many callers ask, a failure is
  * handed to every waiting caller and not remembered, and a token the SMTP server
  * rejected can be dropped without throwing away a newer one.
+ *
+ * One failure is remembered: a token endpoint that asked to wait (429 or 503 with
+ * Retry-After) is not asked again before the wait is over. Every caller meanwhile
+ * gets that failure at once, with the time still to wait, so every message waiting
+ * on the token shares the one wait.
  */
+import { RelayError, isRelayError } from '../errors';
 import { forgetSecret, registerSecret } from '../redact';
 import { silentLogger, type Logger } from '../log';
 import type { AccessToken, TokenSource } from './types';
@@ -20,6 +26,9 @@ interface CachedToken extends AccessToken {
   refreshAfterTimestamp: number;
 }
 
+/** A Retry-After beyond this is held for this long only (a bogus hint must not stop mail for a day). */
+export const MAX_TOKEN_WAIT_MS = 3600_000;
+
 export class TokenCache {
   readonly stats = { fetches: 0, failures: 0, invalidations: 0 };
 
@@ -27,6 +36,8 @@ export class TokenCache {
   /** Tokens registered with redact(): the newest and the one before (open connections may still report on it). */
   private masked: string[] = [];
   private inFlight: Promise<AccessToken> | undefined;
+  /** The endpoint asked to wait: no request before `until`; callers get `failure` meanwhile. */
+  private wait: { until: number; failure: RelayError } | undefined;
   private readonly now: () => number;
   private readonly logger: Logger;
 
@@ -46,21 +57,49 @@ export class TokenCache {
   getToken(): Promise<AccessToken> {
     const cached = this.current;
     if (cached && this.now() < cached.refreshAfterTimestamp) return Promise.resolve({ ...cached });
+    return this.request();
+  }
+
+  /**
+   * Fetch a new token now, whatever the cache holds: proves that signing in still works
+   * (the secret monitor). A success replaces the cached token; a failure leaves it in place.
+   * A wait the endpoint asked for holds here too.
+   */
+  refresh(): Promise<AccessToken> {
+    return this.request();
+  }
+
+  /** Milliseconds until the token endpoint may be asked again (0 when it did not ask to wait). */
+  waitingForMs(): number {
+    return this.wait ? Math.max(0, this.wait.until - this.now()) : 0;
+  }
+
+  private request(): Promise<AccessToken> {
+    const waiting = this.waitingFailure();
+    if (waiting) return Promise.reject(waiting);
     this.inFlight ??= this.fetch().finally(() => {
       this.inFlight = undefined;
     });
     return this.inFlight.then((token) => ({ ...token }));
   }
 
-  /**
-   * Fetch a new token now, whatever the cache holds: proves that signing in still works
-   * (the secret monitor). A success replaces the cached token; a failure leaves it in place.
-   */
-  refresh(): Promise<AccessToken> {
-    this.inFlight ??= this.fetch().finally(() => {
-      this.inFlight = undefined;
+  /** While the endpoint's wait lasts: its failure, with the time still to wait. */
+  private waitingFailure(): RelayError | undefined {
+    const remaining = this.waitingForMs();
+    if (!this.wait || remaining <= 0) {
+      this.wait = undefined;
+      return undefined;
+    }
+    const { failure, until } = this.wait;
+    return new RelayError(`${failure.message.replace(/\.+$/, '')}; the token endpoint is not asked again before ${new Date(until).toISOString()}.`, {
+      reason: failure.reason,
+      kind: failure.kind,
+      providerReply: failure.providerReply,
+      remedy: failure.remedy,
+      diagnosis: failure.diagnosis,
+      retryAfterSeconds: Math.ceil(remaining / 1000),
+      cause: failure,
     });
-    return this.inFlight.then((token) => ({ ...token }));
   }
 
   /**
@@ -84,8 +123,10 @@ export class TokenCache {
       token = await this.source.fetchToken();
     } catch (error) {
       this.stats.failures++;
+      this.holdIfAsked(error);
       throw error;
     }
+    this.wait = undefined;
     this.mask(token.token);
     const cached: CachedToken = { ...token, refreshAfterTimestamp: this.refreshPoint(token, fetchedAt) };
     this.current = cached;
@@ -95,6 +136,20 @@ export class TokenCache {
       refreshAfter: new Date(cached.refreshAfterTimestamp).toISOString(),
     });
     return cached;
+  }
+
+  /** A transient failure with Retry-After (429, 503): remember it until the wait is over. */
+  private holdIfAsked(error: unknown): void {
+    if (!isRelayError(error) || error.kind !== 'transient' || !error.retryAfterSeconds || error.retryAfterSeconds <= 0) return;
+    const waitMs = Math.min(error.retryAfterSeconds * 1000, MAX_TOKEN_WAIT_MS);
+    this.wait = { until: this.now() + waitMs, failure: error };
+    this.logger.warn('the token endpoint asked to wait; no token request is made before the wait is over', {
+      event: 'token.wait',
+      reason: error.reason,
+      waitSeconds: Math.ceil(waitMs / 1000),
+      until: new Date(this.wait.until).toISOString(),
+      providerReply: error.providerReply,
+    });
   }
 
   /**

@@ -12,7 +12,7 @@ import { SETUP_STEPS, stepLabel } from '../../src/diagnostics/setupSteps';
 import { diagnosisOfError, findingOfConfigError, findingOfError } from '../../src/diagnostics/findings';
 import { classifySmtpError } from '../../src/smtp';
 import { classifyTokenFailure } from '../../src/token';
-import { parseTokenErrorBody } from '../../src/token/classifyTokenError';
+import { inKeyVaultTerms, parseTokenErrorBody } from '../../src/token/classifyTokenError';
 
 const ids = Object.keys(DIAGNOSES) as DiagnosisId[];
 
@@ -72,6 +72,10 @@ describe('classified failures map onto the list', () => {
     ['550 5.7.60', smtp('MAIL FROM', '550 5.7.60 SMTP; Client does not have permissions to send as this sender'), 'send_as_denied'],
     ['554 5.2.252', smtp('DATA', '554 5.2.252 SendAsDenied; a not allowed to send as b'), 'send_as_denied'],
     ['430 4.2.0 STOREDRV', smtp('MAIL FROM', '430 4.2.0 STOREDRV; mailbox logon failure'), 'mailbox_logon_failed'],
+    ['550 5.7.30', smtp('AUTH RELAY-PASSWORD', '550 5.7.30 Basic authentication is not supported for Client Submission.'), 'basic_auth_unsupported'],
+    ['554 5.2.2 mailbox full', smtp('DATA', '554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionQuotaExceeded'), 'mailbox_full'],
+    ['554 5.2.0 SubmissionQuotaExceeded', smtp('DATA', '554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException'), 'quota_exceeded'],
+    ['553 5.7.1 not owned by user', smtp('MAIL FROM', '553 5.7.1 <b@example.com>: Sender address rejected: not owned by user a@example.com'), 'sender_not_owned'],
   ];
   for (const [name, error, id] of table) {
     test(`${name} → ${id}, with the list's remedy and steps`, () => {
@@ -82,6 +86,15 @@ describe('classified failures map onto the list', () => {
       assert.equal(finding.providerReply, error.providerReply);
     });
   }
+
+  test('a remedy filled with the Key Vault names still maps onto its diagnosis', () => {
+    const where = { vaultUrl: 'https://relay-kv.vault.azure.net', secretName: 'smtp-relay' };
+    const error = inKeyVaultTerms(entra(401, 'invalid_client', 7000215), where);
+    assert.equal(diagnosisOfError(error), 'key_vault_secret_invalid');
+    assert.equal(error.remedy, remedyOf('key_vault_secret_invalid', { vault: where.vaultUrl, 'secret name': '"smtp-relay"' }));
+    assert.match(error.remedy!, /new version of Key Vault secret "smtp-relay" in https:\/\/relay-kv\.vault\.azure\.net/);
+    assert.equal(findingOfError(error).diagnosis, 'key_vault_secret_invalid');
+  });
 
   test('a failure no diagnosis covers keeps its own words and remedy', () => {
     const error = new RelayError('something odd', { reason: 'internal_error', kind: 'transient', remedy: 'try later' });

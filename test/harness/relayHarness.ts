@@ -23,6 +23,7 @@ import { BlobDeliveryLedger } from '../../src/delivery/ledger';
 import { QueueRetries } from '../../src/delivery/retryQueue';
 import { BlobEnvelopeKeys } from '../../src/delivery/envelopeKey';
 import { relayQueueMessage, type RelayDependencies, type RelayOutcome } from '../../src/relay';
+import { createRelay, type Relay } from '../../src/runtime';
 import { silentLogger, type Logger } from '../../src/log';
 
 export const HARNESS_HEADER = 'X-Harness-Key';
@@ -38,6 +39,12 @@ export interface HarnessOptions {
   /** While a message is processed it is invisible this long (the host: 10 minutes). */
   processingVisibilitySeconds?: number;
   logger?: Logger;
+  /**
+   * Hand messages to the process's relay as src/runtime.ts wires it (mailbox throttle, refused-token
+   * diagnosis, the monitor's mailbox conditions) instead of the harness's own parts; storage faults
+   * and tokenRequestTimeoutMs do not apply then.
+   */
+  runtime?: boolean;
 }
 
 export interface Faults {
@@ -77,6 +84,8 @@ export class RelayHarness {
   readonly ledger: BlobDeliveryLedger;
   /** The key the relay signs its retry copies with (in the ledger container, as in production). */
   readonly envelopes: BlobEnvelopeKeys;
+  /** With `runtime`: the relay the messages go to. */
+  readonly relay?: Relay;
   private readonly deps: RelayDependencies;
   private readonly logger: Logger;
   /** Index into the SMTP server's received list where this harness started. */
@@ -98,7 +107,9 @@ export class RelayHarness {
     });
     const config = this.config;
     const extraCa = config.smtp.extraCa;
-    if (config.oauth) {
+    if (options.runtime) this.relay = createRelay(config, this.logger);
+    if (this.relay) this.tokens = this.relay.tokens;
+    else if (config.oauth) {
       this.tokens =
         options.tokenRequestTimeoutMs === undefined
           ? createTokenProvider(config.oauth, { extraCa })
@@ -110,7 +121,7 @@ export class RelayHarness {
               { refreshMarginMs: config.oauth.refreshMarginMs },
             );
     }
-    this.sender = createMailSender({ smtp: config.smtp, user: config.mail.user, tokens: this.tokens, password: config.password });
+    this.sender = this.relay?.sender ?? createMailSender({ smtp: config.smtp, user: config.mail.user, tokens: this.tokens, password: config.password });
     const storage = createStorageClients(config.queue.connection);
     const writer = new DeadLetterWriter(storage, config.queue.deadLetterQueueName, config.queue.deadLetterContainerName);
     const ledgerContainer = storage.blobs.getContainerClient(config.queue.ledgerContainerName);
@@ -238,7 +249,9 @@ export class RelayHarness {
   }
 
   private async handle(payload: unknown, delivery: Parameters<typeof relayQueueMessage>[1]): Promise<RelayOutcome> {
-    const outcome = await relayQueueMessage(payload, delivery, this.deps, this.logger);
+    const outcome = this.relay
+      ? await this.relay.handleQueueMessage(payload, delivery, this.logger)
+      : await relayQueueMessage(payload, delivery, this.deps, this.logger);
     this.outcomes.push(outcome);
     // After the relay finished, the delete is lost (the host crashed, timed out or lost the pop receipt):
     // the runner makes the message visible again, as the host would after its invisibility ends.

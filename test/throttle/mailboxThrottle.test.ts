@@ -90,6 +90,34 @@ describe('MailboxThrottle', () => {
     assert.equal(subject.stats.throttledReplies, 4);
   });
 
+  it('a pause for a named condition (the daily quota) hands waiting and new sends back with its reason, not to sleep inside the invocation', async () => {
+    const clock = new FakeClock();
+    const subject = throttle(clock, { messagesPerWindow: 1, windowMs: 60_000, maxWaitMs: 120_000 });
+    const first = await subject.acquire();
+    const waiting = subject.acquire(); // waits for the window
+    first();
+    const quota = new RelayError('SMTP: the mailbox reached its daily sending limit.', {
+      reason: 'quota_exceeded',
+      kind: 'transient',
+      providerReply: '554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException',
+      remedy: 'wait',
+      retryAfterSeconds: 3600,
+    });
+    subject.recordThrottled(quota.retryAfterSeconds, quota);
+    for (const attempt of [waiting, subject.acquire()]) {
+      await assert.rejects(attempt, (error: unknown) => {
+        assert.ok(error instanceof RelayError);
+        assert.equal(error.reason, 'quota_exceeded');
+        assert.equal(error.providerReply, quota.providerReply);
+        assert.equal(error.retryAfterSeconds, 3600);
+        return true;
+      });
+    }
+    subject.recordSuccess();
+    clock.time += 3600_000;
+    (await subject.acquire())();
+  });
+
   it('with no rate limit and no throttling reply, never waits', async () => {
     const clock = new FakeClock();
     const subject = throttle(clock, { messagesPerWindow: 0, maxWaitMs: 0 });

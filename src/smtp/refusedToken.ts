@@ -1,0 +1,39 @@
+/**
+ * A 535 names its step: the relay holds the token Exchange refused, reads its
+ * claims locally (the doctor's reading, src/diagnostics/tokenClaims.ts) and
+ * turns the generic "authentication rejected" into the likeliest missed setup
+ * step. The token itself never leaves here; only its non-secret claims are told.
+ */
+import { RelayError, type ReasonCode } from '../errors';
+import { redact } from '../redact';
+import { remedyOf, type DiagnosisId } from '../diagnostics/diagnoses';
+import { refusedTokenCause, type TokenJudgement } from '../diagnostics/tokenClaims';
+
+/** The reason code each cause is recorded under. */
+const REASON_OF: Partial<Record<DiagnosisId, ReasonCode>> = {
+  token_audience_not_exchange: 'token_audience_not_exchange',
+  token_audience_despite_scope: 'token_audience_not_exchange',
+  token_role_missing: 'token_role_missing',
+  token_wrong_tenant: 'token_wrong_tenant',
+  token_wrong_app: 'token_wrong_app',
+  exchange_access_missing: 'exchange_access_missing',
+};
+
+/**
+ * `failure` explained by the token it refused; `failure` itself when it is not a refused
+ * token or the token cannot be read (another provider's, not a JWT): the generic list stays.
+ */
+export function explainRefusedToken(failure: RelayError, token: string | undefined, settings: TokenJudgement | undefined): RelayError {
+  if (failure.reason !== 'smtp_auth_rejected' || token === undefined || !settings) return failure;
+  const cause = refusedTokenCause(token, settings);
+  const reason = cause && REASON_OF[cause.diagnosis];
+  if (!cause || !reason) return failure;
+  return new RelayError(redact(`SMTP: Exchange refused the access token: ${cause.observed}.`), {
+    reason,
+    kind: 'configuration',
+    providerReply: failure.providerReply,
+    remedy: remedyOf(cause.diagnosis),
+    diagnosis: cause.diagnosis,
+    cause: failure,
+  });
+}
