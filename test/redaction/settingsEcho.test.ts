@@ -176,11 +176,11 @@ describe('the doctor and the health answer', () => {
       const run = await doctor(misplaced(), json);
       assert.equal(run.status, 1, run.stderr + run.stdout);
       const output = run.stdout + run.stderr;
+      assertNoPieceOf(PASTED, output, 'the doctor');
+      assertNoPieceOf(SIGNATURE, output, 'the doctor');
       if (json) assert.equal(JSON.parse(run.stdout).firstFailure.id, 'configuration');
       assert.match(output, /OAUTH2_CLIENT_ID: \(a value of 38 characters, not shown\) is not an Application \(client\) ID/);
       assert.match(output, /"http:\/\/relaystore\.queue\.core\.windows\.net\/\\?" \(its query not shown\)/);
-      assertNoPieceOf(PASTED, output, 'the doctor');
-      assertNoPieceOf(SIGNATURE, output, 'the doctor');
     });
 
     test(`doctor${json ? ' --json' : ''}: a token endpoint that echoes the request form (secret URL-encoded) has it masked`, async () => {
@@ -193,13 +193,13 @@ describe('the doctor and the health answer', () => {
       assert.equal(tenant.tokenServer.tokenRequests, requests + 1, 'the echoing reply was used');
       assert.equal(run.status, 1, run.stderr + run.stdout);
       const output = run.stdout + run.stderr;
+      for (const encoded of [CLIENT_SECRET, encodeURIComponent(CLIENT_SECRET), new URLSearchParams([['', CLIENT_SECRET]]).toString().slice(1)]) {
+        assert.ok(!output.includes(encoded), `shows ${encoded}:\n${output}`);
+      }
+      assert.ok(!output.includes('local-doctor-secret'), output);
       if (json) assert.equal(JSON.parse(run.stdout).firstFailure.id, 'token');
       assert.match(output, /client_secret=\[redacted\]/, 'the echo is shown, the secret masked');
       assert.ok(output.includes(`client_id=${CLIENT_ID}`), output);
-      for (const encoded of [CLIENT_SECRET, encodeURIComponent(CLIENT_SECRET), new URLSearchParams([['', CLIENT_SECRET]]).toString().slice(1)]) {
-        assert.ok(!output.includes(encoded), `shows ${encoded}`);
-      }
-      assert.ok(!output.includes('local-doctor-secret'), output);
     });
   }
 
@@ -208,9 +208,9 @@ describe('the doctor and the health answer', () => {
     const response = httpResponse(await handler(httpInput(new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' }))));
     assert.equal(response.status, 503);
     const text = JSON.stringify(response.jsonBody);
-    assert.match(text, /OAUTH2_CLIENT_ID: \(a value of 38 characters, not shown\)/);
-    assert.match(text, /AzureWebJobsStorage__queueServiceUri: \\"http:\/\/relaystore\.queue\.core\.windows\.net\/\\" \(its query not shown\)/);
     assertNoPieceOf(PASTED, text, 'the health answer');
     assertNoPieceOf(SIGNATURE, text, 'the health answer');
+    assert.match(text, /OAUTH2_CLIENT_ID: \(a value of 38 characters, not shown\)/);
+    assert.match(text, /AzureWebJobsStorage__queueServiceUri: \\"http:\/\/relaystore\.queue\.core\.windows\.net\/\\" \(its query not shown\)/);
   });
 });
