@@ -43,7 +43,11 @@ export interface LocalTokenServerOptions {
 
 export interface InjectedReply {
   status: number;
-  /** Objects are sent as JSON; strings are sent as they are (e.g. malformed JSON). */
+  /**
+   * Objects are sent as JSON; strings are sent as they are (e.g. malformed JSON). A function
+   * is called with the request's body (the form, client secret included) and its result sent
+   * likewise: an endpoint that echoes the request in its error.
+   */
   body?: unknown;
   headers?: Record<string, string>;
   delayMs?: number;
@@ -297,7 +301,7 @@ export class LocalTokenServer {
       const body = await readBody(req);
       this.tokenRequests++;
       const injected = this.injected.shift();
-      if (injected) return this.sendInjected(res, injected);
+      if (injected) return this.sendInjected(res, injected, body);
       const tenant = tenantToken ? decodeURIComponent(tenantToken[1]!) : this.tenantId;
       return this.serveToken(req, res, tenant, body);
     }
@@ -517,10 +521,11 @@ export class LocalTokenServer {
     });
   }
 
-  private sendInjected(res: ServerResponse, reply: InjectedReply): void {
+  private sendInjected(res: ServerResponse, reply: InjectedReply, requestBody: string): void {
+    const body = typeof reply.body === 'function' ? (reply.body as (requestBody: string) => unknown)(requestBody) : reply.body;
     const send = () => {
       if (res.destroyed) return;
-      const text = typeof reply.body === 'string' ? reply.body : reply.body === undefined ? '' : JSON.stringify(reply.body);
+      const text = typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body);
       res.writeHead(reply.status, {
         'content-type': 'application/json; charset=utf-8',
         'cache-control': 'no-store, no-cache',

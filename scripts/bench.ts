@@ -20,7 +20,9 @@
  * memory it may use, so on a large workstation the same code peaks higher. The 1 MB phase
  * then runs once more in a worker without the limit, side by side (that worker's own
  * token and Key Vault read are not in the totals). Also the app's share of a cold start:
- * loading every function module in a fresh process. Output: a table, then one
+ * loading every function module in a fresh process; and the redaction worst case (a 1 MiB
+ * adversarial text through redact() and through a hostile message's problems, see
+ * scripts/redactionWorstCase.ts). Output: a table, then one
  * `BENCH {json}` line.
  *
  * Environment: BENCH_MESSAGES (default 300), BENCH_LARGE_MESSAGES (64),
@@ -45,6 +47,7 @@ import type { VaultReader, WorkerStarted, WorkerStats } from './benchRelayWorker
 import { startMeasuring, type ProcessUsage } from './processUsage';
 import { functionModules } from './functionModules';
 import { createMemoryLimit, type MemoryLimit } from './memoryLimit';
+import { formatRedactionWorstCase, measureRedactionWorstCase } from './redactionWorstCase';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 300);
 const LARGE_MESSAGES = Number(process.env.BENCH_LARGE_MESSAGES ?? 64);
@@ -301,6 +304,8 @@ function coldStartMs(): number {
 
 async function main(): Promise<void> {
   const loadMs = coldStartMs();
+  // Before the stack starts: nothing else runs on the machine's two cores meanwhile.
+  const redaction = measureRedactionWorstCase();
   const stack = await startStack();
   const settings: Record<string, string> = { ...stack.settings, RELAY_QUEUE_NAME: 'bench' };
   const connection = settings.AzureWebJobsStorage;
@@ -361,7 +366,8 @@ async function main(): Promise<void> {
   // Over the whole run (warm-up included): the token lifetime and the secret cache outlast it.
   console.log(`whole run: ${relayed} messages relayed with ${totals.tokenRequests} token request(s) and ${totals.vaultReads} Key Vault read(s)`);
   console.log(`loading all function modules in a fresh process (cold start, the app's share): ${round(loadMs)} ms`);
-  const summary = { date: new Date().toISOString(), node: process.version, coldStartMs: round(loadMs), totals: { messages: relayed, tokenRequests: totals.tokenRequests, vaultReads: totals.vaultReads }, results };
+  console.log(formatRedactionWorstCase(redaction));
+  const summary = { date: new Date().toISOString(), node: process.version, coldStartMs: round(loadMs), redactionWorstCase: redaction, totals: { messages: relayed, tokenRequests: totals.tokenRequests, vaultReads: totals.vaultReads }, results };
   console.log(`BENCH ${JSON.stringify(summary)}`);
 }
 

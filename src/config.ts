@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import { isIP } from 'node:net';
+import { echoSetting } from './echo';
 import { isEmailAddress } from './message/address';
 import { registerSecret } from './redact';
 
@@ -463,14 +464,20 @@ class SettingsReader {
   /** Settings already reported, so that checks depending on them stay quiet instead of adding follow-on noise. */
   private readonly reported = new Set<string>();
 
-  constructor(private readonly env: Environment) {}
+  constructor(private readonly env: Environment) {
+    // Registered before any problem is written, so the same secret pasted into another setting too is told as one (echoSetting).
+    for (const name of ['OAUTH2_CLIENT_SECRET', 'SMTP_PASSWORD', 'ALERT_WEBHOOK_URL']) {
+      const value = env[name]?.trim();
+      if (value && !value.startsWith(KEY_VAULT_REFERENCE)) registerSecret(value);
+    }
+  }
 
   report(setting: string, problem: string): void {
     this.reported.add(setting);
     this.problems.push({ setting, problem: this.withoutSecrets(problem) });
   }
 
-  /** Defence in depth: problems never quote secrets, but a secret pasted into the wrong setting would be quoted. */
+  /** Defence in depth: echoSetting() shows only values safe by shape, but a short password can look like a host name. */
   private withoutSecrets(text: string): string {
     let out = text;
     for (const name of SECRET_SETTINGS) {
@@ -512,7 +519,7 @@ class SettingsReader {
     const text = this.get(name);
     if (text === undefined) return fallback;
     if (!/^[0-9]+$/.test(text)) {
-      this.report(name, `${quote(text)} is not a whole number`);
+      this.report(name, `${echoSetting(text)} is not a whole number`);
       return fallback;
     }
     const value = Number(text);
@@ -528,7 +535,7 @@ class SettingsReader {
     if (text === undefined) return fallback;
     const value = text.toLowerCase() as T;
     if (!options.includes(value)) {
-      this.report(name, `${quote(text)} is not one of ${options.join(', ')}`);
+      this.report(name, `${echoSetting(text)} is not one of ${options.join(', ')}`);
       return fallback;
     }
     return value;
@@ -541,13 +548,9 @@ class SettingsReader {
 
   emailAddress(name: string, value: string | undefined): string | undefined {
     if (value === undefined || isEmailAddress(value)) return value;
-    this.report(name, `${quote(value)} is not an e-mail address (expected local@domain, without a display name)`);
+    this.report(name, `${echoSetting(value)} is not an e-mail address (expected local@domain, without a display name)`);
     return undefined;
   }
-}
-
-function quote(value: string): string {
-  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -629,11 +632,11 @@ function readHost(reader: SettingsReader): string {
   const host = reader.get('SMTP_HOST');
   if (host === undefined) return DEFAULT_SMTP_HOST;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) {
-    reader.report('SMTP_HOST', `${quote(host)} is a URL; give the host name only (e.g. ${DEFAULT_SMTP_HOST})`);
+    reader.report('SMTP_HOST', `${echoSetting(host)} is a URL; give the host name only (e.g. ${DEFAULT_SMTP_HOST})`);
   } else if (/^[^:]+:[0-9]+$/.test(host)) {
-    reader.report('SMTP_HOST', `${quote(host)} includes a port; give the host name only and the port in SMTP_PORT`);
+    reader.report('SMTP_HOST', `${echoSetting(host)} includes a port; give the host name only and the port in SMTP_PORT`);
   } else if (isIP(host) === 0 && !(host.length <= 253 && host.split('.').every((label) => HOST_LABEL.test(label)))) {
-    reader.report('SMTP_HOST', `${quote(host)} is not a host name`);
+    reader.report('SMTP_HOST', `${echoSetting(host)} is not a host name`);
   }
   return host;
 }
@@ -646,11 +649,11 @@ function readExtraCa(reader: SettingsReader, readFile: ReadTextFile): string | u
     pem = readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
-    reader.report('TLS_EXTRA_CA_FILE', `cannot read ${quote(path)} (${code})`);
+    reader.report('TLS_EXTRA_CA_FILE', `cannot read ${echoSetting(path)} (${code})`);
     return undefined;
   }
   if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(pem)) {
-    reader.report('TLS_EXTRA_CA_FILE', `${quote(path)} holds no PEM certificate (no -----BEGIN CERTIFICATE----- block)`);
+    reader.report('TLS_EXTRA_CA_FILE', `${echoSetting(path)} holds no PEM certificate (no -----BEGIN CERTIFICATE----- block)`);
     return undefined;
   }
   return pem;
@@ -685,17 +688,17 @@ function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
     }
     const tenantFromUrl = fromTokenUrl ? readTenant(reader, 'OAUTH2_TOKEN_URL', fromTokenUrl.tenantId) : undefined;
     if (tenantSetting && tenantFromUrl && tenantSetting.toLowerCase() !== tenantFromUrl.toLowerCase()) {
-      reader.report('OAUTH2_TENANT_ID', `${quote(tenantSetting)} contradicts the tenant ${quote(tenantFromUrl)} in OAUTH2_TOKEN_URL`);
+      reader.report('OAUTH2_TENANT_ID', `${echoSetting(tenantSetting)} contradicts the tenant ${echoSetting(tenantFromUrl)} in OAUTH2_TOKEN_URL`);
     }
     if (authoritySetting && fromTokenUrl && authoritySetting !== fromTokenUrl.authorityHost) {
-      reader.report('OAUTH2_AUTHORITY_HOST', `${quote(authoritySetting)} contradicts the host ${quote(fromTokenUrl.authorityHost)} of OAUTH2_TOKEN_URL`);
+      reader.report('OAUTH2_AUTHORITY_HOST', `${echoSetting(authoritySetting)} contradicts the host ${echoSetting(fromTokenUrl.authorityHost)} of OAUTH2_TOKEN_URL`);
     }
     const tenantId = tenantSetting ?? tenantFromUrl;
     if (tenantId === undefined && tokenUrlText === undefined && !reader.hasProblem('OAUTH2_TENANT_ID')) {
       reader.report('OAUTH2_TENANT_ID', 'is missing: the Directory (tenant) ID (or give OAUTH2_TOKEN_URL as https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token)');
     }
     if (clientId !== undefined && !GUID.test(clientId)) {
-      reader.report('OAUTH2_CLIENT_ID', `${quote(clientId)} is not an Application (client) ID, which is a GUID`);
+      reader.report('OAUTH2_CLIENT_ID', `${echoSetting(clientId)} is not an Application (client) ID, which is a GUID`);
     }
     if (clientSecret !== undefined && looksLikeSecretId(clientSecret)) {
       reader.report('OAUTH2_CLIENT_SECRET', "looks like the secret's ID (a GUID); copy the secret's Value instead (shown only once, when it is created)");
@@ -756,7 +759,7 @@ function readClientSecretSetting(
 function readManagedIdentityClientId(reader: SettingsReader): string | undefined {
   const clientId = reader.get('MANAGED_IDENTITY_CLIENT_ID');
   if (clientId !== undefined && !GUID.test(clientId)) {
-    reader.report('MANAGED_IDENTITY_CLIENT_ID', `${quote(clientId)} is not a managed identity client ID (a GUID)`);
+    reader.report('MANAGED_IDENTITY_CLIENT_ID', `${echoSetting(clientId)} is not a managed identity client ID (a GUID)`);
     return undefined;
   }
   return clientId;
@@ -774,14 +777,14 @@ function readKeyVaultSecret(reader: SettingsReader, managedIdentityClientId: str
   const url = parseUrl(urlText);
   let vaultUrl: string | undefined;
   if (url === undefined || url.protocol !== 'https:' || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-    reader.report('KEYVAULT_URL', `${quote(urlText)} must be a vault URI such as https://<vault>.vault.azure.net (https, no path)`);
+    reader.report('KEYVAULT_URL', `${echoSetting(urlText)} must be a vault URI such as https://<vault>.vault.azure.net (https, no path)`);
   } else {
     vaultUrl = url.origin;
   }
   if (name === undefined) {
     reader.report('OAUTH2_CLIENT_SECRET_NAME', 'is missing: the name of the Key Vault secret that holds the client secret Value');
   } else if (!/^[0-9A-Za-z-]{1,127}$/.test(name)) {
-    reader.report('OAUTH2_CLIENT_SECRET_NAME', `${quote(name)} is not a Key Vault secret name (1 to 127 letters, digits and hyphens)`);
+    reader.report('OAUTH2_CLIENT_SECRET_NAME', `${echoSetting(name)} is not a Key Vault secret name (1 to 127 letters, digits and hyphens)`);
     return undefined;
   }
   if (vaultUrl === undefined || name === undefined) return undefined;
@@ -806,7 +809,7 @@ const NCRONTAB = /^\S+( \S+){5}$/;
 function readMonitor(reader: SettingsReader): MonitorSettings {
   const schedule = reader.get('MONITOR_SCHEDULE') ?? DEFAULT_MONITOR_SCHEDULE;
   if (!NCRONTAB.test(schedule.replace(/\s+/g, ' '))) {
-    reader.report('MONITOR_SCHEDULE', `${quote(schedule)} is not a six-field NCRONTAB expression (second minute hour day month weekday), e.g. ${DEFAULT_MONITOR_SCHEDULE}`);
+    reader.report('MONITOR_SCHEDULE', `${echoSetting(schedule)} is not a six-field NCRONTAB expression (second minute hour day month weekday), e.g. ${DEFAULT_MONITOR_SCHEDULE}`);
   }
   const warningDays = reader.integer('ALERT_WARNING_DAYS', 30, 1, 365);
   const criticalDays = reader.integer('ALERT_CRITICAL_DAYS', 7, 1, 365);
@@ -827,7 +830,7 @@ function readMonitor(reader: SettingsReader): MonitorSettings {
   if (graphText !== undefined) {
     const url = parseUrl(graphText);
     if (url?.protocol === 'https:') graphUrl = url.origin;
-    else reader.report('GRAPH_URL', `${quote(graphText)} must be an https:// URL such as ${DEFAULT_GRAPH_URL}`);
+    else reader.report('GRAPH_URL', `${echoSetting(graphText)} must be an https:// URL such as ${DEFAULT_GRAPH_URL}`);
   }
   const rotation: RotationSettings = {
     enabled: reader.boolean('ROTATION_ENABLED', false),
@@ -848,12 +851,12 @@ function readMonitor(reader: SettingsReader): MonitorSettings {
 function readTenant(reader: SettingsReader, setting: string, tenant: string | undefined): string | undefined {
   if (tenant === undefined) return undefined;
   if (['common', 'organizations', 'consumers'].includes(tenant.toLowerCase())) {
-    reader.report(setting, `tenant ${quote(tenant)} cannot be used: client-credentials tokens need your own tenant's Directory (tenant) ID`);
+    reader.report(setting, `tenant ${echoSetting(tenant)} cannot be used: client-credentials tokens need your own tenant's Directory (tenant) ID`);
     return undefined;
   }
   const isDomain = tenant.includes('.') && tenant.split('.').every((label) => HOST_LABEL.test(label));
   if (!GUID.test(tenant) && !isDomain) {
-    reader.report(setting, `tenant ${quote(tenant)} is neither a Directory (tenant) ID (GUID) nor a domain name`);
+    reader.report(setting, `tenant ${echoSetting(tenant)} is neither a Directory (tenant) ID (GUID) nor a domain name`);
     return undefined;
   }
   return tenant;
@@ -864,11 +867,11 @@ function readAuthorityHost(reader: SettingsReader): string | undefined {
   if (text === undefined) return undefined;
   const url = parseUrl(text);
   if (url === undefined || url.protocol !== 'https:') {
-    reader.report('OAUTH2_AUTHORITY_HOST', `${quote(text)} must be an https:// URL such as ${DEFAULT_AUTHORITY_HOST}`);
+    reader.report('OAUTH2_AUTHORITY_HOST', `${echoSetting(text)} must be an https:// URL such as ${DEFAULT_AUTHORITY_HOST}`);
     return undefined;
   }
   if (url.pathname !== '/' || url.search || url.hash) {
-    reader.report('OAUTH2_AUTHORITY_HOST', `${quote(text)} must be a host only, without a path (the tenant goes in OAUTH2_TENANT_ID)`);
+    reader.report('OAUTH2_AUTHORITY_HOST', `${echoSetting(text)} must be a host only, without a path (the tenant goes in OAUTH2_TENANT_ID)`);
     return undefined;
   }
   return url.origin;
@@ -877,11 +880,11 @@ function readAuthorityHost(reader: SettingsReader): string | undefined {
 function readTokenUrl(reader: SettingsReader, text: string): URL | undefined {
   const url = parseUrl(text);
   if (url === undefined) {
-    reader.report('OAUTH2_TOKEN_URL', `${quote(text)} is not an absolute URL`);
+    reader.report('OAUTH2_TOKEN_URL', `${echoSetting(text)} is not an absolute URL`);
     return undefined;
   }
   if (url.protocol !== 'https:') {
-    reader.report('OAUTH2_TOKEN_URL', `${quote(text)} must use https: the client secret is sent to it`);
+    reader.report('OAUTH2_TOKEN_URL', `${echoSetting(text)} must use https: the client secret is sent to it`);
     return undefined;
   }
   if (MICROSOFT_AUTHORITY_HOSTS.has(url.host) && /^\/[^/]+\/oauth2\/token\/?$/.test(url.pathname)) {
@@ -905,7 +908,7 @@ function readMicrosoftScopes(reader: SettingsReader, text: string | undefined): 
   if (wrong.length > 0) {
     reader.report(
       'OAUTH2_SCOPES',
-      `${wrong.map(quote).join(', ')} must be an absolute URL ending in /.default (e.g. ${DEFAULT_SCOPE}): the Microsoft client-credentials flow only grants <resource>/.default scopes`,
+      `${wrong.map(echoSetting).join(', ')} must be an absolute URL ending in /.default (e.g. ${DEFAULT_SCOPE}): the Microsoft client-credentials flow only grants <resource>/.default scopes`,
     );
   } else if (scopes.length !== 1) {
     reader.report('OAUTH2_SCOPES', `lists ${scopes.length} scopes; the Microsoft client-credentials flow takes exactly one (${DEFAULT_SCOPE})`);
@@ -939,7 +942,7 @@ function readQueue(reader: SettingsReader): QueueSettings | undefined {
   const queueName = readStorageName(reader, 'RELAY_QUEUE_NAME', 'outbound-mail', 'queue');
   const deadLetterQueueName = readStorageName(reader, 'RELAY_DEADLETTER_QUEUE_NAME', 'outbound-mail-deadletter', 'queue');
   if (queueName === deadLetterQueueName) {
-    reader.report('RELAY_DEADLETTER_QUEUE_NAME', `equals RELAY_QUEUE_NAME (${quote(queueName)}): dead letters would be relayed again`);
+    reader.report('RELAY_DEADLETTER_QUEUE_NAME', `equals RELAY_QUEUE_NAME (${echoSetting(queueName)}): dead letters would be relayed again`);
   }
   const deadLetterContainerName = readStorageName(reader, 'RELAY_DEADLETTER_CONTAINER', 'outbound-mail-deadletter', 'container');
   const maxDequeueCount = reader.integer('RELAY_MAX_DEQUEUE_COUNT', 5, 1, 100);
@@ -947,7 +950,7 @@ function readQueue(reader: SettingsReader): QueueSettings | undefined {
   const maxAttachmentBytes = reader.integer('MAIL_MAX_ATTACHMENTS_MB', 25, 1, 112) * 2 ** 20;
   const ledgerContainerName = readStorageName(reader, 'RELAY_LEDGER_CONTAINER', 'outbound-mail-ledger', 'container');
   if (ledgerContainerName === deadLetterContainerName) {
-    reader.report('RELAY_LEDGER_CONTAINER', `equals RELAY_DEADLETTER_CONTAINER (${quote(ledgerContainerName)}): keep ledger entries and dead-letter records apart`);
+    reader.report('RELAY_LEDGER_CONTAINER', `equals RELAY_DEADLETTER_CONTAINER (${echoSetting(ledgerContainerName)}): keep ledger entries and dead-letter records apart`);
   }
   const ledgerLeaseSeconds = reader.integer('RELAY_LEDGER_LEASE_SECONDS', 60, 1, 86400);
   const retry = {
@@ -980,7 +983,7 @@ function readStorageName(reader: SettingsReader, name: string, fallback: string,
   const value = reader.get(name);
   if (value === undefined) return fallback;
   if (!STORAGE_NAME.test(value)) {
-    reader.report(name, `${quote(value)} is not a valid ${kind} name (3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit)`);
+    reader.report(name, `${echoSetting(value)} is not a valid ${kind} name (3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit)`);
   }
   return value;
 }
@@ -1014,7 +1017,7 @@ function readStorageConnection(reader: SettingsReader): StorageConnection | unde
     queueServiceUri = readServiceUri(reader, `${name}__queueServiceUri`, queueUriText);
   } else if (accountName !== undefined) {
     if (/^[a-z0-9]{3,24}$/.test(accountName)) queueServiceUri = `https://${accountName}.queue.core.windows.net`;
-    else reader.report(`${name}__accountName`, `${quote(accountName)} is not a storage account name (3 to 24 lower-case letters and digits)`);
+    else reader.report(`${name}__accountName`, `${echoSetting(accountName)} is not a storage account name (3 to 24 lower-case letters and digits)`);
   } else {
     reader.report(`${name}__queueServiceUri`, `is missing: the queue service URI (https://<account>.queue.core.windows.net)`);
   }
@@ -1026,7 +1029,7 @@ function readStorageConnection(reader: SettingsReader): StorageConnection | unde
     else reader.report(`${name}__blobServiceUri`, 'is missing and cannot be derived from the queue service URI (no ".queue." in it)');
   }
   if (clientId !== undefined && !GUID.test(clientId)) {
-    reader.report(`${name}__clientId`, `${quote(clientId)} is not a managed identity client ID (a GUID)`);
+    reader.report(`${name}__clientId`, `${echoSetting(clientId)} is not a managed identity client ID (a GUID)`);
   }
   if (reader.problems.length > problemsBefore || queueServiceUri === undefined || blobServiceUri === undefined) return undefined;
   return clientId === undefined
@@ -1037,7 +1040,7 @@ function readStorageConnection(reader: SettingsReader): StorageConnection | unde
 function readServiceUri(reader: SettingsReader, setting: string, text: string): string | undefined {
   const url = parseUrl(text);
   if (url === undefined || url.protocol !== 'https:') {
-    reader.report(setting, `${quote(text)} must be an https:// service URI`);
+    reader.report(setting, `${echoSetting(text)} must be an https:// service URI`);
     return undefined;
   }
   return text.replace(/\/+$/, '');

@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { loadConfig, loadQueueConfig, type Environment } from '../config';
+import { redactValue } from '../redact';
 import { formatReplayCounts, formatReplayItem, formatReplayReport, poisonReplayDependencies, replayDeadLetters, replayDependencies, replayPoison } from '../replay';
 import { formatReport, runDoctor } from './doctor';
 import { checkSetupValues, setupScript } from './setup';
@@ -72,7 +73,8 @@ async function doctor(args: string[], io: CliIo): Promise<number> {
   });
   const env = values.settings ? { ...io.env, ...readSettingsFile(values.settings as string) } : io.env;
   const report = await runDoctor({ env, sendTo: values['send-to'] as string | undefined, from: values.from as string | undefined });
-  io.out(values.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+  // Both forms go through the same redaction (formatReport redacts its text).
+  io.out(values.json ? JSON.stringify(redactValue(report), null, 2) + '\n' : formatReport(report));
   return report.ok ? 0 : 1;
 }
 

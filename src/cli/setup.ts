@@ -6,6 +6,7 @@
  * read it. It only prints; it changes nothing.
  */
 import { describeSettings } from '../config';
+import { echoSetting } from '../echo';
 import { isEmailAddress } from '../message/address';
 
 export interface SetupValues {
@@ -40,7 +41,7 @@ export function checkSetupValues(values: SetupValues): string[] {
     problems.push("--object-id: is the Application (client) ID; give the Object ID shown on the Enterprise application's Overview");
   }
   if (!isEmailAddress(values.mailbox)) problems.push('--mailbox: must be the authorized mailbox, e.g. relay@contoso.com');
-  for (const address of values.sendAs ?? []) if (!isEmailAddress(address)) problems.push(`--send-as: ${JSON.stringify(address)} is not an e-mail address`);
+  for (const address of values.sendAs ?? []) if (!isEmailAddress(address)) problems.push(`--send-as: ${echoSetting(address)} is not an e-mail address`);
   if (values.keyVault !== undefined && !/^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$/.test(values.keyVault)) {
     problems.push('--key-vault: must be a Key Vault name (3 to 24 letters, digits and hyphens)');
   }

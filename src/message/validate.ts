@@ -6,6 +6,7 @@
  */
 import type { ErrorObject } from 'ajv';
 import type { MailSettings } from '../config';
+import { echoInput } from '../echo';
 import { RelayError, type ReasonCode } from '../errors';
 import { addressKey, isEmailAddress, otherAddressInName, parseMailboxText, type Mailbox } from './address';
 import { blobNameProblem } from './blobName';
@@ -86,7 +87,7 @@ export function parseQueueMessage(payload: unknown, mail: MailSettings): RelayMe
   const sender = senderAddress(data.from);
   const notAllowed: MessageProblem[] = [];
   if (sender !== undefined && !isAllowedSender(sender, mail)) {
-    notAllowed.push({ path: '$.from', problem: `${sender} is neither MAIL_FROM nor listed in MAIL_ALLOWED_FROM` });
+    notAllowed.push({ path: '$.from', problem: `${echoInput(sender)} is neither MAIL_FROM nor listed in MAIL_ALLOWED_FROM` });
   }
 
   // Every problem is listed; the reason names the most fundamental one.
@@ -182,10 +183,11 @@ function pointerSegments(pointer: string): string[] {
     .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-/** `$.to[0].address`, `$.headers["X Bad"]`. */
+/** `$.to[0].address`, `$.headers["X Bad"]`; a producer's field and header names are cut to a small bound. */
 function renderPath(segments: string[]): string {
   let path = '$';
-  for (const segment of segments) {
+  for (const name of segments) {
+    const segment = echoInput(name);
     if (/^[0-9]+$/.test(segment)) path += `[${segment}]`;
     else if (/^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(segment)) path += `.${segment}`;
     else path += `[${JSON.stringify(segment)}]`;
