@@ -146,7 +146,7 @@ describe('the doctor and the health answer', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const cli = resolve(__dirname, '..', '..', 'src', 'cli', 'main.js');
+  const cli = resolve(__dirname, '..', '..', 'src', 'cli', 'bin.js');
 
   /** The compiled command in a child process (asynchronously: the local servers live in this process). */
   function doctor(settings: Record<string, string>, json: boolean): Promise<{ status: number | null; stdout: string; stderr: string }> {
