@@ -279,7 +279,7 @@ param relayRetryMaxAgeSeconds string = '86400'
 param relayLedgerContainer string = 'outbound-mail-ledger'
 
 @description('RELAY_LEDGER_LEASE_SECONDS: how long a claim on a message protects its send.')
-param relayLedgerLeaseSeconds string = '600'
+param relayLedgerLeaseSeconds string = '60'
 
 // ---------------------------------------------------------------------------------------------------------
 // Names

@@ -570,6 +570,7 @@ export function loadConfig(env: Environment = process.env, readFile: ReadTextFil
   const password = oauthEnabled ? undefined : readPassword(reader, mail);
   const queue = readQueue(reader);
   const monitor = readMonitor(reader);
+  if (queue) checkAttachmentContainerApart(reader, queue.attachmentContainerName, { MONITOR_STATE_CONTAINER: monitor.stateContainer });
   checkRotationNeeds(reader, monitor.rotation, oauth);
 
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
@@ -952,6 +953,13 @@ function readQueue(reader: SettingsReader): QueueSettings | undefined {
   if (ledgerContainerName === deadLetterContainerName) {
     reader.report('RELAY_LEDGER_CONTAINER', `equals RELAY_DEADLETTER_CONTAINER (${echoSetting(ledgerContainerName)}): keep ledger entries and dead-letter records apart`);
   }
+  checkAttachmentContainerApart(reader, attachmentContainerName, {
+    RELAY_LEDGER_CONTAINER: ledgerContainerName,
+    RELAY_DEADLETTER_CONTAINER: deadLetterContainerName,
+  });
+  if (HOST_CONTAINER_PREFIXES.some((prefix) => attachmentContainerName.startsWith(prefix))) {
+    reader.report('RELAY_ATTACHMENT_CONTAINER', `${echoSetting(attachmentContainerName)} is a container of the Functions host or its deployment: producers can read every blob of the attachment container`);
+  }
   const ledgerLeaseSeconds = reader.integer('RELAY_LEDGER_LEASE_SECONDS', 60, 1, 86400);
   const retry = {
     firstDelaySeconds: reader.integer('RELAY_RETRY_FIRST_DELAY_SECONDS', 30, 0, 86400),
@@ -977,6 +985,22 @@ function readQueue(reader: SettingsReader): QueueSettings | undefined {
     ledgerLeaseSeconds,
     retry,
   };
+}
+
+/** Containers of the host (keys, leases, timers) and of a Flex Consumption deployment (the app's package). */
+const HOST_CONTAINER_PREFIXES = ['azure-webjobs-', 'app-package-'];
+
+/**
+ * Producers name any blob of the attachment container, so it must hold nothing but attachments:
+ * sharing it with the ledger (and its retry-envelope key), dead letters, the monitor's state or the
+ * host's own containers would let a producer mail their contents to itself.
+ */
+function checkAttachmentContainerApart(reader: SettingsReader, attachments: string, others: Record<string, string>): void {
+  for (const [setting, container] of Object.entries(others)) {
+    if (container === attachments) {
+      reader.report('RELAY_ATTACHMENT_CONTAINER', `equals ${setting} (${echoSetting(container)}): producers can read every blob of the attachment container, so it must hold only attachments`);
+    }
+  }
 }
 
 function readStorageName(reader: SettingsReader, name: string, fallback: string, kind: 'queue' | 'container'): string {

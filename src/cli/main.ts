@@ -16,6 +16,7 @@ import { loadConfig, loadQueueConfig, type Environment } from '../config';
 import { redactValue } from '../redact';
 import { formatReplayCounts, formatReplayItem, formatReplayReport, poisonReplayDependencies, replayDeadLetters, replayDependencies, replayPoison } from '../replay';
 import { formatReport, runDoctor } from './doctor';
+import { withIdentityEnvironment } from './identityEnvironment';
 import { checkSetupValues, setupScript } from './setup';
 
 export interface CliIo {
@@ -102,21 +103,25 @@ async function replay(args: string[], io: CliIo): Promise<number> {
     'dry-run': { type: 'boolean', default: false },
     'from-poison': { type: 'boolean', default: false },
   });
-  const env = values.settings ? { ...io.env, ...readSettingsFile(values.settings as string) } : io.env;
-  if (values['from-poison']) {
-    // Poison messages have no record, hence no reason to filter on.
-    if (values.reason) throw new UsageError('--reason does not apply to --from-poison: poison messages carry no reason');
-    // Only the storage settings are needed to move messages between two queues.
-    const poisoned = await replayPoison(poisonReplayDependencies(loadQueueConfig(env)), {
-      dryRun: values['dry-run'] === true,
-      onItem: (item) => io.out(`${formatReplayItem(item)}\n`),
-    });
-    io.out(`${formatReplayCounts(poisoned, 'replay from poison')}\n`);
-    return poisoned.counts.failed > 0 ? 1 : 0;
-  }
-  const report = await replayDeadLetters(replayDependencies(loadConfig(env)), { reasons: values.reason as string[] | undefined, dryRun: values['dry-run'] === true });
-  io.out(formatReplayReport(report));
-  return report.counts.failed + report.counts.unreadable > 0 ? 1 : 0;
+  const fileSettings = values.settings ? readSettingsFile(values.settings as string) : {};
+  const env = { ...io.env, ...fileSettings };
+  // The storage credential reads the managed-identity endpoint from the environment, as the doctor's do.
+  return withIdentityEnvironment(fileSettings, async () => {
+    if (values['from-poison']) {
+      // Poison messages have no record, hence no reason to filter on.
+      if (values.reason) throw new UsageError('--reason does not apply to --from-poison: poison messages carry no reason');
+      // Only the storage settings are needed to move messages between two queues.
+      const poisoned = await replayPoison(poisonReplayDependencies(loadQueueConfig(env)), {
+        dryRun: values['dry-run'] === true,
+        onItem: (item) => io.out(`${formatReplayItem(item)}\n`),
+      });
+      io.out(`${formatReplayCounts(poisoned, 'replay from poison')}\n`);
+      return poisoned.counts.failed > 0 ? 1 : 0;
+    }
+    const report = await replayDeadLetters(replayDependencies(loadConfig(env)), { reasons: values.reason as string[] | undefined, dryRun: values['dry-run'] === true });
+    io.out(formatReplayReport(report));
+    return report.counts.failed + report.counts.unreadable > 0 ? 1 : 0;
+  });
 }
 
 function setup(args: string[], io: CliIo): number {

@@ -65,3 +65,21 @@ test('a first delay above the cap, and a ledger sharing the dead-letter containe
   assert.ok(problems({ RELAY_RETRY_FIRST_DELAY_SECONDS: '600', RELAY_RETRY_MAX_DELAY_SECONDS: '60' }).some((line) => line.startsWith('RELAY_RETRY_MAX_DELAY_SECONDS:') && line.includes('below')));
   assert.ok(problems({ RELAY_LEDGER_CONTAINER: 'outbound-mail-deadletter' }).some((line) => line.startsWith('RELAY_LEDGER_CONTAINER:') && line.includes('apart')));
 });
+
+test('the attachment container, which producers read from, shares no container with the relay or the host', () => {
+  const attachmentProblems = (env: Environment) => problems(env).filter((line) => line.startsWith('RELAY_ATTACHMENT_CONTAINER:'));
+  for (const env of [
+    { RELAY_ATTACHMENT_CONTAINER: 'outbound-mail-ledger' },
+    { RELAY_ATTACHMENT_CONTAINER: 'shared', RELAY_LEDGER_CONTAINER: 'shared' },
+    { RELAY_ATTACHMENT_CONTAINER: 'outbound-mail-deadletter' },
+    { RELAY_ATTACHMENT_CONTAINER: 'relay-monitor' },
+    { RELAY_ATTACHMENT_CONTAINER: 'azure-webjobs-hosts' },
+    { RELAY_ATTACHMENT_CONTAINER: 'azure-webjobs-secrets' },
+    { RELAY_ATTACHMENT_CONTAINER: 'app-package-relay-abc1234' },
+  ]) {
+    const found = attachmentProblems(env);
+    assert.equal(found.length, 1, `${JSON.stringify(env)}: ${found.join('\n')}`);
+    assert.match(found[0]!, /producers can read every blob/);
+  }
+  assert.deepEqual(attachmentProblems({ RELAY_ATTACHMENT_CONTAINER: 'mail-attachments' }), []);
+});
