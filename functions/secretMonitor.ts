@@ -1,5 +1,5 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { getSecretMonitor } from '../src/runtime';
+import { getSecretMonitor } from '../src/app/runtime';
 import { MONITOR_RUN_ON_STARTUP, monitorSchedule } from '../src/monitor/schedule';
 import { contextLogger } from './lib/invocation';
 

@@ -12,9 +12,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { QueueClient } from '@azure/storage-queue';
-import { loadConfig } from '../src/config';
-import { createRelay } from '../src/runtime';
-import type { Logger } from '../src/log';
+import { loadConfig } from '../src/settings';
+import { createRelay } from '../src/app/runtime';
+import type { Logger } from '../src/core/log';
 import { startLocalStack } from './stack';
 import { QueueRunner, readHostQueueSettings } from './queueRunner';
 

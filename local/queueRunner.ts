@@ -17,8 +17,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { QueueClient } from '@azure/storage-queue';
-import type { Logger } from '../src/log';
-import type { QueueDelivery } from '../src/relay';
+import type { Logger } from '../src/core/log';
+import type { QueueDelivery } from '../src/relay/handler';
 
 export interface HostQueueSettings {
   batchSize: number;

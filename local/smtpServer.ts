@@ -19,7 +19,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
-import type { Logger } from '../src/log';
+import type { Logger } from '../src/core/log';
 
 export type SmtpStage = 'connect' | 'auth' | 'mail' | 'rcpt' | 'data';
 export type SmtpReply = { code: number; message: string };

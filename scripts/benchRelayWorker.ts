@@ -11,10 +11,10 @@
 import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { ClientSecretCredential } from '@azure/identity';
-import { loadConfig } from '../src/config';
-import { createRelay, type Relay } from '../src/runtime';
-import { silentLogger } from '../src/log';
-import type { QueueDelivery } from '../src/relay';
+import { loadConfig } from '../src/settings';
+import { createRelay, type Relay } from '../src/app/runtime';
+import { silentLogger } from '../src/core/log';
+import type { QueueDelivery } from '../src/relay/handler';
 import { functionModules } from './functionModules';
 import { startMeasuring, type ProcessUsage } from './processUsage';
 

@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parseQueueMessage } from '../src/message/validate';
-import { redact, redactKnownSecrets, redactValue, registerSecret } from '../src/redact';
+import { redact, redactKnownSecrets, redactValue, registerSecret } from '../src/core/redact';
 
 export const ADVERSARIAL_BYTES = 2 ** 20;
 

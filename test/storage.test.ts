@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createOnce } from '../src/storage';
+import { createOnce } from '../src/transport/storage';
 
 test('createOnce runs the creation once for concurrent callers, and again after a failure', async () => {
   let calls = 0;

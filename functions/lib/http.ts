@@ -5,7 +5,7 @@ import type { TestSendDependencies } from '../../src/http/testSend';
 import { createHealthHandler } from '../../src/http/health';
 import { relayTarget } from '../../src/diagnostics/target';
 import type { DiagnosticTarget } from '../../src/diagnostics/checks';
-import { getRelay } from '../../src/runtime';
+import { getRelay } from '../../src/app/runtime';
 
 /** The request with its body as a stream (web ReadableStream, async-iterable), read by the handler up to its limit. */
 export function httpInput(request: HttpRequest): HttpInput {

@@ -3,10 +3,10 @@
  * settings it is given (a fresh token, a new SMTP connection), stops at the
  * first failing one and explains, in plain words, which setup step to fix.
  */
-import { loadConfig, type Environment, type RelayConfig } from '../config';
-import { silentLogger, type Logger } from '../log';
-import { redact, redactingLogger } from '../redact';
-import { createRelay, type Relay, type RelayIdentityOverrides } from '../runtime';
+import { loadConfig, type Environment, type RelayConfig } from '../settings';
+import { silentLogger, type Logger } from '../core/log';
+import { redact, redactingLogger } from '../core/redact';
+import { createRelay, type Relay, type RelayIdentityOverrides } from '../app/runtime';
 import { runChecks, type CheckReport, type CheckResult } from '../diagnostics/checks';
 import { relayTarget } from '../diagnostics/target';
 import { withIdentityEnvironment } from './identityEnvironment';

@@ -18,7 +18,7 @@
  * for the whole process: one command run per process sees its settings; a
  * second run in the same process with another endpoint would not.
  */
-import type { Environment } from '../config';
+import type { Environment } from '../settings';
 
 /** The names @azure/identity 4 and @azure/msal-node read from process.env (by prefix, so new ones are covered too). */
 export function isIdentityVariable(name: string): boolean {

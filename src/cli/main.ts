@@ -12,9 +12,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { loadConfig, loadQueueConfig, type Environment } from '../config';
-import { redactValue } from '../redact';
-import { formatReplayCounts, formatReplayItem, formatReplayReport, poisonReplayDependencies, replayDeadLetters, replayDependencies, replayPoison } from '../replay';
+import { loadConfig, loadQueueConfig, type Environment } from '../settings';
+import { redactValue } from '../core/redact';
+import { formatReplayCounts, formatReplayItem, formatReplayReport, poisonReplayDependencies, replayDeadLetters, replayDependencies, replayPoison } from '../deadletters/replay';
 import { formatReport, runDoctor } from './doctor';
 import { withIdentityEnvironment } from './identityEnvironment';
 import { checkSetupValues, setupScript } from './setup';

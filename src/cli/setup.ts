@@ -5,8 +5,8 @@
  * client secret with an expiry in Key Vault and let the Function App's identity
  * read it. It only prints; it changes nothing.
  */
-import { describeSettings } from '../config';
-import { echoSetting } from '../echo';
+import { describeSettings } from '../settings';
+import { echoSetting } from '../core/echo';
 import { isEmailAddress } from '../message/address';
 
 export interface SetupValues {

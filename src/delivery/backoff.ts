@@ -3,7 +3,7 @@
  * with jitter, a cap, a maximum age after which the message is dead-lettered,
  * and the provider's own hint (Retry-After, throttling) honoured.
  */
-import type { RelayError } from '../errors';
+import type { RelayError } from '../core/errors';
 
 export interface RetryPolicy {
   /** Delay after the first failure, doubled after each further one. */

@@ -11,7 +11,7 @@
  * holds until its lease end, and an If-Match renewal after that still wins if
  * nobody took it over). A renewal that finds the claim taken over (412) means
  * another attempt now owns the message: `lost` turns true, and the send must
- * not start if it has not yet (src/relay.ts checks before handing the message
+ * not start if it has not yet (src/relay/handler.ts checks before handing the message
  * to SMTP); one already under way cannot be recalled and runs to its end.
  */
 import type { DeliveryLedger, LedgerClaim } from './ledger';

@@ -22,8 +22,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { RestError, type ContainerClient } from '@azure/storage-blob';
-import { registerSecret } from '../redact';
-import { createOnce } from '../storage';
+import { registerSecret } from '../core/redact';
+import { createOnce } from '../transport/storage';
 
 export const ENVELOPE_KEY_BLOB = 'keys/retry-envelope-hmac.json';
 const KEY_SCHEMA = 'oauth2-smtp-relay/envelope-key/v1';

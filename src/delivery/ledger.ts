@@ -32,8 +32,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RestError } from '@azure/storage-blob';
 import type { ContainerClient } from '@azure/storage-blob';
-import type { ReasonCode } from '../errors';
-import { createOnce } from '../storage';
+import type { ReasonCode } from '../core/errors';
+import { createOnce } from '../transport/storage';
 import { sameDigestVersion } from './messageDigest';
 
 export const LEDGER_SCHEMA = 'oauth2-smtp-relay/ledger/v1';

@@ -2,7 +2,7 @@
  * What "the same message" means for the delivery ledger: a SHA-256 over the
  * normalised RelayMessage, i.e. over what the relay would send. A redelivery or
  * retry copy of a message gives the same digest; a different message that
- * reuses its `id` does not (an id conflict, see src/relay.ts).
+ * reuses its `id` does not (an id conflict, see src/relay/handler.ts).
  *
  * Normalised, not raw: JSON whitespace, key order, plain JSON versus base64
  * text, and "Name <a@b>" versus { name, address } do not change it; headers

@@ -19,7 +19,7 @@
  * only ever concern its own message.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { ReasonCode } from '../errors';
+import type { ReasonCode } from '../core/errors';
 import type { EnvelopeKeys } from './envelopeKey';
 
 export const RETRY_SCHEMA = 'oauth2-smtp-relay/retry/v2';

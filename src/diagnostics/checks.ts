@@ -10,15 +10,15 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { SendMailOptions } from 'nodemailer';
-import { ConfigError, type RelayConfig } from '../config';
-import { isRelayError, type ReasonCode, type RelayError } from '../errors';
+import { ConfigError, type RelayConfig } from '../settings';
+import { isRelayError, type ReasonCode, type RelayError } from '../core/errors';
 import { toMailOptions } from '../message/compose';
 import { parseQueueMessage } from '../message/validate';
-import { redact } from '../redact';
+import { redact } from '../core/redact';
 import type { AccessToken } from '../token';
 import { findingFor, findingOfConfigError, findingOfError, type Finding } from './findings';
-import { probeSmtp } from './smtpProbe';
-import { judgementOf, readToken } from './tokenClaims';
+import { probeSmtp } from '../smtp/probe';
+import { judgementOf, readToken } from '../token/claims';
 
 export type CheckId = 'configuration' | 'secret' | 'token' | 'token_claims' | 'smtp_connect' | 'smtp_tls' | 'smtp_auth' | 'test_message';
 export type CheckStatus = 'ok' | 'warning' | 'failed' | 'skipped';

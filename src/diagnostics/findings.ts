@@ -3,11 +3,11 @@
  * into a finding an administrator can act on: the diagnosis from the one list,
  * the setup steps by name, the fix, and what was actually seen.
  */
-import type { ConfigError } from '../config';
-import type { ReasonCode, RelayError } from '../errors';
-import { redact } from '../redact';
-import { DIAGNOSES, diagnosis, remedyOf, type DiagnosisId } from './diagnoses';
-import { stepLabel } from './setupSteps';
+import type { ConfigError } from '../settings';
+import type { ReasonCode, RelayError } from '../core/errors';
+import { redact } from '../core/redact';
+import { DIAGNOSES, diagnosis, remedyOf, type DiagnosisId } from '../core/diagnoses';
+import { stepLabel } from '../core/setupSteps';
 
 export interface Finding {
   /** Absent only for failures no diagnosis covers (then `finding` is the error's own words). */

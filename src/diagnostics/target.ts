@@ -3,7 +3,7 @@
  * endpoint passes the process's own (shared token cache and SMTP pool), the
  * doctor passes ones it made from the settings it was given.
  */
-import type { RelayConfig } from '../config';
+import type { RelayConfig } from '../settings';
 import type { MailSender } from '../smtp';
 import type { ClientSecretProvider } from '../secrets';
 import { createTokenSource, type AccessToken } from '../token';

@@ -12,7 +12,7 @@
  * and the time a fresh run is next allowed.
  */
 import { runChecks, type CheckReport, type DiagnosticTarget } from '../diagnostics/checks';
-import { redactValue } from '../redact';
+import { redactValue } from '../core/redact';
 import type { HttpAnswer, HttpInput } from './types';
 
 export interface HealthOptions {

@@ -14,13 +14,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { SendMailOptions } from 'nodemailer';
-import { ConfigError, type RelayConfig } from '../config';
-import { isRelayError, type RelayError } from '../errors';
+import { ConfigError, type RelayConfig } from '../settings';
+import { isRelayError, type RelayError } from '../core/errors';
 import { toMailOptions } from '../message/compose';
-import { closeAttachmentStreams } from '../message/attachmentBlobs';
+import { closeAttachmentStreams } from '../delivery/attachmentBlobs';
 import { InvalidMessageError, parseQueueMessage, type RelayMessage } from '../message/validate';
 import type { ResolvedMessage } from '../message/types';
-import { redact, redactValue } from '../redact';
+import { redact, redactValue } from '../core/redact';
 import { findingOfConfigError, findingOfError } from '../diagnostics/findings';
 import { readBoundedBody } from './requestBody';
 import type { HttpAnswer, HttpInput } from './types';
@@ -30,7 +30,7 @@ export interface TestSendDependencies {
   relay(): {
     config: RelayConfig;
     sender: { send(mail: SendMailOptions): Promise<SentMail> };
-    /** The queue path's claim-check reader (src/message/attachmentBlobs.ts). */
+    /** The queue path's claim-check reader (src/delivery/attachmentBlobs.ts). */
     attachments: { resolve(message: RelayMessage): Promise<ResolvedMessage> };
   };
   /** Put the text on the queue; resolves with the queue's message id. */

@@ -16,7 +16,7 @@
  * throw an unclassified error). Names are given as stored, never URL-encoded.
  */
 import type { BlobClient, ContainerClient } from '@azure/storage-blob';
-import { RelayError } from '../errors';
+import { RelayError } from '../core/errors';
 
 /** Azure Storage's limit on a blob name. */
 export const MAX_BLOB_NAME_LENGTH = 1024;

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SendMailOptions } from 'nodemailer';
-import type { MailSettings } from '../config';
+import type { MailSettings } from '../settings';
 import { addressKey, asciiDomain, type Mailbox } from './address';
 import { wireContentType } from './contentType';
 import { baseFileName } from './filename';
@@ -17,7 +17,7 @@ import { isVerbatimHeader } from './headers';
 import { displayNameText, unstructuredText } from './headerText';
 import type { RelayAttachment, RelayMessage } from './types';
 
-/** `message` must have its blob attachments fetched first (src/message/attachmentBlobs.ts). */
+/** `message` must have its blob attachments fetched first (src/delivery/attachmentBlobs.ts). */
 export function toMailOptions(message: RelayMessage, mail: MailSettings): SendMailOptions {
   const recipients = [...message.to, ...message.cc, ...message.bcc].map((mailbox) => mailbox.address);
   const options: SendMailOptions = {

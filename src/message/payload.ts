@@ -4,7 +4,7 @@
  * when it is JSON, so the payload may be an object, a string or bytes; a
  * producer that base64-encoded the text itself on top of that is accepted too.
  */
-import { RelayError } from '../errors';
+import { RelayError } from '../core/errors';
 import { decodeStrictBase64 } from './base64';
 
 const UTF8_BOM = '\uFEFF';

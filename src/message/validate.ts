@@ -5,9 +5,9 @@
  * result is a normalised RelayMessage.
  */
 import type { ErrorObject } from 'ajv';
-import type { MailSettings } from '../config';
-import { echoInput } from '../echo';
-import { RelayError, type ReasonCode } from '../errors';
+import type { MailSettings } from '../settings';
+import { echoInput } from '../core/echo';
+import { RelayError, type ReasonCode } from '../core/errors';
 import { addressKey, isEmailAddress, otherAddressInName, parseMailboxText, type Mailbox } from './address';
 import { blobNameProblem } from './blobName';
 import { contentTypeProblem } from './contentType';

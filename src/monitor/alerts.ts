@@ -4,8 +4,8 @@
  * (`event: "monitor.alert"`) that an Azure Monitor alert rule can match; e-mail
  * and webhook channels are optional extras.
  */
-import type { Logger } from '../log';
-import { redact, redactValue } from '../redact';
+import type { Logger } from '../core/log';
+import { redact, redactValue } from '../core/redact';
 
 export type AlertSeverity = 'critical' | 'error' | 'warning' | 'info';
 

@@ -4,8 +4,8 @@
  */
 import https from 'node:https';
 import type { SendMailOptions } from 'nodemailer';
-import { redact } from '../redact';
-import { outboundHttpsAgent } from '../token/trust';
+import { redact } from '../core/redact';
+import { outboundHttpsAgent } from '../transport/tls';
 import { alertText, type AlertChannel } from './alerts';
 
 export function emailChannel(sender: { send(mail: SendMailOptions): Promise<unknown> }, from: string, to: string): AlertChannel {

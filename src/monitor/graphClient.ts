@@ -7,9 +7,9 @@
  * Signed in as the app itself (Application.ReadWrite.OwnedBy, the app owning itself).
  */
 import https from 'node:https';
-import { RelayError } from '../errors';
-import { redact, registerSecret } from '../redact';
-import { outboundHttpsAgent } from '../token/trust';
+import { RelayError } from '../core/errors';
+import { redact, registerSecret } from '../core/redact';
+import { outboundHttpsAgent } from '../transport/tls';
 
 export interface PasswordCredential {
   keyId: string;

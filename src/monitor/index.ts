@@ -4,11 +4,11 @@
  * blob in the relay's storage account.
  */
 import type { TokenCredential } from '@azure/identity';
-import type { MonitorSettings } from '../config';
+import type { MonitorSettings } from '../settings';
 import { createSecretClient, createVaultCredential } from '../secrets/vaultClient';
-import type { Logger } from '../log';
-import { redactingLogger } from '../redact';
-import type { Relay } from '../runtime';
+import type { Logger } from '../core/log';
+import { redactingLogger } from '../core/redact';
+import type { Relay } from '../app/runtime';
 import type { AlertChannel } from './alerts';
 import { emailChannel, webhookChannel } from './channels';
 import { MonitorStateStore } from './monitorState';

@@ -5,7 +5,7 @@
  * seen within the last window, once while it lasts (its state keeps the raised
  * keys, so an alert is raised again only after the condition cleared).
  */
-import type { RelayError, ReasonCode } from '../errors';
+import type { RelayError, ReasonCode } from '../core/errors';
 import type { Finding } from './assessSecret';
 
 /** How long a condition counts as current after it was last seen (the monitor runs every 15 minutes by default). */

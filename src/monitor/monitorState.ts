@@ -5,7 +5,7 @@
  */
 import { RestError } from '@azure/storage-blob';
 import type { ContainerClient } from '@azure/storage-blob';
-import { createOnce } from '../storage';
+import { createOnce } from '../transport/storage';
 
 export interface PendingRemoval {
   /** Graph keyId of the old client secret. */

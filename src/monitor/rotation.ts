@@ -9,10 +9,10 @@
  */
 import type { ContainerClient } from '@azure/storage-blob';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import type { MicrosoftOAuthSettings, OAuthSettings, RotationSettings } from '../config';
-import { isRelayError } from '../errors';
-import type { Logger } from '../log';
-import { redact } from '../redact';
+import type { MicrosoftOAuthSettings, OAuthSettings, RotationSettings } from '../settings';
+import { isRelayError } from '../core/errors';
+import type { Logger } from '../core/log';
+import { redact } from '../core/redact';
 import type { ClientSecretProperties, ClientSecretProvider } from '../secrets/types';
 import { MicrosoftTokenSource } from '../token/microsoftTokenSource';
 import type { Finding } from './assessSecret';

@@ -3,7 +3,7 @@
  * resolves no default for a %SETTING% binding expression, so an unset setting
  * would stop the whole app from starting).
  */
-import { DEFAULT_MONITOR_SCHEDULE } from '../config';
+import { DEFAULT_MONITOR_SCHEDULE } from '../settings';
 
 export function monitorSchedule(env: Record<string, string | undefined> = process.env): string {
   const value = env.MONITOR_SCHEDULE?.trim();

@@ -10,10 +10,10 @@
  *  5. report what the send path met: a full mailbox, the daily quota.
  * It never throws for what it finds: findings are alerts.
  */
-import type { MonitorSettings } from '../config';
-import { isRelayError, type RelayError } from '../errors';
-import type { Logger } from '../log';
-import { redact } from '../redact';
+import type { MonitorSettings } from '../settings';
+import { isRelayError, type RelayError } from '../core/errors';
+import type { Logger } from '../core/log';
+import { redact } from '../core/redact';
 import type { ClientSecretProperties, ClientSecretProvider } from '../secrets/types';
 import type { TokenCache } from '../token/tokenCache';
 import type { MailSender } from '../smtp';

@@ -4,9 +4,9 @@
  * retried, never lost. A vault that answers "no" is a setup mistake, named with
  * the role or setting that fixes it.
  */
-import { RelayError, type FailureKind, type ReasonCode } from '../errors';
-import { redact } from '../redact';
-import { describeNetworkFailure, networkFailureOf } from '../token/networkFailure';
+import { RelayError, type FailureKind, type ReasonCode } from '../core/errors';
+import { redact } from '../core/redact';
+import { describeNetworkFailure, networkFailureOf } from '../transport/networkFailure';
 
 const ACCESS_REMEDY =
   "Grant the Function App's managed identity the role Key Vault Secrets User on the vault (Access control (IAM)), or a Get/List secret " +

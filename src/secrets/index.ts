@@ -3,8 +3,8 @@
  * (KEYVAULT_URL + OAUTH2_CLIENT_SECRET_NAME) or the OAUTH2_CLIENT_SECRET setting.
  */
 import type { TokenCredential } from '@azure/identity';
-import type { OAuthSettings } from '../config';
-import type { Logger } from '../log';
+import type { OAuthSettings } from '../settings';
+import type { Logger } from '../core/log';
 import { KeyVaultSecretProvider } from './keyVaultSecret';
 import { SettingSecretProvider } from './settingSecret';
 import { createSecretClient, createVaultCredential } from './vaultClient';

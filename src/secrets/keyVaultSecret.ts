@@ -7,9 +7,9 @@
  * only its version id is logged.
  */
 import type { KeyVaultSecret, SecretClient } from '@azure/keyvault-secrets';
-import { silentLogger, type Logger } from '../log';
-import { forgetSecret, registerSecret } from '../redact';
-import { RelayError } from '../errors';
+import { silentLogger, type Logger } from '../core/log';
+import { forgetSecret, registerSecret } from '../core/redact';
+import { RelayError } from '../core/errors';
 import { classifyKeyVaultError } from './classifyKeyVaultError';
 import type { ClientSecret, ClientSecretProperties, ClientSecretProvider } from './types';
 

@@ -2,7 +2,7 @@
  * The client secret from a setting (OAUTH2_CLIENT_SECRET), as for local runs:
  * nothing to reload, so a refused secret stays refused until the setting changes.
  */
-import { registerSecret } from '../redact';
+import { registerSecret } from '../core/redact';
 import type { ClientSecret, ClientSecretProvider } from './types';
 
 export class SettingSecretProvider implements ClientSecretProvider {

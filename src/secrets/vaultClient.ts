@@ -6,8 +6,8 @@
  */
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
-import type { KeyVaultSecretSettings } from '../config';
-import { azureTlsPolicy } from '../token/trust';
+import type { KeyVaultSecretSettings } from '../settings';
+import { azureTlsPolicy } from '../transport/tls';
 
 export type Environment = Record<string, string | undefined>;
 

@@ -10,8 +10,8 @@
  * sender drops exactly that token from the cache.
  */
 import type { CustomAuthenticationContext, CustomAuthenticationResponse } from 'nodemailer/lib/smtp-connection';
-import { RelayError } from '../errors';
-import { remedyOf } from '../diagnostics/diagnoses';
+import { RelayError } from '../core/errors';
+import { remedyOf } from '../core/diagnoses';
 
 /** The method name the password handler is registered under (it speaks PLAIN or LOGIN, whichever is offered). */
 export const PASSWORD_METHOD = 'RELAY-PASSWORD';

@@ -8,10 +8,10 @@
  * Postfix's "Sender address rejected". Partial success (some recipients
  * rejected) never gets here: nodemailer resolves, and the sender reports `rejected`.
  */
-import { RelayError, isRelayError, type FailureKind, type ReasonCode } from '../errors';
-import { redact } from '../redact';
-import { describeNetworkFailure, networkFailureOf } from '../token/networkFailure';
-import { remedyOf } from '../diagnostics/diagnoses';
+import { RelayError, isRelayError, type FailureKind, type ReasonCode } from '../core/errors';
+import { redact } from '../core/redact';
+import { describeNetworkFailure, networkFailureOf } from '../transport/networkFailure';
+import { remedyOf } from '../core/diagnoses';
 
 /** The fields nodemailer puts on its errors (all optional: API errors have no reply). */
 export interface SmtpErrorLike {

@@ -4,8 +4,8 @@
  * the probe reaches the server exactly the way mail is sent.
  */
 import net from 'node:net';
-import type { SmtpSettings } from '../config';
-import { outboundTlsOptions } from '../token/trust';
+import type { SmtpSettings } from '../settings';
+import { outboundTlsOptions } from '../transport/tls';
 
 export function smtpConnectionOptions(smtp: SmtpSettings) {
   return {

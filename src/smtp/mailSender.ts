@@ -11,17 +11,17 @@
 import type { Readable } from 'node:stream';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import type { SMTPPoolOptions } from 'nodemailer/lib/smtp-pool';
-import type { PasswordAuthSettings, SmtpSettings } from '../config';
-import { RelayError } from '../errors';
+import type { PasswordAuthSettings, SmtpSettings } from '../settings';
+import { RelayError } from '../core/errors';
 import type { ReopenableStream } from '../message/types';
-import { silentLogger, type Logger } from '../log';
-import { redact } from '../redact';
+import { silentLogger, type Logger } from '../core/log';
+import { redact } from '../core/redact';
 import type { TokenCache } from '../token/tokenCache';
 import { PASSWORD_METHOD, passwordHandler, tokenRefusedBy, xoauth2Handler } from './authHandlers';
 import { classifySmtpError, parseSmtpReply } from './classifySmtpError';
 import { smtpConnectionOptions } from './connectionOptions';
 import { explainRefusedToken } from './refusedToken';
-import type { TokenJudgement } from '../diagnostics/tokenClaims';
+import type { TokenJudgement } from '../token/claims';
 
 export interface MailSenderOptions {
   smtp: SmtpSettings;
@@ -75,7 +75,7 @@ export interface MailSender {
 const MAX_MESSAGES_PER_CONNECTION = 100;
 
 /**
- * Create this once per mailbox and process (src/runtime.ts does) and share it: each
+ * Create this once per mailbox and process (src/app/runtime.ts does) and share it: each
  * sender has its own pool of up to `smtp.poolSize` connections, and Exchange Online
  * refuses more than 3 concurrent connections per mailbox.
  */

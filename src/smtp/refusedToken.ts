@@ -1,13 +1,13 @@
 /**
  * A 535 names its step: the relay holds the token Exchange refused, reads its
- * claims locally (the doctor's reading, src/diagnostics/tokenClaims.ts) and
+ * claims locally (the doctor's reading, src/token/claims.ts) and
  * turns the generic "authentication rejected" into the likeliest missed setup
  * step. The token itself never leaves here; only its non-secret claims are told.
  */
-import { RelayError, type ReasonCode } from '../errors';
-import { redact } from '../redact';
-import { remedyOf, type DiagnosisId } from '../diagnostics/diagnoses';
-import { refusedTokenCause, type TokenJudgement } from '../diagnostics/tokenClaims';
+import { RelayError, type ReasonCode } from '../core/errors';
+import { redact } from '../core/redact';
+import { remedyOf, type DiagnosisId } from '../core/diagnoses';
+import { refusedTokenCause, type TokenJudgement } from '../token/claims';
 
 /** The reason code each cause is recorded under. */
 const REASON_OF: Partial<Record<DiagnosisId, ReasonCode>> = {

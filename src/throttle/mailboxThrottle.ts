@@ -16,7 +16,7 @@
  * named condition (the daily quota) hands sends back with that condition's
  * reason and remedy, so every waiting message says why it waits.
  */
-import { RelayError } from '../errors';
+import { RelayError } from '../core/errors';
 
 export interface MailboxThrottleOptions {
   /** Messages allowed per window; 0 switches the rate limit off (throttling replies still pause). */

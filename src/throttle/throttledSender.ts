@@ -1,6 +1,6 @@
 /** A MailSender that goes through the mailbox's throttle: waits for a slot, and pauses the mailbox on a throttling or quota reply. */
 import type { SendMailOptions } from 'nodemailer';
-import { isRelayError, type RelayError } from '../errors';
+import { isRelayError, type RelayError } from '../core/errors';
 import type { MailSender, SendResult } from '../smtp';
 import type { MailboxThrottle } from './mailboxThrottle';
 

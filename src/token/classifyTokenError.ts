@@ -6,10 +6,10 @@
  * the OAuth `error` field, then the HTTP status; message texts are only a last
  * resort. The request itself (which holds the client secret) never appears.
  */
-import { RelayError, type FailureKind, type ReasonCode } from '../errors';
-import { redact } from '../redact';
-import { describeNetworkFailure, networkFailureOf } from './networkFailure';
-import { remedyOf } from '../diagnostics/diagnoses';
+import { RelayError, type FailureKind, type ReasonCode } from '../core/errors';
+import { redact } from '../core/redact';
+import { describeNetworkFailure, networkFailureOf } from '../transport/networkFailure';
+import { remedyOf } from '../core/diagnoses';
 
 /** What is known about one failed token request, whatever client made it. */
 export interface TokenEndpointFailure {

@@ -6,14 +6,14 @@
  * api://AzureADTokenExchange. No secret exists, so nothing expires or rotates.
  */
 import { ClientAssertionCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
-import type { FederatedCredentialSettings, MicrosoftOAuthSettings, OAuthSettings } from '../config';
-import { RelayError, isRelayError } from '../errors';
-import { silentLogger, type Logger } from '../log';
-import { registerSecret } from '../redact';
+import type { FederatedCredentialSettings, MicrosoftOAuthSettings, OAuthSettings } from '../settings';
+import { RelayError, isRelayError } from '../core/errors';
+import { silentLogger, type Logger } from '../core/log';
+import { registerSecret } from '../core/redact';
 import { classifyKeyVaultError } from '../secrets/classifyKeyVaultError';
 import { classifyIdentityError } from './classifyTokenError';
 import type { TokenSourceOptions } from './microsoftTokenSource';
-import { azureTlsPolicy } from './trust';
+import { azureTlsPolicy } from '../transport/tls';
 import type { AccessToken, TokenSource } from './types';
 
 /** Returns a fresh client assertion (a JWT); rejects with a RelayError. */

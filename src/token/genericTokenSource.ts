@@ -1,15 +1,15 @@
 /**
  * Client-credentials tokens from any OAuth2 provider: the plain RFC 6749 §4.4
  * request (form POST with grant_type=client_credentials, client_id,
- * client_secret, scope) over node:https, with the relay's TLS policy (src/token/trust.ts).
+ * client_secret, scope) over node:https, with the relay's TLS policy (src/transport/tls.ts).
  */
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import type { OAuthSettings } from '../config';
-import { silentLogger, type Logger } from '../log';
+import type { OAuthSettings } from '../settings';
+import { silentLogger, type Logger } from '../core/log';
 import { classifyTokenFailure, parseTokenErrorBody, type TokenEndpointFailure } from './classifyTokenError';
 import type { TokenSourceOptions } from './microsoftTokenSource';
-import { outboundHttpsAgent } from './trust';
+import { outboundHttpsAgent } from '../transport/tls';
 import { ASSUMED_LIFETIME_MS, DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, type AccessToken, type TokenSource } from './types';
 
 /** clientSecret is required here; it is optional in OAuthSettings only because it may come from Key Vault. */

@@ -3,8 +3,8 @@
  * client-credentials endpoint (Microsoft Entra through @azure/identity, or a
  * plain RFC 6749 POST for other providers).
  */
-import type { OAuthSettings } from '../config';
-import type { Logger } from '../log';
+import type { OAuthSettings } from '../settings';
+import type { Logger } from '../core/log';
 import { createSecretProvider, type ClientSecretProvider } from '../secrets';
 import { FederatedTokenSource, managedIdentityAssertions, type AssertionProvider } from './federatedTokenSource';
 import { SecretProviderTokenSource } from './secretTokenSource';

@@ -4,11 +4,11 @@
  * clouds, discovery and Entra's quirks are handled the way Microsoft ships them.
  */
 import { ClientSecretCredential, type ClientSecretCredentialOptions } from '@azure/identity';
-import type { MicrosoftOAuthSettings, OAuthSettings } from '../config';
-import type { Logger } from '../log';
-import { silentLogger } from '../log';
+import type { MicrosoftOAuthSettings, OAuthSettings } from '../settings';
+import type { Logger } from '../core/log';
+import { silentLogger } from '../core/log';
 import { classifyIdentityError, parseRetryAfter, parseTokenErrorBody, type TokenEndpointFailure } from './classifyTokenError';
-import { azureTlsPolicy } from './trust';
+import { azureTlsPolicy } from '../transport/tls';
 import { ASSUMED_LIFETIME_MS, DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, type AccessToken, type TokenSource } from './types';
 
 /** The HTTP pipeline policy type, named through @azure/identity's own options (core-rest-pipeline is not our dependency). */

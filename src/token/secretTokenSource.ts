@@ -9,9 +9,9 @@
  * secret's ID, never sent to the token endpoint. Failures about the secret name
  * the Key Vault secret to fix, not a setting.
  */
-import { looksLikeSecretId } from '../config';
-import { isRelayError, type RelayError } from '../errors';
-import { silentLogger, type Logger } from '../log';
+import { looksLikeSecretId } from '../settings';
+import { isRelayError, type RelayError } from '../core/errors';
+import { silentLogger, type Logger } from '../core/log';
 import type { ClientSecret, ClientSecretProvider } from '../secrets/types';
 import { inKeyVaultTerms, secretIdInKeyVault } from './classifyTokenError';
 import type { AccessToken, TokenSource } from './types';

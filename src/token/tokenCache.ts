@@ -10,9 +10,9 @@
  * gets that failure at once, with the time still to wait, so every message waiting
  * on the token shares the one wait.
  */
-import { RelayError, isRelayError } from '../errors';
-import { forgetSecret, registerSecret } from '../redact';
-import { silentLogger, type Logger } from '../log';
+import { RelayError, isRelayError } from '../core/errors';
+import { forgetSecret, registerSecret } from '../core/redact';
+import { silentLogger, type Logger } from '../core/log';
 import type { AccessToken, TokenSource } from './types';
 
 export interface TokenCacheOptions {

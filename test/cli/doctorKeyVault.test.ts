@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatReport, runDoctor } from '../../src/cli/doctor';
-import { stepLabel } from '../../src/diagnostics/setupSteps';
+import { stepLabel } from '../../src/core/setupSteps';
 import { SECRET_NAME, startRelayVaultStack, type RelayVaultStack } from '../secrets/relayVaultStack';
 
 let kv: RelayVaultStack;

@@ -1,7 +1,7 @@
 /** The delivery settings: backoff, maximum age, ledger container and lease, with their defaults and checks. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, describeSettings, loadConfig, type Environment } from '../../src/config';
+import { ConfigError, describeSettings, loadConfig, type Environment } from '../../src/settings';
 
 const MINIMAL: Environment = {
   OAUTH2_TENANT_ID: '7a1c0de0-0000-4000-8000-00000000cafe',

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeSettings, loadConfig } from '../../src/config';
+import { describeSettings, loadConfig } from '../../src/settings';
 
 const COMMON_BRIEF_SETTINGS = [
   'SMTP_HOST', 'SMTP_PORT', 'SMTP_SECURITY', 'SMTP_POOL_SIZE', 'SMTP_CONNECTION_TIMEOUT_MS', 'SMTP_GREETING_TIMEOUT_MS',

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig, type Environment, type ReadTextFile, type RelayConfig } from '../../src/config';
+import { ConfigError, loadConfig, type Environment, type ReadTextFile, type RelayConfig } from '../../src/settings';
 
 const TENANT = '7a1c0de0-0000-4000-8000-00000000cafe';
 const CLIENT_ID = '5e4d0000-0000-4000-8000-0000000000a1';

@@ -1,8 +1,8 @@
 /** Settings of the Key Vault secret source, federation, the monitor timer, alerts and rotation. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig, type Environment } from '../../src/config';
-import { redact } from '../../src/redact';
+import { ConfigError, loadConfig, type Environment } from '../../src/settings';
+import { redact } from '../../src/core/redact';
 
 const TENANT = '7a1c0de0-0000-4000-8000-00000000cafe';
 const BASE: Environment = {

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { simpleParser } from 'mailparser';
 import { startLocalStack, type LocalStack } from '../../local/stack';
-import type { DeadLetterRecord } from '../../src/deadLetter';
+import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 import { RelayHarness, HARNESS_HEADER, harnessKeyOfRecord, headerValue } from '../harness/relayHarness';
 import { CORPUS, EVIL, assertAsciiHeaders, type CorpusEntry } from './hostileCorpus';
 

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { domainToASCII } from 'node:url';
 import type { ParsedMail } from 'mailparser';
-import type { ReasonCode } from '../../src/errors';
+import type { ReasonCode } from '../../src/core/errors';
 
 export const EVIL = 'evil@example.org';
 

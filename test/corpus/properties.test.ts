@@ -16,10 +16,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import nodemailer from 'nodemailer';
 import { simpleParser } from 'mailparser';
-import { relayQueueMessage, type MessageSender, type RelayDependencies } from '../../src/relay';
-import type { DeadLetterInput } from '../../src/deadLetter';
+import { relayQueueMessage, type MessageSender, type RelayDependencies } from '../../src/relay/handler';
+import type { DeadLetterInput } from '../../src/delivery/deadLetters';
 import { decodeQueueText } from '../../src/message/payload';
-import { silentLogger } from '../../src/log';
+import { silentLogger } from '../../src/core/log';
 import { assertAsciiHeaders, assertLineLimits, decodeEncodedWords, headerSection } from './hostileCorpus';
 
 const mail = { user: 'relay@example.com', from: 'relay@example.com', allowedFrom: [], maxRecipients: 500 };

@@ -22,10 +22,10 @@ import { QueueClient } from '@azure/storage-queue';
 import { simpleParser } from 'mailparser';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { QueueRunner } from '../../local/queueRunner';
-import { loadConfig } from '../../src/config';
-import { createRelay } from '../../src/runtime';
-import { silentLogger } from '../../src/log';
-import type { DeadLetterRecord } from '../../src/deadLetter';
+import { loadConfig } from '../../src/settings';
+import { createRelay } from '../../src/app/runtime';
+import { silentLogger } from '../../src/core/log';
+import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 
 const NAME = 'contain';
 const ATTACHMENTS = `${NAME}-files`;

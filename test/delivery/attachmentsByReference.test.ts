@@ -12,10 +12,10 @@ import { simpleParser } from 'mailparser';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { DEVSTORE_ACCOUNT } from '../../local/azurite';
 import { StorageTap } from '../support/storageTap';
-import { loadConfig } from '../../src/config';
-import { createRelay } from '../../src/runtime';
-import { silentLogger } from '../../src/log';
-import type { DeadLetterRecord } from '../../src/deadLetter';
+import { loadConfig } from '../../src/settings';
+import { createRelay } from '../../src/app/runtime';
+import { silentLogger } from '../../src/core/log';
+import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 
 let stack: LocalStack;
 before(async () => {

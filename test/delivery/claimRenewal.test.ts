@@ -14,8 +14,8 @@ import { BlobDeliveryLedger, ledgerBlobName } from '../../src/delivery/ledger';
 import { BlobEnvelopeKeys } from '../../src/delivery/envelopeKey';
 import { QueueRetries } from '../../src/delivery/retryQueue';
 import { ConcurrencyGate } from '../../src/throttle/concurrencyGate';
-import { relayQueueMessage, type MessageSender, type RelayDependencies } from '../../src/relay';
-import type { Logger } from '../../src/log';
+import { relayQueueMessage, type MessageSender, type RelayDependencies } from '../../src/relay/handler';
+import type { Logger } from '../../src/core/log';
 import { RelayHarness } from '../harness/relayHarness';
 
 let stack: LocalStack;

@@ -11,7 +11,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLocalStack, type LocalStack } from '../../local/stack';
-import type { DeadLetterRecord } from '../../src/deadLetter';
+import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 import { RelayHarness, HARNESS_HEADER, harnessKeyOfRecord } from '../harness/relayHarness';
 
 let stack: LocalStack;

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/stack';
 import { stableMessageId } from '../../src/message/compose';
 import { main } from '../../src/cli/main';
-import type { Logger } from '../../src/log';
-import type { DeadLetterRecord } from '../../src/deadLetter';
+import type { Logger } from '../../src/core/log';
+import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 import { RelayHarness, HARNESS_HEADER, harnessKeyOfRecord, headerValue } from '../harness/relayHarness';
 
 let stack: LocalStack;

@@ -10,7 +10,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { QueueRunner } from '../../local/queueRunner';
 import { LOCAL_MAILBOX } from '../../local/stack';
 import { stableMessageId } from '../../src/message/compose';
-import type { RelayOutcome } from '../../src/relay';
+import type { RelayOutcome } from '../../src/relay/handler';
 import { startRelayVaultStack, type RelayVaultStack } from '../secrets/relayVaultStack';
 
 let vs: RelayVaultStack;

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MailSettings } from '../../src/config';
+import type { MailSettings } from '../../src/settings';
 import { parseQueueMessage } from '../../src/message/validate';
 import { messageDigest } from '../../src/delivery/messageDigest';
 

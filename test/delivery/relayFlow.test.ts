@@ -13,10 +13,10 @@ import { BlobDeliveryLedger } from '../../src/delivery/ledger';
 import { QueueRetries } from '../../src/delivery/retryQueue';
 import { RETRY_SCHEMA, openRetry, sealForRetry } from '../../src/delivery/retryEnvelope';
 import { BlobEnvelopeKeys } from '../../src/delivery/envelopeKey';
-import { RelayError } from '../../src/errors';
-import { relayQueueMessage, RetryLaterError, type MessageSender, type RelayDependencies, type SentMessage } from '../../src/relay';
-import type { DeadLetterInput, DeadLetterReceipt } from '../../src/deadLetter';
-import type { Logger } from '../../src/log';
+import { RelayError } from '../../src/core/errors';
+import { relayQueueMessage, RetryLaterError, type MessageSender, type RelayDependencies, type SentMessage } from '../../src/relay/handler';
+import type { DeadLetterInput, DeadLetterReceipt } from '../../src/delivery/deadLetters';
+import type { Logger } from '../../src/core/log';
 
 let azurite: LocalAzurite;
 let counter = 0;

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { main } from '../../src/cli/main';
-import type { DeadLetterRecord } from '../../src/deadLetter';
+import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 import { RelayHarness, HARNESS_HEADER, headerValue } from '../harness/relayHarness';
 
 let stack: LocalStack;

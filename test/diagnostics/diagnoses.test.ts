@@ -5,10 +5,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../src/config';
-import { RelayError } from '../../src/errors';
-import { DIAGNOSES, remedyOf, type DiagnosisId } from '../../src/diagnostics/diagnoses';
-import { SETUP_STEPS, stepLabel } from '../../src/diagnostics/setupSteps';
+import { ConfigError } from '../../src/settings';
+import { RelayError } from '../../src/core/errors';
+import { DIAGNOSES, remedyOf, type DiagnosisId } from '../../src/core/diagnoses';
+import { SETUP_STEPS, stepLabel } from '../../src/core/setupSteps';
 import { diagnosisOfError, findingOfConfigError, findingOfError } from '../../src/diagnostics/findings';
 import { classifySmtpError } from '../../src/smtp';
 import { classifyTokenFailure } from '../../src/token';

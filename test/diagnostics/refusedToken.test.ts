@@ -8,8 +8,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLocalStack, LOCAL_CLIENT_ID, LOCAL_TENANT_ID, type LocalStack } from '../../local/stack';
-import type { DeadLetterRecord } from '../../src/deadLetter';
-import type { Logger } from '../../src/log';
+import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
+import type { Logger } from '../../src/core/log';
 import { RelayHarness } from '../harness/relayHarness';
 
 const OTHER_TENANT = '11111111-2222-4333-8444-555555555555';

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkExchangeClaims, decodeTokenClaims, isExchangeAudience } from '../../src/diagnostics/tokenClaims';
+import { checkExchangeClaims, decodeTokenClaims, isExchangeAudience } from '../../src/token/claims';
 import { LocalTokenServer } from '../../local/tokenServer';
 import { sharedCertificates } from '../local/helpers';
 

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { generatedFiles, troubleshootingTable } from '../../scripts/docs';
-import { DIAGNOSES } from '../../src/diagnostics/diagnoses';
-import { stepLabel } from '../../src/diagnostics/setupSteps';
-import { ConfigError, describeSettings, loadConfig } from '../../src/config';
+import { DIAGNOSES } from '../../src/core/diagnoses';
+import { stepLabel } from '../../src/core/setupSteps';
+import { ConfigError, describeSettings, loadConfig } from '../../src/settings';
 
 const root = resolve(__dirname, '..', '..', '..');
 

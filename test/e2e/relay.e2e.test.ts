@@ -14,11 +14,11 @@ import { simpleParser } from 'mailparser';
 import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/stack';
 import { LocalSmtpServer } from '../../local/smtpServer';
 import { QueueRunner, type HostQueueSettings } from '../../local/queueRunner';
-import { loadConfig } from '../../src/config';
-import { createRelay, type Relay } from '../../src/runtime';
+import { loadConfig } from '../../src/settings';
+import { createRelay, type Relay } from '../../src/app/runtime';
 import { stableMessageId } from '../../src/message/compose';
-import type { Logger } from '../../src/log';
-import type { DeadLetterRecord } from '../../src/deadLetter';
+import type { Logger } from '../../src/core/log';
+import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 
 let stack: LocalStack;
 const logLines: string[] = [];

@@ -16,8 +16,8 @@ import { startLocalStack, type LocalStack } from '../../local/stack';
 import { QueueRunner } from '../../local/queueRunner';
 import { relayOutboundMail } from '../../functions/relayOutboundMail';
 import { main } from '../../src/cli/main';
-import { getRelay } from '../../src/runtime';
-import type { DeadLetterRecord } from '../../src/deadLetter';
+import { getRelay } from '../../src/app/runtime';
+import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 import type { RetryEnvelope } from '../../src/delivery/retryEnvelope';
 
 const UNRESOLVED = '@Microsoft.KeyVault(SecretUri=https://relay-kv.vault.azure.net/secrets/relay-secret/)';

@@ -14,7 +14,7 @@ import { startLocalStack, type LocalStack } from '../../local/stack';
 import { QueueRunner } from '../../local/queueRunner';
 import { relayOutboundMail } from '../../functions/relayOutboundMail';
 import { main } from '../../src/cli/main';
-import { getRelay } from '../../src/runtime';
+import { getRelay } from '../../src/app/runtime';
 
 let stack: LocalStack;
 let queue: QueueClient;

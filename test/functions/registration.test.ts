@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { globSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as functions from '@azure/functions';
-import { describeSettings } from '../../src/config';
+import { describeSettings } from '../../src/settings';
 
 const root = resolve(__dirname, '..', '..', '..');
 const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string; engines: { node: string } };

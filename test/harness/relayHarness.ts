@@ -12,19 +12,19 @@ import { QueueClient } from '@azure/storage-queue';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { LocalStack } from '../../local/stack';
 import { QueueRunner, type HostQueueSettings } from '../../local/queueRunner';
-import { loadConfig, type RelayConfig } from '../../src/config';
+import { loadConfig, type RelayConfig } from '../../src/settings';
 import { createTokenProvider } from '../../src/token';
 import { MicrosoftTokenSource } from '../../src/token/microsoftTokenSource';
 import { TokenCache } from '../../src/token/tokenCache';
 import { createMailSender, type MailSender } from '../../src/smtp';
-import { createStorageClients } from '../../src/storage';
-import { DeadLetterWriter, type DeadLetterRecord } from '../../src/deadLetter';
+import { createStorageClients } from '../../src/transport/storage';
+import { DeadLetterWriter, type DeadLetterRecord } from '../../src/delivery/deadLetters';
 import { BlobDeliveryLedger } from '../../src/delivery/ledger';
 import { QueueRetries } from '../../src/delivery/retryQueue';
 import { BlobEnvelopeKeys } from '../../src/delivery/envelopeKey';
-import { relayQueueMessage, type RelayDependencies, type RelayOutcome } from '../../src/relay';
-import { createRelay, type Relay } from '../../src/runtime';
-import { silentLogger, type Logger } from '../../src/log';
+import { relayQueueMessage, type RelayDependencies, type RelayOutcome } from '../../src/relay/handler';
+import { createRelay, type Relay } from '../../src/app/runtime';
+import { silentLogger, type Logger } from '../../src/core/log';
 
 export const HARNESS_HEADER = 'X-Harness-Key';
 
@@ -40,7 +40,7 @@ export interface HarnessOptions {
   processingVisibilitySeconds?: number;
   logger?: Logger;
   /**
-   * Hand messages to the process's relay as src/runtime.ts wires it (mailbox throttle, refused-token
+   * Hand messages to the process's relay as src/app/runtime.ts wires it (mailbox throttle, refused-token
    * diagnosis, the monitor's mailbox conditions) instead of the harness's own parts; storage faults
    * and tokenRequestTimeoutMs do not apply then.
    */

@@ -5,9 +5,9 @@
  * in RELAY_RUNNER_BATCH_SIZE (default 1), the processing visibility in RELAY_PROCESSING_VISIBILITY_SECONDS.
  */
 import { QueueClient } from '@azure/storage-queue';
-import { loadConfig } from '../../src/config';
-import { createRelay } from '../../src/runtime';
-import { silentLogger } from '../../src/log';
+import { loadConfig } from '../../src/settings';
+import { createRelay } from '../../src/app/runtime';
+import { silentLogger } from '../../src/core/log';
 import { QueueRunner } from '../../local/queueRunner';
 
 async function main(): Promise<void> {

@@ -8,12 +8,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/settings';
 import { createHealthHandler } from '../../src/http/health';
 import { relayTarget } from '../../src/diagnostics/target';
-import { stepLabel } from '../../src/diagnostics/setupSteps';
-import { createRelay, getRelay, type Relay } from '../../src/runtime';
-import { silentLogger } from '../../src/log';
+import { stepLabel } from '../../src/core/setupSteps';
+import { createRelay, getRelay, type Relay } from '../../src/app/runtime';
+import { silentLogger } from '../../src/core/log';
 import { health } from '../../functions/health';
 import { httpInput, httpResponse } from '../../functions/lib/http';
 import { startLocalTenant, type LocalTenant } from '../diagnostics/localSetup';

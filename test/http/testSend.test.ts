@@ -12,8 +12,8 @@ import { QueueClient } from '@azure/storage-queue';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { simpleParser } from 'mailparser';
 import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/stack';
-import { stepLabel } from '../../src/diagnostics/setupSteps';
-import { getRelay } from '../../src/runtime';
+import { stepLabel } from '../../src/core/setupSteps';
+import { getRelay } from '../../src/app/runtime';
 import { httpSend } from '../../functions/httpSend';
 
 const QUEUE = 'http-send-test';

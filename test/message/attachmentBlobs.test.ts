@@ -7,12 +7,12 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import nodemailer from 'nodemailer';
 import { simpleParser } from 'mailparser';
 import { DEVSTORE_ACCOUNT, LocalAzurite } from '../../local/azurite';
-import { AttachmentBlobs, closeAttachmentStreams } from '../../src/message/attachmentBlobs';
+import { AttachmentBlobs, closeAttachmentStreams } from '../../src/delivery/attachmentBlobs';
 import { toMailOptions } from '../../src/message/compose';
 import { parseQueueMessage } from '../../src/message/validate';
 import type { RelayMessage } from '../../src/message/types';
-import { RelayError } from '../../src/errors';
-import type { MailSettings } from '../../src/config';
+import { RelayError } from '../../src/core/errors';
+import type { MailSettings } from '../../src/settings';
 import { StorageTap } from '../support/storageTap';
 
 const mail: MailSettings = { user: 'relay@example.com', from: 'relay@example.com', allowedFrom: [], maxRecipients: 500 };

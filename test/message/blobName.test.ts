@@ -11,8 +11,8 @@ import fc from 'fast-check';
 import { AnonymousCredential, BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { blobNameProblem, containedBlobClient, urlOutsideContainer } from '../../src/message/blobName';
 import { InvalidMessageError, parseQueueMessage } from '../../src/message/validate';
-import { RelayError } from '../../src/errors';
-import type { MailSettings } from '../../src/config';
+import { RelayError } from '../../src/core/errors';
+import type { MailSettings } from '../../src/settings';
 
 const mail: MailSettings = { user: 'relay@example.com', from: 'relay@example.com', allowedFrom: [], maxRecipients: 500 };
 const CONTAINER = 'outbound-mail-attachments';

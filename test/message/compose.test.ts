@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import nodemailer from 'nodemailer';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
-import type { MailSettings } from '../../src/config';
+import type { MailSettings } from '../../src/settings';
 import { stableMessageId, toMailOptions } from '../../src/message/compose';
 import { parseQueueMessage, type RelayMessage } from '../../src/message/validate';
 

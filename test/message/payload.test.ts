@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RelayError } from '../../src/errors';
+import { RelayError } from '../../src/core/errors';
 import { parsePayload } from '../../src/message/payload';
 
 function description(payload: unknown): string {

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MailSettings } from '../../src/config';
-import { echoInput } from '../../src/echo';
-import { RelayError, type ReasonCode } from '../../src/errors';
+import type { MailSettings } from '../../src/settings';
+import { echoInput } from '../../src/core/echo';
+import { RelayError, type ReasonCode } from '../../src/core/errors';
 import { InvalidMessageError, decodeQueueText, parseQueueMessage, type RelayMessage } from '../../src/message/validate';
 
 const MAIL: MailSettings = {
@@ -400,7 +400,7 @@ describe('header lines stay within RFC 5322 limits', () => {
   it('refuses a header name longer than 76 characters', () => {
     const name = `X-${'N'.repeat(75)}`;
     assert.deepEqual(problemsOf({ to: 'ada@example.com', text: 'x', headers: { [name]: 'v' } }).problems, [
-      // The name is echoed cut to the shared bound (src/echo.ts).
+      // The name is echoed cut to the shared bound (src/core/echo.ts).
       `$.headers[${JSON.stringify(echoInput(name))}]: must NOT have more than 76 characters`,
     ]);
     assert.doesNotThrow(() => parseQueueMessage({ to: 'ada@example.com', text: 'x', headers: { [`X-${'N'.repeat(74)}`]: 'v' } }, MAIL));

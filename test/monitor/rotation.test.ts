@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { LOCAL_CLIENT_ID } from '../../local/stack';
 import { SMTP_SEND_AS_APP } from '../../local/tokenServer';
 import { createSecretMonitor } from '../../src/monitor';
-import type { Relay } from '../../src/runtime';
+import type { Relay } from '../../src/app/runtime';
 import { GraphDouble, OWNED_BY_PERMISSION } from '../doubles/graphDouble';
 import { postForm } from '../local/helpers';
 import { queueMessage, recordingLogger, startRelayVaultStack, SECRET_NAME, type RelayVaultStack } from '../secrets/relayVaultStack';

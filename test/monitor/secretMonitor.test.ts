@@ -9,7 +9,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { LOCAL_CLIENT_ID } from '../../local/stack';
 import { createSecretMonitor } from '../../src/monitor';
-import type { Relay } from '../../src/runtime';
+import type { Relay } from '../../src/app/runtime';
 import { queueMessage, recordingLogger, startRelayVaultStack, SECRET_NAME, type RelayVaultStack } from '../secrets/relayVaultStack';
 
 const DAY = 86_400_000;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { InvocationContext, type Timer } from '@azure/functions';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { secretMonitor } from '../../functions/secretMonitor';
-import { getRelay } from '../../src/runtime';
+import { getRelay } from '../../src/app/runtime';
 
 let stack: LocalStack;
 const saved = new Map<string, string | undefined>();

@@ -10,9 +10,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { startLocalStack, type LocalStack } from '../../local/stack';
-import { ECHO_MAX_CHARS } from '../../src/echo';
-import { getRelay } from '../../src/runtime';
-import type { Logger } from '../../src/log';
+import { ECHO_MAX_CHARS } from '../../src/core/echo';
+import { getRelay } from '../../src/app/runtime';
+import type { Logger } from '../../src/core/log';
 import { httpSend } from '../../functions/httpSend';
 import { RelayHarness } from '../harness/relayHarness';
 

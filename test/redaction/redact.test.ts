@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { forgetSecret, redact, redactKnownSecrets, registerSecret } from '../../src/redact';
+import { forgetSecret, redact, redactKnownSecrets, registerSecret } from '../../src/core/redact';
 import { adversarialTexts, MEASURE_SECRET, MEASURE_TOKEN } from '../../scripts/redactionWorstCase';
 
 /** Far above the linear time (tens of ms), far below the quadratic one (minutes for 1 MiB). */

@@ -9,8 +9,8 @@ import { join, resolve } from 'node:path';
 import { QueueClient } from '@azure/storage-queue';
 import { LocalAzurite } from '../../local/azurite';
 import { QueueRunner, readHostQueueSettings, type HostQueueSettings } from '../../local/queueRunner';
-import { silentLogger } from '../../src/log';
-import type { QueueDelivery } from '../../src/relay';
+import { silentLogger } from '../../src/core/log';
+import type { QueueDelivery } from '../../src/relay/handler';
 
 const root = resolve(__dirname, '..', '..', '..');
 let azurite: LocalAzurite;

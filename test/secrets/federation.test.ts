@@ -8,9 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLocalStack, LOCAL_CLIENT_ID, type LocalStack } from '../../local/stack';
 import { JWT_BEARER_ASSERTION } from '../../local/tokenServer';
-import { loadConfig } from '../../src/config';
-import { createRelay, type Relay } from '../../src/runtime';
-import { RetryLaterError } from '../../src/relay';
+import { loadConfig } from '../../src/settings';
+import { createRelay, type Relay } from '../../src/app/runtime';
+import { RetryLaterError } from '../../src/relay/handler';
 import { ManagedIdentityDouble } from '../doubles/managedIdentityDouble';
 import { queueMessage, recordingLogger } from './relayVaultStack';
 

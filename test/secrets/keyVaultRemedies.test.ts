@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { QueueClient } from '@azure/storage-queue';
 import { LOCAL_CLIENT_ID } from '../../local/stack';
-import type { DeadLetterRecord } from '../../src/deadLetter';
+import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 import { queueMessage, recordingLogger, startRelayVaultStack, SECRET_NAME, type RelayVaultStack } from './relayVaultStack';
 
 let env: RelayVaultStack;

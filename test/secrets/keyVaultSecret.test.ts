@@ -4,8 +4,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Logger } from '../../src/log';
-import { redact } from '../../src/redact';
+import type { Logger } from '../../src/core/log';
+import { redact } from '../../src/core/redact';
 import { KeyVaultSecretProvider, createSecretClient } from '../../src/secrets';
 import { SECRET_NAME, startVaultStack, type VaultStack } from './vaultStack';
 import { rejection } from '../support/rejection';

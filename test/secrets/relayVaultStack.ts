@@ -7,9 +7,9 @@
  */
 import { ClientSecretCredential } from '@azure/identity';
 import { startLocalStack, LOCAL_TENANT_ID, type LocalStack } from '../../local/stack';
-import { loadConfig } from '../../src/config';
-import { createRelay, type Relay } from '../../src/runtime';
-import type { Logger } from '../../src/log';
+import { loadConfig } from '../../src/settings';
+import { createRelay, type Relay } from '../../src/app/runtime';
+import type { Logger } from '../../src/core/log';
 import { KeyVaultDouble, VAULT_RESOURCE } from '../doubles/keyVaultDouble';
 
 export const SECRET_NAME = 'relay-client-secret';

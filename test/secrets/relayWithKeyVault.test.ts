@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LOCAL_CLIENT_ID } from '../../local/stack';
-import { RetryLaterError } from '../../src/relay';
+import { RetryLaterError } from '../../src/relay/handler';
 import { queueMessage, recordingLogger, startRelayVaultStack, SECRET_NAME, type RelayVaultStack } from './relayVaultStack';
 
 let env: RelayVaultStack;

@@ -1,7 +1,7 @@
 /** The retry-with-the-latest-secret rule, on the errors the token classifiers produce. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RelayError } from '../../src/errors';
+import { RelayError } from '../../src/core/errors';
 import type { ClientSecret, ClientSecretProvider } from '../../src/secrets';
 import { classifyTokenFailure, SecretProviderTokenSource, isSecretRejection } from '../../src/token';
 

@@ -10,7 +10,7 @@ import { LocalTokenServer } from '../../local/tokenServer';
 import type { LocalCertificates } from '../../local/certs';
 import { sharedCertificates } from '../local/helpers';
 import { KeyVaultDouble, VAULT_RESOURCE } from '../doubles/keyVaultDouble';
-import type { KeyVaultSecretSettings } from '../../src/config';
+import type { KeyVaultSecretSettings } from '../../src/settings';
 import { createSecretClient } from '../../src/secrets';
 
 export const TENANT = '3f1e5c2a-7b6d-4c8e-9a0b-1c2d3e4f5a6b';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifySmtpError, parseSmtpReply, type SmtpErrorLike } from '../../src/smtp/classifySmtpError';
-import { RelayError } from '../../src/errors';
+import { RelayError } from '../../src/core/errors';
 
 /** An error shaped the way nodemailer's SMTP connection builds it (_formatError). */
 function smtpError(code: string, command: string, response?: string, extra: Partial<SmtpErrorLike> = {}): Error & SmtpErrorLike {

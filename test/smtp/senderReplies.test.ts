@@ -9,7 +9,7 @@
 import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifySmtpError, type SmtpErrorLike } from '../../src/smtp/classifySmtpError';
-import { remedyOf, type DiagnosisId } from '../../src/diagnostics/diagnoses';
+import { remedyOf, type DiagnosisId } from '../../src/core/diagnoses';
 import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/stack';
 import { RelayHarness } from '../harness/relayHarness';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { RelayError } from '../../src/errors';
+import { RelayError } from '../../src/core/errors';
 
 /** The RelayError `promise` rejects with (fails the test if it resolves or rejects with anything else). */
 export async function rejection(promise: Promise<unknown>): Promise<RelayError> {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MailboxThrottle, type Clock, type MailboxThrottleOptions } from '../../src/throttle/mailboxThrottle';
-import { RelayError } from '../../src/errors';
+import { RelayError } from '../../src/core/errors';
 
 /** Time moves only when the test advances it; due timers then run in order. */
 class FakeClock implements Clock {

@@ -7,7 +7,7 @@ import {
   parseTokenErrorBody,
   type TokenEndpointFailure,
 } from '../../src/token/classifyTokenError';
-import { registerSecret } from '../../src/redact';
+import { registerSecret } from '../../src/core/redact';
 
 /** An error answer exactly as Entra sends it (description with trace lines). */
 function entraBody(error: string, code: number, text: string): string {

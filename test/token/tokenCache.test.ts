@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TokenCache } from '../../src/token/tokenCache';
 import type { AccessToken, TokenSource } from '../../src/token/types';
-import { redact } from '../../src/redact';
+import { redact } from '../../src/core/redact';
 
 const MINUTE = 60_000;
 const MARGIN = 10 * MINUTE;

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
 import { createLocalCertificates, type LocalCertificates } from '../../local/certs';
 import { LocalTokenServer } from '../../local/tokenServer';
-import type { MicrosoftOAuthSettings, OAuthSettings } from '../../src/config';
-import type { Logger } from '../../src/log';
-import { redact } from '../../src/redact';
+import type { MicrosoftOAuthSettings, OAuthSettings } from '../../src/settings';
+import type { Logger } from '../../src/core/log';
+import { redact } from '../../src/core/redact';
 import { createTokenProvider, GenericTokenSource, MicrosoftTokenSource, TokenCache } from '../../src/token';
 import { rejection } from '../support/rejection';
 

@@ -9,7 +9,7 @@ import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import type { InjectedReply } from '../../local/tokenServer';
-import { RelayError } from '../../src/errors';
+import { RelayError } from '../../src/core/errors';
 import { TokenCache } from '../../src/token/tokenCache';
 import type { AccessToken, TokenSource } from '../../src/token/types';
 import { RelayHarness } from '../harness/relayHarness';

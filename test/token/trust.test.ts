@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createLocalCertificates } from '../../local/certs';
-import { sharedSecureContext, trustedCertificates } from '../../src/token/trust';
+import { sharedSecureContext, trustedCertificates } from '../../src/transport/tls';
 
 describe('trustedCertificates', () => {
   it("keeps Node's defaults when no extra CA is configured", () => {

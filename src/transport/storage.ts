@@ -6,7 +6,7 @@
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { QueueServiceClient, type StoragePipelineOptions } from '@azure/storage-queue';
 import { BlobServiceClient } from '@azure/storage-blob';
-import type { StorageConnection } from './config';
+import type { StorageConnection } from '../settings';
 
 export interface StorageClients {
   queues: QueueServiceClient;

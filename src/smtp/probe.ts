@@ -6,10 +6,10 @@
  * answers the same questions in the same session. Nothing is sent.
  */
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
-import type { SmtpSettings } from '../config';
-import { classifySmtpError } from '../smtp';
-import type { RelayError } from '../errors';
-import { smtpConnectionOptions } from '../smtp/connectionOptions';
+import type { SmtpSettings } from '../settings';
+import { classifySmtpError } from './index';
+import type { RelayError } from '../core/errors';
+import { smtpConnectionOptions } from './connectionOptions';
 
 export interface SmtpProbeResult {
   /** The server answered (false when nothing came back: refused, unknown host, timeout). */

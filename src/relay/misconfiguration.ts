@@ -14,15 +14,15 @@
  * Either way `relay.config_invalid` is logged with every problem, at most once a
  * minute per instance rather than once per message.
  */
-import { ConfigError, loadQueueConfig, type Environment, type QueueSettings } from './config';
-import { DeadLetterWriter } from './deadLetter';
-import { QueueRetries } from './delivery/retryQueue';
-import { RelayError } from './errors';
-import type { Logger } from './log';
-import { redactingLogger } from './redact';
-import { BlobEnvelopeKeys } from './delivery/envelopeKey';
-import { holdUnread, RetryLaterError, type QueueDelivery, type RelayOutcome } from './relay';
-import { createStorageClients } from './storage';
+import { ConfigError, loadQueueConfig, type Environment, type QueueSettings } from '../settings';
+import { DeadLetterWriter } from '../delivery/deadLetters';
+import { QueueRetries } from '../delivery/retryQueue';
+import { RelayError } from '../core/errors';
+import type { Logger } from '../core/log';
+import { redactingLogger } from '../core/redact';
+import { BlobEnvelopeKeys } from '../delivery/envelopeKey';
+import { holdUnread, RetryLaterError, type QueueDelivery, type RelayOutcome } from './handler';
+import { createStorageClients } from '../transport/storage';
 
 /** How often relay.config_invalid is logged while the settings stay invalid. */
 export const CONFIG_INVALID_LOG_INTERVAL_MS = 60_000;

@@ -85,7 +85,7 @@ export interface RelayErrorDetails {
   remedy?: string;
   /** Seconds the provider asked us to wait (Retry-After, throttling). */
   retryAfterSeconds?: number;
-  /** The entry of the diagnosis list (src/diagnostics/diagnoses.ts) the remedy comes from, when it names one. */
+  /** The entry of the diagnosis list (src/core/diagnoses.ts) the remedy comes from, when it names one. */
   diagnosis?: string;
   cause?: unknown;
 }

@@ -5,7 +5,7 @@
  *
  * `props` become structured fields (customDimensions in Application Insights).
  * Never put a secret or a token in either argument; `redact()` in
- * `src/redact.ts` is the last line of defence, not the first.
+ * `src/core/redact.ts` is the last line of defence, not the first.
  */
 export interface Logger {
   info(message: string, props?: Record<string, unknown>): void;

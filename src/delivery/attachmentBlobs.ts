@@ -7,9 +7,9 @@
  */
 import { Readable } from 'node:stream';
 import type { BlobClient, ContainerClient } from '@azure/storage-blob';
-import { RelayError } from '../errors';
-import { containedBlobClient } from './blobName';
-import type { BlobAttachment, RelayAttachment, RelayMessage, ReopenableStream, ResolvedMessage } from './types';
+import { RelayError } from '../core/errors';
+import { containedBlobClient } from '../message/blobName';
+import type { BlobAttachment, RelayAttachment, RelayMessage, ReopenableStream, ResolvedMessage } from '../message/types';
 
 export class AttachmentBlobs {
   constructor(private readonly container: ContainerClient, private readonly maxTotalBytes: number) {}

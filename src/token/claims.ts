@@ -4,8 +4,8 @@
  * itself never leaves this module: callers get the claims that matter and a
  * verdict, nothing they could print by mistake.
  */
-import type { OAuthSettings } from '../config';
-import type { DiagnosisId } from './diagnoses';
+import type { OAuthSettings } from '../settings';
+import type { DiagnosisId } from '../core/diagnoses';
 
 /** Both spellings name Exchange Online: Microsoft's docs use one, the setup guide the other. */
 export const EXCHANGE_AUDIENCES = ['https://outlook.office365.com', 'https://outlook.office.com'] as const;

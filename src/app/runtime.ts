@@ -4,28 +4,28 @@
  * invocation on this instance (a Functions worker runs many invocations in
  * one process). Entry points (functions/, the local runner) call `getRelay()`.
  */
-import { ConfigError, loadConfig, type RelayConfig } from './config';
-import { createTokenProvider, type AssertionProvider, type TokenCache } from './token';
-import { createSecretProvider, type ClientSecretProvider } from './secrets';
+import { ConfigError, loadConfig, type RelayConfig } from '../settings';
+import { createTokenProvider, type AssertionProvider, type TokenCache } from '../token';
+import { createSecretProvider, type ClientSecretProvider } from '../secrets';
 import type { TokenCredential } from '@azure/identity';
-import { createMailSender, type MailSender } from './smtp';
-import { createStorageClients, type StorageClients } from './storage';
-import { MailboxThrottle } from './throttle/mailboxThrottle';
-import { throttledSender } from './throttle/throttledSender';
-import { ConcurrencyGate } from './throttle/concurrencyGate';
-import { DeadLetterWriter } from './deadLetter';
-import { BlobDeliveryLedger } from './delivery/ledger';
-import { QueueRetries } from './delivery/retryQueue';
-import { BlobEnvelopeKeys } from './delivery/envelopeKey';
-import { AttachmentBlobs } from './message/attachmentBlobs';
-import { processLogger, type Logger } from './log';
-import { newDeliveryCounters, type DeliveryCounters } from './metrics';
-import { redactingLogger } from './redact';
-import { relayQueueMessage, type QueueDelivery, type RelayOutcome } from './relay';
-import { createSecretMonitor, type SecretMonitor } from './monitor';
-import { handleWhileMisconfigured } from './misconfiguration';
-import { judgementOf } from './diagnostics/tokenClaims';
-import { MailboxConditions } from './monitor/mailboxConditions';
+import { createMailSender, type MailSender } from '../smtp';
+import { createStorageClients, type StorageClients } from '../transport/storage';
+import { MailboxThrottle } from '../throttle/mailboxThrottle';
+import { throttledSender } from '../throttle/throttledSender';
+import { ConcurrencyGate } from '../throttle/concurrencyGate';
+import { DeadLetterWriter } from '../delivery/deadLetters';
+import { BlobDeliveryLedger } from '../delivery/ledger';
+import { QueueRetries } from '../delivery/retryQueue';
+import { BlobEnvelopeKeys } from '../delivery/envelopeKey';
+import { AttachmentBlobs } from '../delivery/attachmentBlobs';
+import { processLogger, type Logger } from '../core/log';
+import { newDeliveryCounters, type DeliveryCounters } from '../core/metrics';
+import { redactingLogger } from '../core/redact';
+import { relayQueueMessage, type QueueDelivery, type RelayOutcome } from '../relay/handler';
+import { createSecretMonitor, type SecretMonitor } from '../monitor';
+import { handleWhileMisconfigured } from '../relay/misconfiguration';
+import { judgementOf } from '../token/claims';
+import { MailboxConditions } from '../monitor/mailboxConditions';
 
 export interface Relay {
   readonly config: RelayConfig;
@@ -129,7 +129,7 @@ export function getRelay(): Relay {
 
 /**
  * The queue function's work: the process's relay handles the message; while the settings
- * are invalid it is held, or left to the host, with the reason (src/misconfiguration.ts).
+ * are invalid it is held, or left to the host, with the reason (src/relay/misconfiguration.ts).
  */
 export async function handleQueueEntry(payload: unknown, delivery: QueueDelivery, logger: Logger): Promise<RelayOutcome> {
   let relay: Relay;

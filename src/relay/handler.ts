@@ -16,22 +16,22 @@
  * It knows nothing of the Functions host: functions/ and the local runner both call it.
  */
 import type { SendMailOptions } from 'nodemailer';
-import type { RelayConfig } from './config';
-import { RelayError, isRelayError } from './errors';
-import type { Logger } from './log';
-import type { DeliveryCounters } from './metrics';
-import type { ConcurrencyGate } from './throttle/concurrencyGate';
-import { redact, redactingLogger } from './redact';
-import { decodeQueueText, InvalidMessageError, parseQueueMessage, type RelayMessage } from './message/validate';
-import { stableMessageId, toMailOptions } from './message/compose';
-import { closeAttachmentStreams } from './message/attachmentBlobs';
-import type { DeadLetterInput, DeadLetterReceipt } from './deadLetter';
-import type { DeliveryLedger, LedgerClaim, LedgerEntry } from './delivery/ledger';
-import { isPastMaxAge, retryDelaySeconds, type RetryPolicy } from './delivery/backoff';
-import { openRetry, sealForRetry, type RetryEnvelope, type Unwrapped } from './delivery/retryEnvelope';
-import type { EnvelopeKeys } from './delivery/envelopeKey';
-import { messageDigest } from './delivery/messageDigest';
-import { renewWhileSending, type ClaimRenewal } from './delivery/claimRenewal';
+import type { RelayConfig } from '../settings';
+import { RelayError, isRelayError } from '../core/errors';
+import type { Logger } from '../core/log';
+import type { DeliveryCounters } from '../core/metrics';
+import type { ConcurrencyGate } from '../throttle/concurrencyGate';
+import { redact, redactingLogger } from '../core/redact';
+import { decodeQueueText, InvalidMessageError, parseQueueMessage, type RelayMessage } from '../message/validate';
+import { stableMessageId, toMailOptions } from '../message/compose';
+import { closeAttachmentStreams } from '../delivery/attachmentBlobs';
+import type { DeadLetterInput, DeadLetterReceipt } from '../delivery/deadLetters';
+import type { DeliveryLedger, LedgerClaim, LedgerEntry } from '../delivery/ledger';
+import { isPastMaxAge, retryDelaySeconds, type RetryPolicy } from '../delivery/backoff';
+import { openRetry, sealForRetry, type RetryEnvelope, type Unwrapped } from '../delivery/retryEnvelope';
+import type { EnvelopeKeys } from '../delivery/envelopeKey';
+import { messageDigest } from '../delivery/messageDigest';
+import { renewWhileSending, type ClaimRenewal } from '../delivery/claimRenewal';
 
 /** What the queue tells us about this delivery of the message (Functions trigger metadata). */
 export interface QueueDelivery {

@@ -9,9 +9,9 @@
  */
 import * as fs from 'node:fs';
 import { isIP } from 'node:net';
-import { echoSetting } from './echo';
-import { isEmailAddress } from './message/address';
-import { registerSecret } from './redact';
+import { echoSetting } from '../core/echo';
+import { isEmailAddress } from '../message/address';
+import { registerSecret } from '../core/redact';
 
 /** How the SMTP connection is secured: STARTTLS upgrade (587) or TLS from the first byte (465). */
 export type SmtpSecurity = 'starttls' | 'implicit';

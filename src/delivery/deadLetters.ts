@@ -10,9 +10,9 @@
 import { randomUUID } from 'node:crypto';
 import type { QueueClient } from '@azure/storage-queue';
 import type { ContainerClient } from '@azure/storage-blob';
-import { redactKnownSecrets, redactValue } from './redact';
-import type { FailureKind, ReasonCode } from './errors';
-import { createOnce, type StorageClients } from './storage';
+import { redactKnownSecrets, redactValue } from '../core/redact';
+import type { FailureKind, ReasonCode } from '../core/errors';
+import { createOnce, type StorageClients } from '../transport/storage';
 
 export const DEAD_LETTER_SCHEMA = 'oauth2-smtp-relay/dead-letter/v1';
 

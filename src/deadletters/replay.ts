@@ -12,13 +12,13 @@
  */
 import type { QueueClient } from '@azure/storage-queue';
 import type { BlobServiceClient } from '@azure/storage-blob';
-import type { DeadLetterRecord } from './deadLetter';
-import type { QueueSettings, RelayConfig } from './config';
-import { createStorageClients } from './storage';
-import { BlobDeliveryLedger, type DeliveryLedger } from './delivery/ledger';
-import { sealForRetry } from './delivery/retryEnvelope';
-import { BlobEnvelopeKeys, type EnvelopeKeys } from './delivery/envelopeKey';
-import type { ReasonCode } from './errors';
+import type { DeadLetterRecord } from '../delivery/deadLetters';
+import type { QueueSettings, RelayConfig } from '../settings';
+import { createStorageClients } from '../transport/storage';
+import { BlobDeliveryLedger, type DeliveryLedger } from '../delivery/ledger';
+import { sealForRetry } from '../delivery/retryEnvelope';
+import { BlobEnvelopeKeys, type EnvelopeKeys } from '../delivery/envelopeKey';
+import type { ReasonCode } from '../core/errors';
 
 export interface ReplayDependencies {
   deadLetterQueue: QueueClient;
