@@ -4,6 +4,7 @@
  * queue handler decides retry or dead-letter in one place and the operator
  * reads what failed and which setup step fixes it.
  */
+import type { CatalogueId } from './diagnoses';
 
 /**
  * - permanent: this message can never be delivered as it is (bad input, 5xx for
@@ -81,12 +82,15 @@ export interface RelayErrorDetails {
   kind: FailureKind;
   /** The provider's own words (SMTP reply line, OAuth error/description), already free of secrets. */
   providerReply?: string;
-  /** What the operator should do, naming the setup step. */
+  /**
+   * What the operator should do, naming the setup step: the catalogue's text for `diagnosis`
+   * (spread `advice(id)` from src/core/diagnoses), or passed on from the failure this one wraps.
+   */
   remedy?: string;
   /** Seconds the provider asked us to wait (Retry-After, throttling). */
   retryAfterSeconds?: number;
-  /** The entry of the diagnosis list (src/core/diagnoses.ts) the remedy comes from, when it names one. */
-  diagnosis?: string;
+  /** The catalogue entry (src/core/diagnoses.ts) the remedy comes from, when it names one. */
+  diagnosis?: CatalogueId;
   cause?: unknown;
 }
 
@@ -96,7 +100,7 @@ export class RelayError extends Error {
   readonly providerReply?: string;
   readonly remedy?: string;
   readonly retryAfterSeconds?: number;
-  readonly diagnosis?: string;
+  readonly diagnosis?: CatalogueId;
 
   constructor(message: string, details: RelayErrorDetails) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
