@@ -8,6 +8,7 @@
 import { Readable } from 'node:stream';
 import type { BlobClient, ContainerClient } from '@azure/storage-blob';
 import { RelayError } from '../core/errors';
+import { advice } from '../core/diagnoses';
 import { containedBlobClient } from '../message/blobName';
 import type { BlobAttachment, RelayAttachment, RelayMessage, ReopenableStream, ResolvedMessage } from '../message/types';
 
@@ -84,7 +85,7 @@ export class AttachmentBlobs {
       return new RelayError(`attachment blob "${name}" does not exist in container "${this.container.containerName}"`, {
         reason: 'attachment_not_found',
         kind: 'permanent',
-        remedy: 'Upload the file before queuing the message, name it exactly in "blob", and keep it until the message is sent.',
+        ...advice('attachment_not_found'),
         cause: error,
       });
     }
@@ -100,7 +101,7 @@ export class AttachmentBlobs {
       reason: 'storage_unavailable',
       kind: 'transient',
       providerReply: status ? `HTTP ${status}` : error instanceof Error ? error.message : String(error),
-      remedy: status === 403 ? "Grant the Function App's identity Storage Blob Data Reader on the attachment container." : undefined,
+      ...(status === 403 ? advice('attachment_access_denied') : {}),
       cause: error,
     });
   }
@@ -167,6 +168,6 @@ function tooLarge(size: number, limit: number): RelayError {
   return new RelayError(`attachments of ${size} bytes or more exceed the ${limit} bytes allowed (MAIL_MAX_ATTACHMENTS_MB)`, {
     reason: 'message_too_large',
     kind: 'permanent',
-    remedy: 'Send smaller attachments or a link to the file; raise MAIL_MAX_ATTACHMENTS_MB only if the mailbox accepts larger messages.',
+    ...advice('attachments_too_large'),
   });
 }

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { SendMailOptions } from 'nodemailer';
 import { ConfigError, type RelayConfig } from '../settings';
 import { isRelayError, type ReasonCode, type RelayError } from '../core/errors';
+import { remedyText } from '../core/diagnoses';
 import { toMailOptions } from '../message/compose';
 import { parseQueueMessage } from '../message/validate';
 import { redact } from '../core/redact';
@@ -316,5 +317,5 @@ function warningDays(config: RelayConfig): number {
 function unexpected(error: unknown): Finding {
   if (isRelayError(error)) return findingOfError(error);
   const text = error instanceof Error ? error.message : String(error);
-  return { finding: `unexpected error: ${redact(text)}`, steps: [], fix: 'Run the doctor again; if it persists, report this message.' };
+  return { finding: `unexpected error: ${redact(text)}`, steps: [], fix: remedyText('doctor_unexpected_error') };
 }

@@ -6,7 +6,7 @@
 import type { ConfigError } from '../settings';
 import type { ReasonCode, RelayError } from '../core/errors';
 import { redact } from '../core/redact';
-import { DIAGNOSES, diagnosis, remedyOf, type DiagnosisId } from '../core/diagnoses';
+import { diagnosis, isDiagnosisId, remedyText, type DiagnosisId } from '../core/diagnoses';
 import { stepLabel } from '../core/setupSteps';
 
 export interface Finding {
@@ -60,15 +60,12 @@ export function findingFor(id: DiagnosisId, seen: Pick<Finding, 'observed' | 'pr
 }
 
 /**
- * The diagnosis of a classified failure: the one the classifier named, else the one
- * whose remedy it carries (the classifiers take their remedies from the diagnosis list,
- * e.g. the TLS case of an unreachable token endpoint); the reason code is the fallback.
+ * The diagnosis of a classified failure: the one the classifier named (`error.diagnosis`,
+ * e.g. the TLS case of an unreachable token endpoint); for a failure that names none, or
+ * only a remedy with no row of its own, the one its reason code stands for.
  */
 export function diagnosisOfError(error: RelayError): DiagnosisId | undefined {
-  if (error.diagnosis && error.diagnosis in DIAGNOSES) return error.diagnosis as DiagnosisId;
-  if (error.remedy) {
-    for (const id of Object.keys(DIAGNOSES) as DiagnosisId[]) if (remedyOf(id) === error.remedy) return id;
-  }
+  if (isDiagnosisId(error.diagnosis)) return error.diagnosis;
   return BY_REASON[error.reason];
 }
 
@@ -76,7 +73,7 @@ export function findingOfError(error: RelayError, observed?: string): Finding {
   const seen = { observed: observed ?? error.message, providerReply: error.providerReply, reason: error.reason };
   const id = diagnosisOfError(error);
   if (id) return findingFor(id, seen);
-  return clean({ finding: error.message, steps: [], fix: error.remedy ?? 'See the provider reply.', ...seen });
+  return clean({ finding: error.message, steps: [], fix: error.remedy ?? remedyText('see_provider_reply'), ...seen });
 }
 
 /** Settings problems: the most telling one picks the diagnosis, all of them are listed. */

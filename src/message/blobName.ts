@@ -17,6 +17,7 @@
  */
 import type { BlobClient, ContainerClient } from '@azure/storage-blob';
 import { RelayError } from '../core/errors';
+import { advice } from '../core/diagnoses';
 
 /** Azure Storage's limit on a blob name. */
 export const MAX_BLOB_NAME_LENGTH = 1024;
@@ -90,6 +91,6 @@ function refused(name: string, container: Pick<ContainerClient, 'containerName'>
   return new RelayError(`attachment blob name ${JSON.stringify(name)} is refused: it ${problem}`, {
     reason: 'invalid_message',
     kind: 'permanent',
-    remedy: `Name a blob inside container "${container.containerName}" as stored: ${BLOB_NAME_RULE}.`,
+    ...advice('blob_name_refused', { container: container.containerName, rule: BLOB_NAME_RULE }),
   });
 }

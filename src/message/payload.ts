@@ -5,6 +5,7 @@
  * producer that base64-encoded the text itself on top of that is accepted too.
  */
 import { RelayError } from '../core/errors';
+import { advice } from '../core/diagnoses';
 import { decodeStrictBase64 } from './base64';
 
 const UTF8_BOM = '\uFEFF';
@@ -157,6 +158,6 @@ function invalidJson(detail: string): RelayError {
   return new RelayError(`Invalid queue message: ${detail}.`, {
     reason: 'invalid_json',
     kind: 'permanent',
-    remedy: 'Producers must enqueue one JSON object per message (plain or base64-encoded UTF-8), as described in src/message/message.schema.json.',
+    ...advice('message_not_json'),
   });
 }

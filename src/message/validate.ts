@@ -8,6 +8,7 @@ import type { ErrorObject } from 'ajv';
 import type { MailSettings } from '../settings';
 import { echoInput } from '../core/echo';
 import { RelayError, type ReasonCode } from '../core/errors';
+import { advice, type Advice } from '../core/diagnoses';
 import { addressKey, isEmailAddress, otherAddressInName, parseMailboxText, type Mailbox } from './address';
 import { blobNameProblem } from './blobName';
 import { contentTypeProblem } from './contentType';
@@ -32,10 +33,11 @@ export interface MessageProblem {
 export class InvalidMessageError extends RelayError {
   readonly problems: MessageProblem[];
 
-  constructor(reason: ReasonCode, problems: MessageProblem[], remedy: string) {
+  /** `advised`: the catalogue's entry for what the producer should do (advice() from src/core/diagnoses). */
+  constructor(reason: ReasonCode, problems: MessageProblem[], advised: Advice) {
     const list = problems.map((item) => `${item.path}: ${item.problem}`).join('; ');
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
-    super(`Invalid queue message (${count}): ${list}`, { reason, kind: 'permanent', remedy });
+    super(`Invalid queue message (${count}): ${list}`, { reason, kind: 'permanent', ...advised });
     this.name = 'InvalidMessageError';
     this.problems = problems;
   }
@@ -105,13 +107,14 @@ function senderAddress(from: unknown): string | undefined {
   return undefined;
 }
 
-function rejection(reason: ReasonCode, problems: MessageProblem[], mail: MailSettings): InvalidMessageError {
-  const remedies: Partial<Record<ReasonCode, string>> = {
-    invalid_message: 'Fix the producer so its messages follow src/message/message.schema.json, then re-queue the dead-lettered message.',
-    too_many_recipients: `Split the message so each has at most ${mail.maxRecipients} recipients (Exchange Online accepts 500 per message).`,
-    sender_not_allowed: 'Omit "from" to send as MAIL_FROM, or add the address to MAIL_ALLOWED_FROM and grant the mailbox SendAs rights for it in Exchange.',
-  };
-  return new InvalidMessageError(reason, problems, remedies[reason] ?? '');
+function rejection(reason: 'invalid_message' | 'too_many_recipients' | 'sender_not_allowed', problems: MessageProblem[], mail: MailSettings): InvalidMessageError {
+  const advised =
+    reason === 'invalid_message'
+      ? advice('message_off_schema')
+      : reason === 'too_many_recipients'
+        ? advice('too_many_recipients', { maxRecipients: mail.maxRecipients })
+        : advice('sender_not_allowed');
+  return new InvalidMessageError(reason, problems, advised);
 }
 
 function isAllowedSender(address: string, mail: MailSettings): boolean {

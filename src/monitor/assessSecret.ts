@@ -4,6 +4,7 @@
  * or disabled. Pure: the monitor decides what to raise and when.
  */
 import type { ClientSecretProperties } from '../secrets/types';
+import { remedyText } from '../core/diagnoses';
 import type { Alert } from './alerts';
 
 export interface ExpiryWindows {
@@ -19,9 +20,7 @@ export interface Finding {
 
 const DAY_MS = 86_400_000;
 
-const NEW_SECRET_REMEDY =
-  'Create a new client secret (app registration → Certificates & secrets → New client secret), add its Value as a new version of the ' +
-  'Key Vault secret with the same expiry date, then delete the old client secret once the relay logs secret.version_changed.';
+const NEW_SECRET_REMEDY = remedyText('secret_renewal');
 
 export function assessSecret(secretName: string, props: ClientSecretProperties, now: number, windows: ExpiryWindows): Finding[] {
   const version = props.version ?? 'unversioned';
@@ -34,7 +33,7 @@ export function assessSecret(secretName: string, props: ClientSecretProperties, 
           name: 'secret_disabled',
           severity: 'critical',
           summary: `The current version of Key Vault secret "${secretName}" is disabled: no new access token can be obtained.`,
-          remedy: 'Enable the version in Key Vault, or add a new version with a valid client secret Value.',
+          remedy: remedyText('secret_version_disabled'),
           details: base,
         },
       },
@@ -48,7 +47,7 @@ export function assessSecret(secretName: string, props: ClientSecretProperties, 
           name: 'secret_no_expiry',
           severity: 'warning',
           summary: `Key Vault secret "${secretName}" has no expiry date, but the client secret in Microsoft Entra ID still expires (at most 24 months after it was created).`,
-          remedy: "Set the Key Vault secret's expiration date to the Expires date shown for the client secret in the app registration → Certificates & secrets, so the relay can warn in time.",
+          remedy: remedyText('secret_without_expiry'),
           details: base,
         },
       },

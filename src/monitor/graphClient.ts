@@ -8,6 +8,7 @@
  */
 import https from 'node:https';
 import { RelayError } from '../core/errors';
+import { advice } from '../core/diagnoses';
 import { redact, registerSecret } from '../core/redact';
 import { outboundHttpsAgent } from '../transport/tls';
 
@@ -102,11 +103,7 @@ export class GraphApplicationClient {
       reason: 'internal_error',
       kind: answer.status >= 500 || answer.status === 429 ? 'transient' : 'configuration',
       providerReply: reply,
-      remedy:
-        answer.status === 403 || answer.status === 401
-          ? 'Give the app registration the Microsoft Graph application permission Application.ReadWrite.OwnedBy (with admin consent) and make it an owner of itself ' +
-            '(e.g. New-MgApplicationOwnerByRef with the service principal), or turn ROTATION_ENABLED off and rotate by hand.'
-          : undefined,
+      ...(answer.status === 403 || answer.status === 401 ? advice('graph_permission_missing') : {}),
     });
   }
 }

@@ -11,6 +11,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { MicrosoftOAuthSettings, OAuthSettings, RotationSettings } from '../settings';
 import { isRelayError } from '../core/errors';
+import { remedyText } from '../core/diagnoses';
 import type { Logger } from '../core/log';
 import { redact } from '../core/redact';
 import type { ClientSecretProperties, ClientSecretProvider } from '../secrets/types';
@@ -214,7 +215,7 @@ export class SecretRotator implements SecretRotationStep {
         remedy:
           failure?.remedy ??
           (step === 'store'
-            ? "Grant the Function App's identity the role Key Vault Secrets Officer on the vault (rotation writes new versions)."
+            ? remedyText('rotation_store_denied')
             : undefined),
         details: {
           step,

@@ -18,6 +18,7 @@
 import type { SendMailOptions } from 'nodemailer';
 import type { RelayConfig } from '../settings';
 import { RelayError, isRelayError } from '../core/errors';
+import { advice } from '../core/diagnoses';
 import type { Logger } from '../core/log';
 import type { DeliveryCounters } from '../core/metrics';
 import type { ConcurrencyGate } from '../throttle/concurrencyGate';
@@ -528,12 +529,10 @@ async function unwrap(payload: unknown, deps: Pick<RelayDependencies, 'retries'>
 
 /** A payload shaped like a retry envelope that is not believed: said first among its problems. */
 function notARetryCopy(error: unknown, untrusted: string): RelayError {
-  const remedy =
-    'Retry envelopes are the relay\'s own: producers queue plain messages. If the relay wrote this copy (before retry copies were signed, ' +
-    'or its key blob was deleted), queue its "message" field again as a new message.';
-  if (error instanceof InvalidMessageError) return new InvalidMessageError(error.reason, [{ path: '$', problem: untrusted }, ...error.problems], remedy);
+  const advised = advice('not_a_retry_copy');
+  if (error instanceof InvalidMessageError) return new InvalidMessageError(error.reason, [{ path: '$', problem: untrusted }, ...error.problems], advised);
   const failure = toRelayError(error);
-  return new RelayError(`${failure.message} (${untrusted})`, { reason: failure.reason, kind: failure.kind, remedy, cause: error });
+  return new RelayError(`${failure.message} (${untrusted})`, { reason: failure.reason, kind: failure.kind, ...advised, cause: error });
 }
 
 /** Starts renewing a fresh claim for the duration of the send. */
@@ -589,9 +588,7 @@ async function idConflict(attempt: Attempt, first: LedgerEntry, message: RelayMe
     {
       reason: 'id_conflict',
       kind: 'permanent',
-      remedy:
-        'Use a new id for a new message: the id is an idempotency key and the relay sends each id once. Queue this message again with an id of its own; ' +
-        'a retry of the first message must carry exactly the same content.',
+      ...advice('id_conflict'),
     },
   );
   logger.error('a different message reuses an id the ledger already holds: not sent, dead-lettered', {
@@ -627,7 +624,7 @@ function storageUnavailable(message: string, cause: unknown): RelayError {
     reason: 'storage_unavailable',
     kind: 'transient',
     providerReply: redact(cause instanceof Error ? cause.message : String(cause)),
-    remedy: "Check the storage account behind AzureWebJobsStorage (reachable, and the app's identity has Storage Queue/Blob Data Contributor).",
+    ...advice('storage_unavailable'),
     cause,
   });
 }

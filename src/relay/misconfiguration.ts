@@ -18,6 +18,7 @@ import { ConfigError, loadQueueConfig, type Environment, type QueueSettings } fr
 import { DeadLetterWriter } from '../delivery/deadLetters';
 import { QueueRetries } from '../delivery/retryQueue';
 import { RelayError } from '../core/errors';
+import { advice } from '../core/diagnoses';
 import type { Logger } from '../core/log';
 import { redactingLogger } from '../core/redact';
 import { BlobEnvelopeKeys } from '../delivery/envelopeKey';
@@ -80,10 +81,7 @@ function configurationInvalid(invalid: ConfigError, poisonQueue: string | undefi
   return new RelayError(`The relay's settings are invalid, so the message was not read (${count}): ${problems}`, {
     reason: 'configuration_invalid',
     kind: 'configuration',
-    remedy: poisonQueue
-      ? `Correct these app settings (the doctor lists them too). Until then nothing can be written to storage: the host retries the message, then moves it to ${poisonQueue}; after the fix take it back with "oauth2-smtp-relay replay --from-poison".`
-      : 'Correct these app settings (the doctor and GET /api/health list them too). Held messages are retried with the usual backoff and go out once the settings are valid; ' +
-        'past RELAY_RETRY_MAX_AGE_SECONDS they are dead-lettered with configuration_invalid: replay them with "oauth2-smtp-relay replay --reason configuration_invalid".',
+    ...(poisonQueue ? advice('settings_invalid_unstored', { poisonQueue }) : advice('settings_invalid_held')),
   });
 }
 

@@ -7,10 +7,7 @@
 import { RelayError, type FailureKind, type ReasonCode } from '../core/errors';
 import { redact } from '../core/redact';
 import { describeNetworkFailure, networkFailureOf } from '../transport/networkFailure';
-
-const ACCESS_REMEDY =
-  "Grant the Function App's managed identity the role Key Vault Secrets User on the vault (Access control (IAM)), or a Get/List secret " +
-  'access policy for vaults that use access policies; with a user-assigned identity set MANAGED_IDENTITY_CLIENT_ID to its client ID.';
+import { advice, type Advice } from '../core/diagnoses';
 
 interface KeyVaultErrorShape {
   name?: string;
@@ -25,12 +22,12 @@ export function classifyKeyVaultError(error: unknown, where: string): RelayError
   const shape = (error && typeof error === 'object' ? error : {}) as KeyVaultErrorShape;
   const status = typeof shape.statusCode === 'number' ? shape.statusCode : undefined;
   const reply = providerReply(shape, status);
-  const make = (reason: ReasonCode, kind: FailureKind, text: string, remedy?: string, retryAfterSeconds?: number) =>
+  const make = (reason: ReasonCode, kind: FailureKind, text: string, advised?: Advice, retryAfterSeconds?: number) =>
     new RelayError(redact(`Could not read the client secret from ${where}: ${text}.`), {
       reason,
       kind,
       providerReply: reply,
-      remedy,
+      ...advised,
       retryAfterSeconds,
       cause: error,
     });
@@ -43,17 +40,13 @@ export function classifyKeyVaultError(error: unknown, where: string): RelayError
       'managed_identity_unavailable',
       passing ? 'transient' : 'configuration',
       `the managed identity could not get a token for Key Vault (${firstLine(shape.message)})`,
-      passing
-        ? undefined
-        : 'In Azure, turn on the Function App\'s system-assigned identity (Identity blade) or assign a user-assigned one and set MANAGED_IDENTITY_CLIENT_ID; ' +
-          'locally, sign in with `az login` (or Visual Studio Code / azd) as a user allowed to read the secret.',
+      passing ? undefined : advice('key_vault_identity_unavailable'),
     );
   }
   if (status === undefined) {
     const network = networkFailureOf(error);
     const what = network ? describeNetworkFailure(network) : firstLine(shape.message);
-    const remedy = network?.kind === 'tls' ? 'If the vault is reached through a TLS-inspecting proxy, put its CA in TLS_EXTRA_CA_FILE.' : undefined;
-    return make('secret_store_unavailable', 'transient', `Key Vault could not be reached (${what})`, remedy);
+    return make('secret_store_unavailable', 'transient', `Key Vault could not be reached (${what})`, network?.kind === 'tls' ? advice('key_vault_tls') : undefined);
   }
   if (status === 429 || status >= 500) {
     const retryAfter = Number(shape.response?.headers?.get?.('retry-after'));
@@ -70,7 +63,7 @@ export function classifyKeyVaultError(error: unknown, where: string): RelayError
       'secret_not_found',
       'configuration',
       'the secret does not exist (HTTP 404)',
-      'Check OAUTH2_CLIENT_SECRET_NAME and KEYVAULT_URL, and that the secret was created in that vault (a deleted secret can be recovered from Deleted secrets).',
+      advice('key_vault_secret_not_found'),
     );
   }
   if (status === 403 && isDisabled(shape)) {
@@ -78,11 +71,11 @@ export function classifyKeyVaultError(error: unknown, where: string): RelayError
       'secret_disabled',
       'configuration',
       'its current version is disabled (HTTP 403)',
-      'Enable the current version in the vault (Secrets → <name> → <version> → Enabled), or add a new version with the client secret Value.',
+      advice('key_vault_secret_disabled'),
     );
   }
   if (status === 401 || status === 403) {
-    return make('secret_store_access_denied', 'configuration', `Key Vault refused access (HTTP ${status})`, ACCESS_REMEDY);
+    return make('secret_store_access_denied', 'configuration', `Key Vault refused access (HTTP ${status})`, advice('key_vault_access_denied'));
   }
   return make('secret_store_unavailable', 'transient', `Key Vault answered HTTP ${status}`);
 }

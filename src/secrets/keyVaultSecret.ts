@@ -10,6 +10,7 @@ import type { KeyVaultSecret, SecretClient } from '@azure/keyvault-secrets';
 import { silentLogger, type Logger } from '../core/log';
 import { forgetSecret, registerSecret } from '../core/redact';
 import { RelayError } from '../core/errors';
+import { advice } from '../core/diagnoses';
 import { classifyKeyVaultError } from './classifyKeyVaultError';
 import type { ClientSecret, ClientSecretProperties, ClientSecretProvider } from './types';
 
@@ -89,7 +90,7 @@ export class KeyVaultSecretProvider implements ClientSecretProvider {
       throw new RelayError(`Could not read the client secret from ${this.description}: the secret has no value.`, {
         reason: 'secret_not_found',
         kind: 'configuration',
-        remedy: 'Store the client secret Value (from the app registration → Certificates & secrets) as the secret value.',
+        ...advice('key_vault_secret_empty'),
       });
     }
     registerSecret(secret.value);

@@ -11,7 +11,7 @@
  */
 import type { CustomAuthenticationContext, CustomAuthenticationResponse } from 'nodemailer/lib/smtp-connection';
 import { RelayError } from '../core/errors';
-import { remedyOf } from '../core/diagnoses';
+import { advice } from '../core/diagnoses';
 
 /** The method name the password handler is registered under (it speaks PLAIN or LOGIN, whichever is offered). */
 export const PASSWORD_METHOD = 'RELAY-PASSWORD';
@@ -28,7 +28,7 @@ function authNotOffered(offered: string[], wanted: string): RelayError {
   return new RelayError(`SMTP: the server offered ${what}; the relay does not send without authenticating, so nothing was sent.`, {
     reason: 'smtp_auth_not_offered',
     kind: 'configuration',
-    remedy: remedyOf('smtp_auth_not_offered'),
+    ...advice('smtp_auth_not_offered'),
   });
 }
 

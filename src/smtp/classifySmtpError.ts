@@ -11,7 +11,7 @@
 import { RelayError, isRelayError, type FailureKind, type ReasonCode } from '../core/errors';
 import { redact } from '../core/redact';
 import { describeNetworkFailure, networkFailureOf } from '../transport/networkFailure';
-import { remedyOf } from '../core/diagnoses';
+import { advice, type DiagnosisId } from '../core/diagnoses';
 
 /** The fields nodemailer puts on its errors (all optional: API errors have no reply). */
 export interface SmtpErrorLike {
@@ -38,29 +38,10 @@ interface Verdict {
   reason: ReasonCode;
   kind: FailureKind;
   message: string;
-  remedy?: string;
+  /** The diagnosis list's entry, the one place that names the setup steps; the remedy is its text. */
+  diagnosis?: DiagnosisId;
   retryAfterSeconds?: number;
 }
-
-// The remedies come from the diagnosis list, the one place that names the setup steps.
-const REMEDY = {
-  authRejected: remedyOf('smtp_auth_rejected'),
-  authDisabled: remedyOf('smtp_auth_disabled'),
-  authNotOffered: remedyOf('smtp_auth_not_offered'),
-  sendAsDenied: remedyOf('send_as_denied'),
-  mailboxLogon: remedyOf('mailbox_logon_failed'),
-  throttled: remedyOf('smtp_throttled'),
-  quota: remedyOf('quota_exceeded'),
-  mailboxFull: remedyOf('mailbox_full'),
-  basicAuth: remedyOf('basic_auth_unsupported'),
-  senderNotOwned: remedyOf('sender_not_owned'),
-  senderInvalid: remedyOf('sender_address_invalid'),
-  senderRefused: remedyOf('sender_refused'),
-  tooLarge: remedyOf('message_too_large'),
-  tls: remedyOf('smtp_tls_failed'),
-  unreachable: remedyOf('smtp_unreachable'),
-  sessionRefused: remedyOf('smtp_session_refused'),
-} as const;
 
 /** Parses an SMTP reply ("535 5.7.3 Authentication unsuccessful", multi-line allowed). */
 export function parseSmtpReply(response: unknown): SmtpReply | undefined {
@@ -82,33 +63,33 @@ function namedReplyVerdict(reply: SmtpReply, command: string): Verdict | undefin
   const { code, enhanced, text } = reply;
   // "550 5.7.30 Basic authentication is not supported for Client Submission": no password works any more.
   if (code >= 500 && (enhanced === '5.7.30' || /Basic authentication is not supported/i.test(text))) {
-    return { reason: 'basic_auth_unsupported', kind: 'configuration', message: 'the server no longer accepts a password (basic authentication)', remedy: REMEDY.basicAuth };
+    return { reason: 'basic_auth_unsupported', kind: 'configuration', message: 'the server no longer accepts a password (basic authentication)', diagnosis: 'basic_auth_unsupported' };
   }
   if (code === 535) {
     if (enhanced === '5.7.139' || /\b5\.7\.139\b/.test(text)) {
-      return { reason: 'smtp_auth_disabled', kind: 'configuration', message: 'SMTP AUTH is disabled for the mailbox or the tenant', remedy: REMEDY.authDisabled };
+      return { reason: 'smtp_auth_disabled', kind: 'configuration', message: 'SMTP AUTH is disabled for the mailbox or the tenant', diagnosis: 'smtp_auth_disabled' };
     }
-    return { reason: 'smtp_auth_rejected', kind: 'configuration', message: 'the server rejected the authentication', remedy: REMEDY.authRejected };
+    return { reason: 'smtp_auth_rejected', kind: 'configuration', message: 'the server rejected the authentication', diagnosis: 'smtp_auth_rejected' };
   }
   if (code === 530 && /STARTTLS/i.test(text)) {
-    return { reason: 'smtp_tls_failed', kind: 'configuration', message: 'the server requires STARTTLS first', remedy: REMEDY.tls };
+    return { reason: 'smtp_tls_failed', kind: 'configuration', message: 'the server requires STARTTLS first', diagnosis: 'smtp_tls_failed' };
   }
   if (code === 530 || enhanced === '5.7.57') {
-    return { reason: 'smtp_auth_not_offered', kind: 'configuration', message: 'the server did not accept the session as authenticated', remedy: REMEDY.authNotOffered };
+    return { reason: 'smtp_auth_not_offered', kind: 'configuration', message: 'the server did not accept the session as authenticated', diagnosis: 'smtp_auth_not_offered' };
   }
   if (command.startsWith('AUTH')) {
     if ([502, 503, 504].includes(code)) {
-      return { reason: 'smtp_auth_not_offered', kind: 'configuration', message: 'the server does not support this authentication', remedy: REMEDY.authNotOffered };
+      return { reason: 'smtp_auth_not_offered', kind: 'configuration', message: 'the server does not support this authentication', diagnosis: 'smtp_auth_not_offered' };
     }
     if (code >= 500) {
-      return { reason: 'smtp_auth_rejected', kind: 'configuration', message: 'the server rejected the authentication', remedy: REMEDY.authRejected };
+      return { reason: 'smtp_auth_rejected', kind: 'configuration', message: 'the server rejected the authentication', diagnosis: 'smtp_auth_rejected' };
     }
   }
   const sendAs = sendAsVerdict(reply);
   if (sendAs) return sendAs;
   // Exchange Online's throttling replies: connection/thread limit, rate limits, "server busy".
   if (code === 432 || code === 452 || enhanced === '4.3.2' || ((code === 421 || code === 451) && enhanced?.startsWith('4.7.'))) {
-    return { reason: 'smtp_throttled', kind: 'transient', message: 'the server is throttling this mailbox', remedy: REMEDY.throttled };
+    return { reason: 'smtp_throttled', kind: 'transient', message: 'the server is throttling this mailbox', diagnosis: 'smtp_throttled' };
   }
   // Before the logon rule: these STOREDRV texts name the mailbox too.
   if (/SubmissionQuotaExceeded/i.test(text) || (code === 554 && enhanced === '5.2.0' && /quota/i.test(text))) {
@@ -116,20 +97,20 @@ function namedReplyVerdict(reply: SmtpReply, command: string): Verdict | undefin
       reason: 'quota_exceeded',
       kind: 'transient',
       message: 'the mailbox reached its daily sending limit and may not send for up to 24 hours',
-      remedy: REMEDY.quota,
+      diagnosis: 'quota_exceeded',
       retryAfterSeconds: QUOTA_RETRY_SECONDS,
     };
   }
   // "554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException…": the sending mailbox, not a
   // recipient's (a 5.2.2 at RCPT TO without these words is about the recipient).
   if (enhanced === '5.2.2' && /STOREDRV\.Submission|QuotaExceededException/i.test(text)) {
-    return { reason: 'mailbox_full', kind: 'configuration', message: "the sending mailbox is full (Sent Items keeps a copy of every message)", remedy: REMEDY.mailboxFull };
+    return { reason: 'mailbox_full', kind: 'configuration', message: "the sending mailbox is full (Sent Items keeps a copy of every message)", diagnosis: 'mailbox_full' };
   }
   if (code === 430 || (/STOREDRV/i.test(text) && /logon|mailbox/i.test(text) && code >= 400)) {
-    return { reason: 'mailbox_logon_failed', kind: 'configuration', message: "Exchange could not log on to the sender's mailbox", remedy: REMEDY.mailboxLogon };
+    return { reason: 'mailbox_logon_failed', kind: 'configuration', message: "Exchange could not log on to the sender's mailbox", diagnosis: 'mailbox_logon_failed' };
   }
   if ((code === 552 && command !== 'RCPT TO') || enhanced === '5.3.4' || enhanced === '5.2.3') {
-    return { reason: 'message_too_large', kind: 'permanent', message: 'the message is too large for the server', remedy: REMEDY.tooLarge };
+    return { reason: 'message_too_large', kind: 'permanent', message: 'the message is too large for the server', diagnosis: 'message_too_large' };
   }
   return undefined;
 }
@@ -137,7 +118,7 @@ function namedReplyVerdict(reply: SmtpReply, command: string): Verdict | undefin
 /** Exchange Online's SendAsDenied: `550 5.7.60` at MAIL FROM, `554 5.2.252 SendAsDenied; … not allowed to send as …` after DATA. */
 function sendAsVerdict({ enhanced, text }: SmtpReply): Verdict | undefined {
   if (enhanced === '5.7.60' || enhanced === '5.2.252' || /SendAsDenied/i.test(text)) {
-    return { reason: 'send_as_denied', kind: 'permanent', message: 'the mailbox may not send as this From address', remedy: REMEDY.sendAsDenied };
+    return { reason: 'send_as_denied', kind: 'permanent', message: 'the mailbox may not send as this From address', diagnosis: 'send_as_denied' };
   }
   return undefined;
 }
@@ -155,17 +136,17 @@ function senderVerdict(reply: SmtpReply): Verdict | undefined {
   if (sendAs) return sendAs;
   if (code < 500) return undefined;
   if (/Sender address rejected: not logged in\b(?! as owner)/i.test(text)) {
-    return { reason: 'smtp_auth_not_offered', kind: 'configuration', message: 'the server did not take the session as authenticated', remedy: REMEDY.authNotOffered };
+    return { reason: 'smtp_auth_not_offered', kind: 'configuration', message: 'the server did not take the session as authenticated', diagnosis: 'smtp_auth_not_offered' };
   }
   if (/Sender address rejected: not (?:owned by user|logged in as owner)/i.test(text)) {
-    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server does not let this login send as the From address', remedy: REMEDY.senderNotOwned };
+    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server does not let this login send as the From address', diagnosis: 'sender_not_owned' };
   }
   if (enhanced === '5.1.7' || enhanced === '5.1.8' || /Sender address rejected: (?:Domain not found|need fully-qualified address|Malformed)/i.test(text)) {
-    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server refused the sender address', remedy: REMEDY.senderInvalid };
+    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server refused the sender address', diagnosis: 'sender_address_invalid' };
   }
   // Gmail's SMTP relay: "550 5.7.0 Mail Sending denied" (the sender account is disabled or not in the domain).
   if (/Sender address rejected|Mail Sending denied/i.test(text)) {
-    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server refused the sender', remedy: REMEDY.senderRefused };
+    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server refused the sender', diagnosis: 'sender_refused' };
   }
   return undefined;
 }
@@ -177,7 +158,7 @@ function recipientsVerdict(error: SmtpErrorLike, reply: SmtpReply | undefined): 
   if (replies.length === 0 && reply) replies.push(reply);
   // Every recipient refused for the same reason about the sender: it is the sender that is refused.
   const sender = replies.map(senderVerdict);
-  if (sender.length > 0 && sender.every((verdict) => verdict && verdict.remedy === sender[0]!.remedy)) return sender[0]!;
+  if (sender.length > 0 && sender.every((verdict) => verdict && verdict.diagnosis === sender[0]!.diagnosis)) return sender[0]!;
   const codes = replies.map((parsed) => parsed.code);
   if (codes.length > 0 && codes.every((code) => code >= 500)) {
     return { reason: 'recipients_rejected', kind: 'permanent', message: 'the server rejected every recipient' };
@@ -187,13 +168,13 @@ function recipientsVerdict(error: SmtpErrorLike, reply: SmtpReply | undefined): 
 
 function replyVerdict(reply: SmtpReply, command: string): Verdict {
   if (command === 'MAIL FROM' && reply.code >= 500) {
-    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server rejected the sender (MAIL FROM)', remedy: REMEDY.senderRefused };
+    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server rejected the sender (MAIL FROM)', diagnosis: 'sender_refused' };
   }
   if (reply.code < 500) {
     return { reason: 'smtp_transient_failure', kind: 'transient', message: `the server answered ${command || 'the connection'} with a temporary failure` };
   }
   if (command === 'CONN' || command === 'EHLO' || command === 'HELO' || command === 'STARTTLS' || command === '') {
-    return { reason: 'smtp_permanent_failure', kind: 'configuration', message: 'the server refused the SMTP session', remedy: REMEDY.sessionRefused };
+    return { reason: 'smtp_permanent_failure', kind: 'configuration', message: 'the server refused the SMTP session', diagnosis: 'smtp_session_refused' };
   }
   return { reason: 'smtp_permanent_failure', kind: 'permanent', message: `the server refused the message at ${command}` };
 }
@@ -203,22 +184,22 @@ function noReplyVerdict(error: SmtpErrorLike, raw: unknown): Verdict {
   const network = networkFailureOf(raw);
   const detail = network ? describeNetworkFailure(network) : error.message ?? String(raw);
   if (code === 'ETLS' || network?.kind === 'tls') {
-    return { reason: 'smtp_tls_failed', kind: 'configuration', message: `TLS with the server failed: ${detail}`, remedy: REMEDY.tls };
+    return { reason: 'smtp_tls_failed', kind: 'configuration', message: `TLS with the server failed: ${detail}`, diagnosis: 'smtp_tls_failed' };
   }
   if (code === 'ETIMEDOUT' || network?.kind === 'timeout') {
     return { reason: 'smtp_timeout', kind: 'transient', message: `the server did not answer in time: ${detail}` };
   }
   if (code === 'EDNS' || network?.kind === 'dns' || network?.kind === 'unreachable') {
-    return { reason: 'smtp_unreachable', kind: 'transient', message: `the server could not be reached: ${detail}`, remedy: REMEDY.unreachable };
+    return { reason: 'smtp_unreachable', kind: 'transient', message: `the server could not be reached: ${detail}`, diagnosis: 'smtp_unreachable' };
   }
   if (code === 'EMESSAGE' && /size/i.test(error.message ?? '')) {
-    return { reason: 'message_too_large', kind: 'permanent', message: 'the message is larger than the server accepts (SIZE)', remedy: REMEDY.tooLarge };
+    return { reason: 'message_too_large', kind: 'permanent', message: 'the message is larger than the server accepts (SIZE)', diagnosis: 'message_too_large' };
   }
   if (code === 'EENVELOPE') {
     return { reason: 'invalid_message', kind: 'permanent', message: `the message has no usable envelope: ${error.message ?? ''}` };
   }
   if (code === 'EAUTH' || code === 'ENOAUTH') {
-    return { reason: 'smtp_auth_rejected', kind: 'configuration', message: `authentication could not be completed: ${error.message ?? ''}`, remedy: REMEDY.authRejected };
+    return { reason: 'smtp_auth_rejected', kind: 'configuration', message: `authentication could not be completed: ${error.message ?? ''}`, diagnosis: 'smtp_auth_rejected' };
   }
   if (code === 'ECONNECTION' || code === 'ESOCKET' || network?.kind === 'reset') {
     return { reason: 'smtp_transient_failure', kind: 'transient', message: `the SMTP connection was lost: ${detail}` };
@@ -252,7 +233,7 @@ export function classifySmtpError(error: unknown): RelayError {
     reason: verdict.reason,
     kind: verdict.kind,
     providerReply: providerReplyOf(fields),
-    remedy: verdict.remedy,
+    ...(verdict.diagnosis ? advice(verdict.diagnosis) : {}),
     retryAfterSeconds: verdict.retryAfterSeconds,
     cause: error,
   });

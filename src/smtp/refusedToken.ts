@@ -6,7 +6,7 @@
  */
 import { RelayError, type ReasonCode } from '../core/errors';
 import { redact } from '../core/redact';
-import { remedyOf, type DiagnosisId } from '../core/diagnoses';
+import { advice, type DiagnosisId } from '../core/diagnoses';
 import { refusedTokenCause, type TokenJudgement } from '../token/claims';
 
 /** The reason code each cause is recorded under. */
@@ -32,8 +32,7 @@ export function explainRefusedToken(failure: RelayError, token: string | undefin
     reason,
     kind: 'configuration',
     providerReply: failure.providerReply,
-    remedy: remedyOf(cause.diagnosis),
-    diagnosis: cause.diagnosis,
+    ...advice(cause.diagnosis),
     cause: failure,
   });
 }

@@ -17,6 +17,7 @@
  * reason and remedy, so every waiting message says why it waits.
  */
 import { RelayError } from '../core/errors';
+import { advice } from '../core/diagnoses';
 
 export interface MailboxThrottleOptions {
   /** Messages allowed per window; 0 switches the rate limit off (throttling replies still pause). */
@@ -155,9 +156,7 @@ export class MailboxThrottle {
       reason: 'smtp_throttled',
       kind: 'transient',
       retryAfterSeconds: seconds,
-      remedy:
-        'Nothing to fix if this is rare. If it is constant, the app sends more than the mailbox may (Exchange Online: 30 messages a ' +
-        'minute, 3 connections): lower host.json batchSize or the instance cap, or spread the load over several mailboxes.',
+      ...advice('mailbox_paused'),
     });
   }
 

@@ -9,7 +9,7 @@
 import { RelayError, type FailureKind, type ReasonCode } from '../core/errors';
 import { redact } from '../core/redact';
 import { describeNetworkFailure, networkFailureOf } from '../transport/networkFailure';
-import { remedyOf } from '../core/diagnoses';
+import { advice, type DiagnosisId } from '../core/diagnoses';
 
 /** What is known about one failed token request, whatever client made it. */
 export interface TokenEndpointFailure {
@@ -31,10 +31,9 @@ interface Verdict {
   reason: ReasonCode;
   kind: FailureKind;
   message: string;
-  remedy?: string;
+  /** The diagnosis list's entry, the one place that names the setup steps; the remedy is its text. */
+  diagnosis?: DiagnosisId;
 }
-
-// Remedies come from the diagnosis list, the one place that names the setup steps.
 
 /** AADSTS numbers that name a setup mistake precisely. */
 const AADSTS_VERDICTS: Record<number, Verdict> = {
@@ -42,37 +41,37 @@ const AADSTS_VERDICTS: Record<number, Verdict> = {
     reason: 'tenant_not_found',
     kind: 'configuration',
     message: 'the tenant was not found',
-    remedy: remedyOf('tenant_not_found'),
+    diagnosis: 'tenant_not_found',
   },
   900023: {
     reason: 'tenant_not_found',
     kind: 'configuration',
     message: 'the tenant identifier is not valid',
-    remedy: remedyOf('tenant_not_found'),
+    diagnosis: 'tenant_not_found',
   },
   700016: {
     reason: 'app_not_found',
     kind: 'configuration',
     message: 'the application was not found in the tenant',
-    remedy: remedyOf('app_not_found'),
+    diagnosis: 'app_not_found',
   },
   7000215: {
     reason: 'invalid_client_secret',
     kind: 'configuration',
     message: 'the client secret is wrong',
-    remedy: remedyOf('invalid_client_secret'),
+    diagnosis: 'invalid_client_secret',
   },
   7000218: {
     reason: 'invalid_client_secret',
     kind: 'configuration',
     message: 'no client secret was sent',
-    remedy: remedyOf('invalid_client_secret'),
+    diagnosis: 'invalid_client_secret',
   },
   7000222: {
     reason: 'expired_client_secret',
     kind: 'configuration',
     message: 'the client secret has expired',
-    remedy: remedyOf('expired_client_secret'),
+    diagnosis: 'expired_client_secret',
   },
 };
 
@@ -80,7 +79,7 @@ const INVALID_SCOPE: Verdict = {
   reason: 'invalid_scope',
   kind: 'configuration',
   message: 'the requested scope is not valid',
-  remedy: remedyOf('invalid_scope'),
+  diagnosis: 'invalid_scope',
 };
 // 1002012: scope without /.default; 70011: scope not valid; 500011: resource (audience) not found in the tenant.
 for (const code of [1002012, 70011, 500011]) AADSTS_VERDICTS[code] = INVALID_SCOPE;
@@ -90,8 +89,6 @@ const THROTTLED: Verdict = {
   kind: 'transient',
   message: 'the token endpoint is throttling requests',
 };
-
-const REJECTED_REMEDY = remedyOf('token_request_rejected');
 
 /** AADSTS numbers from error_codes and from the description text. */
 export function aadstsCodes(failure: Pick<TokenEndpointFailure, 'errorCodes' | 'errorDescription'>): number[] {
@@ -109,7 +106,7 @@ function verdictFor(failure: TokenEndpointFailure): Verdict {
         reason: 'token_endpoint_unavailable',
         kind: 'transient',
         message: `the token endpoint's TLS certificate was not accepted: ${what}`,
-        remedy: remedyOf('token_endpoint_tls'),
+        diagnosis: 'token_endpoint_tls',
       };
     }
     return { reason: 'token_endpoint_unavailable', kind: 'transient', message: `the token endpoint could not be reached: ${what}` };
@@ -140,7 +137,7 @@ function verdictFor(failure: TokenEndpointFailure): Verdict {
     reason: 'token_request_rejected',
     kind: 'configuration',
     message: `the token request was rejected${error ? ` (${error})` : ''}${failure.status ? ` (HTTP ${failure.status})` : ''}`,
-    remedy: REJECTED_REMEDY,
+    diagnosis: 'token_request_rejected',
   };
 }
 
@@ -161,7 +158,7 @@ export function classifyTokenFailure(failure: TokenEndpointFailure, cause?: unkn
     reason: verdict.reason,
     kind: verdict.kind,
     providerReply: tokenProviderReply(failure),
-    remedy: verdict.remedy,
+    ...(verdict.diagnosis ? advice(verdict.diagnosis) : {}),
     retryAfterSeconds,
     cause,
   });
@@ -284,8 +281,7 @@ export function inKeyVaultTerms(failure: RelayError, where: KeyVaultLocation): R
     reason: failure.reason,
     kind: failure.kind,
     providerReply: failure.providerReply,
-    remedy: remedyOf(diagnosis, fillFor(where)),
-    diagnosis,
+    ...advice(diagnosis, fillFor(where)),
     cause: failure,
   });
 }
@@ -294,7 +290,7 @@ export function inKeyVaultTerms(failure: RelayError, where: KeyVaultLocation): R
 export function secretIdInKeyVault(where: KeyVaultLocation): RelayError {
   return new RelayError(
     `Could not get an access token: Key Vault secret "${where.secretName}" in ${where.vaultUrl} holds a GUID, the client secret's ID instead of its Value; it was not sent to the token endpoint.`,
-    { reason: 'client_secret_is_id', kind: 'configuration', remedy: remedyOf('key_vault_secret_is_id', fillFor(where)), diagnosis: 'key_vault_secret_is_id' },
+    { reason: 'client_secret_is_id', kind: 'configuration', ...advice('key_vault_secret_is_id', fillFor(where)) },
   );
 }
 

@@ -8,6 +8,7 @@
 import { ClientAssertionCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import type { FederatedCredentialSettings, MicrosoftOAuthSettings, OAuthSettings } from '../settings';
 import { RelayError, isRelayError } from '../core/errors';
+import { advice } from '../core/diagnoses';
 import { silentLogger, type Logger } from '../core/log';
 import { registerSecret } from '../core/redact';
 import { classifyKeyVaultError } from '../secrets/classifyKeyVaultError';
@@ -53,9 +54,7 @@ export function managedIdentityAssertions(
           reason: 'managed_identity_unavailable',
           kind: failure.kind,
           providerReply: failure.providerReply,
-          remedy:
-            failure.remedy ??
-            "Turn on the Function App's managed identity; with a user-assigned one set MANAGED_IDENTITY_CLIENT_ID (README: Secretless sign-in).",
+          ...(failure.remedy === undefined ? advice('managed_identity_off') : { diagnosis: failure.diagnosis, remedy: failure.remedy }),
           cause: error,
         },
       );
@@ -110,8 +109,6 @@ function federationRemedy(error: RelayError): RelayError {
     reason: error.reason,
     kind: 'configuration',
     providerReply: error.providerReply,
-    remedy:
-      'Add a federated credential to the app registration (Certificates & secrets → Federated credentials → Managed identity) for the ' +
-      "Function App's managed identity: issuer https://login.microsoftonline.com/<tenant>/v2.0, subject = the identity's object (principal) ID, audience api://AzureADTokenExchange.",
+    ...advice('federated_credential_missing'),
   });
 }
