@@ -5,7 +5,6 @@
  * result is a normalised RelayMessage.
  */
 import type { ErrorObject } from 'ajv';
-import type { MailSettings } from '../settings';
 import { echoInput } from '../core/echo';
 import { RelayError, type ReasonCode } from '../core/errors';
 import { addressKey, isEmailAddress, otherAddressInName, parseMailboxText, type Mailbox } from './address';
@@ -17,7 +16,7 @@ import { displayNameProblem, verbatimValueProblem } from './headerText';
 import schema from './message.schema.json';
 import validateShape from './messageShape';
 import { parsePayload } from './payload';
-import type { BlobAttachment, RelayAttachment, RelayMessage } from './types';
+import type { BlobAttachment, MessagePolicy, RelayAttachment, RelayMessage } from './types';
 
 export { decodeQueueText } from './payload';
 export type { BlobAttachment, Mailbox, RelayAttachment, RelayMessage };
@@ -67,7 +66,7 @@ const RECIPIENT_FIELDS = ['to', 'cc', 'bcc'] as const;
  * InvalidMessageError with reason `invalid_message`, `too_many_recipients` or
  * `sender_not_allowed` (all permanent).
  */
-export function parseQueueMessage(payload: unknown, mail: MailSettings): RelayMessage {
+export function parseQueueMessage(payload: unknown, mail: MessagePolicy): RelayMessage {
   const data = parsePayload(payload);
   const invalid: MessageProblem[] = [];
   if (!validateShape(data)) invalid.push(...describeSchemaErrors(validateShape.errors ?? []));
@@ -105,7 +104,7 @@ function senderAddress(from: unknown): string | undefined {
   return undefined;
 }
 
-function rejection(reason: ReasonCode, problems: MessageProblem[], mail: MailSettings): InvalidMessageError {
+function rejection(reason: ReasonCode, problems: MessageProblem[], mail: MessagePolicy): InvalidMessageError {
   const remedies: Partial<Record<ReasonCode, string>> = {
     invalid_message: 'Fix the producer so its messages follow src/message/message.schema.json, then re-queue the dead-lettered message.',
     too_many_recipients: `Split the message so each has at most ${mail.maxRecipients} recipients (Exchange Online accepts 500 per message).`,
@@ -114,7 +113,7 @@ function rejection(reason: ReasonCode, problems: MessageProblem[], mail: MailSet
   return new InvalidMessageError(reason, problems, remedies[reason] ?? '');
 }
 
-function isAllowedSender(address: string, mail: MailSettings): boolean {
+function isAllowedSender(address: string, mail: MessagePolicy): boolean {
   const key = addressKey(address);
   return key === addressKey(mail.from) || mail.allowedFrom.some((allowed) => addressKey(allowed) === key);
 }
@@ -279,7 +278,7 @@ interface ValidMessage {
 }
 type RecipientInput = string | { name?: string; address: string };
 
-function normalise(data: Record<string, unknown>, mail: MailSettings): RelayMessage {
+function normalise(data: Record<string, unknown>, mail: MessagePolicy): RelayMessage {
   const input = data as ValidMessage;
   const message: RelayMessage = {
     from: input.from === undefined ? { address: mail.from } : toMailbox(input.from),
