@@ -11,7 +11,6 @@ import { STORAGE_NAME } from './formats';
 import {
   SECRET_SETTINGS,
   SETTINGS,
-  SETTING_NAMES,
   rangeText,
   settingSpec,
   type AnyChoiceName,
@@ -38,13 +37,15 @@ export class SettingsReader {
   readonly problems: ConfigProblem[] = [];
   /** Settings already reported, so that checks depending on them stay quiet instead of adding follow-on noise. */
   private readonly reported = new Set<string>();
+  /** The values of the secret settings, which no problem text may contain. */
+  private readonly secrets: string[] = [];
 
   constructor(private readonly env: Environment) {
-    // Registered before any problem is written, so the same secret pasted into another setting too is told as one (echoSetting).
-    for (const name of SETTING_NAMES) {
-      if (settingSpec(name).secret !== 'value') continue;
+    for (const name of SECRET_SETTINGS) {
       const value = env[name]?.trim();
-      if (value && !value.startsWith(KEY_VAULT_REFERENCE)) registerSecret(value);
+      if (value) this.secrets.push(value);
+      // Registered before any problem is written, so the same secret pasted into another setting too is told as one (echoSetting).
+      if (value && settingSpec(name).secret === 'value' && !value.startsWith(KEY_VAULT_REFERENCE)) registerSecret(value);
     }
   }
 
@@ -56,9 +57,8 @@ export class SettingsReader {
   /** Defence in depth: echoSetting() shows only values safe by shape, but a short password can look like a host name. */
   private withoutSecrets(text: string): string {
     let out = text;
-    for (const name of SECRET_SETTINGS) {
-      const secret = this.env[name]?.trim();
-      if (secret && secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('[redacted]');
+    for (const secret of this.secrets) {
+      if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('[redacted]');
     }
     return out;
   }
@@ -93,7 +93,7 @@ export class SettingsReader {
 
   /** The value in the setting's range; its default when absent or wrong (undefined when its section derives the default). */
   integer(name: IntegerName): number;
-  integer(name: DerivedIntegerName): number | undefined;
+  integer(name: IntegerName | DerivedIntegerName): number | undefined;
   integer(name: IntegerName | DerivedIntegerName): number | undefined {
     const spec = SETTINGS[name];
     const fallback = typeof spec.default === 'number' ? spec.default : undefined;
