@@ -86,7 +86,8 @@ export type FederationAuth = OAuthClientSettings &
     federation: FederatedCredentialSettings;
     /**
      * KEYVAULT_URL given beside federation: sign-in never uses this secret, yet the monitor
-     * still watches it (and rotation may renew it), as before the settings had this type.
+     * watches it (and rotation may renew it), as the relay always did; refusing the pair
+     * would be a change of behaviour, left for later.
      */
     keyVault?: KeyVaultSecretSettings;
   };
