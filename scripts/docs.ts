@@ -1,7 +1,7 @@
 /**
  * Writes the documentation that must not drift from the code:
  * local.settings.json.example and the README's settings table, both from
- * describeSettings() in src/settings/index.ts, and the README's troubleshooting table
+ * describeSettings() (derived from src/settings/spec.ts), and the README's troubleshooting table
  * from the diagnosis list in src/core/diagnoses.ts. `npm run docs` rewrites them; a test
  * fails when the committed files differ from what this would write.
  */

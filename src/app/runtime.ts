@@ -4,7 +4,7 @@
  * invocation on this instance (a Functions worker runs many invocations in
  * one process). Entry points (functions/, the local runner) call `getRelay()`.
  */
-import { ConfigError, loadConfig, type RelayConfig } from '../settings';
+import { ConfigError, loadConfig, oauthOf, type RelayConfig } from '../settings';
 import { createTokenProvider, type AssertionProvider, type TokenCache } from '../token';
 import { createSecretProvider, type ClientSecretProvider } from '../secrets';
 import type { TokenCredential } from '@azure/identity';
@@ -63,8 +63,10 @@ export interface RelayIdentityOverrides {
 
 export function createRelay(config: RelayConfig, logger: Logger, identity: RelayIdentityOverrides = {}): Relay {
   const extraCa = config.smtp.extraCa;
-  const secrets = config.oauth ? createSecretProvider(config.oauth, { extraCa, logger, vaultCredential: identity.vaultCredential }) : undefined;
-  const tokens = config.oauth ? createTokenProvider(config.oauth, { extraCa, logger, secrets, assertions: identity.assertions }) : undefined;
+  const oauth = oauthOf(config.auth);
+  const password = config.auth.kind === 'password' ? config.auth : undefined;
+  const secrets = oauth ? createSecretProvider(oauth, { extraCa, logger, vaultCredential: identity.vaultCredential }) : undefined;
+  const tokens = oauth ? createTokenProvider(oauth, { extraCa, logger, secrets, assertions: identity.assertions }) : undefined;
   // One pool and one throttle for the mailbox on this instance, shared by every invocation.
   const throttle = new MailboxThrottle({
     messagesPerWindow: config.smtp.rateLimitPerMinute,
@@ -74,7 +76,7 @@ export function createRelay(config: RelayConfig, logger: Logger, identity: Relay
   });
   const mailboxConditions = new MailboxConditions();
   const sender = throttledSender(
-    createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password: config.password, tokenSettings: config.oauth && judgementOf(config.oauth), logger }),
+    createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password, tokenSettings: oauth && judgementOf(oauth), logger }),
     throttle,
     mailboxConditions,
   );

@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { SendMailOptions } from 'nodemailer';
-import { ConfigError, type RelayConfig } from '../settings';
+import { ConfigError, oauthOf, type RelayConfig } from '../settings';
 import { isRelayError, type ReasonCode, type RelayError } from '../core/errors';
 import { remedyText } from '../core/diagnoses';
 import { toMailOptions } from '../message/compose';
@@ -100,9 +100,6 @@ const AUTH_STAGE_REASONS = new Set<ReasonCode>([
   'exchange_access_missing',
 ]);
 
-/** Days before expiry from which the secret check warns (the monitor's ALERT_WARNING_DAYS when set). */
-const DEFAULT_WARNING_DAYS = 30;
-
 type Outcome = Omit<CheckResult, 'id' | 'title' | 'durationMs'>;
 
 export async function runChecks(target: DiagnosticTarget, options: RunOptions = {}): Promise<CheckReport> {
@@ -160,14 +157,15 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
       if (error instanceof ConfigError) return { status: 'failed', finding: findingOfConfigError(error) };
       throw error;
     }
-    const auth = config.oauth ? `OAuth2 (${config.oauth.provider})` : 'password (OAuth2 off)';
+    const oauth = oauthOf(config.auth);
+    const auth = oauth ? `OAuth2 (${oauth.provider})` : 'password (OAuth2 off)';
     return { status: 'ok', detail: `SMTP ${config.smtp.host}:${config.smtp.port} (${config.smtp.security}) as ${config.mail.user}, ${auth}` };
   });
 
   await check('secret', ['configuration'], async () => {
-    const oauth = config!.oauth;
+    const oauth = oauthOf(config!.auth);
     if (!oauth) return { status: 'skipped', detail: 'OAuth2 is off: SMTP_PASSWORD is used' };
-    if (oauth.federation) return { status: 'skipped', detail: 'no client secret: the managed identity signs in for the app (federation)' };
+    if (oauth.kind === 'federation') return { status: 'skipped', detail: 'no client secret: the managed identity signs in for the app (federation)' };
     let status: SecretStatus | undefined;
     try {
       status = target.secretStatus ? await target.secretStatus() : undefined;
@@ -180,7 +178,7 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
   });
 
   await check('token', ['configuration', 'secret'], async () => {
-    if (!config!.oauth) return { status: 'skipped', detail: 'OAuth2 is off' };
+    if (config!.auth.kind === 'password') return { status: 'skipped', detail: 'OAuth2 is off' };
     try {
       token = await target.token(options.fresh ?? false);
     } catch (error) {
@@ -192,7 +190,7 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
   });
 
   await check('token_claims', ['token'], async () => {
-    const oauth = config!.oauth;
+    const oauth = oauthOf(config!.auth);
     if (!oauth || !token) return { status: 'skipped', detail: 'OAuth2 is off' };
     if (oauth.provider !== 'microsoft') return { status: 'skipped', detail: 'claims are checked for Microsoft Entra tokens only' };
     const reading = readToken(token.token, judgementOf(oauth));
@@ -247,7 +245,7 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
       }
       return { status: 'failed', finding: findingOfError(error) };
     }
-    const method = config!.oauth ? 'XOAUTH2' : 'password';
+    const method = config!.auth.kind === 'password' ? 'password' : 'XOAUTH2';
     return { status: 'ok', detail: `${method} login accepted for ${config!.mail.user}` };
   });
 
@@ -309,8 +307,9 @@ function secretFinding(finding: Finding, remedy: string | undefined): Finding {
   return remedy ? { ...general, fix: remedy } : general;
 }
 
+/** Days before expiry from which the secret check warns: the monitor's ALERT_WARNING_DAYS. */
 function warningDays(config: RelayConfig): number {
-  return config.monitor?.warningDays ?? DEFAULT_WARNING_DAYS;
+  return config.monitor.warningDays;
 }
 
 /** A failure nothing classified: its words (redacted), never its stack. */

@@ -3,7 +3,7 @@
  * endpoint passes the process's own (shared token cache and SMTP pool), the
  * doctor passes ones it made from the settings it was given.
  */
-import type { RelayConfig } from '../settings';
+import { oauthOf, type RelayConfig } from '../settings';
 import type { MailSender } from '../smtp';
 import type { ClientSecretProvider } from '../secrets';
 import { createTokenSource, type AccessToken } from '../token';
@@ -29,8 +29,12 @@ export interface TargetOptions {
 export function relayTarget(load: () => RelayParts, options: TargetOptions = {}): DiagnosticTarget {
   const freshToken =
     options.freshToken ??
-    ((parts: RelayParts) =>
-      createTokenSource(parts.config.oauth!, { extraCa: parts.config.smtp.extraCa, secrets: parts.secrets }).fetchToken());
+    ((parts: RelayParts) => {
+      const oauth = oauthOf(parts.config.auth);
+      // The token check runs only with OAuth2 on.
+      if (!oauth) return Promise.reject(new Error('OAuth2 is off: there is no token to fetch'));
+      return createTokenSource(oauth, { extraCa: parts.config.smtp.extraCa, secrets: parts.secrets }).fetchToken();
+    });
   const target: DiagnosticTarget = {
     config: () => load().config,
     token: async (fresh) => {

@@ -9,16 +9,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { SendMailOptions } from 'nodemailer';
-import type { MailSettings } from '../settings';
 import { addressKey, asciiDomain, type Mailbox } from './address';
 import { wireContentType } from './contentType';
 import { baseFileName } from './filename';
 import { isVerbatimHeader } from './headers';
 import { displayNameText, unstructuredText } from './headerText';
-import type { RelayAttachment, RelayMessage } from './types';
+import type { RelayAttachment, RelayMessage, SendingMailbox } from './types';
 
 /** `message` must have its blob attachments fetched first (src/delivery/attachmentBlobs.ts). */
-export function toMailOptions(message: RelayMessage, mail: MailSettings): SendMailOptions {
+export function toMailOptions(message: RelayMessage, mail: SendingMailbox): SendMailOptions {
   const recipients = [...message.to, ...message.cc, ...message.bcc].map((mailbox) => mailbox.address);
   const options: SendMailOptions = {
     from: toAddress(message.from),

@@ -59,3 +59,21 @@ export interface RelayMessage {
 export interface ResolvedMessage extends RelayMessage {
   attachments: RelayAttachment[];
 }
+
+/**
+ * What the operator allows a message (MAIL_FROM, MAIL_ALLOWED_FROM, MAIL_MAX_RECIPIENTS);
+ * the settings' MailSettings satisfies it, so this contract needs nothing from the settings.
+ */
+export interface MessagePolicy {
+  /** The sender of a message without `from`. */
+  from: string;
+  /** Other senders a message may use in `from`. */
+  allowedFrom: readonly string[];
+  /** Most recipients (to + cc + bcc) one message may have. */
+  maxRecipients: number;
+}
+
+/** The authorized mailbox the relay sends through (SMTP_USER): the Sender of a message sent as another address. */
+export interface SendingMailbox {
+  user: string;
+}

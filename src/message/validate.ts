@@ -5,7 +5,6 @@
  * result is a normalised RelayMessage.
  */
 import type { ErrorObject } from 'ajv';
-import type { MailSettings } from '../settings';
 import { echoInput } from '../core/echo';
 import { RelayError, type ReasonCode } from '../core/errors';
 import { advice, type Advice } from '../core/diagnoses';
@@ -18,7 +17,7 @@ import { displayNameProblem, verbatimValueProblem } from './headerText';
 import schema from './message.schema.json';
 import validateShape from './messageShape';
 import { parsePayload } from './payload';
-import type { BlobAttachment, RelayAttachment, RelayMessage } from './types';
+import type { BlobAttachment, MessagePolicy, RelayAttachment, RelayMessage } from './types';
 
 export { decodeQueueText } from './payload';
 export type { BlobAttachment, Mailbox, RelayAttachment, RelayMessage };
@@ -69,7 +68,7 @@ const RECIPIENT_FIELDS = ['to', 'cc', 'bcc'] as const;
  * InvalidMessageError with reason `invalid_message`, `too_many_recipients` or
  * `sender_not_allowed` (all permanent).
  */
-export function parseQueueMessage(payload: unknown, mail: MailSettings): RelayMessage {
+export function parseQueueMessage(payload: unknown, mail: MessagePolicy): RelayMessage {
   const data = parsePayload(payload);
   const invalid: MessageProblem[] = [];
   if (!validateShape(data)) invalid.push(...describeSchemaErrors(validateShape.errors ?? []));
@@ -107,7 +106,7 @@ function senderAddress(from: unknown): string | undefined {
   return undefined;
 }
 
-function rejection(reason: 'invalid_message' | 'too_many_recipients' | 'sender_not_allowed', problems: MessageProblem[], mail: MailSettings): InvalidMessageError {
+function rejection(reason: 'invalid_message' | 'too_many_recipients' | 'sender_not_allowed', problems: MessageProblem[], mail: MessagePolicy): InvalidMessageError {
   const advised =
     reason === 'invalid_message'
       ? advice('message_off_schema')
@@ -117,7 +116,7 @@ function rejection(reason: 'invalid_message' | 'too_many_recipients' | 'sender_n
   return new InvalidMessageError(reason, problems, advised);
 }
 
-function isAllowedSender(address: string, mail: MailSettings): boolean {
+function isAllowedSender(address: string, mail: MessagePolicy): boolean {
   const key = addressKey(address);
   return key === addressKey(mail.from) || mail.allowedFrom.some((allowed) => addressKey(allowed) === key);
 }
@@ -282,7 +281,7 @@ interface ValidMessage {
 }
 type RecipientInput = string | { name?: string; address: string };
 
-function normalise(data: Record<string, unknown>, mail: MailSettings): RelayMessage {
+function normalise(data: Record<string, unknown>, mail: MessagePolicy): RelayMessage {
   const input = data as ValidMessage;
   const message: RelayMessage = {
     from: input.from === undefined ? { address: mail.from } : toMailbox(input.from),

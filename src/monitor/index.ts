@@ -4,7 +4,7 @@
  * blob in the relay's storage account.
  */
 import type { TokenCredential } from '@azure/identity';
-import type { MonitorSettings } from '../settings';
+import { keyVaultOf, type MonitorSettings } from '../settings';
 import { createSecretClient, createVaultCredential } from '../secrets/vaultClient';
 import type { Logger } from '../core/log';
 import { redactingLogger } from '../core/redact';
@@ -41,8 +41,8 @@ export interface SecretMonitorOptions {
 }
 
 export function createSecretMonitor(relay: Relay, options: SecretMonitorOptions = {}): SecretMonitor {
-  const settings = relay.config.monitor!;
-  const secretName = relay.config.oauth?.keyVault?.secretName;
+  const settings = relay.config.monitor;
+  const secretName = keyVaultOf(relay.config.auth)?.secretName;
   const rotation = createRotator(relay, settings, options);
   const state = new MonitorStateStore(
     relay.storage.blobs.getContainerClient(settings.stateContainer),
@@ -71,16 +71,17 @@ export function createSecretMonitor(relay: Relay, options: SecretMonitorOptions 
 
 /** The rotator, when ROTATION_ENABLED and the secret is a Microsoft Entra secret in Key Vault. */
 function createRotator(relay: Relay, settings: MonitorSettings, options: SecretMonitorOptions): SecretRotationStep | undefined {
-  const oauth = relay.config.oauth;
-  if (!settings.rotation.enabled || !oauth?.keyVault || oauth.provider !== 'microsoft' || !relay.secrets) return undefined;
+  const oauth = relay.config.auth;
+  const keyVault = keyVaultOf(oauth);
+  if (!settings.rotation.enabled || !keyVault || oauth.kind === 'password' || oauth.provider !== 'microsoft' || !relay.secrets) return undefined;
   const extraCa = relay.config.smtp.extraCa;
-  const credential = options.vaultCredential ?? createVaultCredential(oauth.keyVault.managedIdentityClientId);
+  const credential = options.vaultCredential ?? createVaultCredential(keyVault.managedIdentityClientId);
   return new SecretRotator({
     settings: settings.rotation,
     oauth,
-    secretName: oauth.keyVault.secretName,
+    secretName: keyVault.secretName,
     secrets: relay.secrets,
-    vault: createSecretClient(oauth.keyVault, credential, { extraCa }),
+    vault: createSecretClient(keyVault, credential, { extraCa }),
     leaseContainer: relay.storage.blobs.getContainerClient(settings.stateContainer),
     extraCa,
     proofDelaysMs: options.proofDelaysMs,

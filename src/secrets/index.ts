@@ -3,7 +3,7 @@
  * (KEYVAULT_URL + OAUTH2_CLIENT_SECRET_NAME) or the OAUTH2_CLIENT_SECRET setting.
  */
 import type { TokenCredential } from '@azure/identity';
-import type { OAuthSettings } from '../settings';
+import { keyVaultOf, type OAuthSettings } from '../settings';
 import type { Logger } from '../core/log';
 import { KeyVaultSecretProvider } from './keyVaultSecret';
 import { SettingSecretProvider } from './settingSecret';
@@ -25,15 +25,16 @@ export interface SecretProviderOptions {
 
 /** Undefined when no secret is used at all (federation). */
 export function createSecretProvider(oauth: OAuthSettings, opts: SecretProviderOptions = {}): ClientSecretProvider | undefined {
-  if (oauth.keyVault) {
-    const credential = opts.vaultCredential ?? createVaultCredential(oauth.keyVault.managedIdentityClientId);
+  const keyVault = keyVaultOf(oauth);
+  if (keyVault) {
+    const credential = opts.vaultCredential ?? createVaultCredential(keyVault.managedIdentityClientId);
     return new KeyVaultSecretProvider({
-      client: createSecretClient(oauth.keyVault, credential, { extraCa: opts.extraCa }),
-      secretName: oauth.keyVault.secretName,
-      cacheMs: oauth.keyVault.cacheMs,
+      client: createSecretClient(keyVault, credential, { extraCa: opts.extraCa }),
+      secretName: keyVault.secretName,
+      cacheMs: keyVault.cacheMs,
       logger: opts.logger,
     });
   }
-  if (oauth.clientSecret !== undefined) return new SettingSecretProvider(oauth.clientSecret);
+  if (oauth.kind === 'clientSecret' && oauth.source.kind === 'setting') return new SettingSecretProvider(oauth.source.clientSecret);
   return undefined;
 }

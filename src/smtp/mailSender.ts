@@ -30,7 +30,7 @@ export interface MailSenderOptions {
   /** OAuth2 mode: the process's token cache. */
   tokens?: TokenCache;
   /** Password mode, only when OAuth2 is off. */
-  password?: PasswordAuthSettings;
+  password?: Pick<PasswordAuthSettings, 'user' | 'password'>;
   /** What a refused token is read against (judgementOf(config.oauth)); absent: a 535 gets the generic remedy. */
   tokenSettings?: TokenJudgement;
   logger?: Logger;

@@ -12,8 +12,8 @@ import type { TokenSourceOptions } from './microsoftTokenSource';
 import { outboundHttpsAgent } from '../transport/tls';
 import { ASSUMED_LIFETIME_MS, DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, type AccessToken, type TokenSource } from './types';
 
-/** clientSecret is required here; it is optional in OAuthSettings only because it may come from Key Vault. */
-export type GenericTokenSettings = Pick<OAuthSettings, 'clientId' | 'clientSecret' | 'scopes'> & { tokenUrl: string };
+/** The client secret's value, wherever it was read (the setting or Key Vault). */
+export type GenericTokenSettings = Pick<OAuthSettings, 'clientId' | 'scopes'> & { clientSecret: string; tokenUrl: string };
 
 /** Token answers are small; anything bigger is not a token answer. */
 const MAX_ANSWER_BYTES = 256 * 1024;
@@ -47,7 +47,7 @@ export class GenericTokenSource implements TokenSource {
     const form = new URLSearchParams({
       grant_type: 'client_credentials',
       client_id: this.settings.clientId,
-      client_secret: this.settings.clientSecret!,
+      client_secret: this.settings.clientSecret,
       scope: this.settings.scopes.join(' '),
     }).toString();
 

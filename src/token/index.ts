@@ -33,8 +33,7 @@ export interface TokenProviderOptions {
 
 export function createTokenSource(oauth: OAuthSettings, opts: TokenProviderOptions = {}): TokenSource {
   const sourceOptions = { extraCa: opts.extraCa, logger: opts.logger };
-  if (oauth.federation) {
-    if (oauth.provider !== 'microsoft') throw new Error('managed-identity federation needs the Microsoft provider');
+  if (oauth.kind === 'federation') {
     const assertions = opts.assertions ?? managedIdentityAssertions({ ...oauth.federation, authorityHost: oauth.authorityHost });
     return new FederatedTokenSource(oauth, assertions, sourceOptions);
   }
@@ -49,7 +48,7 @@ export function createTokenSource(oauth: OAuthSettings, opts: TokenProviderOptio
 
 /** The process's token cache for these settings; create it once and share it. */
 export function createTokenProvider(oauth: OAuthSettings, opts: TokenProviderOptions = {}): TokenCache {
-  const secrets = oauth.federation ? undefined : (opts.secrets ?? createSecretProvider(oauth, opts));
+  const secrets = oauth.kind === 'federation' ? undefined : (opts.secrets ?? createSecretProvider(oauth, opts));
   const cache = new TokenCache(createTokenSource(oauth, { ...opts, secrets }), { refreshMarginMs: oauth.refreshMarginMs, logger: opts.logger });
   // A token made with a secret version that has been replaced is dropped: the next
   // token request proves the new version works, instead of an hour later.

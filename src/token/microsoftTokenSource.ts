@@ -14,8 +14,8 @@ import { ASSUMED_LIFETIME_MS, DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, type AccessToken
 /** The HTTP pipeline policy type, named through @azure/identity's own options (core-rest-pipeline is not our dependency). */
 type PipelinePolicy = NonNullable<ClientSecretCredentialOptions['additionalPolicies']>[number]['policy'];
 
-/** clientSecret is required here; it is optional in OAuthSettings only because it may come from Key Vault. */
-export type MicrosoftTokenSettings = Pick<OAuthSettings, 'clientId' | 'clientSecret' | 'scopes'> &
+/** The client secret's value, wherever it was read (the setting or Key Vault). */
+export type MicrosoftTokenSettings = Pick<OAuthSettings, 'clientId' | 'scopes'> & { clientSecret: string } &
   Pick<MicrosoftOAuthSettings, 'tenantId' | 'authorityHost' | 'disableInstanceDiscovery'>;
 
 export interface TokenSourceOptions {
@@ -48,7 +48,7 @@ export class MicrosoftTokenSource implements TokenSource {
     // Exchange has rejected (535); a reused credential would silently return that same
     // old token. MSAL's throttling memory (after a 429) lives in that cache as well, and
     // TokenCache already ensures one request at a time.
-    const credential = new ClientSecretCredential(this.settings.tenantId, this.settings.clientId, this.settings.clientSecret!, {
+    const credential = new ClientSecretCredential(this.settings.tenantId, this.settings.clientId, this.settings.clientSecret, {
       authorityHost: this.settings.authorityHost,
       disableInstanceDiscovery: this.settings.disableInstanceDiscovery,
       // No retries inside the credential: its throttling retry would sleep for the whole

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeSettings, loadConfig } from '../../src/settings';
+import { describeSettings, loadConfig, oauthOf } from '../../src/settings';
 
 const COMMON_BRIEF_SETTINGS = [
   'SMTP_HOST', 'SMTP_PORT', 'SMTP_SECURITY', 'SMTP_POOL_SIZE', 'SMTP_CONNECTION_TIMEOUT_MS', 'SMTP_GREETING_TIMEOUT_MS',
@@ -48,7 +48,7 @@ describe('describeSettings', () => {
       AzureWebJobsStorage: 'UseDevelopmentStorage=true',
     });
     assert.equal(config.smtp.port, 587);
-    assert.equal(config.oauth?.provider, 'microsoft');
+    assert.equal(oauthOf(config.auth)?.provider, 'microsoft');
   });
 
   it('returns copies, so callers cannot change the list', () => {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig, type Environment, type ReadTextFile, type RelayConfig } from '../../src/settings';
+import { ConfigError, loadConfig, oauthOf, type Environment, type ReadTextFile, type RelayConfig } from '../../src/settings';
 
 const TENANT = '7a1c0de0-0000-4000-8000-00000000cafe';
 const CLIENT_ID = '5e4d0000-0000-4000-8000-0000000000a1';
@@ -54,19 +54,20 @@ describe('loadConfig defaults', () => {
       greetingTimeoutMs: 20000,
       socketTimeoutMs: 60000,
     });
-    assert.deepEqual(config.oauth, {
+    assert.deepEqual(config.auth, {
+      kind: 'clientSecret',
       provider: 'microsoft',
       tenantId: TENANT,
       authorityHost: 'https://login.microsoftonline.com',
       tokenUrl: `https://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token`,
       disableInstanceDiscovery: false,
       clientId: CLIENT_ID,
-      clientSecret: SECRET,
+      source: { kind: 'setting', clientSecret: SECRET },
       scopes: ['https://outlook.office365.com/.default'],
       refreshMarginMs: 600_000,
     });
     assert.deepEqual(config.mail, { user: 'relay@contoso.com', from: 'relay@contoso.com', allowedFrom: [], maxRecipients: 500 });
-    assert.equal(config.password, undefined);
+    assert.notEqual(config.auth.kind, 'password');
     assert.equal(config.queue.queueName, 'outbound-mail');
     assert.equal(config.queue.deadLetterQueueName, 'outbound-mail-deadletter');
     assert.equal(config.queue.deadLetterContainerName, 'outbound-mail-deadletter');
@@ -75,7 +76,7 @@ describe('loadConfig defaults', () => {
   });
 
   it("accepts the setup guide's scope https://outlook.office.com/.default", () => {
-    assert.deepEqual(load({ OAUTH2_SCOPES: 'https://outlook.office.com/.default' }).oauth?.scopes, ['https://outlook.office.com/.default']);
+    assert.deepEqual(oauthOf(load({ OAUTH2_SCOPES: 'https://outlook.office.com/.default' }).auth)?.scopes, ['https://outlook.office.com/.default']);
   });
 
   it('trims values and treats empty values as absent', () => {
@@ -178,13 +179,13 @@ describe('TLS_EXTRA_CA_FILE', () => {
 
 describe('OAuth2 token provider', () => {
   it("derives the Microsoft provider and tenant from the guide's token URL", () => {
-    const oauth = load({}).oauth;
+    const oauth = oauthOf(load({}).auth);
     assert.equal(oauth?.provider, 'microsoft');
     assert.equal(oauth?.provider === 'microsoft' && oauth.tenantId, TENANT);
   });
 
   it('derives the token URL from the tenant ID and the default authority', () => {
-    const oauth = load({ OAUTH2_TOKEN_URL: undefined, OAUTH2_TENANT_ID: 'contoso.onmicrosoft.com' }).oauth;
+    const oauth = oauthOf(load({ OAUTH2_TOKEN_URL: undefined, OAUTH2_TENANT_ID: 'contoso.onmicrosoft.com' }).auth);
     assert.deepEqual(
       oauth && { provider: oauth.provider, tokenUrl: oauth.tokenUrl },
       { provider: 'microsoft', tokenUrl: 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token' },
@@ -192,7 +193,7 @@ describe('OAuth2 token provider', () => {
   });
 
   it('uses a sovereign-cloud authority host and keeps instance discovery on', () => {
-    const oauth = load({ OAUTH2_TOKEN_URL: undefined, OAUTH2_TENANT_ID: TENANT, OAUTH2_AUTHORITY_HOST: 'https://login.microsoftonline.us/' }).oauth;
+    const oauth = oauthOf(load({ OAUTH2_TOKEN_URL: undefined, OAUTH2_TENANT_ID: TENANT, OAUTH2_AUTHORITY_HOST: 'https://login.microsoftonline.us/' }).auth);
     assert.ok(oauth?.provider === 'microsoft');
     assert.equal(oauth.authorityHost, 'https://login.microsoftonline.us');
     assert.equal(oauth.tokenUrl, `https://login.microsoftonline.us/${TENANT}/oauth2/v2.0/token`);
@@ -200,7 +201,7 @@ describe('OAuth2 token provider', () => {
   });
 
   it('turns instance discovery off for a local authority taken from the token URL', () => {
-    const oauth = load({ OAUTH2_TOKEN_URL: `https://127.0.0.1:8443/${TENANT}/oauth2/v2.0/token`, SMTP_HOST: '127.0.0.1' }).oauth;
+    const oauth = oauthOf(load({ OAUTH2_TOKEN_URL: `https://127.0.0.1:8443/${TENANT}/oauth2/v2.0/token`, SMTP_HOST: '127.0.0.1' }).auth);
     assert.ok(oauth?.provider === 'microsoft');
     assert.equal(oauth.authorityHost, 'https://127.0.0.1:8443');
     assert.equal(oauth.tenantId, TENANT);
@@ -208,11 +209,11 @@ describe('OAuth2 token provider', () => {
   });
 
   it('accepts a tenant ID and token URL that agree (case-insensitively)', () => {
-    assert.equal(load({ OAUTH2_TENANT_ID: TENANT.toUpperCase() }).oauth?.provider, 'microsoft');
+    assert.equal(oauthOf(load({ OAUTH2_TENANT_ID: TENANT.toUpperCase() }).auth)?.provider, 'microsoft');
   });
 
   it('chooses the generic provider for any other token URL, with no default scope', () => {
-    const oauth = load({ OAUTH2_TOKEN_URL: 'https://idp.example.com/oauth/token', OAUTH2_CLIENT_ID: 'relay-app' }).oauth;
+    const oauth = oauthOf(load({ OAUTH2_TOKEN_URL: 'https://idp.example.com/oauth/token', OAUTH2_CLIENT_ID: 'relay-app' }).auth);
     assert.deepEqual(
       oauth && { provider: oauth.provider, tokenUrl: oauth.tokenUrl, scopes: oauth.scopes },
       { provider: 'generic', tokenUrl: 'https://idp.example.com/oauth/token', scopes: [] },
@@ -220,12 +221,12 @@ describe('OAuth2 token provider', () => {
   });
 
   it('passes generic scopes through unchecked', () => {
-    const oauth = load({ OAUTH2_PROVIDER: 'generic', OAUTH2_TOKEN_URL: 'https://idp.example.com/token', OAUTH2_SCOPES: 'mail.send, smtp' }).oauth;
+    const oauth = oauthOf(load({ OAUTH2_PROVIDER: 'generic', OAUTH2_TOKEN_URL: 'https://idp.example.com/token', OAUTH2_SCOPES: 'mail.send, smtp' }).auth);
     assert.deepEqual(oauth?.scopes, ['mail.send', 'smtp']);
   });
 
   it('reads the refresh margin in seconds', () => {
-    assert.equal(load({ OAUTH2_REFRESH_MARGIN_SECONDS: '900' }).oauth?.refreshMarginMs, 900_000);
+    assert.equal(oauthOf(load({ OAUTH2_REFRESH_MARGIN_SECONDS: '900' }).auth)?.refreshMarginMs, 900_000);
   });
 
   const invalid: Array<{ name: string; env: Environment; setting: string; says: RegExp }> = [
@@ -292,8 +293,8 @@ describe('password authentication', () => {
       SMTP_HOST: 'mail.example.org',
       AzureWebJobsStorage: 'UseDevelopmentStorage=true',
     });
-    assert.equal(config.oauth, undefined);
-    assert.deepEqual(config.password, { user: 'relay@example.org', password: 'correct horse battery staple' });
+    assert.equal(oauthOf(config.auth), undefined);
+    assert.deepEqual(config.auth, { kind: 'password', user: 'relay@example.org', password: 'correct horse battery staple' });
   });
 
   it('OAUTH2_ENABLED=false requires SMTP_PASSWORD', () => {

@@ -1,7 +1,7 @@
 /** Settings of the Key Vault secret source, federation, the monitor timer, alerts and rotation. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig, type Environment } from '../../src/settings';
+import { ConfigError, keyVaultOf, loadConfig, type Environment, type RelayConfig } from '../../src/settings';
 import { redact } from '../../src/core/redact';
 
 const TENANT = '7a1c0de0-0000-4000-8000-00000000cafe';
@@ -12,6 +12,11 @@ const BASE: Environment = {
   AzureWebJobsStorage: 'UseDevelopmentStorage=true',
 };
 const VAULT: Environment = { ...BASE, KEYVAULT_URL: 'https://relay-kv.vault.azure.net/', OAUTH2_CLIENT_SECRET_NAME: 'smtp-client-secret' };
+
+/** The value of OAUTH2_CLIENT_SECRET, when the client secret comes from that setting. */
+function settingSecretOf(config: RelayConfig): string | undefined {
+  return config.auth.kind === 'clientSecret' && config.auth.source.kind === 'setting' ? config.auth.source.clientSecret : undefined;
+}
 
 function problems(env: Environment): Array<[string, string]> {
   try {
@@ -26,14 +31,14 @@ function problems(env: Environment): Array<[string, string]> {
 describe('client secret from Key Vault', () => {
   it('needs only the vault URL and the secret name: no secret in the settings', () => {
     const config = loadConfig(VAULT);
-    assert.deepEqual(config.oauth?.keyVault, { vaultUrl: 'https://relay-kv.vault.azure.net', secretName: 'smtp-client-secret', cacheMs: 3_600_000 });
-    assert.equal(config.oauth?.clientSecret, undefined);
+    assert.deepEqual(keyVaultOf(config.auth), { vaultUrl: 'https://relay-kv.vault.azure.net', secretName: 'smtp-client-secret', cacheMs: 3_600_000 });
+    assert.equal(settingSecretOf(config), undefined);
   });
 
   it('takes the user-assigned identity and the cache lifetime', () => {
     const config = loadConfig({ ...VAULT, MANAGED_IDENTITY_CLIENT_ID: '11111111-2222-4333-8444-555555555555', OAUTH2_CLIENT_SECRET_CACHE_SECONDS: '300' });
-    assert.equal(config.oauth?.keyVault?.managedIdentityClientId, '11111111-2222-4333-8444-555555555555');
-    assert.equal(config.oauth?.keyVault?.cacheMs, 300_000);
+    assert.equal(keyVaultOf(config.auth)?.managedIdentityClientId, '11111111-2222-4333-8444-555555555555');
+    assert.equal(keyVaultOf(config.auth)?.cacheMs, 300_000);
   });
 
   it('refuses half a Key Vault setup, a vault URL with a path or http, a bad name, both a vault and a secret', () => {
@@ -57,8 +62,8 @@ describe('client secret from Key Vault', () => {
 describe('secretless mode (managed-identity federation)', () => {
   it('needs no secret and carries the identity', () => {
     const config = loadConfig({ ...BASE, OAUTH2_AUTH_MODE: 'managed-identity-federation', MANAGED_IDENTITY_CLIENT_ID: '11111111-2222-4333-8444-555555555555' });
-    assert.deepEqual(config.oauth?.federation, { managedIdentityClientId: '11111111-2222-4333-8444-555555555555' });
-    assert.equal(config.oauth?.clientSecret, undefined);
+    assert.deepEqual(config.auth.kind === 'federation' ? config.auth.federation : undefined, { managedIdentityClientId: '11111111-2222-4333-8444-555555555555' });
+    assert.equal(settingSecretOf(config), undefined);
   });
 
   it('refuses a secret beside it, and a provider other than Microsoft', () => {
@@ -70,7 +75,7 @@ describe('secretless mode (managed-identity federation)', () => {
 
 describe('monitor, alerts and rotation settings', () => {
   it('has working defaults', () => {
-    const monitor = loadConfig(VAULT).monitor!;
+    const monitor = loadConfig(VAULT).monitor;
     assert.deepEqual(monitor, {
       schedule: '0 */15 * * * *',
       warningDays: 30,
@@ -89,12 +94,12 @@ describe('monitor, alerts and rotation settings', () => {
     assert.equal(setting, 'ALERT_WEBHOOK_URL');
     assert.ok(!problem.includes('XXXXXXXXXXXXXXXX'));
     const secretHook = 'https://hooks.example.com/services/T111/B111/YYYYYYYYYYYYYYYY';
-    assert.equal(loadConfig({ ...VAULT, ALERT_WEBHOOK_URL: secretHook }).monitor?.alertWebhookUrl, secretHook);
+    assert.equal(loadConfig({ ...VAULT, ALERT_WEBHOOK_URL: secretHook }).monitor.alertWebhookUrl, secretHook);
     assert.equal(redact(`posting to ${secretHook}`), 'posting to [redacted]');
   });
 
   it('allows rotation only with Key Vault, a lifetime beyond the window and a grace beyond the secret cache', () => {
-    assert.equal(loadConfig({ ...VAULT, ROTATION_ENABLED: 'true' }).monitor?.rotation.enabled, true);
+    assert.equal(loadConfig({ ...VAULT, ROTATION_ENABLED: 'true' }).monitor.rotation.enabled, true);
     assert.deepEqual(problems({ ...BASE, OAUTH2_CLIENT_SECRET: 'Qx8~value-of-secret', ROTATION_ENABLED: 'true' }).map(([s]) => s), ['ROTATION_ENABLED']);
     assert.deepEqual(problems({ ...VAULT, ROTATION_ENABLED: 'true', ROTATION_SECRET_LIFETIME_DAYS: '30', ROTATION_WINDOW_DAYS: '30' }).map(([s]) => s), ['ROTATION_SECRET_LIFETIME_DAYS']);
     assert.deepEqual(problems({ ...VAULT, ROTATION_ENABLED: 'true', ROTATION_GRACE_HOURS: '1', OAUTH2_CLIENT_SECRET_CACHE_SECONDS: '7200' }).map(([s]) => s), ['ROTATION_GRACE_HOURS']);

@@ -12,7 +12,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { LocalStack } from '../../local/stack';
 import { QueueRunner, type HostQueueSettings } from '../../local/queueRunner';
-import { loadConfig, type RelayConfig } from '../../src/settings';
+import { loadConfig, oauthOf, type OAuthSettings, type RelayConfig } from '../../src/settings';
 import { createTokenProvider } from '../../src/token';
 import { MicrosoftTokenSource } from '../../src/token/microsoftTokenSource';
 import { TokenCache } from '../../src/token/tokenCache';
@@ -107,21 +107,23 @@ export class RelayHarness {
     });
     const config = this.config;
     const extraCa = config.smtp.extraCa;
+    const oauth = oauthOf(config.auth);
     if (options.runtime) this.relay = createRelay(config, this.logger);
     if (this.relay) this.tokens = this.relay.tokens;
-    else if (config.oauth) {
+    else if (oauth) {
       this.tokens =
         options.tokenRequestTimeoutMs === undefined
-          ? createTokenProvider(config.oauth, { extraCa })
+          ? createTokenProvider(oauth, { extraCa })
           : new TokenCache(
-              new MicrosoftTokenSource(config.oauth as unknown as ConstructorParameters<typeof MicrosoftTokenSource>[0], {
+              new MicrosoftTokenSource(withSettingSecret(oauth), {
                 extraCa,
                 requestTimeoutMs: options.tokenRequestTimeoutMs,
               }),
-              { refreshMarginMs: config.oauth.refreshMarginMs },
+              { refreshMarginMs: oauth.refreshMarginMs },
             );
     }
-    this.sender = this.relay?.sender ?? createMailSender({ smtp: config.smtp, user: config.mail.user, tokens: this.tokens, password: config.password });
+    const password = config.auth.kind === 'password' ? config.auth : undefined;
+    this.sender = this.relay?.sender ?? createMailSender({ smtp: config.smtp, user: config.mail.user, tokens: this.tokens, password });
     const storage = createStorageClients(config.queue.connection);
     const writer = new DeadLetterWriter(storage, config.queue.deadLetterQueueName, config.queue.deadLetterContainerName);
     const ledgerContainer = storage.blobs.getContainerClient(config.queue.ledgerContainerName);
@@ -298,4 +300,12 @@ export function headerValue(raw: Buffer, name: string): string | undefined {
   const unfolded = head.replace(/\r?\n[ \t]+/g, ' ');
   const match = new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(unfolded);
   return match?.[1]?.trim();
+}
+
+/** The Microsoft token settings with OAUTH2_CLIENT_SECRET's value, for a token source built by hand. */
+function withSettingSecret(oauth: OAuthSettings): ConstructorParameters<typeof MicrosoftTokenSource>[0] {
+  if (oauth.kind !== 'clientSecret' || oauth.provider !== 'microsoft' || oauth.source.kind !== 'setting') {
+    throw new Error('tokenRequestTimeoutMs needs Microsoft settings with OAUTH2_CLIENT_SECRET');
+  }
+  return { ...oauth, clientSecret: oauth.source.clientSecret };
 }

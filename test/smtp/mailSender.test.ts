@@ -18,7 +18,7 @@ import { LocalAzurite } from '../../local/azurite';
 import { createLocalCertificates, type LocalCertificates } from '../../local/certs';
 import { LocalSmtpServer, type LocalSmtpServerOptions } from '../../local/smtpServer';
 import { LocalTokenServer } from '../../local/tokenServer';
-import type { MicrosoftOAuthSettings, OAuthSettings, SmtpSettings } from '../../src/settings';
+import type { MicrosoftOAuthSettings, OAuthClientSettings, OAuthSettings, SmtpSettings } from '../../src/settings';
 import { AttachmentBlobs } from '../../src/delivery/attachmentBlobs';
 import { toMailOptions } from '../../src/message/compose';
 import { parseQueueMessage } from '../../src/message/validate';
@@ -47,8 +47,10 @@ after(async () => {
   await tokenServer.close();
 });
 
-function oauth(overrides: Partial<OAuthSettings & MicrosoftOAuthSettings> = {}): OAuthSettings {
-  return {
+type MicrosoftSecretSettings = MicrosoftOAuthSettings & OAuthClientSettings & { clientSecret: string };
+
+function oauth(overrides: Partial<MicrosoftSecretSettings> = {}): OAuthSettings {
+  const settings: MicrosoftSecretSettings = {
     provider: 'microsoft',
     tenantId: TENANT,
     authorityHost: tokenServer.url,
@@ -59,7 +61,8 @@ function oauth(overrides: Partial<OAuthSettings & MicrosoftOAuthSettings> = {}):
     scopes: ['https://outlook.office365.com/.default'],
     refreshMarginMs: 10 * 60_000,
     ...overrides,
-  } as OAuthSettings;
+  };
+  return { ...settings, kind: 'clientSecret', source: { kind: 'setting', clientSecret: settings.clientSecret } };
 }
 
 function smtpSettings(port: number, overrides: Partial<SmtpSettings> = {}): SmtpSettings {
@@ -90,7 +93,7 @@ async function startSmtp(extra: Partial<LocalSmtpServerOptions> = {}): Promise<L
   return server;
 }
 
-function tokens(overrides: Partial<OAuthSettings & MicrosoftOAuthSettings> = {}): TokenCache {
+function tokens(overrides: Partial<MicrosoftSecretSettings> = {}): TokenCache {
   return createTokenProvider(oauth(overrides), { extraCa: certs.caPem });
 }
 

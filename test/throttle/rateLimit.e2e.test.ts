@@ -11,7 +11,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/stack';
 import { LocalSmtpServer } from '../../local/smtpServer';
 import { QueueRunner } from '../../local/queueRunner';
-import { loadConfig } from '../../src/settings';
+import { loadConfig, oauthOf } from '../../src/settings';
 import { createRelay } from '../../src/app/runtime';
 import { relayQueueMessage } from '../../src/relay/handler';
 import { silentLogger } from '../../src/core/log';
@@ -43,7 +43,7 @@ after(async () => {
 function relayWith(throttle: MailboxThrottle | undefined) {
   const config = loadConfig({ ...stack.settings, SMTP_PORT: String(limited.port), RELAY_QUEUE_NAME: `rate-${throttle ? 'on' : 'off'}` });
   const base = createRelay(config, silentLogger); // storage clients and dead letters as in production
-  const plain = createMailSender({ smtp: config.smtp, user: config.mail.user, tokens: createTokenProvider(config.oauth!, { extraCa: config.smtp.extraCa }) });
+  const plain = createMailSender({ smtp: config.smtp, user: config.mail.user, tokens: createTokenProvider(oauthOf(config.auth)!, { extraCa: config.smtp.extraCa }) });
   const sender = throttle ? throttledSender(plain, throttle) : plain;
   const connection = stack.settings.AzureWebJobsStorage;
   const queue = new QueueClient(connection, config.queue.queueName);

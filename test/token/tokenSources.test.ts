@@ -10,7 +10,7 @@ import path from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
 import { createLocalCertificates, type LocalCertificates } from '../../local/certs';
 import { LocalTokenServer } from '../../local/tokenServer';
-import type { MicrosoftOAuthSettings, OAuthSettings } from '../../src/settings';
+import type { ClientSecretAuth, MicrosoftOAuthSettings, OAuthClientSettings } from '../../src/settings';
 import type { Logger } from '../../src/core/log';
 import { redact } from '../../src/core/redact';
 import { createTokenProvider, GenericTokenSource, MicrosoftTokenSource, TokenCache } from '../../src/token';
@@ -32,8 +32,11 @@ function recordingLogger(): Logger & { warnings: string[] } {
   return { warnings, info() {}, warn: (message) => warnings.push(message), error() {} };
 }
 
-function microsoft(overrides: Partial<MicrosoftOAuthSettings & OAuthSettings> = {}): MicrosoftOAuthSettings & OAuthSettings {
-  return {
+type MicrosoftSecretSettings = MicrosoftOAuthSettings & OAuthClientSettings & { clientSecret: string };
+
+/** Settings for a MicrosoftTokenSource (the secret's value) and createTokenProvider (the secret from its setting) alike. */
+function microsoft(overrides: Partial<MicrosoftSecretSettings> = {}): MicrosoftSecretSettings & ClientSecretAuth {
+  const settings: MicrosoftSecretSettings = {
     provider: 'microsoft',
     tenantId: TENANT,
     authorityHost: server.url,
@@ -45,6 +48,7 @@ function microsoft(overrides: Partial<MicrosoftOAuthSettings & OAuthSettings> = 
     refreshMarginMs: 10 * 60_000,
     ...overrides,
   };
+  return { ...settings, kind: 'clientSecret', source: { kind: 'setting', clientSecret: settings.clientSecret } };
 }
 
 type GenericSettings = { tokenUrl: string; clientId: string; clientSecret: string; scopes: string[] };
@@ -153,7 +157,7 @@ describe('GenericTokenSource (plain RFC 6749 client-credentials POST)', () => {
 describe('token errors from the endpoint, for both sources', () => {
   type Case = {
     name: string;
-    microsoft?: Partial<MicrosoftOAuthSettings & OAuthSettings>;
+    microsoft?: Partial<MicrosoftSecretSettings>;
     generic?: Partial<GenericSettings> | false;
     prepare?: () => void;
     cleanup?: () => void;
@@ -239,7 +243,10 @@ describe('token errors from the endpoint, for both sources', () => {
 describe('createTokenProvider', () => {
   it('chooses the source by provider, shares one cache, and masks the client secret', async () => {
     const viaMicrosoft = createTokenProvider(microsoft(), { extraCa: certs.caPem });
-    const viaGeneric = createTokenProvider({ provider: 'generic', ...generic(), refreshMarginMs: 10 * 60_000 }, { extraCa: certs.caPem });
+    const viaGeneric = createTokenProvider(
+      { kind: 'clientSecret', source: { kind: 'setting', clientSecret: SECRET }, provider: 'generic', ...generic(), refreshMarginMs: 10 * 60_000 },
+      { extraCa: certs.caPem },
+    );
     const before = server.discoveryRequests;
     await viaMicrosoft.getToken();
     assert.equal(server.discoveryRequests - before, 1, 'the Microsoft path reads the discovery document');
