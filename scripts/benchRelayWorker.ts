@@ -14,7 +14,7 @@ import { ClientSecretCredential } from '@azure/identity';
 import { loadConfig } from '../src/settings';
 import { createRelay, type Relay } from '../src/app/runtime';
 import { silentLogger } from '../src/core/log';
-import type { QueueDelivery } from '../src/relay/handler';
+import type { QueueDelivery } from '../src/delivery/ports';
 import { functionModules } from './functionModules';
 import { startMeasuring, type ProcessUsage } from './processUsage';
 

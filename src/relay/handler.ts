@@ -15,7 +15,6 @@
  *
  * It knows nothing of the Functions host: functions/ and the local runner both call it.
  */
-import type { SendMailOptions } from 'nodemailer';
 import type { RelayConfig } from '../settings';
 import { RelayError, isRelayError } from '../core/errors';
 import type { Logger } from '../core/log';
@@ -25,42 +24,13 @@ import { redact, redactingLogger } from '../core/redact';
 import { decodeQueueText, InvalidMessageError, parseQueueMessage, type RelayMessage } from '../message/validate';
 import { stableMessageId, toMailOptions } from '../message/compose';
 import { closeAttachmentStreams } from '../delivery/attachmentBlobs';
-import type { DeadLetterInput, DeadLetterReceipt } from '../delivery/deadLetters';
+import type { DeadLetterReceipt, DeadLetterSink, MessageSender, QueueDelivery, RetryQueue, SentMessage } from '../delivery/ports';
 import type { DeliveryLedger, LedgerClaim, LedgerEntry } from '../delivery/ledger';
 import { isPastMaxAge, retryDelaySeconds, type RetryPolicy } from '../delivery/backoff';
 import { openRetry, sealForRetry, type RetryEnvelope, type Unwrapped } from '../delivery/retryEnvelope';
 import type { EnvelopeKeys } from '../delivery/envelopeKey';
 import { messageDigest } from '../delivery/messageDigest';
 import { renewWhileSending, type ClaimRenewal } from '../delivery/claimRenewal';
-
-/** What the queue tells us about this delivery of the message (Functions trigger metadata). */
-export interface QueueDelivery {
-  /** 1 on the first delivery, incremented by the queue on each redelivery. */
-  dequeueCount: number;
-  queueMessageId?: string;
-  insertionTime?: string;
-}
-
-export interface SentMessage {
-  messageId: string;
-  response: string;
-  accepted: string[];
-  rejected: string[];
-}
-
-export interface MessageSender {
-  send(mail: SendMailOptions): Promise<SentMessage>;
-}
-
-export interface DeadLetterSink {
-  write(input: DeadLetterInput): Promise<DeadLetterReceipt>;
-}
-
-/** Where retry copies go: the relay's own queue, with a visibility delay. */
-export interface RetryQueue {
-  /** Enqueues `text` invisible for `delaySeconds`; returns the new queue message id. */
-  enqueue(text: string, delaySeconds: number): Promise<string>;
-}
 
 export interface RelayDependencies {
   config: Pick<RelayConfig, 'mail' | 'queue'>;

@@ -21,7 +21,8 @@ import { RelayError } from '../core/errors';
 import type { Logger } from '../core/log';
 import { redactingLogger } from '../core/redact';
 import { BlobEnvelopeKeys } from '../delivery/envelopeKey';
-import { holdUnread, RetryLaterError, type QueueDelivery, type RelayOutcome } from './handler';
+import { holdUnread, RetryLaterError, type RelayOutcome } from './handler';
+import type { QueueDelivery } from '../delivery/ports';
 import { createStorageClients } from '../transport/storage';
 
 /** How often relay.config_invalid is logged while the settings stay invalid. */
