@@ -20,7 +20,7 @@ import { RelayError, isRelayError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { DeliveryCounters } from '../core/metrics';
 import type { ConcurrencyGate } from '../throttle/concurrencyGate';
-import { redact, redactingLogger } from '../core/redact';
+import { redact } from '../core/redact';
 import { decodeQueueText, InvalidMessageError, parseQueueMessage, type RelayMessage } from '../message/validate';
 import { stableMessageId, toMailOptions } from '../message/compose';
 import { closeAttachmentStreams } from '../delivery/attachmentBlobs';
@@ -103,14 +103,13 @@ interface Attempt {
   claimLost?: boolean;
 }
 
-export async function relayQueueMessage(
-  payload: unknown,
-  delivery: QueueDelivery,
-  deps: RelayDependencies,
-  invocationLogger: Logger,
-): Promise<RelayOutcome> {
+/**
+ * Handles one delivery of a queue message. `logger` is expected to redact: src/app
+ * hands the handler out only behind redactingLogger (src/app/relay.ts).
+ */
+export async function relayQueueMessage(payload: unknown, delivery: QueueDelivery, deps: RelayDependencies, logger: Logger): Promise<RelayOutcome> {
   try {
-    const outcome = await handleOnce(payload, delivery, deps, invocationLogger);
+    const outcome = await handleOnce(payload, delivery, deps, logger);
     if (deps.counters) countOutcome(deps.counters, outcome);
     return outcome;
   } catch (error) {
@@ -135,9 +134,8 @@ function countOutcome(counters: DeliveryCounters, outcome: RelayOutcome): void {
   if (outcome.status === 'retry-scheduled' && outcome.reason === 'smtp_throttled') counters.throttled++;
 }
 
-async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: RelayDependencies, invocationLogger: Logger): Promise<RelayOutcome> {
+async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: RelayDependencies, logger: Logger): Promise<RelayOutcome> {
   const started = performance.now();
-  const logger = redactingLogger(invocationLogger);
   const now = deps.now ?? (() => new Date());
   const { message: inner, envelope, untrusted, keyError } = await unwrap(payload, deps);
   // Trusted: a verified envelope is the relay's own, and the queue sets its message ids.
@@ -236,8 +234,7 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
  * until the settings are fixed, a dead-letter record with the reason at its
  * maximum age. Nothing is claimed in the ledger, since nothing is sent.
  */
-export async function holdUnread(payload: unknown, delivery: QueueDelivery, failure: RelayError, deps: FailureDependencies, invocationLogger: Logger): Promise<RelayOutcome> {
-  const logger = redactingLogger(invocationLogger);
+export async function holdUnread(payload: unknown, delivery: QueueDelivery, failure: RelayError, deps: FailureDependencies, logger: Logger): Promise<RelayOutcome> {
   const now = deps.now ?? (() => new Date());
   const { message: inner, envelope, keyError } = await unwrap(payload, deps);
   const attempt: Attempt = {
