@@ -1,5 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import { httpInput, httpResponse, processHealth } from './lib/http';
+import { processHealth } from '../src/app/runtime';
+import { httpInput, httpResponse } from './lib/http';
 
 /** GET /api/health[?fresh=true]: the setup checks against this instance (see src/http/health.ts). */
 export async function health(request: HttpRequest): Promise<HttpResponseInit> {

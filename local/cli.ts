@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { QueueClient } from '@azure/storage-queue';
 import { loadConfig } from '../src/settings';
-import { createRelay } from '../src/app/runtime';
+import { createRelay } from '../src/app/relay';
 import type { Logger } from '../src/core/log';
 import { startLocalStack } from './stack';
 import { QueueRunner, readHostQueueSettings } from './queueRunner';

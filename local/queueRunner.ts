@@ -18,7 +18,7 @@
 import { readFileSync } from 'node:fs';
 import type { QueueClient } from '@azure/storage-queue';
 import type { Logger } from '../src/core/log';
-import type { QueueDelivery } from '../src/relay/handler';
+import type { QueueDelivery } from '../src/delivery/ports';
 
 export interface HostQueueSettings {
   batchSize: number;

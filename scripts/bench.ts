@@ -41,7 +41,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { loadConfig, type RelayConfig } from '../src/settings';
 import { silentLogger } from '../src/core/log';
 import { QueueRunner } from '../local/queueRunner';
-import type { QueueDelivery } from '../src/relay/handler';
+import type { QueueDelivery } from '../src/delivery/ports';
 import { trustedCertificates } from '../src/transport/tls';
 import type { VaultReader, WorkerStarted, WorkerStats } from './benchRelayWorker';
 import { startMeasuring, type ProcessUsage } from './processUsage';

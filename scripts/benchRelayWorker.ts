@@ -12,9 +12,10 @@ import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { ClientSecretCredential } from '@azure/identity';
 import { loadConfig } from '../src/settings';
-import { createRelay, type Relay } from '../src/app/runtime';
+import { relayOf, type Relay } from '../src/app/relay';
+import { createRelayComponents, type RelayComponents } from '../src/app/components';
 import { silentLogger } from '../src/core/log';
-import type { QueueDelivery } from '../src/relay/handler';
+import type { QueueDelivery } from '../src/delivery/ports';
 import { functionModules } from './functionModules';
 import { startMeasuring, type ProcessUsage } from './processUsage';
 
@@ -59,10 +60,10 @@ function loadFunctionModules(): void {
   }
 }
 
-let relay: Relay | undefined;
+let relay: (Relay & { parts: RelayComponents }) | undefined;
 let stopMeasuring: (() => ProcessUsage) | undefined;
 
-const started = (): Relay => {
+const started = (): Relay & { parts: RelayComponents } => {
   if (!relay) throw new Error('the worker has not been started');
   return relay;
 };
@@ -77,9 +78,10 @@ async function handle(request: Request): Promise<unknown> {
         disableInstanceDiscovery: true,
         tlsOptions: { ca: [vaultReader.caPem] },
       });
-      relay = createRelay(loadConfig(request.settings), silentLogger, { vaultCredential });
+      const parts = createRelayComponents(loadConfig(request.settings), silentLogger, { vaultCredential });
+      relay = Object.assign(relayOf(parts), { parts });
       // Warm, as an instance is after its first message: secret, token, a pooled connection, the JIT.
-      await relay.sender.send({ from: relay.config.mail.from, to: 'bench@example.net', subject: 'warm-up', text: 'x' });
+      await parts.sender.send({ from: relay.config.mail.from, to: 'bench@example.net', subject: 'warm-up', text: 'x' });
       // What Node sized V8's heap for: its memory limit (cgroup), if below the machine's memory.
       const limit = process.constrainedMemory();
       const started: WorkerStarted = {
@@ -94,11 +96,11 @@ async function handle(request: Request): Promise<unknown> {
     }
     case 'token': {
       // For the baseline's nodemailer, which sends with the same token.
-      const token = await started().tokens!.getToken();
+      const token = await started().parts.tokens!.getToken();
       return { token: token.token, expiresOnTimestamp: token.expiresOnTimestamp };
     }
     case 'stats': {
-      const current = started();
+      const current = started().parts;
       const secrets = current.secrets as { stats?: { reads: number } } | undefined;
       const stats: WorkerStats = {
         tokenRequests: current.tokens!.stats.fetches,

@@ -1,7 +1,7 @@
 /** Adapters from the Functions host's InvocationContext to the relay's plain interfaces. */
 import type { InvocationContext } from '@azure/functions';
 import type { Logger } from '../../src/core/log';
-import type { QueueDelivery } from '../../src/relay/handler';
+import type { QueueDelivery } from '../../src/delivery/ports';
 
 export function contextLogger(context: InvocationContext): Logger {
   // One line per event: the message, then its fields as JSON (searchable in Application Insights).

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The package's command (package.json "bin"). It checks the Node.js version
- * before loading the relay: see nodeVersion.ts. The commands are in main.ts.
+ * before loading the relay: see nodeVersion.ts. The commands are in main.ts; this
+ * entry, like functions/, runs them over the composition root (src/app/cli.ts).
  */
 import { nodeVersionProblem } from './nodeVersion';
 
@@ -11,7 +12,7 @@ if (problem !== undefined) {
   process.stderr.write(`${problem}\n`);
   process.exitCode = 1;
 } else {
-  import('./main.js')
+  import('../app/cli.js')
     .then(({ main }) => main(args, { env: process.env, out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) }))
     .then(
       (code) => {

@@ -3,12 +3,9 @@
  * settings it is given (a fresh token, a new SMTP connection), stops at the
  * first failing one and explains, in plain words, which setup step to fix.
  */
-import { loadConfig, type Environment, type RelayConfig } from '../settings';
-import { silentLogger, type Logger } from '../core/log';
-import { redact, redactingLogger } from '../core/redact';
-import { createRelay, type Relay, type RelayIdentityOverrides } from '../app/runtime';
-import { runChecks, type CheckReport, type CheckResult } from '../diagnostics/checks';
-import { relayTarget } from '../diagnostics/target';
+import type { Environment } from '../settings';
+import { redact } from '../core/redact';
+import { runChecks, type CheckReport, type CheckResult, type DiagnosticTarget } from '../diagnostics/checks';
 import { withIdentityEnvironment } from './identityEnvironment';
 
 export interface DoctorOptions {
@@ -16,33 +13,29 @@ export interface DoctorOptions {
   /** Also send a test message to this address. */
   sendTo?: string;
   from?: string;
-  logger?: Logger;
-  /** Stand-ins for the managed identity (tests, the local run). */
-  identity?: RelayIdentityOverrides;
+}
+
+/** What the checks run against, built from the settings (src/app/diagnostics.ts); closed after the checks. */
+export interface DoctorTarget {
+  target: DiagnosticTarget;
+  close(): Promise<void>;
 }
 
 /**
- * Runs the checks; the relay it builds for them is closed before returning.
- * Its credentials see the sign-in settings of `env` (the managed identity
- * endpoint among them), which @azure/identity reads only from process.env.
+ * Runs the checks against the target `open` builds from the settings, and closes it
+ * before returning. Its credentials see the sign-in settings of `env` (the managed
+ * identity endpoint among them), which @azure/identity reads only from process.env.
  */
-export function runDoctor(options: DoctorOptions): Promise<CheckReport> {
-  return withIdentityEnvironment(options.env, () => checkSettings(options));
+export function runDoctor(options: DoctorOptions, open: (env: Environment) => DoctorTarget): Promise<CheckReport> {
+  return withIdentityEnvironment(options.env, () => checkSettings(options, open));
 }
 
-async function checkSettings(options: DoctorOptions): Promise<CheckReport> {
-  let relay: Relay | undefined;
-  let config: RelayConfig | undefined;
-  const load = () => {
-    config ??= loadConfig(options.env);
-    relay ??= createRelay(config, redactingLogger(options.logger ?? silentLogger), options.identity);
-    return relay;
-  };
+async function checkSettings(options: DoctorOptions, open: (env: Environment) => DoctorTarget): Promise<CheckReport> {
+  const opened = open(options.env);
   try {
-    // The relay is new, so its token cache is empty: the token check asks the endpoint, through the relay's own secret source.
-    return await runChecks(relayTarget(load), { stopAtFirstFailure: true, sendTo: options.sendTo, from: options.from });
+    return await runChecks(opened.target, { stopAtFirstFailure: true, sendTo: options.sendTo, from: options.from });
   } finally {
-    await relay?.close();
+    await opened.close();
   }
 }
 

@@ -1,5 +1,6 @@
 /**
- * The package's command line (its entry point, package.json "bin", is bin.ts):
+ * The package's command line (its entry point, package.json "bin", is bin.ts; the
+ * clients the commands use come from src/app, through CliServices):
  *
  *   oauth2-smtp-relay doctor [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS] [--json]
  *   oauth2-smtp-relay setup --tenant-id T --client-id C --object-id O --mailbox M [--send-as A]...
@@ -12,10 +13,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { loadConfig, loadQueueConfig, type Environment } from '../settings';
+import { loadConfig, loadQueueConfig, type Environment, type QueueSettings, type RelayConfig } from '../settings';
 import { redactValue } from '../core/redact';
-import { formatReplayCounts, formatReplayItem, formatReplayReport, poisonReplayDependencies, replayDeadLetters, replayDependencies, replayPoison } from '../deadletters/replay';
-import { formatReport, runDoctor } from './doctor';
+import {
+  formatReplayCounts,
+  formatReplayItem,
+  formatReplayReport,
+  replayDeadLetters,
+  replayPoison,
+  type PoisonReplayDependencies,
+  type ReplayDependencies,
+} from '../deadletters/replay';
+import { formatReport, runDoctor, type DoctorTarget } from './doctor';
 import { withIdentityEnvironment } from './identityEnvironment';
 import { checkSetupValues, setupScript } from './setup';
 
@@ -23,6 +32,14 @@ export interface CliIo {
   env: Environment;
   out(text: string): void;
   err(text: string): void;
+}
+
+/** What the commands are built on, from the settings they are given (src/app/cli.ts). */
+export interface CliServices {
+  doctorTarget(env: Environment): DoctorTarget;
+  replayDependencies(config: RelayConfig): ReplayDependencies;
+  /** Only the storage settings are needed to move messages between two queues. */
+  poisonReplayDependencies(queue: QueueSettings): PoisonReplayDependencies;
 }
 
 const USAGE = `usage:
@@ -36,12 +53,12 @@ const USAGE = `usage:
 `;
 
 /** Runs one command; resolves with the process exit code (0 ok, 1 a check failed, 2 usage). */
-export async function main(argv: string[], io: CliIo): Promise<number> {
+export async function main(argv: string[], io: CliIo, services: CliServices): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    if (command === 'doctor') return await doctor(rest, io);
+    if (command === 'doctor') return await doctor(rest, io, services);
     if (command === 'setup') return setup(rest, io);
-    if (command === 'replay') return await replay(rest, io);
+    if (command === 'replay') return await replay(rest, io, services);
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`${error.message}\n${USAGE}`);
@@ -65,7 +82,7 @@ function parse(args: string[], options: ParseArgsOptionsConfig): ParsedOptions {
   }
 }
 
-async function doctor(args: string[], io: CliIo): Promise<number> {
+async function doctor(args: string[], io: CliIo, services: CliServices): Promise<number> {
   const values = parse(args, {
     settings: { type: 'string' },
     'send-to': { type: 'string' },
@@ -73,7 +90,8 @@ async function doctor(args: string[], io: CliIo): Promise<number> {
     json: { type: 'boolean', default: false },
   });
   const env = values.settings ? { ...io.env, ...readSettingsFile(values.settings as string) } : io.env;
-  const report = await runDoctor({ env, sendTo: values['send-to'] as string | undefined, from: values.from as string | undefined });
+  const options = { env, sendTo: values['send-to'] as string | undefined, from: values.from as string | undefined };
+  const report = await runDoctor(options, (settings) => services.doctorTarget(settings));
   // Both forms go through the same redaction (formatReport redacts its text).
   io.out(values.json ? JSON.stringify(redactValue(report), null, 2) + '\n' : formatReport(report));
   return report.ok ? 0 : 1;
@@ -96,7 +114,7 @@ export function readSettingsFile(path: string): Environment {
   return env;
 }
 
-async function replay(args: string[], io: CliIo): Promise<number> {
+async function replay(args: string[], io: CliIo, services: CliServices): Promise<number> {
   const values = parse(args, {
     settings: { type: 'string' },
     reason: { type: 'string', multiple: true },
@@ -111,14 +129,14 @@ async function replay(args: string[], io: CliIo): Promise<number> {
       // Poison messages have no record, hence no reason to filter on.
       if (values.reason) throw new UsageError('--reason does not apply to --from-poison: poison messages carry no reason');
       // Only the storage settings are needed to move messages between two queues.
-      const poisoned = await replayPoison(poisonReplayDependencies(loadQueueConfig(env)), {
+      const poisoned = await replayPoison(services.poisonReplayDependencies(loadQueueConfig(env)), {
         dryRun: values['dry-run'] === true,
         onItem: (item) => io.out(`${formatReplayItem(item)}\n`),
       });
       io.out(`${formatReplayCounts(poisoned, 'replay from poison')}\n`);
       return poisoned.counts.failed > 0 ? 1 : 0;
     }
-    const report = await replayDeadLetters(replayDependencies(loadConfig(env)), { reasons: values.reason as string[] | undefined, dryRun: values['dry-run'] === true });
+    const report = await replayDeadLetters(services.replayDependencies(loadConfig(env)), { reasons: values.reason as string[] | undefined, dryRun: values['dry-run'] === true });
     io.out(formatReplayReport(report));
     return report.counts.failed + report.counts.unreadable > 0 ? 1 : 0;
   });

@@ -9,15 +9,14 @@
  * its attempts reset and its maximum age counted from the replay. Its record is
  * deleted from the dead-letter queue only after the message is back on the
  * relay's queue, so a failure half-way leaves it dead-lettered, never lost.
+ * The clients come from src/app/replay.ts.
  */
 import type { QueueClient } from '@azure/storage-queue';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { DeadLetterRecord } from '../delivery/deadLetters';
-import type { QueueSettings, RelayConfig } from '../settings';
-import { createStorageClients } from '../transport/storage';
-import { BlobDeliveryLedger, type DeliveryLedger } from '../delivery/ledger';
+import type { DeliveryLedger } from '../delivery/ledger';
 import { sealForRetry } from '../delivery/retryEnvelope';
-import { BlobEnvelopeKeys, type EnvelopeKeys } from '../delivery/envelopeKey';
+import type { EnvelopeKeys } from '../delivery/envelopeKey';
 import type { ReasonCode } from '../core/errors';
 
 export interface ReplayDependencies {
@@ -167,28 +166,6 @@ export function formatReplayCounts(report: ReplayReport, what = 'replay'): strin
     .map(([decision, count]) => `${count} ${decision}`)
     .join(', ');
   return `${what}: ${report.examined} examined${counts ? `, ${counts}` : ''}`;
-}
-
-/** The clients replay needs, from the relay's own settings (same storage account, queues and ledger). */
-export function replayDependencies(config: RelayConfig): ReplayDependencies {
-  const storage = createStorageClients(config.queue.connection);
-  const ledgerContainer = storage.blobs.getContainerClient(config.queue.ledgerContainerName);
-  return {
-    deadLetterQueue: storage.queues.getQueueClient(config.queue.deadLetterQueueName),
-    relayQueue: storage.queues.getQueueClient(config.queue.queueName),
-    blobs: storage.blobs,
-    ledger: new BlobDeliveryLedger(ledgerContainer, { leaseSeconds: config.queue.ledgerLeaseSeconds }),
-    envelopes: new BlobEnvelopeKeys(ledgerContainer),
-  };
-}
-
-/** The host's poison queue and the relay's queue, from the storage settings alone. */
-export function poisonReplayDependencies(queue: QueueSettings): PoisonReplayDependencies {
-  const storage = createStorageClients(queue.connection);
-  return {
-    poisonQueue: storage.queues.getQueueClient(`${queue.queueName}-poison`),
-    relayQueue: storage.queues.getQueueClient(queue.queueName),
-  };
 }
 
 export interface PoisonReplayDependencies {

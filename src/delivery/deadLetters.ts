@@ -11,33 +11,13 @@ import { randomUUID } from 'node:crypto';
 import type { QueueClient } from '@azure/storage-queue';
 import type { ContainerClient } from '@azure/storage-blob';
 import { redactKnownSecrets, redactValue } from '../core/redact';
-import type { FailureKind, ReasonCode } from '../core/errors';
 import { createOnce, type StorageClients } from '../transport/storage';
+import type { DeadLetterInput, DeadLetterReceipt, DeadLetterSink } from './ports';
 
 export const DEAD_LETTER_SCHEMA = 'oauth2-smtp-relay/dead-letter/v1';
 
 /** Largest record text put on the queue itself (the service limit is 64 KiB; keep a margin for XML escaping). */
 export const MAX_INLINE_RECORD_BYTES = 48 * 1024;
-
-export interface DeadLetterInput {
-  reason: ReasonCode;
-  kind: FailureKind;
-  /** What failed, for a person. */
-  description: string;
-  providerReply?: string;
-  remedy?: string;
-  /** The message exactly as it was taken from the queue. */
-  original: string;
-  /** The application's idempotency key (`id`), when the message had a readable one. */
-  messageKey?: string;
-  /** The delivery ledger's key (`id:<id>` or `queue:<first queue message id>`); replay keeps it so the ledger still prevents duplicates. */
-  ledgerKey?: string;
-  queueMessageId?: string;
-  attempts: number;
-  firstEnqueuedAt?: string;
-  /** True when the failure was retryable but this was the last allowed attempt. */
-  finalAttempt: boolean;
-}
 
 export interface DeadLetterRecord extends Omit<DeadLetterInput, 'original'> {
   schema: typeof DEAD_LETTER_SCHEMA;
@@ -48,13 +28,7 @@ export interface DeadLetterRecord extends Omit<DeadLetterInput, 'original'> {
   recordBlob?: string;
 }
 
-export interface DeadLetterReceipt {
-  recordId: string;
-  queueMessageId: string;
-  recordBlob?: string;
-}
-
-export class DeadLetterWriter {
+export class DeadLetterWriter implements DeadLetterSink {
   private readonly queue: QueueClient;
   private readonly container: ContainerClient;
   private readonly ensureQueue = createOnce(() => this.queue.createIfNotExists());

@@ -21,9 +21,10 @@
  * re-queues them with a new signature.
  */
 import { randomBytes } from 'node:crypto';
-import { RestError, type ContainerClient } from '@azure/storage-blob';
+import type { ContainerClient } from '@azure/storage-blob';
 import { registerSecret } from '../core/redact';
 import { createOnce } from '../transport/storage';
+import { downloadVersion, isBlobNotFound, uploadIf } from '../transport/conditionalBlob';
 
 export const ENVELOPE_KEY_BLOB = 'keys/retry-envelope-hmac.json';
 const KEY_SCHEMA = 'oauth2-smtp-relay/envelope-key/v1';
@@ -80,24 +81,18 @@ export class BlobEnvelopeKeys implements EnvelopeKeys {
     const blob = this.container.getBlockBlobClient(ENVELOPE_KEY_BLOB);
     for (let tries = 0; ; tries++) {
       const fresh: StoredKey = { schema: KEY_SCHEMA, algorithm: 'HMAC-SHA256', key: randomBytes(32).toString('base64'), createdAt: new Date(this.now()).toISOString() };
-      const text = JSON.stringify(fresh);
+      if (await uploadIf(blob, JSON.stringify(fresh), { ifNoneMatch: '*' }, 'application/json')) return keyOf(fresh);
       try {
-        await blob.upload(text, Buffer.byteLength(text), { conditions: { ifNoneMatch: '*' }, blobHTTPHeaders: { blobContentType: 'application/json' } });
-        return keyOf(fresh);
-      } catch (error) {
-        if (!(error instanceof RestError && (error.statusCode === 409 || error.statusCode === 412))) throw error;
-      }
-      try {
-        const response = await blob.download();
-        const stored = JSON.parse((await streamToBuffer(response.readableStreamBody)).toString('utf8')) as StoredKey;
-        if (response.lastModified && this.now() - response.lastModified.getTime() > REFRESH_AFTER_MS) {
+        const version = await downloadVersion(blob);
+        const stored = JSON.parse(version.body.toString('utf8')) as StoredKey;
+        if (version.lastModified && this.now() - version.lastModified.getTime() > REFRESH_AFTER_MS) {
           // Touch it (Last-Modified moves), so an age-based lifecycle rule leaves it alone; losing this race is fine.
-          await blob.setMetadata({ refreshed: new Date(this.now()).toISOString() }, { conditions: { ifMatch: response.etag } }).catch(() => undefined);
+          await blob.setMetadata({ refreshed: new Date(this.now()).toISOString() }, { conditions: { ifMatch: version.etag } }).catch(() => undefined);
         }
         return keyOf(stored);
       } catch (error) {
         // Deleted between the two requests: create it afresh (once).
-        if (error instanceof RestError && error.statusCode === 404 && tries === 0) continue;
+        if (isBlobNotFound(error) && tries === 0) continue;
         throw error;
       }
     }
@@ -111,10 +106,4 @@ function keyOf(stored: StoredKey): Buffer {
   if (stored.schema !== KEY_SCHEMA || key.length < 32) throw new Error(`the retry-envelope key blob ${ENVELOPE_KEY_BLOB} is not a key this relay wrote; delete it and the relay makes a new one`);
   registerSecret(stored.key);
   return key;
-}
-
-async function streamToBuffer(body: NodeJS.ReadableStream | undefined): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of (body ?? []) as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }

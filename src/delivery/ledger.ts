@@ -30,11 +30,12 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { RestError } from '@azure/storage-blob';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { ReasonCode } from '../core/errors';
 import { createOnce } from '../transport/storage';
+import { readVersion, uploadIf, type WriteCondition } from '../transport/conditionalBlob';
 import { sameDigestVersion } from './messageDigest';
+import type { SentMessage } from './ports';
 
 export const LEDGER_SCHEMA = 'oauth2-smtp-relay/ledger/v1';
 
@@ -104,13 +105,6 @@ export interface ClaimContext {
   firstEnqueuedAt?: string;
 }
 
-export interface SentDetails {
-  messageId: string;
-  response: string;
-  accepted: string[];
-  rejected: string[];
-}
-
 export type ReopenResult = 'reopened' | 'not-found' | 'already-sent' | 'busy';
 
 export interface DeliveryLedger {
@@ -119,7 +113,7 @@ export interface DeliveryLedger {
   claim(key: string, context: ClaimContext): Promise<ClaimResult>;
   /** Extends a live claim by a lease; throws LedgerConflictError when another attempt took it over meanwhile. */
   renew(claim: LedgerClaim): Promise<void>;
-  markSent(claim: LedgerClaim, sent: SentDetails): Promise<void>;
+  markSent(claim: LedgerClaim, sent: SentMessage): Promise<void>;
   /** After a transient failure: let the next attempt claim it. */
   release(claim: LedgerClaim, reason: ReasonCode): Promise<void>;
   markDeadLettered(claim: LedgerClaim, reason: ReasonCode, recordId: string): Promise<void>;
@@ -187,7 +181,7 @@ export class BlobDeliveryLedger implements DeliveryLedger {
     await this.update(claim, { ...claim.entry, leaseUntil: this.leaseEnd(now), updatedAt: now.toISOString() });
   }
 
-  async markSent(claim: LedgerClaim, sent: SentDetails): Promise<void> {
+  async markSent(claim: LedgerClaim, sent: SentMessage): Promise<void> {
     const at = this.now().toISOString();
     await this.update(claim, {
       ...claim.entry,
@@ -287,31 +281,13 @@ export class BlobDeliveryLedger implements DeliveryLedger {
   }
 
   /** The new ETag, or undefined when the condition failed (someone else wrote first). */
-  private async write(key: string, entry: LedgerEntry, conditions: { ifNoneMatch?: string; ifMatch?: string }): Promise<string | undefined> {
-    const text = JSON.stringify(entry);
-    try {
-      const response = await this.container.getBlockBlobClient(ledgerBlobName(key)).upload(text, Buffer.byteLength(text), {
-        conditions,
-        blobHTTPHeaders: { blobContentType: 'application/json' },
-      });
-      return response.etag;
-    } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw error;
-    }
+  private write(key: string, entry: LedgerEntry, condition: WriteCondition): Promise<string | undefined> {
+    return uploadIf(this.container.getBlockBlobClient(ledgerBlobName(key)), JSON.stringify(entry), condition, 'application/json');
   }
 
   private async readWithEtag(key: string): Promise<{ entry: LedgerEntry; etag: string } | undefined> {
-    try {
-      // One GET: the body and the ETag of that same version.
-      const response = await this.container.getBlockBlobClient(ledgerBlobName(key)).download();
-      const chunks: Buffer[] = [];
-      for await (const chunk of response.readableStreamBody as AsyncIterable<Buffer>) chunks.push(chunk);
-      return { entry: JSON.parse(Buffer.concat(chunks).toString('utf8')) as LedgerEntry, etag: response.etag! };
-    } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return undefined;
-      throw error;
-    }
+    const version = await readVersion(this.container.getBlockBlobClient(ledgerBlobName(key)));
+    return version && { entry: JSON.parse(version.body.toString('utf8')) as LedgerEntry, etag: version.etag };
   }
 
   private readonly ensureContainer = createOnce(() => this.container.createIfNotExists());
@@ -323,9 +299,4 @@ export class LedgerConflictError extends Error {
     super(`the ledger entry for ${key} was changed by another instance`);
     this.name = 'LedgerConflictError';
   }
-}
-
-/** 412 (If-Match failed) or 409 BlobAlreadyExists (If-None-Match: * on an existing blob). */
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof RestError && (error.statusCode === 412 || error.statusCode === 409);
 }

@@ -1,6 +1,6 @@
 /** Retry copies go back onto the relay's own queue, invisible for the backoff delay. */
 import type { QueueClient } from '@azure/storage-queue';
-import type { RetryQueue } from '../relay/handler';
+import type { RetryQueue } from './ports';
 
 export class QueueRetries implements RetryQueue {
   constructor(private readonly queue: QueueClient) {}

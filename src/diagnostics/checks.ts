@@ -17,6 +17,7 @@ import { toMailOptions } from '../message/compose';
 import { parseQueueMessage } from '../message/validate';
 import { redact } from '../core/redact';
 import type { AccessToken } from '../token';
+import type { SentMessage } from '../delivery/ports';
 import { findingFor, findingOfConfigError, findingOfError, type Finding } from './findings';
 import { probeSmtp } from '../smtp/probe';
 import { judgementOf, readToken } from '../token/claims';
@@ -60,7 +61,7 @@ export interface DiagnosticTarget {
   secretStatus?(): Promise<SecretStatus | undefined>;
   /** Connect, secure, authenticate and quit, sending nothing (MailSender.verify). */
   verifySmtp(): Promise<void>;
-  send(mail: SendMailOptions): Promise<{ messageId: string; response: string; accepted: string[]; rejected: string[] }>;
+  send(mail: SendMailOptions): Promise<SentMessage>;
 }
 
 export interface RunOptions {

@@ -1,12 +1,12 @@
 /**
  * Builds what the checks run against from relay components: the health
  * endpoint passes the process's own (shared token cache and SMTP pool), the
- * doctor passes ones it made from the settings it was given.
+ * doctor passes ones it made from the settings it was given (src/app/diagnostics.ts).
  */
-import { oauthOf, type RelayConfig } from '../settings';
+import type { RelayConfig } from '../settings';
 import type { MailSender } from '../smtp';
 import type { ClientSecretProvider } from '../secrets';
-import { createTokenSource, type AccessToken } from '../token';
+import type { AccessToken } from '../token';
 import type { DiagnosticTarget, SecretStatus } from './checks';
 
 export interface RelayParts {
@@ -19,28 +19,20 @@ export interface RelayParts {
 }
 
 export interface TargetOptions {
-  /** Where the client secret comes from and when it expires (Key Vault); default: not known. */
+  /** A token straight from the endpoint, leaving the shared cache alone (a token source of its own on the relay's secret). */
+  freshToken: (parts: RelayParts) => Promise<AccessToken>;
+  /** Where the client secret comes from and when it expires (Key Vault); default: what the secret source says. */
   secretStatus?: (config: RelayConfig) => Promise<SecretStatus | undefined>;
-  /** A token straight from the endpoint, leaving the shared cache alone; default: a new token source on the relay's secret. */
-  freshToken?: (parts: RelayParts) => Promise<AccessToken>;
 }
 
 /** `load` may throw ConfigError: the configuration check reports it. */
-export function relayTarget(load: () => RelayParts, options: TargetOptions = {}): DiagnosticTarget {
-  const freshToken =
-    options.freshToken ??
-    ((parts: RelayParts) => {
-      const oauth = oauthOf(parts.config.auth);
-      // The token check runs only with OAuth2 on.
-      if (!oauth) return Promise.reject(new Error('OAuth2 is off: there is no token to fetch'));
-      return createTokenSource(oauth, { extraCa: parts.config.smtp.extraCa, secrets: parts.secrets }).fetchToken();
-    });
+export function relayTarget(load: () => RelayParts, options: TargetOptions): DiagnosticTarget {
   const target: DiagnosticTarget = {
     config: () => load().config,
     token: async (fresh) => {
       const parts = load();
       // A fresh token comes from its own source: emptying the shared cache would stop delivery if the endpoint is failing.
-      if (fresh || !parts.tokens) return freshToken(parts);
+      if (fresh || !parts.tokens) return options.freshToken(parts);
       return parts.tokens.getToken();
     },
     verifySmtp: () => load().sender.verify(),

@@ -18,6 +18,7 @@ import { ConfigError, type RelayConfig } from '../settings';
 import { isRelayError, type RelayError } from '../core/errors';
 import { toMailOptions } from '../message/compose';
 import { closeAttachmentStreams } from '../delivery/attachmentBlobs';
+import type { MessageSender } from '../delivery/ports';
 import { InvalidMessageError, parseQueueMessage, type RelayMessage } from '../message/validate';
 import type { ResolvedMessage } from '../message/types';
 import { redact, redactValue } from '../core/redact';
@@ -29,19 +30,12 @@ export interface TestSendDependencies {
   /** The process's relay settings, sender and attachment reader; throws ConfigError when the settings are wrong. */
   relay(): {
     config: RelayConfig;
-    sender: { send(mail: SendMailOptions): Promise<SentMail> };
+    sender: MessageSender;
     /** The queue path's claim-check reader (src/delivery/attachmentBlobs.ts). */
     attachments: { resolve(message: RelayMessage): Promise<ResolvedMessage> };
   };
   /** Put the text on the queue; resolves with the queue's message id. */
   enqueue(queueName: string, text: string): Promise<{ messageId: string }>;
-}
-
-interface SentMail {
-  messageId: string;
-  response: string;
-  accepted: string[];
-  rejected: string[];
 }
 
 /** The largest queue message Azure Storage takes (64 KiB of text). */

@@ -1,19 +1,23 @@
 /**
- * The monitor wired to the relay of this process: its secret source, token
- * cache and mail sender, the alert channels from the settings, and the state
- * blob in the relay's storage account.
+ * The monitor over the parts it needs, which src/app hands it from the process:
+ * the secret source, the token cache, an SMTP login to prove, the sender and
+ * address for alert e-mails, the container of its state, what the send path met,
+ * and (when rotation is on) the Key Vault writer.
  */
-import type { TokenCredential } from '@azure/identity';
-import { keyVaultOf, type MonitorSettings } from '../settings';
-import { createSecretClient, createVaultCredential } from '../secrets/vaultClient';
+import type { ContainerClient } from '@azure/storage-blob';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import type { MonitorSettings, RotationSettings } from '../settings';
 import type { Logger } from '../core/log';
-import { redactingLogger } from '../core/redact';
-import type { Relay } from '../app/runtime';
+import type { ClientSecretProvider } from '../secrets/types';
+import type { TokenCache } from '../token/tokenCache';
+import type { MailSender } from '../smtp';
+import type { MessageSender } from '../delivery/ports';
 import type { AlertChannel } from './alerts';
 import { emailChannel, webhookChannel } from './channels';
+import type { MailboxCondition } from './mailboxConditions';
 import { MonitorStateStore } from './monitorState';
 import { runSecretMonitor, type MonitorReport, type SecretRotationStep } from './secretMonitor';
-import { SecretRotator } from './rotation';
+import { SecretRotator, type RotationOAuth } from './rotation';
 
 export { runSecretMonitor, type MonitorReport, type SecretMonitorDependencies } from './secretMonitor';
 export { MonitorStateStore, type MonitorState } from './monitorState';
@@ -25,65 +29,74 @@ export interface SecretMonitor {
   run(logger: Logger): Promise<MonitorReport>;
 }
 
-export function alertChannels(relay: Pick<Relay, 'sender' | 'config'>, settings: MonitorSettings): AlertChannel[] {
-  const channels: AlertChannel[] = [];
-  if (settings.alertEmailTo) channels.push(emailChannel(relay.sender, relay.config.mail.from, settings.alertEmailTo));
-  if (settings.alertWebhookUrl) channels.push(webhookChannel(settings.alertWebhookUrl, relay.config.smtp.extraCa));
-  return channels;
+export interface SecretMonitorParts {
+  settings: MonitorSettings;
+  /** Absent with federation (no secret). */
+  secrets?: ClientSecretProvider;
+  /** Key Vault secret name, for alert texts and the state blob's name. */
+  secretName?: string;
+  /** Absent when OAuth2 is off. */
+  tokens?: TokenCache;
+  /** Proves SMTP login (its own connection: nodemailer's pool cannot open one without a message). */
+  smtp: Pick<MailSender, 'verify'>;
+  /** Alert e-mails go through the relay itself, from this address. */
+  alertMail: { sender: MessageSender; from: string };
+  /** TLS_EXTRA_CA_FILE, for the alert webhook. */
+  extraCa?: string;
+  /** Holds the monitor's state and the rotation lease. */
+  stateContainer: ContainerClient;
+  /** What the send path met on this instance (a full mailbox, the daily quota). */
+  mailbox?: { name?: string; current(now: number): MailboxCondition[] };
+  /** Present when rotation can run (ROTATION_ENABLED, a Microsoft Entra secret in Key Vault). */
+  rotation?: {
+    settings: RotationSettings;
+    oauth: RotationOAuth;
+    secretName: string;
+    secrets: ClientSecretProvider;
+    vault: Pick<SecretClient, 'setSecret'>;
+  };
 }
 
 export interface SecretMonitorOptions {
   now?: () => number;
-  /** Tests: the identity that writes new Key Vault versions (default: as the relay reads them). */
-  vaultCredential?: TokenCredential;
   /** Tests: no waits between proofs of a new secret. */
   proofDelaysMs?: number[];
 }
 
-export function createSecretMonitor(relay: Relay, options: SecretMonitorOptions = {}): SecretMonitor {
-  const settings = relay.config.monitor;
-  const secretName = keyVaultOf(relay.config.auth)?.secretName;
-  const rotation = createRotator(relay, settings, options);
-  const state = new MonitorStateStore(
-    relay.storage.blobs.getContainerClient(settings.stateContainer),
-    `secret-monitor/${secretName ?? 'relay'}.json`,
-  );
-  const channels = alertChannels(relay, settings);
+function alertChannels(settings: MonitorSettings, alertMail: SecretMonitorParts['alertMail'], extraCa: string | undefined): AlertChannel[] {
+  const channels: AlertChannel[] = [];
+  if (settings.alertEmailTo) channels.push(emailChannel(alertMail.sender, alertMail.from, settings.alertEmailTo));
+  if (settings.alertWebhookUrl) channels.push(webhookChannel(settings.alertWebhookUrl, extraCa));
+  return channels;
+}
+
+/** `run`'s logger is expected to redact (src/app wraps it). */
+export function createSecretMonitor(parts: SecretMonitorParts, options: SecretMonitorOptions = {}): SecretMonitor {
+  const { settings } = parts;
+  const state = new MonitorStateStore(parts.stateContainer, `secret-monitor/${parts.secretName ?? 'relay'}.json`);
+  const channels = alertChannels(settings, parts.alertMail, parts.extraCa);
+  const rotation = createRotator(parts, options);
   return {
-    run: (invocationLogger) =>
+    run: (logger) =>
       runSecretMonitor(
         {
           settings,
-          secrets: relay.secrets,
-          secretName,
-          tokens: relay.tokens,
-          sender: relay.sender,
+          secrets: parts.secrets,
+          secretName: parts.secretName,
+          tokens: parts.tokens,
+          sender: parts.smtp,
           state,
           channels,
           rotation,
-          mailbox: { name: relay.config.mail.user, current: (now) => relay.mailboxConditions.current(now) },
+          mailbox: parts.mailbox,
           now: options.now,
         },
-        redactingLogger(invocationLogger),
+        logger,
       ),
   };
 }
 
-/** The rotator, when ROTATION_ENABLED and the secret is a Microsoft Entra secret in Key Vault. */
-function createRotator(relay: Relay, settings: MonitorSettings, options: SecretMonitorOptions): SecretRotationStep | undefined {
-  const oauth = relay.config.auth;
-  const keyVault = keyVaultOf(oauth);
-  if (!settings.rotation.enabled || !keyVault || oauth.kind === 'password' || oauth.provider !== 'microsoft' || !relay.secrets) return undefined;
-  const extraCa = relay.config.smtp.extraCa;
-  const credential = options.vaultCredential ?? createVaultCredential(keyVault.managedIdentityClientId);
-  return new SecretRotator({
-    settings: settings.rotation,
-    oauth,
-    secretName: keyVault.secretName,
-    secrets: relay.secrets,
-    vault: createSecretClient(keyVault, credential, { extraCa }),
-    leaseContainer: relay.storage.blobs.getContainerClient(settings.stateContainer),
-    extraCa,
-    proofDelaysMs: options.proofDelaysMs,
-  });
+function createRotator(parts: SecretMonitorParts, options: SecretMonitorOptions): SecretRotationStep | undefined {
+  if (!parts.rotation) return undefined;
+  return new SecretRotator({ ...parts.rotation, leaseContainer: parts.stateContainer, extraCa: parts.extraCa, proofDelaysMs: options.proofDelaysMs });
 }

@@ -3,9 +3,9 @@
  * account the relay already uses, so that an instance restart or a scale-out
  * does not raise the same alerts again. Writes are conditional on the ETag read.
  */
-import { RestError } from '@azure/storage-blob';
 import type { ContainerClient } from '@azure/storage-blob';
 import { createOnce } from '../transport/storage';
+import { readVersion, uploadIf } from '../transport/conditionalBlob';
 
 export interface PendingRemoval {
   /** Graph keyId of the old client secret. */
@@ -39,31 +39,22 @@ export class MonitorStateStore {
   ) {}
 
   async load(): Promise<LoadedState> {
-    const blob = this.container.getBlockBlobClient(this.blobName);
-    try {
-      const buffer = await blob.downloadToBuffer();
-      const props = await blob.getProperties();
-      return { state: parseState(buffer.toString('utf8')), etag: props.etag };
-    } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return { state: { raised: {} } };
-      throw error;
-    }
+    // The body and the ETag of that same version, so a save never overwrites a write it did not see.
+    const version = await readVersion(this.container.getBlockBlobClient(this.blobName));
+    if (!version) return { state: { raised: {} } };
+    return { state: parseState(version.body.toString('utf8')), etag: version.etag };
   }
 
   /** Saves unless someone else wrote since `etag` was read; returns false on such a conflict. */
   async save(state: MonitorState, etag: string | undefined): Promise<boolean> {
     await this.ensureContainer();
-    const text = JSON.stringify(state);
-    try {
-      await this.container.getBlockBlobClient(this.blobName).upload(text, Buffer.byteLength(text), {
-        conditions: etag ? { ifMatch: etag } : { ifNoneMatch: '*' },
-        blobHTTPHeaders: { blobContentType: 'application/json' },
-      });
-      return true;
-    } catch (error) {
-      if (error instanceof RestError && (error.statusCode === 412 || error.statusCode === 409)) return false;
-      throw error;
-    }
+    const written = await uploadIf(
+      this.container.getBlockBlobClient(this.blobName),
+      JSON.stringify(state),
+      etag ? { ifMatch: etag } : { ifNoneMatch: '*' },
+      'application/json',
+    );
+    return written !== undefined;
   }
 }
 

@@ -4,6 +4,7 @@
  * (a crashed instance) expires by itself after its duration.
  */
 import { RestError, type ContainerClient } from '@azure/storage-blob';
+import { uploadIf } from '../transport/conditionalBlob';
 
 const LEASE_SECONDS = 60;
 
@@ -16,12 +17,8 @@ export interface HeldLease {
 export async function acquireRotationLease(container: ContainerClient, blobName: string): Promise<HeldLease | undefined> {
   await container.createIfNotExists();
   const blob = container.getBlockBlobClient(blobName);
-  try {
-    await blob.upload('', 0, { conditions: { ifNoneMatch: '*' } });
-  } catch (error) {
-    // 409/412: it exists (maybe leased by someone else right now).
-    if (!(error instanceof RestError && (error.statusCode === 409 || error.statusCode === 412))) throw error;
-  }
+  // Not written when it exists (maybe leased by someone else right now).
+  await uploadIf(blob, '', { ifNoneMatch: '*' });
   const lease = blob.getBlobLeaseClient();
   try {
     await lease.acquireLease(LEASE_SECONDS);

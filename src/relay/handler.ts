@@ -15,53 +15,23 @@
  *
  * It knows nothing of the Functions host: functions/ and the local runner both call it.
  */
-import type { SendMailOptions } from 'nodemailer';
 import type { RelayConfig } from '../settings';
 import { RelayError, isRelayError } from '../core/errors';
 import { advice } from '../core/diagnoses';
 import type { Logger } from '../core/log';
 import type { DeliveryCounters } from '../core/metrics';
 import type { ConcurrencyGate } from '../throttle/concurrencyGate';
-import { redact, redactingLogger } from '../core/redact';
+import { redact } from '../core/redact';
 import { decodeQueueText, InvalidMessageError, parseQueueMessage, type RelayMessage } from '../message/validate';
 import { stableMessageId, toMailOptions } from '../message/compose';
 import { closeAttachmentStreams } from '../delivery/attachmentBlobs';
-import type { DeadLetterInput, DeadLetterReceipt } from '../delivery/deadLetters';
+import type { DeadLetterReceipt, DeadLetterSink, MessageSender, QueueDelivery, RetryQueue, SentMessage } from '../delivery/ports';
 import type { DeliveryLedger, LedgerClaim, LedgerEntry } from '../delivery/ledger';
 import { isPastMaxAge, retryDelaySeconds, type RetryPolicy } from '../delivery/backoff';
 import { openRetry, sealForRetry, type RetryEnvelope, type Unwrapped } from '../delivery/retryEnvelope';
 import type { EnvelopeKeys } from '../delivery/envelopeKey';
 import { messageDigest } from '../delivery/messageDigest';
 import { renewWhileSending, type ClaimRenewal } from '../delivery/claimRenewal';
-
-/** What the queue tells us about this delivery of the message (Functions trigger metadata). */
-export interface QueueDelivery {
-  /** 1 on the first delivery, incremented by the queue on each redelivery. */
-  dequeueCount: number;
-  queueMessageId?: string;
-  insertionTime?: string;
-}
-
-export interface SentMessage {
-  messageId: string;
-  response: string;
-  accepted: string[];
-  rejected: string[];
-}
-
-export interface MessageSender {
-  send(mail: SendMailOptions): Promise<SentMessage>;
-}
-
-export interface DeadLetterSink {
-  write(input: DeadLetterInput): Promise<DeadLetterReceipt>;
-}
-
-/** Where retry copies go: the relay's own queue, with a visibility delay. */
-export interface RetryQueue {
-  /** Enqueues `text` invisible for `delaySeconds`; returns the new queue message id. */
-  enqueue(text: string, delaySeconds: number): Promise<string>;
-}
 
 export interface RelayDependencies {
   config: Pick<RelayConfig, 'mail' | 'queue'>;
@@ -134,14 +104,13 @@ interface Attempt {
   claimLost?: boolean;
 }
 
-export async function relayQueueMessage(
-  payload: unknown,
-  delivery: QueueDelivery,
-  deps: RelayDependencies,
-  invocationLogger: Logger,
-): Promise<RelayOutcome> {
+/**
+ * Handles one delivery of a queue message. `logger` is expected to redact: src/app
+ * hands the handler out only behind redactingLogger (src/app/relay.ts).
+ */
+export async function relayQueueMessage(payload: unknown, delivery: QueueDelivery, deps: RelayDependencies, logger: Logger): Promise<RelayOutcome> {
   try {
-    const outcome = await handleOnce(payload, delivery, deps, invocationLogger);
+    const outcome = await handleOnce(payload, delivery, deps, logger);
     if (deps.counters) countOutcome(deps.counters, outcome);
     return outcome;
   } catch (error) {
@@ -166,9 +135,8 @@ function countOutcome(counters: DeliveryCounters, outcome: RelayOutcome): void {
   if (outcome.status === 'retry-scheduled' && outcome.reason === 'smtp_throttled') counters.throttled++;
 }
 
-async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: RelayDependencies, invocationLogger: Logger): Promise<RelayOutcome> {
+async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: RelayDependencies, logger: Logger): Promise<RelayOutcome> {
   const started = performance.now();
-  const logger = redactingLogger(invocationLogger);
   const now = deps.now ?? (() => new Date());
   const { message: inner, envelope, untrusted, keyError } = await unwrap(payload, deps);
   // Trusted: a verified envelope is the relay's own, and the queue sets its message ids.
@@ -267,8 +235,7 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
  * until the settings are fixed, a dead-letter record with the reason at its
  * maximum age. Nothing is claimed in the ledger, since nothing is sent.
  */
-export async function holdUnread(payload: unknown, delivery: QueueDelivery, failure: RelayError, deps: FailureDependencies, invocationLogger: Logger): Promise<RelayOutcome> {
-  const logger = redactingLogger(invocationLogger);
+export async function holdUnread(payload: unknown, delivery: QueueDelivery, failure: RelayError, deps: FailureDependencies, logger: Logger): Promise<RelayOutcome> {
   const now = deps.now ?? (() => new Date());
   const { message: inner, envelope, keyError } = await unwrap(payload, deps);
   const attempt: Attempt = {

@@ -15,15 +15,12 @@
  * minute per instance rather than once per message.
  */
 import { ConfigError, loadQueueConfig, type Environment, type QueueSettings } from '../settings';
-import { DeadLetterWriter } from '../delivery/deadLetters';
-import { QueueRetries } from '../delivery/retryQueue';
 import { RelayError } from '../core/errors';
 import { advice } from '../core/diagnoses';
 import type { Logger } from '../core/log';
-import { redactingLogger } from '../core/redact';
-import { BlobEnvelopeKeys } from '../delivery/envelopeKey';
-import { holdUnread, RetryLaterError, type QueueDelivery, type RelayOutcome } from './handler';
-import { createStorageClients } from '../transport/storage';
+import type { DeadLetterSink, QueueDelivery, RetryQueue } from '../delivery/ports';
+import type { EnvelopeKeys } from '../delivery/envelopeKey';
+import { holdUnread, RetryLaterError, type RelayOutcome } from './handler';
 
 /** How often relay.config_invalid is logged while the settings stay invalid. */
 export const CONFIG_INVALID_LOG_INTERVAL_MS = 60_000;
@@ -35,15 +32,25 @@ export interface MisconfigurationOptions {
   now?: () => number;
 }
 
+/** Where a held message goes, on the storage of readable queue settings (src/app/holding.ts builds them). */
+export interface HoldingParts {
+  deadLetters: DeadLetterSink;
+  /** The relay's own queue, for the retry copies. */
+  retryQueue: RetryQueue;
+  /** Signs the retry copies (the key in the ledger container). */
+  envelopes: EnvelopeKeys;
+}
+
+/** `logger` is expected to redact (src/app wraps it). */
 export async function handleWhileMisconfigured(
   payload: unknown,
   delivery: QueueDelivery,
   invalid: ConfigError,
-  invocationLogger: Logger,
+  logger: Logger,
+  holding: (queue: QueueSettings) => HoldingParts,
   options: MisconfigurationOptions = {},
 ): Promise<RelayOutcome> {
   const env = options.env ?? process.env;
-  const logger = redactingLogger(invocationLogger);
   let queue: QueueSettings | undefined;
   try {
     queue = loadQueueConfig(env);
@@ -56,20 +63,12 @@ export async function handleWhileMisconfigured(
   // Nothing can be written: the host's retries and its poison queue are the only place left.
   if (!queue) throw new RetryLaterError(failure, delivery.dequeueCount);
 
-  const storage = createStorageClients(queue.connection);
+  const parts = holding(queue);
   return holdUnread(
     payload,
     delivery,
     failure,
-    {
-      config: { queue },
-      deadLetters: new DeadLetterWriter(storage, queue.deadLetterQueueName, queue.deadLetterContainerName),
-      retries: {
-        queue: new QueueRetries(storage.queues.getQueueClient(queue.queueName)),
-        policy: queue.retry,
-        envelopes: new BlobEnvelopeKeys(storage.blobs.getContainerClient(queue.ledgerContainerName)),
-      },
-    },
+    { config: { queue }, deadLetters: parts.deadLetters, retries: { queue: parts.retryQueue, policy: queue.retry, envelopes: parts.envelopes } },
     logger,
   );
 }

@@ -2,12 +2,10 @@
  * Where the client secret comes from: Key Vault with the managed identity
  * (KEYVAULT_URL + OAUTH2_CLIENT_SECRET_NAME) or the OAUTH2_CLIENT_SECRET setting.
  */
-import type { TokenCredential } from '@azure/identity';
 import { keyVaultOf, type OAuthSettings } from '../settings';
 import type { Logger } from '../core/log';
-import { KeyVaultSecretProvider } from './keyVaultSecret';
+import { KeyVaultSecretProvider, type SecretReader } from './keyVaultSecret';
 import { SettingSecretProvider } from './settingSecret';
-import { createSecretClient, createVaultCredential } from './vaultClient';
 import type { ClientSecretProvider } from './types';
 
 export type { ClientSecret, ClientSecretProperties, ClientSecretProvider } from './types';
@@ -17,19 +15,18 @@ export { classifyKeyVaultError } from './classifyKeyVaultError';
 export { createSecretClient, createVaultCredential, hasManagedIdentityEndpoint, isAzureVaultHost } from './vaultClient';
 
 export interface SecretProviderOptions {
-  extraCa?: string;
   logger?: Logger;
-  /** Tests: sign in to the vault with this instead of the managed identity. */
-  vaultCredential?: TokenCredential;
+  /** The Key Vault client (src/app builds it, createSecretClient); needed when the secret is in Key Vault. */
+  vault?: SecretReader;
 }
 
 /** Undefined when no secret is used at all (federation). */
 export function createSecretProvider(oauth: OAuthSettings, opts: SecretProviderOptions = {}): ClientSecretProvider | undefined {
   const keyVault = keyVaultOf(oauth);
   if (keyVault) {
-    const credential = opts.vaultCredential ?? createVaultCredential(keyVault.managedIdentityClientId);
+    if (!opts.vault) throw new Error('a client secret in Key Vault needs the vault client (built by src/app)');
     return new KeyVaultSecretProvider({
-      client: createSecretClient(keyVault, credential, { extraCa: opts.extraCa }),
+      client: opts.vault,
       secretName: keyVault.secretName,
       cacheMs: keyVault.cacheMs,
       logger: opts.logger,

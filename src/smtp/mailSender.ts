@@ -75,7 +75,7 @@ export interface MailSender {
 const MAX_MESSAGES_PER_CONNECTION = 100;
 
 /**
- * Create this once per mailbox and process (src/app/runtime.ts does) and share it: each
+ * Create this once per mailbox and process (src/app/components.ts does) and share it: each
  * sender has its own pool of up to `smtp.poolSize` connections, and Exchange Online
  * refuses more than 3 concurrent connections per mailbox.
  */

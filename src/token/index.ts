@@ -25,7 +25,7 @@ export interface TokenProviderOptions {
   /** PEM of extra CAs to trust besides the default store (TLS_EXTRA_CA_FILE). */
   extraCa?: string;
   logger?: Logger;
-  /** Where the client secret comes from; default: built from the settings (Key Vault or OAUTH2_CLIENT_SECRET). */
+  /** Where the client secret comes from; default: the OAUTH2_CLIENT_SECRET setting (a Key Vault secret source comes from src/app). */
   secrets?: ClientSecretProvider;
   /** Federation: where the client assertion comes from; default: the managed identity. */
   assertions?: AssertionProvider;

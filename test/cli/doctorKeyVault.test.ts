@@ -5,7 +5,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatReport, runDoctor } from '../../src/cli/doctor';
+import { formatReport } from '../../src/cli/doctor';
+import { runDoctor } from '../../src/app/cli';
 import { stepLabel } from '../../src/core/setupSteps';
 import { SECRET_NAME, startRelayVaultStack, type RelayVaultStack } from '../secrets/relayVaultStack';
 

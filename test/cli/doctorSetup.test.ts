@@ -1,7 +1,7 @@
 /** `oauth2-smtp-relay setup`: the guide's commands with the values filled in, printed only. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { main } from '../../src/cli/main';
+import { main } from '../../src/app/cli';
 import { checkSetupValues, setupScript } from '../../src/cli/setup';
 
 const values = {

@@ -23,7 +23,7 @@ import { simpleParser } from 'mailparser';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { QueueRunner } from '../../local/queueRunner';
 import { loadConfig } from '../../src/settings';
-import { createRelay } from '../../src/app/runtime';
+import { createRelay } from '../../src/app/relay';
 import { silentLogger } from '../../src/core/log';
 import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 

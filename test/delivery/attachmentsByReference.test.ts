@@ -13,7 +13,7 @@ import { startLocalStack, type LocalStack } from '../../local/stack';
 import { DEVSTORE_ACCOUNT } from '../../local/azurite';
 import { StorageTap } from '../support/storageTap';
 import { loadConfig } from '../../src/settings';
-import { createRelay } from '../../src/app/runtime';
+import { createRelay } from '../../src/app/relay';
 import { silentLogger } from '../../src/core/log';
 import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 

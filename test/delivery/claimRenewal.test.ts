@@ -14,7 +14,8 @@ import { BlobDeliveryLedger, ledgerBlobName } from '../../src/delivery/ledger';
 import { BlobEnvelopeKeys } from '../../src/delivery/envelopeKey';
 import { QueueRetries } from '../../src/delivery/retryQueue';
 import { ConcurrencyGate } from '../../src/throttle/concurrencyGate';
-import { relayQueueMessage, type MessageSender, type RelayDependencies } from '../../src/relay/handler';
+import { relayQueueMessage, type RelayDependencies } from '../../src/relay/handler';
+import type { MessageSender } from '../../src/delivery/ports';
 import type { Logger } from '../../src/core/log';
 import { RelayHarness } from '../harness/relayHarness';
 

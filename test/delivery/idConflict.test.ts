@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/stack';
 import { stableMessageId } from '../../src/message/compose';
-import { main } from '../../src/cli/main';
+import { main } from '../../src/app/cli';
 import type { Logger } from '../../src/core/log';
 import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 import { RelayHarness, HARNESS_HEADER, harnessKeyOfRecord, headerValue } from '../harness/relayHarness';

@@ -2,7 +2,7 @@
  * More of the provider's replies classified (issue 10, point 4), each produced by
  * the local Exchange-shaped SMTP server from the condition itself (a full
  * mailbox, the daily recipient limit, basic authentication retired) and sent
- * through the relay as src/app/runtime.ts wires it (mailbox throttle, monitor):
+ * through the relay as src/app/components.ts wires it (mailbox throttle, monitor):
  *  - 554 5.2.2 mailbox full: a setup problem with a remedy, and one monitor alert;
  *  - 550 5.7.30: password login retired, the remedy is OAuth2;
  *  - 554 5.2.0 SubmissionQuotaExceeded: a wait of an hour for every waiting
@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/stack';
 import { LocalSmtpServer } from '../../local/smtpServer';
 import { remedyOf } from '../../src/core/diagnoses';
-import { createSecretMonitor } from '../../src/monitor';
+import { monitorOf } from '../../src/app/monitor';
 import type { Logger } from '../../src/core/log';
 import { RelayHarness } from '../harness/relayHarness';
 
@@ -60,7 +60,7 @@ test('554 5.2.2 mailbox full: mailbox_full with the Sent Items remedy, and the m
     assert.match(record!.remedy!, /Sent Items/);
     assert.match(record!.providerReply ?? '', /^554 5\.2\.2 mailbox full; STOREDRV\.Submission\.Exception:QuotaExceededException/);
 
-    const monitor = createSecretMonitor(harness.relay!);
+    const monitor = monitorOf(harness.parts!);
     const first = await monitor.run(logger);
     assert.ok(first.raised.includes('mailbox:mailbox_full'), `raised: ${first.raised.join(', ')}`);
     assert.match(logger.lines.join('\n'), /ALERT mailbox_full \(critical\).*"event":"monitor\.alert"/);

@@ -14,8 +14,8 @@ import { QueueRetries } from '../../src/delivery/retryQueue';
 import { RETRY_SCHEMA, openRetry, sealForRetry } from '../../src/delivery/retryEnvelope';
 import { BlobEnvelopeKeys } from '../../src/delivery/envelopeKey';
 import { RelayError } from '../../src/core/errors';
-import { relayQueueMessage, RetryLaterError, type MessageSender, type RelayDependencies, type SentMessage } from '../../src/relay/handler';
-import type { DeadLetterInput, DeadLetterReceipt } from '../../src/delivery/deadLetters';
+import { relayQueueMessage, RetryLaterError, type RelayDependencies } from '../../src/relay/handler';
+import type { DeadLetterInput, DeadLetterReceipt, MessageSender, SentMessage } from '../../src/delivery/ports';
 import type { Logger } from '../../src/core/log';
 
 let azurite: LocalAzurite;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLocalStack, type LocalStack } from '../../local/stack';
-import { main } from '../../src/cli/main';
+import { main } from '../../src/app/cli';
 import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 import { RelayHarness, HARNESS_HEADER, headerValue } from '../harness/relayHarness';
 

@@ -15,7 +15,7 @@ import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/sta
 import { LocalSmtpServer } from '../../local/smtpServer';
 import { QueueRunner, type HostQueueSettings } from '../../local/queueRunner';
 import { loadConfig } from '../../src/settings';
-import { createRelay, type Relay } from '../../src/app/runtime';
+import { createRelay, type Relay } from '../../src/app/relay';
 import { stableMessageId } from '../../src/message/compose';
 import type { Logger } from '../../src/core/log';
 import type { DeadLetterRecord } from '../../src/delivery/deadLetters';

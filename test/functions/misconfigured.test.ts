@@ -15,7 +15,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { QueueRunner } from '../../local/queueRunner';
 import { relayOutboundMail } from '../../functions/relayOutboundMail';
-import { main } from '../../src/cli/main';
+import { main } from '../../src/app/cli';
 import { getRelay } from '../../src/app/runtime';
 import type { DeadLetterRecord } from '../../src/delivery/deadLetters';
 import type { RetryEnvelope } from '../../src/delivery/retryEnvelope';

@@ -13,7 +13,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { QueueRunner } from '../../local/queueRunner';
 import { relayOutboundMail } from '../../functions/relayOutboundMail';
-import { main } from '../../src/cli/main';
+import { main } from '../../src/app/cli';
 import { getRelay } from '../../src/app/runtime';
 
 let stack: LocalStack;

@@ -23,7 +23,8 @@ import { BlobDeliveryLedger } from '../../src/delivery/ledger';
 import { QueueRetries } from '../../src/delivery/retryQueue';
 import { BlobEnvelopeKeys } from '../../src/delivery/envelopeKey';
 import { relayQueueMessage, type RelayDependencies, type RelayOutcome } from '../../src/relay/handler';
-import { createRelay, type Relay } from '../../src/app/runtime';
+import { relayOf, type Relay } from '../../src/app/relay';
+import { createRelayComponents, type RelayComponents } from '../../src/app/components';
 import { silentLogger, type Logger } from '../../src/core/log';
 
 export const HARNESS_HEADER = 'X-Harness-Key';
@@ -40,7 +41,7 @@ export interface HarnessOptions {
   processingVisibilitySeconds?: number;
   logger?: Logger;
   /**
-   * Hand messages to the process's relay as src/app/runtime.ts wires it (mailbox throttle, refused-token
+   * Hand messages to the process's relay as src/app/components.ts wires it (mailbox throttle, refused-token
    * diagnosis, the monitor's mailbox conditions) instead of the harness's own parts; storage faults
    * and tokenRequestTimeoutMs do not apply then.
    */
@@ -84,8 +85,9 @@ export class RelayHarness {
   readonly ledger: BlobDeliveryLedger;
   /** The key the relay signs its retry copies with (in the ledger container, as in production). */
   readonly envelopes: BlobEnvelopeKeys;
-  /** With `runtime`: the relay the messages go to. */
+  /** With `runtime`: the relay the messages go to, and its parts. */
   readonly relay?: Relay;
+  readonly parts?: RelayComponents;
   private readonly deps: RelayDependencies;
   private readonly logger: Logger;
   /** Index into the SMTP server's received list where this harness started. */
@@ -108,8 +110,11 @@ export class RelayHarness {
     const config = this.config;
     const extraCa = config.smtp.extraCa;
     const oauth = oauthOf(config.auth);
-    if (options.runtime) this.relay = createRelay(config, this.logger);
-    if (this.relay) this.tokens = this.relay.tokens;
+    if (options.runtime) {
+      this.parts = createRelayComponents(config, this.logger);
+      this.relay = relayOf(this.parts);
+    }
+    if (this.parts) this.tokens = this.parts.tokens;
     else if (oauth) {
       this.tokens =
         options.tokenRequestTimeoutMs === undefined
@@ -123,7 +128,7 @@ export class RelayHarness {
             );
     }
     const password = config.auth.kind === 'password' ? config.auth : undefined;
-    this.sender = this.relay?.sender ?? createMailSender({ smtp: config.smtp, user: config.mail.user, tokens: this.tokens, password });
+    this.sender = this.parts?.sender ?? createMailSender({ smtp: config.smtp, user: config.mail.user, tokens: this.tokens, password });
     const storage = createStorageClients(config.queue.connection);
     const writer = new DeadLetterWriter(storage, config.queue.deadLetterQueueName, config.queue.deadLetterContainerName);
     const ledgerContainer = storage.blobs.getContainerClient(config.queue.ledgerContainerName);

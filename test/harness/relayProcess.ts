@@ -6,7 +6,7 @@
  */
 import { QueueClient } from '@azure/storage-queue';
 import { loadConfig } from '../../src/settings';
-import { createRelay } from '../../src/app/runtime';
+import { createRelay } from '../../src/app/relay';
 import { silentLogger } from '../../src/core/log';
 import { QueueRunner } from '../../local/queueRunner';
 

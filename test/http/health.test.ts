@@ -10,16 +10,17 @@ import assert from 'node:assert/strict';
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { loadConfig } from '../../src/settings';
 import { createHealthHandler } from '../../src/http/health';
-import { relayTarget } from '../../src/diagnostics/target';
 import { stepLabel } from '../../src/core/setupSteps';
-import { createRelay, getRelay, type Relay } from '../../src/app/runtime';
+import { getRelay } from '../../src/app/runtime';
+import { createRelayComponents, type RelayComponents } from '../../src/app/components';
+import { diagnosticTarget } from '../../src/app/diagnostics';
 import { silentLogger } from '../../src/core/log';
 import { health } from '../../functions/health';
 import { httpInput, httpResponse } from '../../functions/lib/http';
 import { startLocalTenant, type LocalTenant } from '../diagnostics/localSetup';
 
 let tenant: LocalTenant;
-const relays: Relay[] = [];
+const relays: RelayComponents[] = [];
 
 before(async () => {
   tenant = await startLocalTenant();
@@ -30,7 +31,7 @@ after(async () => {
   await Promise.resolve()
     .then(() => getRelay().close())
     .catch(() => undefined);
-  for (const relay of relays) await relay.close();
+  for (const relay of relays) relay.sender.close();
   await tenant?.close();
 });
 
@@ -88,9 +89,9 @@ test('only GET is answered', async () => {
 
 /** A health handler over a relay of its own, built from `overrides` (the process relay stays as it is). */
 async function healthOf(overrides: Record<string, string | undefined>): Promise<HttpResponseInit> {
-  const relay = createRelay(loadConfig(tenant.settings(overrides)), silentLogger);
+  const relay = createRelayComponents(loadConfig(tenant.settings(overrides)), silentLogger);
   relays.push(relay);
-  const handler = createHealthHandler(() => relayTarget(() => relay));
+  const handler = createHealthHandler(() => diagnosticTarget(() => relay));
   return httpResponse(await handler(httpInput(get())));
 }
 
@@ -131,9 +132,9 @@ test('SMTP unreachable: the token checks still run, the SMTP checks that need a 
 
 test('bad settings: 503 naming the settings, everything else skipped', async () => {
   const handler = createHealthHandler(() =>
-    relayTarget(() => {
+    diagnosticTarget(() => {
       const config = loadConfig(tenant.settings({ OAUTH2_CLIENT_ID: 'my-app', SMTP_PORT: 'abc' }));
-      return createRelay(config, silentLogger);
+      return createRelayComponents(config, silentLogger);
     }),
   );
   const response = httpResponse(await handler(httpInput(get())));
@@ -156,9 +157,9 @@ test('the process health reports the relay\'s activity counters', async () => {
 
 test('activity is read anew on every call, even when the checks come from the cache', async () => {
   const counters = { delivered: 0 };
-  const relay = createRelay(loadConfig(tenant.settings()), silentLogger);
+  const relay = createRelayComponents(loadConfig(tenant.settings()), silentLogger);
   relays.push(relay);
-  const handler = createHealthHandler(() => relayTarget(() => relay), { activity: () => ({ ...counters }) });
+  const handler = createHealthHandler(() => diagnosticTarget(() => relay), { activity: () => ({ ...counters }) });
   const first = httpResponse(await handler(httpInput(get())));
   counters.delivered = 7;
   const second = httpResponse(await handler(httpInput(get())));

@@ -10,15 +10,16 @@ import assert from 'node:assert/strict';
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { loadConfig } from '../../src/settings';
 import { createHealthHandler, DEFAULT_HEALTH_FRESH_MIN_INTERVAL_MS } from '../../src/http/health';
-import { relayTarget } from '../../src/diagnostics/target';
-import { createRelay, getRelay, type Relay } from '../../src/app/runtime';
+import { getRelay } from '../../src/app/runtime';
+import { createRelayComponents, type RelayComponents } from '../../src/app/components';
+import { diagnosticTarget } from '../../src/app/diagnostics';
 import { silentLogger } from '../../src/core/log';
 import { health } from '../../functions/health';
 import { httpInput, httpResponse } from '../../functions/lib/http';
 import { startLocalTenant, type LocalTenant } from '../diagnostics/localSetup';
 
 let tenant: LocalTenant;
-const relays: Relay[] = [];
+const relays: RelayComponents[] = [];
 
 before(async () => {
   tenant = await startLocalTenant();
@@ -29,7 +30,7 @@ after(async () => {
   await Promise.resolve()
     .then(() => getRelay().close())
     .catch(() => undefined);
-  for (const relay of relays) await relay.close();
+  for (const relay of relays) relay.sender.close();
   await tenant?.close();
 });
 
@@ -72,10 +73,10 @@ test('a fresh call within the minimum interval is answered with the last result,
 });
 
 test('once the minimum interval has passed, a fresh call checks anew: one more login and a new token', async () => {
-  const relay = createRelay(loadConfig(tenant.settings()), silentLogger);
+  const relay = createRelayComponents(loadConfig(tenant.settings()), silentLogger);
   relays.push(relay);
   let clock = Date.parse('2026-12-01T10:00:00Z');
-  const handler = createHealthHandler(() => relayTarget(() => relay), { now: () => clock });
+  const handler = createHealthHandler(() => diagnosticTarget(() => relay), { now: () => clock });
   const call = async () => httpResponse(await handler(httpInput(FRESH)));
 
   let before = server();
@@ -99,9 +100,9 @@ test('once the minimum interval has passed, a fresh call checks anew: one more l
 });
 
 test('while a fresh run is in flight, plain calls share it instead of starting their own', async () => {
-  const relay = createRelay(loadConfig(tenant.settings()), silentLogger);
+  const relay = createRelayComponents(loadConfig(tenant.settings()), silentLogger);
   relays.push(relay);
-  const handler = createHealthHandler(() => relayTarget(() => relay));
+  const handler = createHealthHandler(() => diagnosticTarget(() => relay));
   const plain = new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' });
   const before = server();
   const answers = await Promise.all([handler(httpInput(FRESH)), ...Array.from({ length: 5 }, () => handler(httpInput(plain)))]);

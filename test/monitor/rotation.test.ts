@@ -7,11 +7,10 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LOCAL_CLIENT_ID } from '../../local/stack';
 import { SMTP_SEND_AS_APP } from '../../local/tokenServer';
-import { createSecretMonitor } from '../../src/monitor';
-import type { Relay } from '../../src/app/runtime';
+import { monitorOf } from '../../src/app/monitor';
 import { GraphDouble, OWNED_BY_PERMISSION } from '../doubles/graphDouble';
 import { postForm } from '../local/helpers';
-import { queueMessage, recordingLogger, startRelayVaultStack, SECRET_NAME, type RelayVaultStack } from '../secrets/relayVaultStack';
+import { queueMessage, recordingLogger, startRelayVaultStack, SECRET_NAME, type RelayVaultStack, type VaultRelay as Relay } from '../secrets/relayVaultStack';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -59,7 +58,8 @@ function rotatingRelay(extra: Record<string, string> = {}): Relay {
 }
 
 function monitor(relay: Relay, now?: () => number) {
-  return createSecretMonitor(relay, { vaultCredential: env.credential, proofDelaysMs: [], now });
+  // It writes new Key Vault versions with the relay's vault client, signed in as env.credential.
+  return monitorOf(relay.parts, { proofDelaysMs: [], now });
 }
 
 async function tokenWith(secret: string): Promise<number> {
@@ -94,7 +94,7 @@ describe('automatic rotation', () => {
 
     // The relay itself now sends with the new version, without a restart.
     assert.equal((await relay.handleQueueMessage(queueMessage('after rotation'), { dequeueCount: 1 }, recordingLogger())).status, 'delivered');
-    assert.equal((await relay.secrets!.current()).version, newest.version);
+    assert.equal((await relay.parts.secrets!.current()).version, newest.version);
 
     // Before the grace period is over: nothing removed. After it: the old secret goes.
     await monitor(relay, () => Date.now() + 1 * HOUR).run(recordingLogger());

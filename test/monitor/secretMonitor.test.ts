@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { LOCAL_CLIENT_ID } from '../../local/stack';
-import { createSecretMonitor } from '../../src/monitor';
-import type { Relay } from '../../src/app/runtime';
-import { queueMessage, recordingLogger, startRelayVaultStack, SECRET_NAME, type RelayVaultStack } from '../secrets/relayVaultStack';
+import { monitorOf } from '../../src/app/monitor';
+import { queueMessage, recordingLogger, startRelayVaultStack, SECRET_NAME, type RelayVaultStack, type VaultRelay as Relay } from '../secrets/relayVaultStack';
 
 const DAY = 86_400_000;
 const OPS = 'ops@example.org';
@@ -63,7 +62,7 @@ describe('secret monitor', () => {
   it('pre-warms: after a tick the next message needs neither Key Vault nor the token endpoint', async () => {
     setCurrentSecret(new Date(Date.now() + 180 * DAY));
     const relay = env.relay();
-    const report = await createSecretMonitor(relay).run(recordingLogger());
+    const report = await monitorOf(relay.parts).run(recordingLogger());
     assert.equal(report.tokenOk, true);
     assert.equal(report.smtpOk, true);
     assert.deepEqual(report.raised, []);
@@ -82,18 +81,18 @@ describe('secret monitor', () => {
     const mailsBefore = alertMailsTo(OPS).length;
     const log = recordingLogger();
 
-    const first = await createSecretMonitor(relay).run(log);
+    const first = await monitorOf(relay.parts).run(log);
     assert.deepEqual(first.raised, [`secret:expiry_warning:${version}`]);
     assert.match(log.lines.join('\n'), /warn ALERT secret_expiry_warning \(warning\).*"event":"monitor\.alert","alert":"secret_expiry_warning","severity":"warning"/);
-    assert.deepEqual((await createSecretMonitor(relay).run(recordingLogger())).raised, [], 'not repeated on the next tick');
+    assert.deepEqual((await monitorOf(relay.parts).run(recordingLogger())).raised, [], 'not repeated on the next tick');
     // A new instance (restart, scale-out) reads the same state from the storage account.
     const restarted = env.relay(env.settings({ ...relaySettingsOf(relay) }));
-    assert.deepEqual((await createSecretMonitor(restarted).run(recordingLogger())).raised, [], 'not repeated after a restart');
+    assert.deepEqual((await monitorOf(restarted.parts).run(recordingLogger())).raised, [], 'not repeated after a restart');
 
     // 14 days later: 6 days left, inside the critical window.
     const later = () => Date.now() + 14 * DAY;
-    assert.deepEqual((await createSecretMonitor(relay, { now: later }).run(recordingLogger())).raised, [`secret:expiry_critical:${version}`]);
-    assert.deepEqual((await createSecretMonitor(relay, { now: later }).run(recordingLogger())).raised, []);
+    assert.deepEqual((await monitorOf(relay.parts, { now: later }).run(recordingLogger())).raised, [`secret:expiry_critical:${version}`]);
+    assert.deepEqual((await monitorOf(relay.parts, { now: later }).run(recordingLogger())).raised, []);
 
     const newHooks = hooks.slice(hooksBefore);
     assert.deepEqual(newHooks.map((hook) => [hook.alert, hook.severity]), [['secret_expiry_warning', 'warning'], ['secret_expiry_critical', 'critical']]);
@@ -108,11 +107,11 @@ describe('secret monitor', () => {
   it('logs a rotation as an event, proves the new version with a token and raises nothing for a healthy one', async () => {
     setCurrentSecret(new Date(Date.now() + 20 * DAY));
     const { relay } = relayWithAlerts();
-    await createSecretMonitor(relay).run(recordingLogger());
+    await monitorOf(relay.parts).run(recordingLogger());
     const rotated = setCurrentSecret(new Date(Date.now() + 200 * DAY));
     const tokenRequests = env.stack.tokenServer.tokenRequests;
     const log = recordingLogger();
-    const report = await createSecretMonitor(relay).run(log);
+    const report = await monitorOf(relay.parts).run(log);
     assert.equal(report.rotationDetected, true);
     assert.equal(report.secretVersion, rotated);
     assert.deepEqual(report.raised, []);
@@ -127,8 +126,8 @@ describe('secret monitor', () => {
     const version = setCurrentSecret();
     const { relay } = relayWithAlerts();
     const hooksBefore = hooks.length;
-    assert.deepEqual((await createSecretMonitor(relay).run(recordingLogger())).raised, [`secret:no_expiry:${version}`]);
-    assert.deepEqual((await createSecretMonitor(relay).run(recordingLogger())).raised, []);
+    assert.deepEqual((await monitorOf(relay.parts).run(recordingLogger())).raised, [`secret:no_expiry:${version}`]);
+    assert.deepEqual((await monitorOf(relay.parts).run(recordingLogger())).raised, []);
     assert.equal(hooks.length - hooksBefore, 1);
     assert.match(hooks.at(-1)!.text, /still expires/);
   });
@@ -136,15 +135,15 @@ describe('secret monitor', () => {
   it('raises a disabled secret once, clears it when fixed, and raises it again if it comes back', async () => {
     setCurrentSecret(new Date(Date.now() + 180 * DAY));
     const { relay } = relayWithAlerts();
-    await createSecretMonitor(relay).run(recordingLogger());
+    await monitorOf(relay.parts).run(recordingLogger());
     env.vault.setEnabled(SECRET_NAME, false);
     try {
-      assert.deepEqual((await createSecretMonitor(relay).run(recordingLogger())).raised, ['vault:disabled']);
-      assert.deepEqual((await createSecretMonitor(relay).run(recordingLogger())).raised, []);
+      assert.deepEqual((await monitorOf(relay.parts).run(recordingLogger())).raised, ['vault:disabled']);
+      assert.deepEqual((await monitorOf(relay.parts).run(recordingLogger())).raised, []);
       env.vault.setEnabled(SECRET_NAME, true);
-      assert.deepEqual((await createSecretMonitor(relay).run(recordingLogger())).active, []);
+      assert.deepEqual((await monitorOf(relay.parts).run(recordingLogger())).active, []);
       env.vault.setEnabled(SECRET_NAME, false);
-      assert.deepEqual((await createSecretMonitor(relay).run(recordingLogger())).raised, ['vault:disabled']);
+      assert.deepEqual((await monitorOf(relay.parts).run(recordingLogger())).raised, ['vault:disabled']);
     } finally {
       env.vault.setEnabled(SECRET_NAME, true);
     }
@@ -153,14 +152,14 @@ describe('secret monitor', () => {
   it('raises a failing token request once while it lasts, keeps the cached token, and again on a recurrence', async () => {
     setCurrentSecret(new Date(Date.now() + 180 * DAY));
     const { relay } = relayWithAlerts();
-    await createSecretMonitor(relay).run(recordingLogger());
+    await monitorOf(relay.parts).run(recordingLogger());
     const expired = {
       status: 401,
       body: { error: 'invalid_client', error_description: "AADSTS7000222: The provided client secret keys for app '…' are expired.", error_codes: [7000222] },
     };
     env.stack.tokenServer.failNext(expired);
     const log = recordingLogger();
-    const failed = await createSecretMonitor(relay).run(log);
+    const failed = await monitorOf(relay.parts).run(log);
     assert.equal(failed.tokenOk, false);
     assert.deepEqual(failed.raised, ['token:failed:expired_client_secret']);
     assert.match(log.lines.join('\n'), /error ALERT token_acquisition_failed \(critical\)/);
@@ -169,19 +168,19 @@ describe('secret monitor', () => {
     assert.equal(env.stack.tokenServer.tokenRequests, tokenRequests, 'the cached token kept working');
 
     env.stack.tokenServer.failNext(expired);
-    assert.deepEqual((await createSecretMonitor(relay).run(recordingLogger())).raised, [], 'not repeated while it lasts');
-    assert.deepEqual((await createSecretMonitor(relay).run(recordingLogger())).active, [], 'cleared once tokens come again');
+    assert.deepEqual((await monitorOf(relay.parts).run(recordingLogger())).raised, [], 'not repeated while it lasts');
+    assert.deepEqual((await monitorOf(relay.parts).run(recordingLogger())).active, [], 'cleared once tokens come again');
     env.stack.tokenServer.failNext(expired);
-    assert.deepEqual((await createSecretMonitor(relay).run(recordingLogger())).raised, ['token:failed:expired_client_secret']);
+    assert.deepEqual((await monitorOf(relay.parts).run(recordingLogger())).raised, ['token:failed:expired_client_secret']);
   });
 
   it('raises an unreachable vault as a warning, and the relay keeps sending with its cached secret', async () => {
     setCurrentSecret(new Date(Date.now() + 180 * DAY));
     const relay = env.relay();
-    await createSecretMonitor(relay).run(recordingLogger());
+    await monitorOf(relay.parts).run(recordingLogger());
     env.vault.dropNext(1000);
     try {
-      const report = await createSecretMonitor(relay).run(recordingLogger());
+      const report = await monitorOf(relay.parts).run(recordingLogger());
       assert.deepEqual(report.raised, ['vault:unreadable:secret_store_unavailable']);
       assert.equal(report.tokenOk, true, 'the cached secret still signs in');
       assert.equal((await relay.handleQueueMessage(queueMessage(), { dequeueCount: 1 }, recordingLogger())).status, 'delivered');
@@ -195,7 +194,7 @@ describe('secret monitor', () => {
     const { relay } = relayWithAlerts();
     const log = recordingLogger();
     env.stack.tokenServer.setClientSecret(LOCAL_CLIENT_ID, env.stack.clientSecret);
-    await createSecretMonitor(relay).run(log);
+    await monitorOf(relay.parts).run(log);
     const text = log.lines.join('\n');
     assert.ok(!text.includes(env.stack.clientSecret));
     assert.ok(!text.includes('/hooks/relay-alerts'));

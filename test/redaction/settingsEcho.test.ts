@@ -12,8 +12,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, loadConfig, type Environment } from '../../src/settings';
 import { createHealthHandler } from '../../src/http/health';
-import { relayTarget } from '../../src/diagnostics/target';
-import { createRelay } from '../../src/app/runtime';
+import { createRelayComponents } from '../../src/app/components';
+import { diagnosticTarget } from '../../src/app/diagnostics';
 import { silentLogger } from '../../src/core/log';
 import { httpInput, httpResponse } from '../../functions/lib/http';
 import { HttpRequest } from '@azure/functions';
@@ -204,7 +204,7 @@ describe('the doctor and the health answer', () => {
   }
 
   test('health: the answer for misplaced secrets names the settings without printing them', async () => {
-    const handler = createHealthHandler(() => relayTarget(() => createRelay(loadConfig(misplaced()), silentLogger)));
+    const handler = createHealthHandler(() => diagnosticTarget(() => createRelayComponents(loadConfig(misplaced()), silentLogger)));
     const response = httpResponse(await handler(httpInput(new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' }))));
     assert.equal(response.status, 503);
     const text = JSON.stringify(response.jsonBody);

@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import type { SendMailOptions } from 'nodemailer';
 import { RelayError } from '../../src/core/errors';
-import { relayQueueMessage, RetryLaterError, type MessageSender, type SentMessage } from '../../src/relay/handler';
-import type { DeadLetterInput, DeadLetterReceipt } from '../../src/delivery/deadLetters';
+import { relayQueueMessage, RetryLaterError } from '../../src/relay/handler';
+import { queueHandler } from '../../src/app/relay';
+import type { DeadLetterInput, DeadLetterReceipt, MessageSender, SentMessage } from '../../src/delivery/ports';
 import type { Logger } from '../../src/core/log';
 import { registerSecret } from '../../src/core/redact';
 import type { RelayMessage, ReopenableStream } from '../../src/message/types';
@@ -143,7 +144,8 @@ test('a token or secret inside a failure never reaches the log or the retry erro
   const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL291dGxvb2sub2ZmaWNlLmNvbSJ9.c2lnbmF0dXJl';
   const failure = new RelayError(`token ${jwt} with secret ${secret}`, { reason: 'smtp_throttled', kind: 'transient', providerReply: `Bearer ${jwt}` });
   const logger = recordingLogger();
-  const error = await relayQueueMessage(valid, { dequeueCount: 1 }, { config, sender: sender(failure), deadLetters: deadLetterSink() }, logger).catch((e: unknown) => e as Error);
+  // Through the composition root's handler, as every entry point gets it (it logs through redaction).
+  const error = await queueHandler({ config, sender: sender(failure), deadLetters: deadLetterSink() })(valid, { dequeueCount: 1 }, logger).catch((e: unknown) => e as Error);
   const everything = logger.lines.join('\n') + String(error);
   assert.ok(!everything.includes(secret), 'secret leaked');
   assert.ok(!everything.includes(jwt), 'token leaked');

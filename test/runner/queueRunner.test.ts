@@ -10,7 +10,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { LocalAzurite } from '../../local/azurite';
 import { QueueRunner, readHostQueueSettings, type HostQueueSettings } from '../../local/queueRunner';
 import { silentLogger } from '../../src/core/log';
-import type { QueueDelivery } from '../../src/relay/handler';
+import type { QueueDelivery } from '../../src/delivery/ports';
 
 const root = resolve(__dirname, '..', '..', '..');
 let azurite: LocalAzurite;

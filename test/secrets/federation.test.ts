@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { startLocalStack, LOCAL_CLIENT_ID, type LocalStack } from '../../local/stack';
 import { JWT_BEARER_ASSERTION } from '../../local/tokenServer';
 import { loadConfig } from '../../src/settings';
-import { createRelay, type Relay } from '../../src/app/runtime';
+import { relayOf, type Relay } from '../../src/app/relay';
+import { createRelayComponents, type RelayComponents } from '../../src/app/components';
 import { RetryLaterError } from '../../src/relay/handler';
 import { ManagedIdentityDouble } from '../doubles/managedIdentityDouble';
 import { queueMessage, recordingLogger } from './relayVaultStack';
@@ -45,10 +46,10 @@ after(async () => {
 });
 
 let counter = 0;
-function federatedRelay(): Relay {
+function federatedRelay(): Relay & { parts: RelayComponents } {
   const { OAUTH2_CLIENT_SECRET: _none, ...settings } = stack.settings;
   const name = `fed-${++counter}`;
-  const relay = createRelay(
+  const parts = createRelayComponents(
     loadConfig({
       ...settings,
       OAUTH2_AUTH_MODE: 'managed-identity-federation',
@@ -59,6 +60,7 @@ function federatedRelay(): Relay {
     }),
     recordingLogger(),
   );
+  const relay = Object.assign(relayOf(parts), { parts });
   relays.push(relay);
   return relay;
 }
@@ -91,6 +93,6 @@ describe('managed-identity federation (no client secret)', () => {
     assert.equal(stack.tokenServer.lastTokenRequest?.client_assertion_type, JWT_BEARER_ASSERTION);
     assert.equal(stack.tokenServer.lastTokenRequest?.client_id, LOCAL_CLIENT_ID);
     assert.ok(identity.resources.includes(EXCHANGE_AUDIENCE), `the identity was asked for ${EXCHANGE_AUDIENCE}: ${identity.resources.join(', ')}`);
-    assert.equal(relay.secrets, undefined, 'no secret source at all');
+    assert.equal(relay.parts.secrets, undefined, 'no secret source at all');
   });
 });

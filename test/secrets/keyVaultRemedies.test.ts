@@ -92,7 +92,7 @@ describe('with the client secret in Key Vault', () => {
     const logger = recordingLogger();
     const relay = env.relay({}, logger);
     env.vault.setSecret(SECRET_NAME, { value: '3f2a9c1e-7b4d-4e8a-9c0f-1a2b3c4d5e6f', expiresOn: new Date(Date.now() + YEAR) });
-    await relay.secrets!.current(); // this instance now holds the ID in its cache
+    await relay.parts.secrets!.current(); // this instance now holds the ID in its cache
     env.vault.setSecret(SECRET_NAME, { value: good, expiresOn: new Date(Date.now() + YEAR) });
     const outcome = await relay.handleQueueMessage(queueMessage('after the fix'), { dequeueCount: 1 }, logger);
     assert.equal(outcome.status, 'delivered');

@@ -8,7 +8,8 @@
 import { ClientSecretCredential } from '@azure/identity';
 import { startLocalStack, LOCAL_TENANT_ID, type LocalStack } from '../../local/stack';
 import { loadConfig } from '../../src/settings';
-import { createRelay, type Relay } from '../../src/app/runtime';
+import { relayOf, type Relay } from '../../src/app/relay';
+import { createRelayComponents, type RelayComponents } from '../../src/app/components';
 import type { Logger } from '../../src/core/log';
 import { KeyVaultDouble, VAULT_RESOURCE } from '../doubles/keyVaultDouble';
 
@@ -16,13 +17,16 @@ export const SECRET_NAME = 'relay-client-secret';
 const VAULT_READER = 'c0ffee00-0000-4000-8000-00000000beef';
 const VAULT_READER_SECRET = 'vault~reader.secret_9876543210';
 
+/** A relay as the process builds it, with its parts (the secret source, the token cache…) for the tests to look at. */
+export type VaultRelay = Relay & { parts: RelayComponents };
+
 export interface RelayVaultStack {
   stack: LocalStack;
   vault: KeyVaultDouble;
   credential: ClientSecretCredential;
   /** App settings as in Azure: the secret only in Key Vault. */
   settings(overrides?: Record<string, string | undefined>): Record<string, string | undefined>;
-  relay(overrides?: Record<string, string | undefined>, logger?: Logger): Relay;
+  relay(overrides?: Record<string, string | undefined>, logger?: Logger): VaultRelay;
   close(): Promise<void>;
 }
 
@@ -42,7 +46,7 @@ export async function startRelayVaultStack(): Promise<RelayVaultStack> {
     disableInstanceDiscovery: true,
     tlsOptions: { ca: [stack.certs.caPem] },
   });
-  const relays: Relay[] = [];
+  const relays: VaultRelay[] = [];
   const settings = (overrides: Record<string, string | undefined> = {}) => {
     const name = `kv-${process.pid}-${++counter}`;
     const { OAUTH2_CLIENT_SECRET: _notInAzure, ...rest } = stack.settings;
@@ -63,7 +67,8 @@ export async function startRelayVaultStack(): Promise<RelayVaultStack> {
     credential,
     settings,
     relay(overrides = {}, logger) {
-      const relay = createRelay(loadConfig(settings(overrides)), logger ?? silent, { vaultCredential: credential });
+      const parts = createRelayComponents(loadConfig(settings(overrides)), logger ?? silent, { vaultCredential: credential });
+      const relay = Object.assign(relayOf(parts), { parts });
       relays.push(relay);
       return relay;
     },

@@ -46,7 +46,7 @@ describe('relay with the client secret in Key Vault', () => {
     const logger = recordingLogger();
     const relay = env.relay({}, logger);
     // This instance has read the secret (as on its first message) and keeps it for an hour.
-    await relay.secrets!.current();
+    await relay.parts.secrets!.current();
     const oldSecret = env.stack.clientSecret;
     const newSecret = `rotated~${Date.now()}.value_ABCDEFGH`;
     // Rotation done outside the relay: Entra gets the new secret (the old one stops working), Key Vault a new version.
@@ -71,13 +71,13 @@ describe('relay with the client secret in Key Vault', () => {
   it('drops the cached access token when a new secret version is read, and gets the next one with it', async () => {
     const logger = recordingLogger();
     const relay = env.relay({}, logger);
-    await relay.tokens!.getToken();
-    const fetches = relay.tokens!.stats.fetches;
+    await relay.parts.tokens!.getToken();
+    const fetches = relay.parts.tokens!.stats.fetches;
     env.vault.setSecret(SECRET_NAME, { value: env.stack.clientSecret, expiresOn: new Date(Date.now() + 180 * 86_400_000) });
-    await relay.secrets!.reload();
-    assert.equal(relay.tokens!.stats.invalidations, 1, 'the token made with the old version was dropped');
-    await relay.tokens!.getToken();
-    assert.equal(relay.tokens!.stats.fetches, fetches + 1);
+    await relay.parts.secrets!.reload();
+    assert.equal(relay.parts.tokens!.stats.invalidations, 1, 'the token made with the old version was dropped');
+    await relay.parts.tokens!.getToken();
+    assert.equal(relay.parts.tokens!.stats.fetches, fetches + 1);
   });
 
   it('a wrong secret with no newer version is reported as such, retried by the queue, not looped on', async () => {

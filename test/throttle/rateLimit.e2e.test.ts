@@ -12,7 +12,7 @@ import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/sta
 import { LocalSmtpServer } from '../../local/smtpServer';
 import { QueueRunner } from '../../local/queueRunner';
 import { loadConfig, oauthOf } from '../../src/settings';
-import { createRelay } from '../../src/app/runtime';
+import { createRelayComponents } from '../../src/app/components';
 import { relayQueueMessage } from '../../src/relay/handler';
 import { silentLogger } from '../../src/core/log';
 import { createMailSender } from '../../src/smtp';
@@ -42,7 +42,7 @@ after(async () => {
 
 function relayWith(throttle: MailboxThrottle | undefined) {
   const config = loadConfig({ ...stack.settings, SMTP_PORT: String(limited.port), RELAY_QUEUE_NAME: `rate-${throttle ? 'on' : 'off'}` });
-  const base = createRelay(config, silentLogger); // storage clients and dead letters as in production
+  const base = createRelayComponents(config, silentLogger); // storage clients and dead letters as in production
   const plain = createMailSender({ smtp: config.smtp, user: config.mail.user, tokens: createTokenProvider(oauthOf(config.auth)!, { extraCa: config.smtp.extraCa }) });
   const sender = throttle ? throttledSender(plain, throttle) : plain;
   const connection = stack.settings.AzureWebJobsStorage;
@@ -54,7 +54,7 @@ function relayWith(throttle: MailboxThrottle | undefined) {
     handler: (payload, delivery) => relayQueueMessage(payload, delivery, { config, sender, deadLetters: base.deadLetters }, silentLogger),
     logger: silentLogger,
   });
-  return { queue, runner, close: () => { sender.close(); base.close(); } };
+  return { queue, runner, close: () => { sender.close(); base.sender.close(); } };
 }
 
 test('a burst of 20 messages against a 5-per-second server: zero throttling replies, all delivered', async () => {

@@ -1,0 +1,116 @@
+/**
+ * The composition root's object graph: everything one process builds from its
+ * settings, each object once. The secret source and its Key Vault client, the
+ * token cache, the mail sender behind the mailbox throttle, the storage clients
+ * and what is built on them (dead letters, the delivery ledger, retry copies
+ * with their signing key, attachment blobs).
+ *
+ * Only src/app sees this graph; it hands narrow views of it up: the queue
+ * handler (relay.ts), the monitor (monitor.ts), the checks (diagnostics.ts),
+ * /api/send (http.ts), replay (replay.ts). No other module constructs a
+ * SecretClient, storage clients or a ledger, and the logger given here is
+ * wrapped in redaction before anything logs through it.
+ */
+import type { TokenCredential } from '@azure/identity';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import { keyVaultOf, oauthOf, type RelayConfig } from '../settings';
+import type { Logger } from '../core/log';
+import { newDeliveryCounters, type DeliveryCounters } from '../core/metrics';
+import { redactingLogger } from '../core/redact';
+import { createStorageClients, type StorageClients } from '../transport/storage';
+import { createSecretClient, createSecretProvider, createVaultCredential, type ClientSecretProvider } from '../secrets';
+import { createTokenProvider, type AssertionProvider, type TokenCache } from '../token';
+import { judgementOf } from '../token/claims';
+import { createMailSender, type MailSender } from '../smtp';
+import { MailboxThrottle } from '../throttle/mailboxThrottle';
+import { throttledSender } from '../throttle/throttledSender';
+import { ConcurrencyGate } from '../throttle/concurrencyGate';
+import { DeadLetterWriter } from '../delivery/deadLetters';
+import { BlobDeliveryLedger } from '../delivery/ledger';
+import { QueueRetries } from '../delivery/retryQueue';
+import { BlobEnvelopeKeys } from '../delivery/envelopeKey';
+import { AttachmentBlobs } from '../delivery/attachmentBlobs';
+import type { RetryPolicy } from '../delivery/backoff';
+import { MailboxConditions } from '../monitor/mailboxConditions';
+
+/** Tests and the local run: stand-ins for the managed identity. */
+export interface RelayIdentityOverrides {
+  /** Signs in to Key Vault (reading the secret, and writing new versions when rotating). */
+  vaultCredential?: TokenCredential;
+  assertions?: AssertionProvider;
+}
+
+export interface RelayComponents {
+  readonly config: RelayConfig;
+  /** The process's logger, redacting. */
+  readonly logger: Logger;
+  /** The Key Vault client when the secret is kept there: the secret source reads with it, rotation writes with it. */
+  readonly vault?: SecretClient;
+  /** Where the client secret comes from; absent with federation or without OAuth2. */
+  readonly secrets?: ClientSecretProvider;
+  /** The process's token cache (OAuth2 only). */
+  readonly tokens?: TokenCache;
+  readonly throttle: MailboxThrottle;
+  /** Conditions of the mailbox met while sending (full, daily quota), for the monitor's alerts. */
+  readonly mailboxConditions: MailboxConditions;
+  /** The one SMTP pool of this process, behind the mailbox throttle. */
+  readonly sender: MailSender;
+  readonly counters: DeliveryCounters;
+  /** As many messages fetch attachments and send at once as the pool has connections. */
+  readonly sendSlots: ConcurrencyGate;
+  readonly storage: StorageClients;
+  readonly deadLetters: DeadLetterWriter;
+  readonly ledger: BlobDeliveryLedger;
+  readonly retries: { queue: QueueRetries; policy: RetryPolicy; envelopes: BlobEnvelopeKeys };
+  /** Claim-check attachments of the attachment container, for the queue handler and /api/send alike. */
+  readonly attachments: AttachmentBlobs;
+}
+
+export function createRelayComponents(config: RelayConfig, processLogger: Logger, identity: RelayIdentityOverrides = {}): RelayComponents {
+  const logger = redactingLogger(processLogger);
+  const extraCa = config.smtp.extraCa;
+  const oauth = oauthOf(config.auth);
+  const password = config.auth.kind === 'password' ? config.auth : undefined;
+  const keyVault = keyVaultOf(config.auth);
+  const vault = keyVault
+    ? createSecretClient(keyVault, identity.vaultCredential ?? createVaultCredential(keyVault.managedIdentityClientId), { extraCa })
+    : undefined;
+  const secrets = oauth ? createSecretProvider(oauth, { logger, vault }) : undefined;
+  const tokens = oauth ? createTokenProvider(oauth, { extraCa, logger, secrets, assertions: identity.assertions }) : undefined;
+  // One pool and one throttle for the mailbox on this instance, shared by every invocation.
+  const throttle = new MailboxThrottle({
+    messagesPerWindow: config.smtp.rateLimitPerMinute,
+    windowMs: 60_000,
+    maxWaitMs: config.smtp.rateLimitMaxWaitMs,
+    backoffMs: config.smtp.throttleBackoffMs,
+  });
+  const mailboxConditions = new MailboxConditions();
+  const sender = throttledSender(
+    createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password, tokenSettings: oauth && judgementOf(oauth), logger }),
+    throttle,
+    mailboxConditions,
+  );
+  const storage = createStorageClients(config.queue.connection);
+  const ledgerContainer = storage.blobs.getContainerClient(config.queue.ledgerContainerName);
+  return {
+    config,
+    logger,
+    vault,
+    secrets,
+    tokens,
+    throttle,
+    mailboxConditions,
+    sender,
+    counters: newDeliveryCounters(),
+    sendSlots: new ConcurrencyGate(config.smtp.poolSize),
+    storage,
+    deadLetters: new DeadLetterWriter(storage, config.queue.deadLetterQueueName, config.queue.deadLetterContainerName),
+    ledger: new BlobDeliveryLedger(ledgerContainer, { leaseSeconds: config.queue.ledgerLeaseSeconds }),
+    retries: {
+      queue: new QueueRetries(storage.queues.getQueueClient(config.queue.queueName)),
+      policy: config.queue.retry,
+      envelopes: new BlobEnvelopeKeys(ledgerContainer),
+    },
+    attachments: new AttachmentBlobs(storage.blobs.getContainerClient(config.queue.attachmentContainerName), config.queue.maxAttachmentBytes),
+  };
+}
