@@ -7,7 +7,7 @@
  * include the relay's Key Vault reads.
  */
 import { startLocalStack, LOCAL_TENANT_ID } from '../local/stack';
-import { KeyVaultDouble, VAULT_RESOURCE } from '../test/doubles/keyVaultDouble';
+import { KeyVaultDouble, VAULT_RESOURCE } from '../local/doubles/keyVaultDouble';
 
 // The relay reads its client secret from Key Vault, as in Azure; this client of the
 // local token endpoint stands in for the Function App's managed identity.

@@ -1,6 +1,6 @@
 /**
  * The function modules the Functions host loads at start: the files package.json
- * "main" matches (resolved the way test/functions/registration.test.ts checks it).
+ * "main" matches (resolved the way test/unit/functions/registration.test.ts checks it).
  */
 import { globSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -12,7 +12,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { loopbackUrl, startLoopbackHttps } from './loopbackHttps';
+import { loopbackUrl, startLoopbackHttps } from '../../local/doubles/loopbackHttps';
 
 export const OWNED_BY_PERMISSION = 'Application.ReadWrite.OwnedBy';
 

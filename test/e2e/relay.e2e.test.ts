@@ -59,7 +59,7 @@ async function harness(overrides: Record<string, string> = {}, runnerSettings: P
     RELAY_DEADLETTER_QUEUE_NAME: `${name}-deadletter`,
     RELAY_DEADLETTER_CONTAINER: `${name}-deadletter`,
     RELAY_MAX_DEQUEUE_COUNT: String(MAX_ATTEMPTS),
-    // Retry copies visible again at once, so retries are stepped by pollOnce() (backoff itself: test/delivery).
+    // Retry copies visible again at once, so retries are stepped by pollOnce() (backoff itself: test/unit/delivery).
     RELAY_RETRY_FIRST_DELAY_SECONDS: '0',
     RELAY_RETRY_MAX_DELAY_SECONDS: '0',
     RELAY_LEDGER_CONTAINER: `${name}-ledger`,
