@@ -1,19 +1,17 @@
 /**
  * The local queue runner must behave like the Functions host's queue trigger
  * (visibility timeout after a failure, dequeueCount, poison after the
- * maximum), or the local run would prove nothing. On real Azurite.
+ * maximum), or the local run would prove nothing. On real Azurite (reading
+ * host.json: test/unit/local/queueRunner.test.ts).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { QueueClient } from '@azure/storage-queue';
 import { LocalAzurite } from '../../../local/azurite';
-import { QueueRunner, readHostQueueSettings, type HostQueueSettings } from '../../../local/queueRunner';
+import { QueueRunner, type HostQueueSettings } from '../../../local/queueRunner';
 import { silentLogger } from '../../../src/core/log';
 import type { QueueDelivery } from '../../../src/delivery/ports';
-import { PACKAGE_ROOT } from '../../support/paths';
 
-const root = PACKAGE_ROOT;
 let azurite: LocalAzurite;
 
 before(async () => {
@@ -33,16 +31,6 @@ function queues() {
 }
 
 const fastSettings: HostQueueSettings = { batchSize: 4, maxDequeueCount: 3, visibilityTimeoutSeconds: 0, maxPollingIntervalMs: 200, messageEncoding: 'none' };
-
-test('host.json is read with its time spans and encoding', () => {
-  const settings = readHostQueueSettings(join(root, 'host.json'));
-  assert.equal(settings.maxDequeueCount, 5);
-  assert.equal(settings.visibilityTimeoutSeconds, 30);
-  assert.equal(settings.maxPollingIntervalMs, 5000);
-  assert.equal(settings.messageEncoding, 'none');
-  assert.equal(settings.batchSize, 4);
-  assert.equal(settings.newBatchThreshold, 2);
-});
 
 test('a handled message is deleted; JSON text is handed over parsed, with its dequeue count', async () => {
   const { queue, poisonQueue } = queues();

@@ -1,3 +1,4 @@
+/** The TLS policy against loopback TLS servers with certificates from the local CA (the pure parts: test/unit/transport/tls.test.ts). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
@@ -6,24 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createLocalCertificates } from '../../../local/certs';
-import { sharedSecureContext, trustedCertificates } from '../../../src/transport/tls';
-
-describe('trustedCertificates', () => {
-  it("keeps Node's defaults when no extra CA is configured", () => {
-    assert.equal(trustedCertificates(undefined), undefined);
-    assert.equal(trustedCertificates('  \n'), undefined);
-  });
-
-  it('adds the extra CA to the default store (a `ca` option replaces the defaults, so they are listed too)', () => {
-    const extra = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
-    const list = trustedCertificates(extra)!;
-    const defaults = tls.getCACertificates('default');
-    assert.equal(list.length, defaults.length + 1);
-    assert.deepEqual(list.slice(0, -1), defaults);
-    assert.equal(list.at(-1), extra);
-    assert.ok(defaults.length >= tls.rootCertificates.length, "the defaults include Mozilla's bundle");
-  });
-});
+import { sharedSecureContext } from '../../../src/transport/tls';
 
 describe('sharedSecureContext', () => {
   /** A server that speaks nothing newer than TLS 1.1. */
@@ -46,11 +30,6 @@ describe('sharedSecureContext', () => {
       listener.close();
     }
   }
-
-  it("keeps Node's defaults when no extra CA is configured", () => {
-    assert.equal(sharedSecureContext(undefined), undefined);
-    assert.equal(sharedSecureContext(' '), undefined);
-  });
 
   it('verifies servers signed by the extra CA or the defaults, refuses others, and refuses TLS below 1.2', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trust-'));
