@@ -60,7 +60,9 @@ for (const file of rootFiles) cpSync(join(root, file), join(stage, file));
 // package.json "main" names the function modules the host loads; an empty match would deploy an app without functions.
 const functionModules = readdirSync(join(stage, 'dist', 'functions')).filter((name) => name.endsWith('.js'));
 if (manifest.main !== 'dist/functions/*.js' || functionModules.length === 0) {
-  fail(`package.json "main" is ${JSON.stringify(manifest.main)} and dist/functions holds ${functionModules.length} modules; expected "dist/functions/*.js" and at least one`);
+  fail(
+    `package.json "main" is ${JSON.stringify(manifest.main)} and dist/functions holds ${functionModules.length} modules; expected "dist/functions/*.js" and at least one`,
+  );
 }
 
 // Production dependencies exactly as locked; no package's install scripts run (none of them needs one).

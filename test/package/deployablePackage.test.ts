@@ -64,7 +64,7 @@ function installedPackages(base: string, folder = 'node_modules'): string[] {
 before(() => {
   work = mkdtempSync(join(tmpdir(), 'relay-package-'));
   project = join(work, 'project');
-  cpSync(root, project, { recursive: true, filter: (source) => source === root || !MADE_HERE.has(relative(root, source).split(sep)[0]!) });
+  cpSync(root, project, { recursive: true, filter: (source) => source === root || !MADE_HERE.has(relative(root, source).split(sep)[0]) });
   symlinkSync(realpathSync(join(root, 'node_modules')), join(project, 'node_modules'));
 
   run(process.execPath, [join(project, 'infra', 'hooks', 'stage-package.mjs')], project);
@@ -113,7 +113,12 @@ test('the staged node_modules holds exactly the production dependencies the lock
 
 test('the staged app loads every function module package.json "main" names with its own node_modules only', () => {
   const modules = globSync(manifest.main, { cwd: stage });
-  assert.deepEqual(modules.map((path) => path.split(sep).join('/')).sort(), ['dist/functions/health.js', 'dist/functions/httpSend.js', 'dist/functions/relayOutboundMail.js', 'dist/functions/secretMonitor.js']);
+  assert.deepEqual(modules.map((path) => path.split(sep).join('/')).sort(), [
+    'dist/functions/health.js',
+    'dist/functions/httpSend.js',
+    'dist/functions/relayOutboundMail.js',
+    'dist/functions/secretMonitor.js',
+  ]);
   const script = `for (const file of ${JSON.stringify(modules)}) require(require('node:path').resolve(file));
 const outside = Object.keys(require.cache).filter((file) => !file.startsWith(process.cwd()));
 if (outside.length > 0) throw new Error('loaded from outside the package: ' + outside.join(', '));`;
