@@ -35,6 +35,25 @@ export default defineConfig(
     },
   },
   {
+    // One composition root (issue 11): only src/app builds the clients and ledgers and wraps loggers in
+    // redaction; the factories that hold the constructors are the only other place they appear.
+    files: ['functions/**/*.ts', 'src/**/*.ts'],
+    ignores: ['src/app/**', 'src/secrets/vaultClient.ts', 'src/transport/storage.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'CallExpression[callee.name=/^(redactingLogger|createSecretClient|createStorageClients)$/]',
+          message: 'Only the composition root (src/app) builds clients and redacting loggers: take what you need as a parameter.',
+        },
+        {
+          selector: 'NewExpression[callee.name=/^(SecretClient|BlobDeliveryLedger|QueueServiceClient|BlobServiceClient)$/]',
+          message: 'Only the composition root (src/app) and the client factories construct clients and ledgers: take one as a parameter.',
+        },
+      ],
+    },
+  },
+  {
     // The configuration files and the azd hook are plain Node.js modules outside tsconfig.json.
     files: ['**/*.mjs', '**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],

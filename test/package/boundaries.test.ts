@@ -32,6 +32,8 @@ const FILES: Record<string, string> = {
   'src/http/health.ts': `import { command } from '../cli/command';\nexport const health = command;\n`,
   'src/cli/command.ts': `import { handler } from '../relay/handler';\nexport const command = handler;\n`,
   'src/gadgets/gadget.ts': `import { RelayError } from '../core/errors';\nexport const gadget = RelayError;\n`,
+  'src/cli/bin.ts': `export const start = () => import('../app/root.js');\n`,
+  'src/app/cliServices.ts': `import { start } from '../cli/bin';\nexport const services = start;\n`,
   'src/app/root.ts': `import { handler } from '../relay/handler';\nimport { health } from '../http/health';\nexport const root = [handler, health];\n`,
   'functions/relay.ts': `import { root } from '../src/app/root';\nexport const relay = root;\n`,
   'local/stack.ts': `import { root } from '../src/app/root';\nexport const stack = root;\n`,
@@ -85,6 +87,11 @@ test('an import of a sibling folder on the same layer fails the check', () => {
   assert.ok(violations.includes('http-imports-down: src/http/health.ts → src/cli/command.ts'), violations.join('\n'));
 });
 
+test("the package command's entry (src/cli/bin.ts) may import the composition root above its folder; nothing imports an entry", () => {
+  assert.ok(!violations.some((violation) => violation.includes('src/cli/bin.ts →')), violations.join('\n'));
+  assert.ok(violations.includes('app-imports-down: src/app/cliServices.ts → src/cli/bin.ts'), violations.join('\n'));
+});
+
 test('a cycle fails the check, also inside one folder', () => {
   assert.ok(
     violations.some((violation) => /^no-circular: src\/token\/(cache|source)\.ts → src\/token\/(cache|source)\.ts$/.test(violation)),
@@ -108,6 +115,7 @@ test('imports that point down pass: nothing else is reported', () => {
   assert.deepEqual(
     violations.filter((violation) => !cycle.includes(violation)),
     [
+      'app-imports-down: src/app/cliServices.ts → src/cli/bin.ts',
       'app-never-imports-dev-dependencies: src/smtp/server.ts → node_modules/smtp-server',
       'app-never-imports-tooling: src/relay/handler.ts → test/doubles/double.ts',
       'core-imports-down: src/core/log.ts → src/app/root.ts',
