@@ -15,21 +15,34 @@ const testFiles = globSync('test/**/*.ts', { cwd: PACKAGE_ROOT }).map((file) => 
 test('every test file is under test/unit, test/integration or test/e2e, where npm test looks', () => {
   const tests = testFiles.filter((file) => file.endsWith('.test.ts'));
   assert.ok(tests.length > 0);
-  assert.deepEqual(tests.filter((file) => !/^test\/(unit|integration|e2e)\//.test(file)), []);
+  assert.deepEqual(
+    tests.filter((file) => !/^test\/(unit|integration|e2e)\//.test(file)),
+    [],
+  );
 });
 
 test('code the tests share lives in test/support or test/doubles, nowhere else', () => {
-  assert.deepEqual(testFiles.filter((file) => !file.endsWith('.test.ts') && !/^test\/(support|doubles)\//.test(file)), []);
+  assert.deepEqual(
+    testFiles.filter((file) => !file.endsWith('.test.ts') && !/^test\/(support|doubles)\//.test(file)),
+    [],
+  );
 });
 
 test('test/unit mirrors the code it tests: each folder is one of src/ (or functions/, local/, scripts/)', () => {
   const codeFolders = new Set([
-    ...readdirSync(join(PACKAGE_ROOT, 'src'), { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name),
+    ...readdirSync(join(PACKAGE_ROOT, 'src'), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name),
     'functions',
     'local',
     'scripts',
   ]);
-  const unitFolders = readdirSync(join(PACKAGE_ROOT, 'test', 'unit'), { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  const unitFolders = readdirSync(join(PACKAGE_ROOT, 'test', 'unit'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name);
   assert.ok(unitFolders.length > 0);
-  assert.deepEqual(unitFolders.filter((folder) => !codeFolders.has(folder)), []);
+  assert.deepEqual(
+    unitFolders.filter((folder) => !codeFolders.has(folder)),
+    [],
+  );
 });
