@@ -49,12 +49,14 @@ type Request =
  * Loads every function module, as the Functions worker does at start, so the memory
  * measured includes them. Outside the host @azure/functions skips the registrations
  * and says so on the console; those notices are not the benchmark's output.
+ * They come from build/, the tree this worker's relay (build/src) comes from, so the
+ * process holds one copy of the relay, as the host does.
  */
 function loadFunctionModules(): void {
   const warn = console.warn;
   console.warn = () => undefined;
   try {
-    for (const file of functionModules()) require(file);
+    for (const file of functionModules('build')) require(file);
   } finally {
     console.warn = warn;
   }

@@ -4,10 +4,13 @@
  * compiles the schema when it starts: about 6 MB of memory and part of the cold
  * start. The schema file stays the single source of the contract.
  *
- * Writes dist/src/message/messageShape.js (typed by src/message/messageShape.d.ts),
- * which loads the formats from ./formats (src/message/formats.ts).
+ * `node build/scripts/compileSchema.js build dist` writes src/message/messageShape.js
+ * (typed by src/message/messageShape.d.ts) into each compiled tree named, the
+ * test build and the deployable one (default: the tree this file was compiled
+ * into). The validator loads the formats from ./formats (src/message/formats.ts)
+ * beside it, so each tree must hold its compiled src/message/formats.js.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv, { _ } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone';
@@ -33,7 +36,12 @@ export function compileMessageShape(): string {
 }
 
 if (require.main === module) {
-  const target = join(__dirname, '..', 'src', 'message', 'messageShape.js');
-  writeFileSync(target, compileMessageShape());
-  console.log(`compiled message.schema.json into ${target}`);
+  const trees = process.argv.length > 2 ? process.argv.slice(2) : [join(__dirname, '..')];
+  const code = compileMessageShape();
+  for (const tree of trees) {
+    const folder = join(tree, 'src', 'message');
+    if (!existsSync(join(folder, 'formats.js'))) throw new Error(`${folder} holds no compiled formats.js: compile the TypeScript into ${tree} first`);
+    writeFileSync(join(folder, 'messageShape.js'), code);
+    console.log(`compiled message.schema.json into ${join(folder, 'messageShape.js')}`);
+  }
 }

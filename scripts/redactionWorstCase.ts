@@ -5,7 +5,7 @@
  * redact() and through the path a hostile queue message takes (parse, every problem
  * listed, the error redacted for the log line and the dead-letter record).
  *
- * `node dist/scripts/redactionWorstCase.js [bytes]` prints the line alone (default 1 MiB).
+ * `node build/scripts/redactionWorstCase.js [bytes]` prints the line alone (default 1 MiB).
  */
 import { performance } from 'node:perf_hooks';
 import { parseQueueMessage } from '../src/message/validate';

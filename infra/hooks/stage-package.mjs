@@ -4,10 +4,11 @@
 //
 //   host.json  package.json  dist/functions/**  dist/src/**  node_modules/** (production dependencies only)
 //
-// The build is the npm script "build:prod": it must write the compiled function registrations to
-// dist/functions and the compiled relay to dist/src (with the schema's standalone validator,
-// dist/src/message/messageShape.js). Until that script exists the hook runs "build", whose output holds the
-// same two folders besides tests and tools; only the two folders are copied either way.
+// The build is the npm script "build:prod": it writes the compiled function registrations to dist/functions
+// and the compiled relay to dist/src (tsconfig.build.json, with the schema's standalone validator
+// dist/src/message/messageShape.js) and leaves dist/deploy alone, since azd runs `npm run build` again.
+// Tests, the local stack and scripts compile into build/, which is never staged.
+// test/package/deployablePackage.test.ts runs this hook and checks what it stages.
 //
 // Also usable without azd, e.g. for Core Tools: `node infra/hooks/stage-package.mjs && cd dist/deploy &&
 // func azure functionapp publish <app>`.
@@ -34,10 +35,8 @@ function npm(args, cwd) {
 }
 
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const buildScript = manifest.scripts?.['build:prod'] ? 'build:prod' : 'build';
-if (buildScript !== 'build:prod') {
-  console.warn('stage-package: package.json has no "build:prod" script; running "build" and copying only dist/functions and dist/src');
-}
+const buildScript = 'build:prod';
+if (!manifest.scripts?.[buildScript]) fail(`package.json has no "${buildScript}" script`);
 npm(['run', buildScript], root);
 
 for (const folder of compiledFolders) {
@@ -61,7 +60,9 @@ for (const file of rootFiles) cpSync(join(root, file), join(stage, file));
 // package.json "main" names the function modules the host loads; an empty match would deploy an app without functions.
 const functionModules = readdirSync(join(stage, 'dist', 'functions')).filter((name) => name.endsWith('.js'));
 if (manifest.main !== 'dist/functions/*.js' || functionModules.length === 0) {
-  fail(`package.json "main" is ${JSON.stringify(manifest.main)} and dist/functions holds ${functionModules.length} modules; expected "dist/functions/*.js" and at least one`);
+  fail(
+    `package.json "main" is ${JSON.stringify(manifest.main)} and dist/functions holds ${functionModules.length} modules; expected "dist/functions/*.js" and at least one`,
+  );
 }
 
 // Production dependencies exactly as locked; no package's install scripts run (none of them needs one).

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-/** The package folder (this file is dist/test/cli/command.js). */
+/** The package folder (this file is build/test/cli/command.js). */
 export const PACKAGE_ROOT = resolve(__dirname, '..', '..', '..');
 
 /** The compiled entry package.json declares for `oauth2-smtp-relay`. */
