@@ -11,7 +11,7 @@
  * relay's queue, so a failure half-way leaves it dead-lettered, never lost.
  * The clients come from src/app/replay.ts.
  */
-import type { QueueClient } from '@azure/storage-queue';
+import type { DequeuedMessageItem, QueueClient } from '@azure/storage-queue';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { DeadLetterRecord } from '../delivery/deadLetters';
 import type { DeliveryLedger } from '../delivery/ledger';
@@ -64,38 +64,62 @@ const SCAN_VISIBILITY_SECONDS = 300;
 export async function replayDeadLetters(deps: ReplayDependencies, options: ReplayOptions = {}): Promise<ReplayReport> {
   const now = deps.now ?? (() => new Date());
   const reasons = new Set(options.reasons ?? []);
-  const report: ReplayReport = {
+  const report = emptyReport();
+  await scanQueue(deps.deadLetterQueue, { missingIsEmpty: false }, async (item, keep) => {
+    report.examined++;
+    const decided = await replayOne(item.messageText, deps, reasons, options.dryRun === true, now);
+    report.items.push(decided);
+    report.counts[decided.decision]++;
+    if (decided.decision === 'replayed') {
+      await deps.deadLetterQueue.deleteMessage(item.messageId, item.popReceipt);
+    } else {
+      keep();
+    }
+  });
+  return report;
+}
+
+function emptyReport(): ReplayReport {
+  return {
     examined: 0,
     counts: { replayed: 0, 'would-replay': 0, filtered: 0, 'already-sent': 0, busy: 0, unreadable: 0, failed: 0 },
     items: [],
   };
+}
+
+/**
+ * Hands each message of the queue to `visit` once, held invisible meanwhile; those it keeps
+ * (`keep()`) become visible again at once at the end, for the next replay or a person.
+ * A queue that does not exist counts as empty when `missingIsEmpty`, else it throws.
+ */
+async function scanQueue(
+  queue: QueueClient,
+  { missingIsEmpty }: { missingIsEmpty: boolean },
+  visit: (message: DequeuedMessageItem, keep: () => void) => Promise<void>,
+): Promise<void> {
   const kept: Array<{ messageId: string; popReceipt: string }> = [];
   const seen = new Set<string>();
   try {
     for (;;) {
-      const batch = (await deps.deadLetterQueue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: SCAN_VISIBILITY_SECONDS })).receivedMessageItems;
+      let batch;
+      try {
+        batch = (await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: SCAN_VISIBILITY_SECONDS })).receivedMessageItems;
+      } catch (error) {
+        if (missingIsEmpty && (error as { statusCode?: number }).statusCode === 404) break;
+        throw error;
+      }
       const fresh = batch.filter((item) => !seen.has(item.messageId));
       if (fresh.length === 0) break;
-      for (const item of fresh) {
-        seen.add(item.messageId);
-        report.examined++;
-        const decided = await replayOne(item.messageText, deps, reasons, options.dryRun === true, now);
-        report.items.push(decided);
-        report.counts[decided.decision]++;
-        if (decided.decision === 'replayed') {
-          await deps.deadLetterQueue.deleteMessage(item.messageId, item.popReceipt);
-        } else {
-          kept.push({ messageId: item.messageId, popReceipt: item.popReceipt });
-        }
+      for (const message of fresh) {
+        seen.add(message.messageId);
+        await visit(message, () => kept.push({ messageId: message.messageId, popReceipt: message.popReceipt }));
       }
     }
   } finally {
-    // Everything not replayed becomes visible again at once, for the next replay or a person.
     for (const item of kept) {
-      await deps.deadLetterQueue.updateMessage(item.messageId, item.popReceipt, undefined, 0).catch(() => undefined);
+      await queue.updateMessage(item.messageId, item.popReceipt, undefined, 0).catch(() => undefined);
     }
   }
-  return report;
 }
 
 async function replayOne(text: string, deps: ReplayDependencies, reasons: Set<string>, dryRun: boolean, now: () => Date): Promise<ReplayItem> {
@@ -189,58 +213,34 @@ export interface PoisonReplayOptions {
  * with an `id`, or of a retry copy (it carries its first queue message id).
  */
 export async function replayPoison(deps: PoisonReplayDependencies, options: PoisonReplayOptions = {}): Promise<ReplayReport> {
-  const report: ReplayReport = {
-    examined: 0,
-    counts: { replayed: 0, 'would-replay': 0, filtered: 0, 'already-sent': 0, busy: 0, unreadable: 0, failed: 0 },
-    items: [],
-  };
-  const kept: Array<{ messageId: string; popReceipt: string }> = [];
-  const seen = new Set<string>();
+  const report = emptyReport();
   const decide = (item: ReplayItem) => {
     report.items.push(item);
     report.counts[item.decision]++;
     options.onItem?.(item);
   };
-  try {
-    for (;;) {
-      let batch;
-      try {
-        batch = (await deps.poisonQueue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: SCAN_VISIBILITY_SECONDS })).receivedMessageItems;
-      } catch (error) {
-        // The host creates the poison queue with its first poison message: none yet, nothing to do.
-        if ((error as { statusCode?: number }).statusCode === 404) break;
-        throw error;
-      }
-      const fresh = batch.filter((item) => !seen.has(item.messageId));
-      if (fresh.length === 0) break;
-      for (const message of fresh) {
-        seen.add(message.messageId);
-        report.examined++;
-        const item: ReplayItem = { queueMessageId: message.messageId, decision: 'would-replay', detail: `in poison since ${message.insertedOn.toISOString()}` };
-        if (options.dryRun) {
-          kept.push(message);
-          decide(item);
-          continue;
-        }
-        try {
-          await deps.relayQueue.sendMessage(message.messageText, { messageTimeToLive: -1 });
-        } catch (error) {
-          kept.push(message);
-          decide({ ...item, decision: 'failed', detail: error instanceof Error ? error.message : String(error) });
-          continue;
-        }
-        // Back on the queue: a failed delete leaves a copy in poison (a duplicate the ledger stops for messages with an id), never a loss.
-        const deleted = await deps.poisonQueue.deleteMessage(message.messageId, message.popReceipt).then(
-          () => undefined,
-          (error: unknown) => `requeued, but still in poison too: ${error instanceof Error ? error.message : String(error)}`,
-        );
-        decide({ ...item, decision: 'replayed', ...(deleted ? { detail: deleted } : {}) });
-      }
+  // The host creates the poison queue with its first poison message: none yet, nothing to do.
+  await scanQueue(deps.poisonQueue, { missingIsEmpty: true }, async (message, keep) => {
+    report.examined++;
+    const item: ReplayItem = { queueMessageId: message.messageId, decision: 'would-replay', detail: `in poison since ${message.insertedOn.toISOString()}` };
+    if (options.dryRun) {
+      keep();
+      decide(item);
+      return;
     }
-  } finally {
-    for (const item of kept) {
-      await deps.poisonQueue.updateMessage(item.messageId, item.popReceipt, undefined, 0).catch(() => undefined);
+    try {
+      await deps.relayQueue.sendMessage(message.messageText, { messageTimeToLive: -1 });
+    } catch (error) {
+      keep();
+      decide({ ...item, decision: 'failed', detail: error instanceof Error ? error.message : String(error) });
+      return;
     }
-  }
+    // Back on the queue: a failed delete leaves a copy in poison (a duplicate the ledger stops for messages with an id), never a loss.
+    const deleted = await deps.poisonQueue.deleteMessage(message.messageId, message.popReceipt).then(
+      () => undefined,
+      (error: unknown) => `requeued, but still in poison too: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    decide({ ...item, decision: 'replayed', ...(deleted ? { detail: deleted } : {}) });
+  });
   return report;
 }

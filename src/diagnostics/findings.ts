@@ -76,14 +76,14 @@ export function findingOfError(error: RelayError, observed?: string): Finding {
   return clean({ finding: error.message, steps: [], fix: error.remedy ?? remedyText('see_provider_reply'), ...seen });
 }
 
-/** Settings problems: the most telling one picks the diagnosis, all of them are listed. */
+/** When settings problems name several diagnoses, the most telling comes first. */
+const MOST_TELLING: DiagnosisId[] = ['client_secret_is_id', 'secret_unreadable', 'invalid_scope'];
+
+/** Settings problems: the diagnosis a problem names (src/settings), the most telling if several; all problems are listed. */
 export function findingOfConfigError(error: ConfigError): Finding {
   const observed = error.problems.map((item) => `${item.setting}: ${item.problem}`).join('\n');
-  const secret = error.problems.find((item) => item.setting === 'OAUTH2_CLIENT_SECRET');
-  let id: DiagnosisId = 'settings_invalid';
-  if (secret && /secret's ID/.test(secret.problem)) id = 'client_secret_is_id';
-  else if (error.problems.some((item) => /Key Vault reference/i.test(item.problem))) id = 'secret_unreadable';
-  else if (error.problems.some((item) => item.setting === 'OAUTH2_SCOPES' && /\/\.default/.test(item.problem))) id = 'invalid_scope';
+  const named = error.problems.flatMap((item) => (item.diagnosis === undefined ? [] : [item.diagnosis]));
+  const id = MOST_TELLING.find((candidate) => named.includes(candidate)) ?? named[0] ?? 'settings_invalid';
   return findingFor(id, { observed });
 }
 

@@ -25,78 +25,40 @@ const NEW_SECRET_REMEDY = remedyText('secret_renewal');
 export function assessSecret(secretName: string, props: ClientSecretProperties, now: number, windows: ExpiryWindows): Finding[] {
   const version = props.version ?? 'unversioned';
   const base = { secretName, version };
+  /** The one finding for this version; `condition` keys it, so each is raised once per version. */
+  const found = (condition: string, alert: Alert): Finding[] => [{ key: `secret:${condition}:${version}`, alert }];
   if (!props.enabled) {
-    return [
-      {
-        key: `secret:disabled:${version}`,
-        alert: {
-          name: 'secret_disabled',
-          severity: 'critical',
-          summary: `The current version of Key Vault secret "${secretName}" is disabled: no new access token can be obtained.`,
-          remedy: remedyText('secret_version_disabled'),
-          details: base,
-        },
-      },
-    ];
+    return found('disabled', {
+      name: 'secret_disabled',
+      severity: 'critical',
+      summary: `The current version of Key Vault secret "${secretName}" is disabled: no new access token can be obtained.`,
+      remedy: remedyText('secret_version_disabled'),
+      details: base,
+    });
   }
   if (!props.expiresOn) {
-    return [
-      {
-        key: `secret:no_expiry:${version}`,
-        alert: {
-          name: 'secret_no_expiry',
-          severity: 'warning',
-          summary: `Key Vault secret "${secretName}" has no expiry date, but the client secret in Microsoft Entra ID still expires (at most 24 months after it was created).`,
-          remedy: remedyText('secret_without_expiry'),
-          details: base,
-        },
-      },
-    ];
+    return found('no_expiry', {
+      name: 'secret_no_expiry',
+      severity: 'warning',
+      summary: `Key Vault secret "${secretName}" has no expiry date, but the client secret in Microsoft Entra ID still expires (at most 24 months after it was created).`,
+      remedy: remedyText('secret_without_expiry'),
+      details: base,
+    });
   }
   const expiresOn = props.expiresOn.toISOString();
   const daysLeft = (props.expiresOn.getTime() - now) / DAY_MS;
   const details = { ...base, expiresOn, daysLeft: Math.max(0, Math.floor(daysLeft)) };
   if (daysLeft <= 0) {
-    return [
-      {
-        key: `secret:expired:${version}`,
-        alert: {
-          name: 'secret_expired',
-          severity: 'critical',
-          summary: `The client secret in Key Vault secret "${secretName}" expired on ${expiresOn}: mail stops as soon as the cached token runs out.`,
-          remedy: NEW_SECRET_REMEDY,
-          details,
-        },
-      },
-    ];
+    const summary = `The client secret in Key Vault secret "${secretName}" expired on ${expiresOn}: mail stops as soon as the cached token runs out.`;
+    return found('expired', { name: 'secret_expired', severity: 'critical', summary, remedy: NEW_SECRET_REMEDY, details });
   }
   if (daysLeft <= windows.criticalDays) {
-    return [
-      {
-        key: `secret:expiry_critical:${version}`,
-        alert: {
-          name: 'secret_expiry_critical',
-          severity: 'critical',
-          summary: `The client secret in Key Vault secret "${secretName}" expires in ${Math.ceil(daysLeft)} day(s), on ${expiresOn}.`,
-          remedy: NEW_SECRET_REMEDY,
-          details,
-        },
-      },
-    ];
+    const summary = `The client secret in Key Vault secret "${secretName}" expires in ${Math.ceil(daysLeft)} day(s), on ${expiresOn}.`;
+    return found('expiry_critical', { name: 'secret_expiry_critical', severity: 'critical', summary, remedy: NEW_SECRET_REMEDY, details });
   }
   if (daysLeft <= windows.warningDays) {
-    return [
-      {
-        key: `secret:expiry_warning:${version}`,
-        alert: {
-          name: 'secret_expiry_warning',
-          severity: 'warning',
-          summary: `The client secret in Key Vault secret "${secretName}" expires in ${Math.ceil(daysLeft)} days, on ${expiresOn}.`,
-          remedy: NEW_SECRET_REMEDY,
-          details,
-        },
-      },
-    ];
+    const summary = `The client secret in Key Vault secret "${secretName}" expires in ${Math.ceil(daysLeft)} days, on ${expiresOn}.`;
+    return found('expiry_warning', { name: 'secret_expiry_warning', severity: 'warning', summary, remedy: NEW_SECRET_REMEDY, details });
   }
   return [];
 }

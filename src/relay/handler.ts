@@ -138,28 +138,14 @@ function countOutcome(counters: DeliveryCounters, outcome: RelayOutcome): void {
 async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: RelayDependencies, logger: Logger): Promise<RelayOutcome> {
   const started = performance.now();
   const now = deps.now ?? (() => new Date());
-  const { message: inner, envelope, untrusted, keyError } = await unwrap(payload, deps);
-  // Trusted: a verified envelope is the relay's own, and the queue sets its message ids.
-  const originalQueueMessageId = envelope?.originalQueueMessageId ?? delivery.queueMessageId;
-  const attempt: Attempt = {
-    payload: inner,
-    original: () => decodeQueueText(inner),
-    envelope,
-    delivery,
-    number: (envelope?.attempts ?? 0) + delivery.dequeueCount,
-    firstEnqueuedAt: firstEnqueued(envelope, delivery, now),
-    originalQueueMessageId,
-    // Derived from the message's id when it has one (below), not from the envelope's ledgerKey field.
-    ledgerKey: originalQueueMessageId ? `queue:${originalQueueMessageId}` : undefined,
-  };
-  if (keyError) {
-    // The retry copy can be judged neither genuine nor forged now: let the queue bring it back.
-    return fail(storageUnavailable('could not read the retry-envelope key to check a retry copy; it will be tried again', keyError), attempt, deps, logger, now);
-  }
+  const { attempt, untrusted, keyError } = await openAttempt(payload, delivery, deps, now);
+  // Derived from the message's id when it has one (below), not from the envelope's ledgerKey field.
+  attempt.ledgerKey = queueKey(attempt);
+  if (keyError) return fail(keyUnreadable(keyError), attempt, deps, logger, now);
 
   let message: RelayMessage;
   try {
-    message = parseQueueMessage(inner, deps.config.mail);
+    message = parseQueueMessage(attempt.payload, deps.config.mail);
   } catch (error) {
     // Claimed too (under the queue message's key), so a redelivery does not dead-letter it twice.
     const invalid = untrusted === undefined ? toRelayError(error) : notARetryCopy(error, untrusted);
@@ -237,7 +223,19 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
  */
 export async function holdUnread(payload: unknown, delivery: QueueDelivery, failure: RelayError, deps: FailureDependencies, logger: Logger): Promise<RelayOutcome> {
   const now = deps.now ?? (() => new Date());
-  const { message: inner, envelope, keyError } = await unwrap(payload, deps);
+  const { attempt, keyError } = await openAttempt(payload, delivery, deps, now);
+  if (keyError) return fail(keyUnreadable(keyError), attempt, deps, logger, now);
+  return fail(failure, attempt, deps, logger, now);
+}
+
+/** The attempt as the queue delivered it, its retry envelope verified (no ledger key: that needs the message). */
+async function openAttempt(
+  payload: unknown,
+  delivery: QueueDelivery,
+  deps: Pick<RelayDependencies, 'retries'>,
+  now: () => Date,
+): Promise<{ attempt: Attempt; untrusted?: string; keyError?: unknown }> {
+  const { message: inner, envelope, untrusted, keyError } = await unwrap(payload, deps);
   const attempt: Attempt = {
     payload: inner,
     original: () => decodeQueueText(inner),
@@ -245,10 +243,20 @@ export async function holdUnread(payload: unknown, delivery: QueueDelivery, fail
     delivery,
     number: (envelope?.attempts ?? 0) + delivery.dequeueCount,
     firstEnqueuedAt: firstEnqueued(envelope, delivery, now),
+    // Trusted: a verified envelope is the relay's own, and the queue sets its message ids.
     originalQueueMessageId: envelope?.originalQueueMessageId ?? delivery.queueMessageId,
   };
-  if (keyError) return fail(storageUnavailable('could not read the retry-envelope key to check a retry copy; it will be tried again', keyError), attempt, deps, logger, now);
-  return fail(failure, attempt, deps, logger, now);
+  return { attempt, untrusted, keyError };
+}
+
+/** The retry copy can be judged neither genuine nor forged now: let the queue bring it back. */
+function keyUnreadable(keyError: unknown): RelayError {
+  return storageUnavailable('could not read the retry-envelope key to check a retry copy; it will be tried again', keyError);
+}
+
+/** The ledger key of a message without an id: its first queue message id. */
+function queueKey(attempt: Attempt): string | undefined {
+  return attempt.originalQueueMessageId ? `queue:${attempt.originalQueueMessageId}` : undefined;
 }
 
 /**
@@ -571,7 +579,7 @@ async function idConflict(attempt: Attempt, first: LedgerEntry, message: RelayMe
     sameMessageId: same,
   });
   attempt.digest = undefined;
-  attempt.ledgerKey = attempt.originalQueueMessageId ? `queue:${attempt.originalQueueMessageId}` : undefined;
+  attempt.ledgerKey = queueKey(attempt);
   const done = await claim(attempt, deps, logger);
   if (done) return done;
   return deadLetter(failure, attempt, deps, logger, false);

@@ -85,7 +85,9 @@ export function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
       reader.report('OAUTH2_CLIENT_ID', `${echoSetting(clientId)} is not an Application (client) ID, which is a GUID`);
     }
     if (clientSecret !== undefined && looksLikeSecretId(clientSecret)) {
-      reader.report('OAUTH2_CLIENT_SECRET', "looks like the secret's ID (a GUID); copy the secret's Value instead (shown only once, when it is created)");
+      // Set where no secret belongs (federation, Key Vault: reported above), removing it is the fix, not copying its Value.
+      const diagnosis = reader.hasProblem('OAUTH2_CLIENT_SECRET') ? undefined : 'client_secret_is_id';
+      reader.report('OAUTH2_CLIENT_SECRET', "looks like the secret's ID (a GUID); copy the secret's Value instead (shown only once, when it is created)", diagnosis);
     }
     scopes = readMicrosoftScopes(reader, scopesText);
     const authorityHost = fromTokenUrl?.authorityHost ?? authoritySetting ?? SETTINGS.OAUTH2_AUTHORITY_HOST.default;
@@ -245,9 +247,10 @@ function readMicrosoftScopes(reader: SettingsReader, text: string | undefined): 
     reader.report(
       'OAUTH2_SCOPES',
       `${wrong.map(echoSetting).join(', ')} must be an absolute URL ending in /.default (e.g. ${preset}): the Microsoft client-credentials flow only grants <resource>/.default scopes`,
+      'invalid_scope',
     );
   } else if (scopes.length !== 1) {
-    reader.report('OAUTH2_SCOPES', `lists ${scopes.length} scopes; the Microsoft client-credentials flow takes exactly one (${preset})`);
+    reader.report('OAUTH2_SCOPES', `lists ${scopes.length} scopes; the Microsoft client-credentials flow takes exactly one (${preset})`, 'invalid_scope');
   }
   return scopes;
 }

@@ -39,10 +39,8 @@ export function readMonitor(reader: SettingsReader): MonitorSettings {
   if (rotation.enabled && rotation.lifetimeDays <= rotation.windowDays) {
     reader.report('ROTATION_SECRET_LIFETIME_DAYS', `${rotation.lifetimeDays} must exceed ROTATION_WINDOW_DAYS (${rotation.windowDays}), or every new secret would be rotated at once`);
   }
-  const settings: MonitorSettings = { schedule, warningDays, criticalDays, stateContainer, rotation };
-  if (alertEmailTo !== undefined) settings.alertEmailTo = alertEmailTo;
-  if (alertWebhookUrl !== undefined) settings.alertWebhookUrl = alertWebhookUrl;
-  return settings;
+  const channels = { ...(alertEmailTo === undefined ? {} : { alertEmailTo }), ...(alertWebhookUrl === undefined ? {} : { alertWebhookUrl }) };
+  return { schedule, warningDays, criticalDays, stateContainer, rotation, ...channels };
 }
 
 function readGraphUrl(reader: SettingsReader): string {

@@ -4,6 +4,7 @@
  * and ranges come from the spec (spec.ts); problem texts echo values only through
  * echoSetting(), and never contain a secret setting's value.
  */
+import type { DiagnosisId } from '../core/diagnoses';
 import { echoSetting } from '../core/echo';
 import { registerSecret } from '../core/redact';
 import { isEmailAddress } from '../message/address';
@@ -29,6 +30,8 @@ export type Environment = Record<string, string | undefined>;
 export interface ConfigProblem {
   setting: string;
   problem: string;
+  /** The catalogue entry that explains the problem, named by the rule that finds it (the doctor's finding follows it). */
+  diagnosis?: DiagnosisId;
 }
 
 const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
@@ -49,9 +52,11 @@ export class SettingsReader {
     }
   }
 
-  report(setting: SettingName, problem: string): void {
+  report(setting: SettingName, problem: string, diagnosis?: DiagnosisId): void {
     this.reported.add(setting);
-    this.problems.push({ setting, problem: this.withoutSecrets(problem) });
+    const item: ConfigProblem = { setting, problem: this.withoutSecrets(problem) };
+    if (diagnosis !== undefined) item.diagnosis = diagnosis;
+    this.problems.push(item);
   }
 
   /** Defence in depth: echoSetting() shows only values safe by shape, but a short password can look like a host name. */
@@ -77,6 +82,7 @@ export class SettingsReader {
         this.report(
           name,
           'is an unresolved Key Vault reference: the app\'s managed identity cannot read the secret (grant it the "Key Vault Secrets User" role or an access policy) or the reference is malformed (@Microsoft.KeyVault(SecretUri=https://<vault>.vault.azure.net/secrets/<name>/))',
+          'secret_unreadable',
         );
       }
       return undefined;

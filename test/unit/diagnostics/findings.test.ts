@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../../src/settings';
+import { ConfigError, loadConfig, type Environment } from '../../../src/settings';
 import { RelayError } from '../../../src/core/errors';
 import { DIAGNOSES, remedyOf, type DiagnosisId } from '../../../src/core/diagnoses';
 import { SETUP_STEPS, stepLabel } from '../../../src/core/setupSteps';
@@ -106,10 +106,10 @@ describe('classified failures map onto the list', () => {
 
 describe('settings problems', () => {
   const cases: Array<[string, ConfigError, DiagnosisId]> = [
-    ['secret ID', new ConfigError([{ setting: 'OAUTH2_CLIENT_SECRET', problem: "looks like the secret's ID (a GUID); copy the secret's Value instead" }]), 'client_secret_is_id'],
-    ['Key Vault reference', new ConfigError([{ setting: 'OAUTH2_CLIENT_SECRET', problem: 'is an unresolved Key Vault reference: ...' }]), 'secret_unreadable'],
-    ['scope', new ConfigError([{ setting: 'OAUTH2_SCOPES', problem: '"x" must be an absolute URL ending in /.default' }]), 'invalid_scope'],
-    ['anything else', new ConfigError([{ setting: 'SMTP_PORT', problem: 'is not a whole number' }]), 'settings_invalid'],
+    ['secret ID', configErrorOf({ OAUTH2_CLIENT_SECRET: '11111111-2222-4333-8444-555555555555' }), 'client_secret_is_id'],
+    ['Key Vault reference', configErrorOf({ OAUTH2_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=https://relay-kv.vault.azure.net/secrets/x/)' }), 'secret_unreadable'],
+    ['scope', configErrorOf({ OAUTH2_SCOPES: 'x' }), 'invalid_scope'],
+    ['anything else', configErrorOf({ SMTP_PORT: 'x' }), 'settings_invalid'],
   ];
   for (const [name, error, id] of cases) {
     test(`${name} → ${id}, listing every problem`, () => {
@@ -118,4 +118,40 @@ describe('settings problems', () => {
       assert.ok(finding.observed?.includes(error.problems[0]!.setting));
     });
   }
+
+  test('the settings rule that finds a problem names its diagnosis; the most telling of several wins', () => {
+    const diagnosisOf = (env: Environment) => findingOfConfigError(configErrorOf(env)).diagnosis;
+    assert.equal(diagnosisOf({ OAUTH2_SCOPES: 'https://outlook.office365.com/.default, https://outlook.office.com/.default' }), 'invalid_scope');
+    assert.equal(diagnosisOf({ SMTP_HOST: '@Microsoft.KeyVault(SecretUri=https://relay-kv.vault.azure.net/secrets/x/)' }), 'secret_unreadable');
+    assert.equal(diagnosisOf({ OAUTH2_CLIENT_SECRET: '11111111-2222-4333-8444-555555555555', OAUTH2_SCOPES: 'x', SMTP_PORT: 'x' }), 'client_secret_is_id');
+    assert.equal(diagnosisOf({ OAUTH2_SCOPES: 'x', OAUTH2_CLIENT_ID: '@Microsoft.KeyVault(SecretUri=https://relay-kv.vault.azure.net/secrets/x/)' }), 'secret_unreadable');
+    // A secret set where none belongs: removing it is the fix, whatever it holds.
+    assert.equal(diagnosisOf({ OAUTH2_CLIENT_SECRET: '11111111-2222-4333-8444-555555555555', OAUTH2_AUTH_MODE: 'managed-identity-federation' }), 'settings_invalid');
+  });
+
+  test("a problem's words do not pick the diagnosis, the id it carries does", () => {
+    const words = new ConfigError([{ setting: 'OAUTH2_CLIENT_SECRET', problem: "looks like the secret's ID (a GUID); copy the secret's Value instead" }]);
+    assert.equal(findingOfConfigError(words).diagnosis, 'settings_invalid');
+    const id = new ConfigError([{ setting: 'SMTP_PORT', problem: 'is not a whole number', diagnosis: 'invalid_scope' }]);
+    assert.equal(findingOfConfigError(id).diagnosis, 'invalid_scope');
+  });
 });
+
+/** The ConfigError of a small Microsoft 365 setup with `overrides`. */
+function configErrorOf(overrides: Environment): ConfigError {
+  const env: Environment = {
+    OAUTH2_TOKEN_URL: 'https://login.microsoftonline.com/7a1c0de0-0000-4000-8000-00000000cafe/oauth2/v2.0/token',
+    OAUTH2_CLIENT_ID: '5e4d0000-0000-4000-8000-0000000000a1',
+    OAUTH2_CLIENT_SECRET: 'Qx8~sEcReT.value-NOT_a_guid_1234567890',
+    SMTP_USER: 'relay@contoso.com',
+    AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    ...overrides,
+  };
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  assert.fail('the settings were accepted');
+}
