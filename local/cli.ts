@@ -15,7 +15,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { loadConfig } from '../src/settings';
 import { createRelay } from '../src/app/relay';
 import type { Logger } from '../src/core/log';
-import { startLocalStack } from './stack';
+import { startLocalStack, type LocalStackSettings } from './stack';
 import { QueueRunner, readHostQueueSettings } from './queueRunner';
 
 const projectRoot = resolve(__dirname, '..', '..');
@@ -105,7 +105,8 @@ async function send(argv: string[]): Promise<void> {
     },
   });
   if (!existsSync(settingsFile)) throw new Error(`no local stack settings at ${settingsFile}: start it first with ./dev local`);
-  const settings = JSON.parse(readFileSync(settingsFile, 'utf8')) as Record<string, string>;
+  // up() writes this file from the stack's settings.
+  const settings = JSON.parse(readFileSync(settingsFile, 'utf8')) as LocalStackSettings;
   const message = values.file
     ? readFileSync(values.file, 'utf8')
     : JSON.stringify({

@@ -47,9 +47,11 @@ export function readHostQueueSettings(hostJsonPath: string): HostQueueSettings {
 /** "hh:mm:ss" (the host's TimeSpan format) to seconds. */
 function timeSpanSeconds(value: unknown, fallback: number): number {
   if (typeof value !== 'string') return fallback;
-  const parts = value.split(':').map(Number);
-  if (parts.length !== 3 || parts.some((part) => !Number.isFinite(part))) throw new Error(`host.json: bad time span "${value}"`);
-  return parts[0] * 3600 + parts[1] * 60 + parts[2];
+  const [hours, minutes, seconds, ...more] = value.split(':').map(Number);
+  if (hours === undefined || minutes === undefined || seconds === undefined || more.length > 0 || ![hours, minutes, seconds].every(Number.isFinite)) {
+    throw new Error(`host.json: bad time span "${value}"`);
+  }
+  return hours * 3600 + minutes * 60 + seconds;
 }
 
 type ReceivedItem = Awaited<ReturnType<QueueClient['receiveMessages']>>['receivedMessageItems'][number];

@@ -33,6 +33,25 @@ export interface LocalStackOptions {
   clientSecret?: string;
 }
 
+/** The app settings the stack always writes, so that code reading one by name gets a string. */
+type LocalStackSettingName =
+  | 'AzureWebJobsStorage'
+  | 'SMTP_HOST'
+  | 'SMTP_PORT'
+  | 'SMTP_SECURITY'
+  | 'TLS_EXTRA_CA_FILE'
+  | 'OAUTH2_ENABLED'
+  | 'OAUTH2_TOKEN_URL'
+  | 'OAUTH2_CLIENT_ID'
+  | 'OAUTH2_CLIENT_SECRET'
+  | 'OAUTH2_SCOPES'
+  | 'SMTP_USER'
+  | 'MAIL_FROM'
+  | 'RELAY_QUEUE_NAME'
+  | 'RELAY_DEADLETTER_QUEUE_NAME'
+  | 'RELAY_DEADLETTER_CONTAINER';
+export type LocalStackSettings = Record<string, string> & Record<LocalStackSettingName, string>;
+
 export interface LocalStack {
   /** The stack's folder (options.dir, or its temporary one). */
   dir: string;
@@ -43,7 +62,7 @@ export interface LocalStack {
   maildir: string;
   clientSecret: string;
   /** App settings for the relay (names as in local.settings.json / Azure app settings). */
-  settings: Record<string, string>;
+  settings: LocalStackSettings;
   close(): Promise<void>;
 }
 
@@ -89,7 +108,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     started.push(smtpServer);
 
-    const settings: Record<string, string> = {
+    const settings: LocalStackSettings = {
       AzureWebJobsStorage: azurite.connectionString,
       SMTP_HOST: '127.0.0.1',
       SMTP_PORT: String(smtpServer.port),

@@ -204,7 +204,8 @@ export class MailboxThrottle {
     const ahead = this.waiting.length + this.busySlots(now);
     if (ahead < limit) return pause;
     const windowsAhead = Math.floor((ahead - limit) / limit);
-    const firstAgeOut = this.finished.length > 0 ? Math.max(0, this.finished[0] + this.options.windowMs - now) : this.options.windowMs;
+    const oldest = this.finished[0];
+    const firstAgeOut = oldest !== undefined ? Math.max(0, oldest + this.options.windowMs - now) : this.options.windowMs;
     return Math.max(pause, firstAgeOut + windowsAhead * this.options.windowMs);
   }
 }

@@ -131,7 +131,7 @@ test('a queued message is delivered with the right envelope, headers, body and a
   assert.ok(received.file, 'stored as an .eml file');
   const parsed = await simpleParser(readFileSync(received.file!));
   assert.equal(parsed.subject, message.subject);
-  assert.equal(parsed.from?.value[0].address, LOCAL_MAILBOX);
+  assert.equal(parsed.from?.value[0]!.address, LOCAL_MAILBOX);
   const to = Array.isArray(parsed.to) ? parsed.to : [parsed.to!];
   assert.deepEqual(to.flatMap((group) => group.value.map((entry) => `${entry.name}|${entry.address}`)), ['Zoë Ångström|zoe@example.net', 'Billing|billing@example.org']);
   assert.equal(parsed.headers.get('x-ticket'), '4711');
@@ -198,14 +198,14 @@ test('a permanent failure is dead-lettered at once with its reason, the reply an
   assert.equal(await queueLength(h.queue), 0, 'not retried');
   const [record, ...rest] = await h.deadLetters();
   assert.equal(rest.length, 0);
-  assert.equal(record.reason, 'send_as_denied');
-  assert.equal(record.kind, 'permanent');
-  assert.match(record.providerReply ?? '', /550 5\.7\.60/);
-  assert.ok(record.remedy && record.remedy.length > 0);
-  assert.equal(record.original, original);
-  assert.equal(record.messageKey, 'perm-1');
-  assert.equal(record.attempts, 1);
-  assert.ok(record.deadLetteredAt && record.firstEnqueuedAt && record.queueMessageId);
+  assert.equal(record!.reason, 'send_as_denied');
+  assert.equal(record!.kind, 'permanent');
+  assert.match(record!.providerReply ?? '', /550 5\.7\.60/);
+  assert.ok(record!.remedy && record!.remedy.length > 0);
+  assert.equal(record!.original, original);
+  assert.equal(record!.messageKey, 'perm-1');
+  assert.equal(record!.attempts, 1);
+  assert.ok(record!.deadLetteredAt && record!.firstEnqueuedAt && record!.queueMessageId);
   await h.close();
 });
 
@@ -258,9 +258,9 @@ test('a server that offers no AUTH is refused: nothing sent, dead-lettered with 
     }
     assert.equal(noAuth.received.length, 0, 'never sent unauthenticated');
     const [record] = await h.deadLetters();
-    assert.equal(record.reason, 'smtp_auth_not_offered');
-    assert.equal(record.finalAttempt, true);
-    assert.equal(record.attempts, attempts, 'every attempt counted across retry copies');
+    assert.equal(record!.reason, 'smtp_auth_not_offered');
+    assert.equal(record!.finalAttempt, true);
+    assert.equal(record!.attempts, attempts, 'every attempt counted across retry copies');
     assert.ok(attempts >= 2, 'retried before giving up');
     assert.equal(await queueLength(h.queue), 0);
     await h.close();
@@ -284,14 +284,14 @@ test('a dead-letter record too large for a queue message is kept whole in a blob
   await h.enqueue(original);
   assert.equal(await h.runner.pollOnce(), 1);
   const [record] = await h.deadLetters();
-  assert.equal(record.reason, 'invalid_message');
-  assert.equal(record.original, undefined);
-  assert.ok(record.recordBlob);
-  const [container, ...path] = record.recordBlob!.split('/');
-  const blob = BlobServiceClient.fromConnectionString(stack.settings.AzureWebJobsStorage).getContainerClient(container).getBlobClient(path.join('/'));
+  assert.equal(record!.reason, 'invalid_message');
+  assert.equal(record!.original, undefined);
+  assert.ok(record!.recordBlob);
+  const [container, ...path] = record!.recordBlob!.split('/');
+  const blob = BlobServiceClient.fromConnectionString(stack.settings.AzureWebJobsStorage).getContainerClient(container!).getBlobClient(path.join('/'));
   const full = JSON.parse((await blob.downloadToBuffer()).toString('utf8')) as DeadLetterRecord;
   assert.equal(full.original, original);
-  assert.equal(full.recordId, record.recordId);
+  assert.equal(full.recordId, record!.recordId);
   await h.close();
 });
 

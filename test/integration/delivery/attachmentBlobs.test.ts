@@ -47,18 +47,18 @@ describe('claim-check attachments', () => {
       ]),
     );
     assert.deepEqual(resolved.attachments.map((attachment) => attachment.filename), ['small.txt', 'big.pdf']);
-    assert.ok(Buffer.isBuffer(resolved.attachments[0].content), 'inline attachments stay in memory');
-    const streamed = resolved.attachments[1].content;
+    assert.ok(Buffer.isBuffer(resolved.attachments[0]!.content), 'inline attachments stay in memory');
+    const streamed = resolved.attachments[1]!.content;
     assert.ok(streamed instanceof Readable);
     assert.ok((await buffer(streamed)).equals(bytes));
-    assert.equal(resolved.attachments[1].contentType, 'application/pdf');
-    assert.ok(!('blob' in resolved.attachments[1]));
+    assert.equal(resolved.attachments[1]!.contentType, 'application/pdf');
+    assert.ok(!('blob' in resolved.attachments[1]!));
   });
 
   it('closeAttachmentStreams ends the downloads of a message that will not be sent', async () => {
     await container.getBlockBlobClient('unsent.bin').uploadData(Buffer.alloc(256 * 1024, 3));
     const resolved = await new AttachmentBlobs(container, 2 ** 20).resolve(message([{ filename: 'u.bin', blob: 'unsent.bin' }]));
-    const stream = resolved.attachments[0].content as Readable;
+    const stream = resolved.attachments[0]!.content as Readable;
     assert.equal(stream.destroyed, false);
     closeAttachmentStreams(resolved);
     assert.equal(stream.destroyed, true);

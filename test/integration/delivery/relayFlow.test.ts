@@ -42,7 +42,7 @@ function scripted(...results: Array<SentMessage | RelayError>): MessageSender & 
   const sender = {
     sends: 0,
     async send() {
-      const result = results[Math.min(sender.sends, results.length - 1)];
+      const result = results[Math.min(sender.sends, results.length - 1)]!;
       sender.sends++;
       if (result instanceof RelayError) throw result;
       return result;

@@ -65,7 +65,7 @@ function installedPackages(base: string, folder = 'node_modules'): string[] {
 before(() => {
   work = mkdtempSync(join(tmpdir(), 'relay-package-'));
   project = join(work, 'project');
-  cpSync(root, project, { recursive: true, filter: (source) => source === root || !MADE_HERE.has(relative(root, source).split(sep)[0]) });
+  cpSync(root, project, { recursive: true, filter: (source) => source === root || !MADE_HERE.has(relative(root, source).split(sep)[0]!) });
   symlinkSync(realpathSync(join(root, 'node_modules')), join(project, 'node_modules'));
 
   run(process.execPath, [join(project, 'infra', 'hooks', 'stage-package.mjs')], project);

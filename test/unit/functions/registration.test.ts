@@ -60,9 +60,9 @@ test('the queue trigger binds to RELAY_QUEUE_NAME on the AzureWebJobsStorage con
   const registrations = loadRegistrations();
   const queue = registrations.filter((registration) => registration.kind === 'storageQueue');
   assert.equal(queue.length, 1, `one queue trigger, got ${JSON.stringify(registrations.map((r) => r.name))}`);
-  assert.equal(queue[0].options.queueName, '%RELAY_QUEUE_NAME%');
-  assert.equal(queue[0].options.connection, 'AzureWebJobsStorage');
-  assert.equal(typeof queue[0].options.handler, 'function');
+  assert.equal(queue[0]!.options.queueName, '%RELAY_QUEUE_NAME%');
+  assert.equal(queue[0]!.options.connection, 'AzureWebJobsStorage');
+  assert.equal(typeof queue[0]!.options.handler, 'function');
 });
 
 test('host.json: version 2.0, extension bundle [4.*, 5.0.0), queue settings chosen on purpose', () => {
@@ -84,10 +84,10 @@ test('the secret monitor timer: every 15 minutes unless MONITOR_SCHEDULE says ot
     delete process.env.MONITOR_SCHEDULE;
     const timers = loadRegistrations().filter((registration) => registration.kind === 'timer');
     assert.equal(timers.length, 1, `one timer, got ${JSON.stringify(timers.map((r) => r.name))}`);
-    assert.equal(timers[0].name, 'secretMonitor');
-    assert.equal(timers[0].options.schedule, '0 */15 * * * *');
-    assert.equal(timers[0].options.runOnStartup, false);
-    assert.equal(typeof timers[0].options.handler, 'function');
+    assert.equal(timers[0]!.name, 'secretMonitor');
+    assert.equal(timers[0]!.options.schedule, '0 */15 * * * *');
+    assert.equal(timers[0]!.options.runOnStartup, false);
+    assert.equal(typeof timers[0]!.options.handler, 'function');
 
     process.env.MONITOR_SCHEDULE = '0 0 * * * *';
     const hourly = loadRegistrations().find((registration) => registration.kind === 'timer');
@@ -106,10 +106,10 @@ test('the HTTP functions: test send (POST) and health (GET), both behind a funct
     assert.equal(options.authLevel, 'function');
     assert.equal(typeof options.handler, 'function');
   }
-  assert.deepEqual(byName.httpSend.methods, ['POST']);
-  assert.equal(byName.httpSend.route, 'send');
-  assert.deepEqual(byName.health.methods, ['GET']);
-  assert.equal(byName.health.route, 'health');
+  assert.deepEqual(byName.httpSend!.methods, ['POST']);
+  assert.equal(byName.httpSend!.route, 'send');
+  assert.deepEqual(byName.health!.methods, ['GET']);
+  assert.equal(byName.health!.route, 'health');
 });
 
 test("the relay's default RELAY_MAX_DEQUEUE_COUNT equals host.json's maxDequeueCount (the last attempt dead-letters with a reason)", () => {

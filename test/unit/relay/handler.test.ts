@@ -72,9 +72,9 @@ test('invalid JSON is dead-lettered at once with the original text intact and no
   const outcome = await relayQueueMessage(original, { dequeueCount: 1 }, { config, sender: smtp, deadLetters: sink }, recordingLogger());
   assert.equal(outcome.status, 'dead-lettered');
   assert.equal(smtp.sent.length, 0);
-  assert.equal(sink.written[0].reason, 'invalid_json');
-  assert.equal(sink.written[0].original, original);
-  assert.equal(sink.written[0].finalAttempt, false);
+  assert.equal(sink.written[0]!.reason, 'invalid_json');
+  assert.equal(sink.written[0]!.original, original);
+  assert.equal(sink.written[0]!.finalAttempt, false);
 });
 
 const permanentCases: Array<[string, RelayError]> = [
@@ -87,11 +87,11 @@ for (const [name, failure] of permanentCases) {
     const sink = deadLetterSink();
     const outcome = await relayQueueMessage(valid, { dequeueCount: 1 }, { config, sender: sender(failure), deadLetters: sink }, recordingLogger());
     assert.equal(outcome.status, 'dead-lettered');
-    assert.equal(sink.written[0].reason, name);
-    assert.equal(sink.written[0].providerReply, failure.providerReply);
-    assert.equal(sink.written[0].original, valid);
-    assert.equal(sink.written[0].messageKey, 'order-42');
-    assert.equal(sink.written[0].attempts, 1);
+    assert.equal(sink.written[0]!.reason, name);
+    assert.equal(sink.written[0]!.providerReply, failure.providerReply);
+    assert.equal(sink.written[0]!.original, valid);
+    assert.equal(sink.written[0]!.messageKey, 'order-42');
+    assert.equal(sink.written[0]!.attempts, 1);
   });
 }
 
@@ -113,9 +113,9 @@ for (const failure of retryable) {
     const sink = deadLetterSink();
     const outcome = await relayQueueMessage(valid, { dequeueCount: 5 }, { config, sender: sender(failure), deadLetters: sink }, recordingLogger());
     assert.equal(outcome.status, 'dead-lettered');
-    assert.equal(sink.written[0].reason, failure.reason);
-    assert.equal(sink.written[0].finalAttempt, true);
-    assert.equal(sink.written[0].attempts, 5);
+    assert.equal(sink.written[0]!.reason, failure.reason);
+    assert.equal(sink.written[0]!.finalAttempt, true);
+    assert.equal(sink.written[0]!.attempts, 5);
   });
 }
 
@@ -125,11 +125,11 @@ test('an unexpected error is retried, and dead-lettered as internal_error on the
   const sink = deadLetterSink();
   const outcome = await relayQueueMessage(valid, { dequeueCount: 5 }, { config, sender: boom, deadLetters: sink }, recordingLogger());
   assert.equal(outcome.status, 'dead-lettered');
-  assert.equal(sink.written[0].reason, 'internal_error');
+  assert.equal(sink.written[0]!.reason, 'internal_error');
 });
 
 test('when the dead-letter record cannot be written the message stays queued (the handler throws)', async () => {
-  const failure = permanentCases[0][1];
+  const failure = permanentCases[0]![1];
   const logger = recordingLogger();
   await assert.rejects(
     relayQueueMessage(valid, { dequeueCount: 1 }, { config, sender: sender(failure), deadLetters: deadLetterSink(new Error('ECONNREFUSED 127.0.0.1:10001')) }, logger),
@@ -156,7 +156,7 @@ test('delivery counters follow the outcomes: delivered, dead-lettered, retried a
   const deps = (smtp: MessageSender) => ({ config, sender: smtp, deadLetters: deadLetterSink(), counters });
   await relayQueueMessage(valid, { dequeueCount: 1 }, deps(sender(ok)), recordingLogger());
   await relayQueueMessage('not json', { dequeueCount: 1 }, deps(sender(ok)), recordingLogger());
-  await assert.rejects(relayQueueMessage(valid, { dequeueCount: 1 }, deps(sender(retryable[0])), recordingLogger()));
+  await assert.rejects(relayQueueMessage(valid, { dequeueCount: 1 }, deps(sender(retryable[0]!)), recordingLogger()));
   assert.deepEqual(counters, { delivered: 1, duplicatesSkipped: 0, retried: 1, deadLettered: 1, throttled: 1 });
 });
 
