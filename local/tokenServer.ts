@@ -250,7 +250,7 @@ export class LocalTokenServer {
         algorithms: ['RS256'],
         issuer: this.accessTokenIssuer,
       });
-      claims = result.payload as Record<string, unknown>;
+      claims = result.payload;
     } catch (error) {
       const code = (error as { code?: string }).code ?? 'ERR_JWT_INVALID';
       return { ok: false, reason: `token rejected (${code})` };
@@ -442,7 +442,7 @@ export class LocalTokenServer {
     }
     let claims: Record<string, unknown>;
     try {
-      claims = (await this.jose.jwtVerify(form.client_assertion, this.publicKey, { algorithms: ['RS256'] })).payload as Record<string, unknown>;
+      claims = (await this.jose.jwtVerify(form.client_assertion, this.publicKey, { algorithms: ['RS256'] })).payload;
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === 'ERR_JWT_EXPIRED') return { status: 400, error: 'invalid_client', code: 700024, message: 'Client assertion is not within its valid time range.' };

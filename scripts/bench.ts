@@ -158,7 +158,7 @@ class RelayWorker {
   call<T = unknown>(type: string, body: Record<string, unknown> = {}): Promise<T> {
     const id = ++this.nextId;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.pending.set(id, { resolve, reject });
       this.child.send({ id, type, ...body });
     });
   }
@@ -178,10 +178,10 @@ interface Stack {
 async function startStack(): Promise<Stack> {
   const child = spawn(process.execPath, [join(__dirname, 'benchStack.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
+    createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`bench stack exited with ${code}`)));
   });
-  return { ...(JSON.parse(line) as Omit<Stack, 'stop'>), stop: () => child.stdin!.end() };
+  return { ...(JSON.parse(line) as Omit<Stack, 'stop'>), stop: () => child.stdin.end() };
 }
 
 function runnerFor(config: RelayConfig, worker: RelayWorker, queue: QueueClient, batchSize: number, onDelivered: (payload: unknown) => void): QueueRunner {

@@ -79,8 +79,9 @@ export function remedyOf(id: DiagnosisId, fill: Record<string, string> = {}): st
 
 /** The remedy text of any entry: a diagnosis's fix with its steps (remedyOf), or a remedy with its parameters put in. */
 export function remedyText<K extends CatalogueId>(id: K, ...params: RemedyParams<K>): string {
-  if (isDiagnosisId(id)) return remedyOf(id, params[0] as Record<string, string> | undefined);
-  const entry: Remedy = REMEDIES[id as RemedyId];
+  const key: CatalogueId = id; // not generic, so that the check narrows it to a RemedyId when it is no diagnosis
+  if (isDiagnosisId(key)) return remedyOf(key, params[0] as Record<string, string> | undefined);
+  const entry: Remedy = REMEDIES[key];
   return typeof entry === 'string' ? entry : (entry as (params: unknown) => string)(params[0]);
 }
 

@@ -217,7 +217,7 @@ function providerReplyOf(error: SmtpErrorLike): string | undefined {
 
 export function classifySmtpError(error: unknown): RelayError {
   if (isRelayError(error)) return error;
-  const fields: SmtpErrorLike = error && typeof error === 'object' ? (error as SmtpErrorLike) : { message: String(error) };
+  const fields: SmtpErrorLike = error && typeof error === 'object' ? error : { message: String(error) };
   const command = (fields.command ?? '').toUpperCase();
   const reply = parseSmtpReply(fields.response);
 

@@ -129,7 +129,7 @@ test('a queued message is delivered with the right envelope, headers, body and a
   assert.deepEqual([...received.envelope.rcptTo].sort(), ['billing@example.org', 'copy@example.org', 'hidden@example.org', 'zoe@example.net']);
 
   assert.ok(received.file, 'stored as an .eml file');
-  const parsed = await simpleParser(readFileSync(received.file!));
+  const parsed = await simpleParser(readFileSync(received.file));
   assert.equal(parsed.subject, message.subject);
   assert.equal(parsed.from?.value[0]!.address, LOCAL_MAILBOX);
   const to = Array.isArray(parsed.to) ? parsed.to : [parsed.to!];
@@ -220,7 +220,7 @@ test('invalid input is dead-lettered with every problem listed, never sent', asy
   assert.equal(byOriginal.get('this is not json')?.reason, 'invalid_json');
   const invalid = byOriginal.get(original);
   assert.equal(invalid?.reason, 'invalid_message');
-  for (const field of ['to', 'subject', 'colour']) assert.match(invalid!.description, new RegExp(field));
+  for (const field of ['to', 'subject', 'colour']) assert.match(invalid.description, new RegExp(field));
   await h.close();
 });
 
@@ -287,7 +287,7 @@ test('a dead-letter record too large for a queue message is kept whole in a blob
   assert.equal(record!.reason, 'invalid_message');
   assert.equal(record!.original, undefined);
   assert.ok(record!.recordBlob);
-  const [container, ...path] = record!.recordBlob!.split('/');
+  const [container, ...path] = record!.recordBlob.split('/');
   const blob = BlobServiceClient.fromConnectionString(stack.settings.AzureWebJobsStorage).getContainerClient(container!).getBlobClient(path.join('/'));
   const full = JSON.parse((await blob.downloadToBuffer()).toString('utf8')) as DeadLetterRecord;
   assert.equal(full.original, original);

@@ -282,7 +282,7 @@ describe('the doctor names the broken setup step', () => {
         const failure = report.firstFailure!;
         assert.equal(failure.id, item.failedCheck, JSON.stringify(failure));
         assert.equal(failure.finding?.diagnosis, item.diagnosis, JSON.stringify(failure.finding));
-        for (const step of item.steps) assert.ok(failure.finding!.steps.includes(stepLabel(step)), `names ${stepLabel(step)}`);
+        for (const step of item.steps) assert.ok(failure.finding.steps.includes(stepLabel(step)), `names ${stepLabel(step)}`);
         // The doctor stops at the first failure: everything after it is reported as not run.
         const after = report.checks.slice(report.checks.indexOf(failure) + 1);
         assert.ok(after.every((check) => check.status === 'skipped' && /not run/.test(check.detail ?? '')));

@@ -43,7 +43,7 @@ test('a Key Vault secret that expires within 30 days: a warning with the remedy,
   const secret = report.checks.find((check) => check.id === 'secret')!;
   assert.equal(secret.status, 'warning');
   assert.equal(secret.finding?.diagnosis, 'secret_expiring');
-  assert.match(secret.finding!.observed!, /in (9|10) days/);
+  assert.match(secret.finding.observed!, /in (9|10) days/);
   assert.ok(report.checks.filter((check) => check.id !== 'secret').every((check) => check.status === 'ok'));
   assert.match(formatReport(report), /\[warn\] Client secret/);
 });
@@ -54,12 +54,12 @@ test('a Key Vault secret past its expiry date: the doctor stops at the secret an
   assert.equal(report.ok, false);
   assert.equal(report.firstFailure?.id, 'secret');
   assert.equal(report.firstFailure?.finding?.diagnosis, 'expired_client_secret');
-  assert.ok(report.firstFailure!.finding!.steps.includes(stepLabel('clientSecret')));
+  assert.ok(report.firstFailure.finding.steps.includes(stepLabel('clientSecret')));
 });
 
 test('a secret missing from the vault: the doctor stops at the secret and names the Key Vault step', async () => {
   const report = await runDoctor({ env: kv.settings({ OAUTH2_CLIENT_SECRET_NAME: 'no-such-secret' }), identity: { vaultCredential: kv.credential } });
   assert.equal(report.firstFailure?.id, 'secret');
-  assert.ok(report.firstFailure!.finding!.steps.includes(stepLabel('keyVault')), JSON.stringify(report.firstFailure));
+  assert.ok(report.firstFailure.finding!.steps.includes(stepLabel('keyVault')), JSON.stringify(report.firstFailure));
   assert.match(formatReport(report), /no-such-secret/);
 });

@@ -95,9 +95,9 @@ test('10,000 recipients (too big for any queue message, handed over directly): d
   const result = await harness.reconcile(keyOf);
   const [record] = result.deadLetters.get('corpus-10k') ?? [];
   assert.equal(record?.reason, 'too_many_recipients');
-  assert.match(record!.description, /10000 recipients/);
-  assert.ok(record!.recordBlob, 'the record did not fit a queue message and was stored as a blob');
-  assert.deepEqual(JSON.parse(record!.original!).to, to, 'the original is kept whole');
+  assert.match(record.description, /10000 recipients/);
+  assert.ok(record.recordBlob, 'the record did not fit a queue message and was stored as a blob');
+  assert.deepEqual(JSON.parse(record.original!).to, to, 'the original is kept whole');
   assert.equal(result.deliveries.get('corpus-10k') ?? 0, 0);
 });
 
@@ -128,8 +128,8 @@ test('a queue message at the 64 KiB limit that fails permanently: one dead-lette
   const result = await harness.reconcile(keyOf);
   const [record] = result.deadLetters.get('corpus-64k-dl') ?? [];
   assert.equal(record?.reason, 'smtp_permanent_failure');
-  assert.ok(record!.recordBlob);
-  assert.deepEqual(JSON.parse(record!.original!), JSON.parse(text));
+  assert.ok(record.recordBlob);
+  assert.deepEqual(JSON.parse(record.original!), JSON.parse(text));
 });
 
 test('a queue message at the 64 KiB limit that fails transiently: its retry copy cannot fit, so the queue keeps the original and retries it; delivered once', async () => {

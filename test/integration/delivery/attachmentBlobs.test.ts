@@ -143,7 +143,7 @@ describe('a message with many blob attachments holds one download open at a time
     const sent = await transport.sendMail(toMailOptions(resolved, mail));
     assert.equal(tap.requests.filter((request) => request.method === 'GET').length, 3);
     assert.equal(tap.peakOpenDownloads, 1, 'never two downloads open at once');
-    const parsed = await simpleParser(sent.message as Buffer);
+    const parsed = await simpleParser(sent.message);
     assert.deepEqual(parsed.attachments.map((attachment) => attachment.content.equals(contents[Number(attachment.filename!.slice(1, 2))]!)), [true, true, true]);
   });
 

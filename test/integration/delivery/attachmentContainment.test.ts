@@ -81,7 +81,7 @@ after(async () => {
 
 test('no name reaches a blob outside the attachment container: each such message is dead-lettered invalid_message, no delivered byte holds a marker', async () => {
   const settings = settingsFor(stack);
-  const connection = stack.settings.AzureWebJobsStorage!;
+  const connection = stack.settings.AzureWebJobsStorage;
   const service = BlobServiceClient.fromConnectionString(connection);
   for (const container of [...OTHER_CONTAINERS, ATTACHMENTS]) await service.getContainerClient(container).createIfNotExists();
   for (const container of OTHER_CONTAINERS) {

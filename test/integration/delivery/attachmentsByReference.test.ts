@@ -28,7 +28,7 @@ after(async () => {
 test('a blob attachment is fetched and delivered byte for byte; a missing blob is dead-lettered as attachment_not_found', async () => {
   const settings = { ...stack.settings, RELAY_LEDGER_CONTAINER: 'attach-ledger', RELAY_ATTACHMENT_CONTAINER: 'attach-files' };
   const relay = createRelay(loadConfig(settings), silentLogger);
-  const container = BlobServiceClient.fromConnectionString(stack.settings.AzureWebJobsStorage!).getContainerClient('attach-files');
+  const container = BlobServiceClient.fromConnectionString(stack.settings.AzureWebJobsStorage).getContainerClient('attach-files');
   await container.createIfNotExists();
   const bytes = randomBytes(200_000); // far beyond what a queue message holds
   await container.getBlockBlobClient('reports/big.bin').uploadData(bytes);
@@ -59,10 +59,10 @@ test('a blob attachment is fetched and delivered byte for byte; a missing blob i
 test('at most 100 attachments: 100 blob references are delivered, 101 are dead-lettered invalid_message without a request to the attachment container', async () => {
   // The relay's storage traffic goes through a tap that records every request.
   const tap = await StorageTap.start(stack.azurite.blobPort);
-  const connection = tap.connectionString(stack.settings.AzureWebJobsStorage!);
+  const connection = tap.connectionString(stack.settings.AzureWebJobsStorage);
   const settings = { ...stack.settings, AzureWebJobsStorage: connection, RELAY_LEDGER_CONTAINER: 'attach-ledger', RELAY_ATTACHMENT_CONTAINER: 'attach-files' };
   const relay = createRelay(loadConfig(settings), silentLogger);
-  const container = BlobServiceClient.fromConnectionString(stack.settings.AzureWebJobsStorage!).getContainerClient('attach-files');
+  const container = BlobServiceClient.fromConnectionString(stack.settings.AzureWebJobsStorage).getContainerClient('attach-files');
   await container.createIfNotExists();
   await container.getBlockBlobClient('shared/logo.txt').uploadData(Buffer.from('one small file, referenced many times'));
   const references = (count: number) => Array.from({ length: count }, (_, index) => ({ filename: `f${index}.txt`, blob: 'shared/logo.txt' }));
@@ -88,7 +88,7 @@ test('at most 100 attachments: 100 blob references are delivered, 101 are dead-l
     assert.equal(tooMany.status, 'dead-lettered');
     assert.equal(tooMany.status === 'dead-lettered' && tooMany.reason, 'invalid_message');
     assert.deepEqual(attachmentRequests(), [], 'no request to the attachment container');
-    const deadLetters = new QueueClient(stack.settings.AzureWebJobsStorage!, stack.settings.RELAY_DEADLETTER_QUEUE_NAME!);
+    const deadLetters = new QueueClient(stack.settings.AzureWebJobsStorage, stack.settings.RELAY_DEADLETTER_QUEUE_NAME);
     const peeked = await deadLetters.peekMessages({ numberOfMessages: 32 });
     const record = peeked.peekedMessageItems
       .map((item) => JSON.parse(item.messageText) as DeadLetterRecord)

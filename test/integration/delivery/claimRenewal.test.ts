@@ -63,7 +63,7 @@ test('a live send slower than its lease, redelivered by the queue meanwhile, is 
 });
 
 test('a claim taken over while the message waits for a send slot: the send does not start, nothing is written under the lost claim', async () => {
-  const connection = stack.settings.AzureWebJobsStorage!;
+  const connection = stack.settings.AzureWebJobsStorage;
   const queue = new QueueClient(connection, 'lost-claim');
   await queue.createIfNotExists();
   const container = BlobServiceClient.fromConnectionString(connection).getContainerClient('lost-claim-ledger');

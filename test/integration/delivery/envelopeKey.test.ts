@@ -42,12 +42,12 @@ test('instances racing to create the key get one key; a copy one signs, another 
   for (const key of keys) assert.ok(key.equals(keys[0]!));
   assert.equal(keys[0]!.length, 32);
   const copy = await sealForRetry(fields, instances[0]!);
-  const opened = await openRetry(JSON.parse(copy), instances[4]!);
+  const opened = await openRetry(JSON.parse(copy), instances[4]);
   assert.deepEqual(opened.message, fields.message);
   assert.equal(opened.envelope?.attempts, 2);
   assert.equal(opened.untrusted, undefined);
   // The text form (a host that hands over the string) verifies the same way.
-  assert.equal((await openRetry(copy, instances[1]!)).envelope?.ledgerKey, 'queue:q-1');
+  assert.equal((await openRetry(copy, instances[1])).envelope?.ledgerKey, 'queue:q-1');
 });
 
 test('changing any field of a signed copy makes it untrusted: read as the message it then is', async () => {

@@ -75,10 +75,10 @@ test("forged retry envelopes (unsigned, or with a bad signature) naming another 
   const [v1] = result.deadLetters.get('forged-v1') ?? [];
   const [v2] = result.deadLetters.get('forged-v2') ?? [];
   assert.equal(v1?.reason, 'invalid_message');
-  assert.match(v1!.description, /looks like a retry copy of the relay \(schema "oauth2-smtp-relay\/retry\/v1"\), but of an unsigned format/);
+  assert.match(v1.description, /looks like a retry copy of the relay \(schema "oauth2-smtp-relay\/retry\/v1"\), but of an unsigned format/);
   assert.equal(v2?.reason, 'invalid_message');
-  assert.match(v2!.description, /looks like a retry copy of the relay \(schema "oauth2-smtp-relay\/retry\/v2"\), but its signature is invalid/);
-  for (const record of [v1!, v2!]) {
+  assert.match(v2.description, /looks like a retry copy of the relay \(schema "oauth2-smtp-relay\/retry\/v2"\), but its signature is invalid/);
+  for (const record of [v1, v2]) {
     // Handled as what it is, an application message with fields the contract does not know.
     assert.match(record.description, /\$\.schema: is not a known field/);
     assert.notEqual(record.queueMessageId, sent.messageId, "recorded under its own queue message id, not the victim's");

@@ -73,16 +73,16 @@ test('a reused id with other content is dead-lettered as id_conflict naming both
   assert.equal(second?.reason, 'id_conflict');
   assert.equal(second?.kind, 'permanent');
   assert.equal(second?.messageKey, 'invoice-42');
-  assert.match(second!.description, /id "invoice-42" is already used by a different message/);
-  assert.match(second!.description, /ledger entry id:invoice-42: sent since \d{4}-/);
-  assert.ok(second!.description.includes(`Message-ID ${SAME_ID}); this message would have had Message-ID ${SAME_ID} — the same one`), second!.description);
-  assert.match(second!.remedy ?? '', /new id for a new message/);
+  assert.match(second.description, /id "invoice-42" is already used by a different message/);
+  assert.match(second.description, /ledger entry id:invoice-42: sent since \d{4}-/);
+  assert.ok(second.description.includes(`Message-ID ${SAME_ID}); this message would have had Message-ID ${SAME_ID} — the same one`), second.description);
+  assert.match(second.remedy ?? '', /new id for a new message/);
 
   const third = records.find((record) => harnessKeyOfRecord(record) === 'third');
   const otherId = stableMessageId('invoice-42', 'billing@other.example');
   assert.equal(third?.reason, 'id_conflict');
-  assert.ok(third!.description.includes(`Message-ID ${SAME_ID}); this message would have had Message-ID ${otherId}`), third!.description);
-  assert.ok(!third!.description.includes('the same one'));
+  assert.ok(third.description.includes(`Message-ID ${SAME_ID}); this message would have had Message-ID ${otherId}`), third.description);
+  assert.ok(!third.description.includes('the same one'));
 
   const entry = await harness.ledger.read('id:invoice-42');
   assert.equal(entry?.state, 'sent', "the first message's entry is untouched");
@@ -129,7 +129,7 @@ test('a reused id while the first waits for its retry is a conflict too; the ret
   assert.equal(result.deliveries.get('second') ?? 0, 0);
   const [second] = result.deadLetters.get('second') ?? [];
   assert.equal(second?.reason, 'id_conflict');
-  assert.match(second!.description, /ledger entry id:order-7: retry since \d{4}-/);
+  assert.match(second.description, /ledger entry id:order-7: retry since \d{4}-/);
   const entry = await harness.ledger.read('id:order-7');
   assert.equal(entry?.state, 'sent');
   assert.equal(entry?.claims, 2, 'claimed by the first attempt and by its retry copy, never by the second message');
@@ -151,6 +151,6 @@ test('two messages with one id in the same batch: one is sent, the other is dead
   assert.equal(result.deadLettered, 1, result.summary);
   const [record] = [...result.deadLetters.values()].flat();
   assert.equal(record?.reason, 'id_conflict');
-  assert.match(record!.description, /ledger entry id:ticket-9: sending since \d{4}-/);
+  assert.match(record.description, /ledger entry id:ticket-9: sending since \d{4}-/);
   await harness.close();
 });

@@ -57,7 +57,7 @@ test('554 5.2.2 mailbox full: mailbox_full with the Sent Items remedy, and the m
     assert.equal(record!.reason, 'mailbox_full');
     assert.equal(record!.kind, 'configuration');
     assert.equal(record!.remedy, remedyOf('mailbox_full'));
-    assert.match(record!.remedy!, /Sent Items/);
+    assert.match(record!.remedy, /Sent Items/);
     assert.match(record!.providerReply ?? '', /^554 5\.2\.2 mailbox full; STOREDRV\.Submission\.Exception:QuotaExceededException/);
 
     const monitor = monitorOf(harness.parts!);
@@ -94,7 +94,7 @@ test('550 5.7.30 (basic authentication retired): basic_auth_unsupported, whose r
     const [record] = result.deadLetters.get(name)!;
     assert.equal(record!.reason, 'basic_auth_unsupported');
     assert.equal(record!.remedy, remedyOf('basic_auth_unsupported'));
-    assert.match(record!.remedy!, /Switch the relay to OAuth2/);
+    assert.match(record!.remedy, /Switch the relay to OAuth2/);
     assert.match(record!.providerReply ?? '', /^550 5\.7\.30 Basic authentication is not supported for Client Submission/);
     assert.equal(retired.received.length, 0);
   } finally {

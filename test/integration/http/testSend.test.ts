@@ -146,7 +146,7 @@ test('an unknown mode and a GET are refused', async () => {
 });
 
 const ATTACHMENT_CONTAINER = 'outbound-mail-attachments';
-const blobs = () => BlobServiceClient.fromConnectionString(stack.settings.AzureWebJobsStorage!);
+const blobs = () => BlobServiceClient.fromConnectionString(stack.settings.AzureWebJobsStorage);
 
 test('a blob attachment is sent as on the queue path: fetched from the attachment container, byte for byte', async () => {
   const container = blobs().getContainerClient(ATTACHMENT_CONTAINER);
@@ -214,7 +214,7 @@ function streamingPost(totalBytes: number, headers: Record<string, string> = {},
     }
     yield Buffer.from('"}');
   }
-  const nativeRequest = new Request(`http://localhost/api/send${query}`, { method: 'POST', body: Readable.from(chunks()), headers, duplex: 'half' } as RequestInit);
+  const nativeRequest = new Request(`http://localhost/api/send${query}`, { method: 'POST', body: Readable.from(chunks()), headers, duplex: 'half' });
   return { request: new HttpRequest({ nativeRequest } as unknown as HttpRequestInit), pulled: () => pulled };
 }
 

@@ -85,7 +85,7 @@ describe('LocalAzurite', () => {
       LocalAzurite.start().then((a) => console.log(JSON.stringify(a.pids)));
       setInterval(() => {}, 1000);`;
     const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const [line] = (await once(parent.stdout!, 'data')) as [Buffer];
+    const [line] = (await once(parent.stdout, 'data')) as [Buffer];
     const pids = JSON.parse(line.toString()) as number[];
     assert.equal(pids.length, 2);
     assert.ok(pids.every(isAlive));

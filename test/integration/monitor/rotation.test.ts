@@ -144,7 +144,7 @@ describe('automatic rotation', () => {
     await expiringIn(10);
     const first = rotatingRelay();
     const shared = {
-      MONITOR_STATE_CONTAINER: first.config.monitor!.stateContainer,
+      MONITOR_STATE_CONTAINER: first.config.monitor.stateContainer,
     };
     const versionsBefore = env.vault.versions(SECRET_NAME).length;
     const instances = [first, ...Array.from({ length: 3 }, () => rotatingRelay(shared))];

@@ -204,7 +204,7 @@ describe('secret monitor', () => {
 /** The settings that make a second relay share the first one's monitor state. */
 function relaySettingsOf(relay: Relay): Record<string, string> {
   return {
-    MONITOR_STATE_CONTAINER: relay.config.monitor!.stateContainer,
+    MONITOR_STATE_CONTAINER: relay.config.monitor.stateContainer,
     RELAY_QUEUE_NAME: relay.config.queue.queueName,
     RELAY_DEADLETTER_QUEUE_NAME: relay.config.queue.deadLetterQueueName,
     RELAY_DEADLETTER_CONTAINER: relay.config.queue.deadLetterContainerName,

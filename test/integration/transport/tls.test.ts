@@ -39,8 +39,8 @@ describe('sharedSecureContext', () => {
       const context = sharedSecureContext(ours.caPem)!;
       assert.equal(sharedSecureContext(ours.caPem), context, 'built once, shared by every connection');
       assert.equal(await handshake(ours, { secureContext: context }), undefined);
-      const untrusted = await handshake(other, { secureContext: context });
-      assert.match(String((untrusted as NodeJS.ErrnoException | undefined)?.code), /SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/);
+      const untrusted: NodeJS.ErrnoException | undefined = await handshake(other, { secureContext: context });
+      assert.match(String(untrusted?.code), /SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/);
       const oldTls = await handshake(ours, { secureContext: context }, TLS_1_1_ONLY);
       assert.ok(oldTls, 'a server that only speaks TLS 1.1 is refused');
     } finally {

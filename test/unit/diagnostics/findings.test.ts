@@ -92,7 +92,7 @@ describe('classified failures map onto the list', () => {
     const error = inKeyVaultTerms(entra(401, 'invalid_client', 7000215), where);
     assert.equal(diagnosisOfError(error), 'key_vault_secret_invalid');
     assert.equal(error.remedy, remedyOf('key_vault_secret_invalid', { vault: where.vaultUrl, 'secret name': '"smtp-relay"' }));
-    assert.match(error.remedy!, /new version of Key Vault secret "smtp-relay" in https:\/\/relay-kv\.vault\.azure\.net/);
+    assert.match(error.remedy, /new version of Key Vault secret "smtp-relay" in https:\/\/relay-kv\.vault\.azure\.net/);
     assert.equal(findingOfError(error).diagnosis, 'key_vault_secret_invalid');
   });
 

@@ -27,7 +27,7 @@ async function build(message: RelayMessage): Promise<Built> {
   const info = await transport.sendMail(toMailOptions(message, MAIL));
   const raw = (info.message as Buffer).toString('utf8');
   const headerLines = raw.slice(0, raw.indexOf('\r\n\r\n')).split('\r\n');
-  return { raw, headerLines, envelope: info.envelope as Built['envelope'], messageId: info.messageId, parsed: await simpleParser(raw) };
+  return { raw, headerLines, envelope: info.envelope, messageId: info.messageId, parsed: await simpleParser(raw) };
 }
 
 function fromPayload(payload: Record<string, unknown>): RelayMessage {

@@ -62,7 +62,7 @@ describe('settings problems print a value only when it is safe by shape', () => 
     { AzureWebJobsStorage: undefined, AzureWebJobsStorage__queueServiceUri: 'https://relaystore.queue.core.windows.net', AzureWebJobsStorage__blobServiceUri: PASTED },
   ];
   for (const wrong of wrongSettings) {
-    const [setting] = Object.keys(wrong).filter((name) => wrong[name] !== undefined && (wrong[name] === PASTED || wrong[name]!.includes(PASTED)));
+    const [setting] = Object.keys(wrong).filter((name) => wrong[name] !== undefined && (wrong[name] === PASTED || wrong[name].includes(PASTED)));
     test(`${setting} = ${wrong[setting!] === PASTED ? 'a secret' : wrong[setting!]!.replace(PASTED, '<secret>')}`, () => {
       const error = problemsOf({ ...base, ...wrong });
       const problem = error.problems.find((item) => item.setting === setting);

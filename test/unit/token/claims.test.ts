@@ -50,7 +50,7 @@ describe('checkExchangeClaims', () => {
   ];
   for (const row of table) {
     test(row.name, () => {
-      const problems = checkExchangeClaims(row.claims as never, expected);
+      const problems = checkExchangeClaims(row.claims, expected);
       assert.deepEqual(problems.map((problem) => problem.diagnosis), row.diagnoses);
       for (const problem of problems) assert.ok(problem.observed.length > 0);
     });
