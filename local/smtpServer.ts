@@ -96,6 +96,13 @@ function smtpError(reply: SmtpReply): Error & { responseCode: number } {
   return Object.assign(new Error(reply.message), { responseCode: reply.code });
 }
 
+/** An injected 'drop' ended the connection mid-DATA: there is nobody left to reply to. */
+class ConnectionDropped extends Error {
+  constructor() {
+    super('the connection was dropped by an injected fault');
+  }
+}
+
 const exchangeStamp = () => `[${HOST_TAG} ${new Date().toISOString()}]`;
 
 export class LocalSmtpServer {
@@ -238,8 +245,9 @@ export class LocalSmtpServer {
       onData: (stream, session, callback) => {
         this.onData(stream, session).then(
           () => callback(null, `2.6.0 <${randomUUID()}@${HOST_TAG}> [InternalId=1] Queued mail for delivery`),
-          (error: Error | 'dropped') => {
-            if (error !== 'dropped') callback(error);
+          (error: Error) => {
+            // A dropped connection gets no reply: the client sees the socket close.
+            if (!(error instanceof ConnectionDropped)) callback(error);
           },
         );
       },
@@ -310,7 +318,8 @@ export class LocalSmtpServer {
     const verdict = await this.opts.verifyToken(accessToken);
     if (!verdict.ok) return fail(verdict.reason);
     if (!this.authorized.has(username.toLowerCase())) return fail('mailbox not authorized for this app');
-    const appId = String(verdict.claims?.appid ?? verdict.claims?.azp ?? '').toLowerCase();
+    const appIdClaim = verdict.claims?.appid ?? verdict.claims?.azp;
+    const appId = (typeof appIdClaim === 'string' ? appIdClaim : '').toLowerCase();
     if (this.mailboxAccess && !this.mailboxAccess.has(appId)) return fail('no service principal with FullAccess on the mailbox for this app');
     this.authenticatedSessions.set(session.id, username.toLowerCase());
     this.opts.log?.info('local SMTP: authenticated', { user: username });
@@ -426,11 +435,11 @@ export class LocalSmtpServer {
         break;
       }
       await this.takeFault('data', session);
-      throw 'dropped';
+      throw new ConnectionDropped();
     }
     for await (const chunk of stream) chunks.push(chunk as Buffer);
     const fault = await this.takeFault('data', session);
-    if (fault === 'dropped') throw 'dropped';
+    if (fault === 'dropped') throw new ConnectionDropped();
     if (fault) throw smtpError(fault);
     if (stream.sizeExceeded) {
       throw smtpError({ code: 552, message: '5.3.4 Message size exceeds fixed maximum message size' });

@@ -83,7 +83,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const tls = { certPem: certs.certPem, keyPem: certs.keyPem };
   const clientSecret = options.clientSecret ?? `local~${randomBytes(18).toString('base64url')}`;
 
-  const started: Array<{ close(): Promise<unknown> | unknown }> = [];
+  // close() returns a promise or nothing: awaited either way.
+  const started: Array<{ close(): unknown }> = [];
   try {
     const azurite = await LocalAzurite.start({
       location: options.inMemory ? undefined : join(dir, 'azurite'),

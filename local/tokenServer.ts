@@ -14,8 +14,9 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CryptoKey, JWK } from 'jose' with { 'resolution-mode': 'import' };
+import type * as JoseModule from 'jose' with { 'resolution-mode': 'import' };
 
-type Jose = typeof import('jose', { with: { 'resolution-mode': 'import' } });
+type Jose = typeof JoseModule;
 // jose is ESM-only; a dynamic import keeps this CommonJS module loadable.
 let josePromise: Promise<Jose> | undefined;
 const loadJose = (): Promise<Jose> => (josePromise ??= import('jose'));

@@ -56,6 +56,7 @@ function loadFunctionModules(): void {
   const warn = console.warn;
   console.warn = () => undefined;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads the compiled registrations by path, as the host does (a module list, not an import)
     for (const file of functionModules('build')) require(file);
   } finally {
     console.warn = warn;

@@ -33,10 +33,19 @@ async function main(): Promise<void> {
     }) + '\n',
   );
   process.stdin.resume();
-  process.stdin.on('end', async () => {
+  // The benchmark closes stdin to stop the stack.
+  const stop = async () => {
     await vault.close();
     await stack.close();
-    process.exit(0);
+  };
+  process.stdin.on('end', () => {
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
   });
 }
 

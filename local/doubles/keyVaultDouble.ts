@@ -192,7 +192,7 @@ export class KeyVaultDouble {
   private put(res: ServerResponse, name: string, text: string): void {
     let input: { value?: unknown; attributes?: { enabled?: boolean; exp?: number; nbf?: number }; tags?: Record<string, string>; contentType?: string };
     try {
-      input = JSON.parse(text);
+      input = JSON.parse(text) as typeof input;
     } catch {
       return this.error(res, 400, 'BadParameter', 'The request body is not JSON.');
     }

@@ -187,7 +187,7 @@ function isBase64url(code: number): boolean {
 /** Deep-redact a JSON-able value (strings anywhere inside are masked). */
 export function redactValue<T>(value: T): T {
   if (typeof value === 'string') return redact(value) as T;
-  if (Array.isArray(value)) return value.map((item) => redactValue(item)) as T;
+  if (Array.isArray(value)) return value.map((item: unknown) => redactValue(item)) as T;
   if (value && typeof value === 'object' && !(value instanceof Date) && !Buffer.isBuffer(value)) {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value as Record<string, unknown>)) out[key] = redactValue(item);

@@ -16,6 +16,9 @@ export function decodeQueueText(payload: unknown): string {
   if (payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8');
   if (payload === undefined) return '';
   try {
+    // JSON.stringify gives undefined only for what JSON has no text for (a function, a symbol), never for
+    // what the host hands over (text, bytes, parsed JSON); String() names that.
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- see above: no object of the queue's gets here
     return JSON.stringify(payload) ?? String(payload);
   } catch (error) {
     // JSON.stringify recurses: a hostile, deeply nested message would overflow the stack here and
@@ -36,7 +39,7 @@ export function stringifyWithoutRecursion(value: unknown): string {
       out.push('[');
       stack.push({ items: item, index: 0, close: ']' });
     } else if (item !== null && typeof item === 'object') {
-      const entries = Object.entries(item).filter(([, member]) => member !== undefined && typeof member !== 'function');
+      const entries: Array<[string, unknown]> = Object.entries(item).filter(([, member]) => member !== undefined && typeof member !== 'function');
       out.push('{');
       stack.push({ items: entries.map(([, member]) => member), keys: entries.map(([key]) => key), index: 0, close: '}' });
     } else {

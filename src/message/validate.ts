@@ -213,7 +213,7 @@ function checkDisplayNames(data: Record<string, unknown>): MessageProblem[] {
   const problems: MessageProblem[] = [];
   for (const field of ['from', ...RECIPIENT_FIELDS, 'replyTo']) {
     const value = data[field];
-    const entries = Array.isArray(value) ? value.map((entry, index) => ({ entry, segments: [field, String(index)] })) : [{ entry: value, segments: [field] }];
+    const entries = Array.isArray(value) ? value.map((entry: unknown, index) => ({ entry, segments: [field, String(index)] })) : [{ entry: value, segments: [field] }];
     for (const { entry, segments } of entries) {
       const mailbox = readableMailbox(entry);
       if (!mailbox?.name) continue;

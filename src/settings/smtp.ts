@@ -81,6 +81,6 @@ function readExtraCa(reader: SettingsReader, readFile: ReadTextFile): string | u
 /** A file system error's code (ENOENT, EACCES), else its message. */
 function errorCode(error: unknown): string {
   const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
-  if (code !== undefined && code !== null) return String(code);
+  if (typeof code === 'string' || typeof code === 'number') return String(code);
   return error instanceof Error ? error.message : String(error);
 }

@@ -157,7 +157,7 @@ export function createMailSender(options: MailSenderOptions): MailSender {
       stats.tokenRetries++;
       logger.warn('the SMTP server refused the access token; retrying once with a new token', {
         event: 'smtp.token_refused',
-        reply: redact(String((error as { response?: unknown }).response ?? '')),
+        reply: redact(stringField(error, 'response') ?? ''),
       });
       try {
         return await again();
@@ -181,8 +181,8 @@ export function createMailSender(options: MailSenderOptions): MailSender {
         accepted: info.accepted.map(String),
         rejected: info.rejected.map(String),
         rejectedErrors: info.rejectedErrors?.map((item) => ({
-          recipient: String((item as { recipient?: unknown }).recipient ?? ''),
-          response: redact(String((item as { response?: unknown }).response ?? item.message)),
+          recipient: stringField(item, 'recipient') ?? '',
+          response: redact(stringField(item, 'response') ?? item.message),
         })),
         envelope: {
           from: info.envelope.from ?? false,
@@ -220,6 +220,12 @@ async function withFreshStreams(mail: SendMailOptions): Promise<SendMailOptions>
     }
   }
   return { ...mail, attachments };
+}
+
+/** A text field nodemailer sets on its errors (the server's reply, the refused recipient), when it holds one. */
+function stringField(error: unknown, name: 'response' | 'recipient'): string | undefined {
+  const value = (error as Partial<Record<typeof name, unknown>>)[name];
+  return typeof value === 'string' ? value : undefined;
 }
 
 const isStream = (content: unknown): content is Readable => typeof (content as Readable | undefined)?.pipe === 'function';

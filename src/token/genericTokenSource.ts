@@ -125,15 +125,19 @@ export class GenericTokenSource implements TokenSource {
         response.on('error', fail);
         response.on('end', () => {
           clearTimeout(timer);
-          const retryAfter = response.headers['retry-after'];
           resolve({
             status: response.statusCode ?? 0,
             text: Buffer.concat(chunks).toString('utf8'),
-            retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+            retryAfter: firstHeaderValue(response.headers['retry-after']),
           });
         });
       });
       request.end(form);
     });
   }
+}
+
+/** A header's value, the first one when it came as a list. */
+function firstHeaderValue(header: string | string[] | undefined): string | undefined {
+  return Array.isArray(header) ? header[0] : header;
 }

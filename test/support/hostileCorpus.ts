@@ -195,7 +195,7 @@ export const CORPUS: CorpusEntry[] = [
       outcome: 'delivered',
       check(parsed, raw) {
         assert.equal(parsed.subject, 'S'.repeat(2000));
-        assert.equal(decodeEncodedWords(String(parsed.headers.get('x-long'))), 'H'.repeat(2000));
+        assert.equal(decodedHeader(parsed, 'x-long'), 'H'.repeat(2000));
         assertLineLimits(raw);
         for (const line of fieldLines(raw, 'Subject').concat(fieldLines(raw, 'X-Long'))) assert.ok(line.length <= 78, `folded to 78: ${line.length}`);
       },
@@ -386,6 +386,12 @@ export function decodeEncodedWords(value: string): string {
   return pieces.map((piece) => (Buffer.isBuffer(piece) ? piece.toString('utf8') : piece)).join('');
 }
 
+/** A custom header as mailparser hands it back, decoded: the parser keeps unknown headers as text. */
+export function decodedHeader(parsed: ParsedMail, name: string): string {
+  const value = parsed.headers.get(name) ?? '';
+  assert.equal(typeof value, 'string', `${name} parses as text`);
+  return decodeEncodedWords(value as string);
+}
 
 export function headerSection(raw: Buffer): string {
   const text = raw.toString('utf8');

@@ -48,6 +48,7 @@ function loadRegistrations(): Registration[] {
     for (const file of globSync(packageJson.main, { cwd: root })) {
       const path = join(root, file);
       delete require.cache[path];
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads each compiled module package.json "main" names, as the host does, afresh
       require(path);
     }
   } finally {

@@ -146,7 +146,7 @@ test('a token or secret inside a failure never reaches the log or the retry erro
   const logger = recordingLogger();
   // Through the composition root's handler, as every entry point gets it (it logs through redaction).
   const error = await queueHandler({ config, sender: sender(failure), deadLetters: deadLetterSink() })(valid, { dequeueCount: 1 }, logger).catch((e: unknown) => e as Error);
-  const everything = logger.lines.join('\n') + String(error);
+  const everything = logger.lines.join('\n') + (error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ''}` : JSON.stringify(error));
   assert.ok(!everything.includes(secret), 'secret leaked');
   assert.ok(!everything.includes(jwt), 'token leaked');
 });
