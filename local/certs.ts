@@ -55,11 +55,7 @@ export async function createLocalCertificates(dir: string): Promise<LocalCertifi
 async function readUsable(files: { caFile: string; certFile: string; keyFile: string }): Promise<LocalCertificates | undefined> {
   let caPem: string, certPem: string, keyPem: string;
   try {
-    [caPem, certPem, keyPem] = await Promise.all([
-      readFile(files.caFile, 'utf8'),
-      readFile(files.certFile, 'utf8'),
-      readFile(files.keyFile, 'utf8'),
-    ]);
+    [caPem, certPem, keyPem] = await Promise.all([readFile(files.caFile, 'utf8'), readFile(files.certFile, 'utf8'), readFile(files.keyFile, 'utf8')]);
   } catch {
     return undefined;
   }
@@ -87,21 +83,44 @@ async function generate(dir: string, files: { caFile: string; certFile: string; 
   const ext = path.join(dir, 'server.ext');
   const days = String(VALIDITY_DAYS);
   await run('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', days,
-    '-subj', '/CN=oauth2-smtp-relay local CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    '-keyout', caKey, '-out', files.caFile,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-sha256',
+    '-days',
+    days,
+    '-subj',
+    '/CN=oauth2-smtp-relay local CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-keyout',
+    caKey,
+    '-out',
+    files.caFile,
   ]);
-  await run('openssl', [
-    'req', '-newkey', 'rsa:2048', '-nodes', '-sha256',
-    '-subj', '/CN=localhost',
-    '-keyout', files.keyFile, '-out', csr,
-  ]);
+  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-subj', '/CN=localhost', '-keyout', files.keyFile, '-out', csr]);
   await writeFile(ext, SERVER_EXTENSIONS + '\n');
   await run('openssl', [
-    'x509', '-req', '-in', csr, '-CA', files.caFile, '-CAkey', caKey, '-CAcreateserial',
-    '-days', days, '-sha256', '-extfile', ext, '-out', files.certFile,
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    files.caFile,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-days',
+    days,
+    '-sha256',
+    '-extfile',
+    ext,
+    '-out',
+    files.certFile,
   ]);
   // Only the three files the stack needs stay behind; the CA key is not kept,
   // so a leaked local CA cannot sign anything new.

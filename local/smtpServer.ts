@@ -403,7 +403,10 @@ export class LocalSmtpServer {
     if (!limits) return undefined;
     const stored = this.sentBytes.get(key) ?? 0;
     if (limits.storageBytes !== undefined && stored + bytes > limits.storageBytes) {
-      return { code: 554, message: `5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded; ${exchangeStamp()}` };
+      return {
+        code: 554,
+        message: `5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded; ${exchangeStamp()}`,
+      };
     }
     const dayAgo = Date.now() - 86_400_000;
     const recent = (this.sentRecipients.get(key) ?? []).filter((time) => time > dayAgo);

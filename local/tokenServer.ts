@@ -177,7 +177,13 @@ export class LocalTokenServer {
   /** Add a client or rotate its secret (clears an expired mark). */
   setClientSecret(clientId: string, secret: string): void {
     const existing = this.clients.get(clientId);
-    this.clients.set(clientId, { secret, secretExpired: false, objectId: existing?.objectId ?? randomUUID(), roles: existing?.roles, federated: existing?.federated });
+    this.clients.set(clientId, {
+      secret,
+      secretExpired: false,
+      objectId: existing?.objectId ?? randomUUID(),
+      roles: existing?.roles,
+      federated: existing?.federated,
+    });
   }
 
   /** Add one more valid secret to the client, as a second client secret of the app registration. */
@@ -257,9 +263,7 @@ export class LocalTokenServer {
       return { ok: false, reason: `token rejected (${code})` };
     }
     const audiences = ([] as unknown[]).concat(claims.aud ?? []);
-    const exchangeAudience = audiences.some(
-      (aud) => typeof aud === 'string' && (EXCHANGE_AUDIENCES as readonly string[]).includes(aud.replace(/\/$/, '')),
-    );
+    const exchangeAudience = audiences.some((aud) => typeof aud === 'string' && (EXCHANGE_AUDIENCES as readonly string[]).includes(aud.replace(/\/$/, '')));
     if (!exchangeAudience) return { ok: false, reason: `audience ${JSON.stringify(claims.aud)} is not Exchange Online` };
     const roles = Array.isArray(claims.roles) ? claims.roles : [];
     if (!roles.includes(SMTP_SEND_AS_APP)) return { ok: false, reason: `roles claim lacks ${SMTP_SEND_AS_APP}` };
@@ -439,14 +443,20 @@ export class LocalTokenServer {
   /** A jwt-bearer client assertion: signed by a key we trust, unexpired, and matching a federated credential of the client. */
   private async checkAssertion(clientId: string | undefined, form: Record<string, string>): Promise<EntraError | undefined> {
     if (form.client_assertion_type !== JWT_BEARER_ASSERTION || !form.client_assertion) {
-      return { status: 400, error: 'invalid_request', code: 50027, message: 'Invalid JWT token. The client assertion is missing or its type is not jwt-bearer.' };
+      return {
+        status: 400,
+        error: 'invalid_request',
+        code: 50027,
+        message: 'Invalid JWT token. The client assertion is missing or its type is not jwt-bearer.',
+      };
     }
     let claims: Record<string, unknown>;
     try {
       claims = (await this.jose.jwtVerify(form.client_assertion, this.publicKey, { algorithms: ['RS256'] })).payload;
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if (code === 'ERR_JWT_EXPIRED') return { status: 400, error: 'invalid_client', code: 700024, message: 'Client assertion is not within its valid time range.' };
+      if (code === 'ERR_JWT_EXPIRED')
+        return { status: 400, error: 'invalid_client', code: 700024, message: 'Client assertion is not within its valid time range.' };
       return { status: 401, error: 'invalid_client', code: 700027, message: 'Client assertion failed signature validation.' };
     }
     const client = clientId ? this.clients.get(clientId) : undefined;
@@ -499,9 +509,7 @@ export class LocalTokenServer {
       ver: '1.0',
     };
     if (claims.scp !== undefined) payload.scp = claims.scp;
-    return new this.jose.SignJWT(payload)
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: this.publicJwk.kid })
-      .sign(this.privateKey);
+    return new this.jose.SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: this.publicJwk.kid }).sign(this.privateKey);
   }
 
   // ---------------------------------------------------------------- replies
@@ -510,7 +518,10 @@ export class LocalTokenServer {
     const traceId = randomUUID();
     const header = req.headers['client-request-id'];
     const correlationId = (Array.isArray(header) ? header[0] : header) ?? randomUUID();
-    const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    const timestamp = new Date()
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, 'Z');
     this.sendJson(res, err.status, {
       error: err.error,
       error_description: `AADSTS${err.code}: ${err.message}\r\nTrace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,

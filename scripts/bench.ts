@@ -79,7 +79,12 @@ const SIZES: [Size, ...Size[]] = [
     name: 'attachment1mb',
     count: LARGE_MESSAGES,
     batchSize: LARGE_BATCH_SIZE,
-    queued: (i) => ({ to: 'bench@example.net', subject: `large ${i}`, text: 'See attachment.', attachments: [{ filename: 'data.bin', blob: ATTACHMENT_BLOB }] }),
+    queued: (i) => ({
+      to: 'bench@example.net',
+      subject: `large ${i}`,
+      text: 'See attachment.',
+      attachments: [{ filename: 'data.bin', blob: ATTACHMENT_BLOB }],
+    }),
     direct: (i) => ({ to: 'bench@example.net', subject: `large ${i}`, text: 'See attachment.', attachments: [{ filename: 'data.bin', content: ATTACHMENT }] }),
   },
   {
@@ -133,8 +138,14 @@ class RelayWorker {
   }
 
   /** The worker, under `memoryLimitMb` when given and the machine allows it (`started` says what it got). */
-  static async start(settings: Record<string, string>, vaultReader: VaultReader, options: { nodeArguments?: string[]; memoryLimitMb?: number } = {}): Promise<RelayWorker> {
-    const limit = options.memoryLimitMb ? createMemoryLimit(options.memoryLimitMb, `oauth2-smtp-relay-bench-${process.pid}-${++RelayWorker.startedCount}`) : undefined;
+  static async start(
+    settings: Record<string, string>,
+    vaultReader: VaultReader,
+    options: { nodeArguments?: string[]; memoryLimitMb?: number } = {},
+  ): Promise<RelayWorker> {
+    const limit = options.memoryLimitMb
+      ? createMemoryLimit(options.memoryLimitMb, `oauth2-smtp-relay-bench-${process.pid}-${++RelayWorker.startedCount}`)
+      : undefined;
     const nodeCommand = { command: process.execPath, args: ['--expose-gc', ...(options.nodeArguments ?? []), join(__dirname, 'benchRelayWorker.js')] };
     const { command, args } = limit ? limit.wrap(nodeCommand.command, nodeCommand.args) : nodeCommand;
     const worker = new RelayWorker(spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }), limit);
@@ -191,7 +202,14 @@ function runnerFor(config: RelayConfig, worker: RelayWorker, queue: QueueClient,
     queue,
     poisonQueue: new QueueClient(connection.connectionString, `${queue.name}-poison`),
     // Polling at most 100 ms apart, so the latency figures show the relay, not the poll interval.
-    settings: { batchSize, newBatchThreshold: batchSize / 2, maxDequeueCount: 5, visibilityTimeoutSeconds: 30, maxPollingIntervalMs: 100, messageEncoding: 'none' },
+    settings: {
+      batchSize,
+      newBatchThreshold: batchSize / 2,
+      maxDequeueCount: 5,
+      visibilityTimeoutSeconds: 30,
+      maxPollingIntervalMs: 100,
+      messageEncoding: 'none',
+    },
     handler: async (payload, delivery) => {
       const outcome = await worker.invoke(payload, delivery);
       if (outcome.status !== 'delivered') throw new Error(`bench message not delivered: ${JSON.stringify(outcome)}`);
@@ -319,7 +337,9 @@ async function main(): Promise<void> {
   const nodeArguments = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean);
   const worker = await RelayWorker.start(settings, stack.vaultReader, { nodeArguments, memoryLimitMb: INSTANCE_MEMORY_MB });
   if (INSTANCE_MEMORY_MB && worker.started.memoryLimitMb === null) {
-    console.error(`bench: could not run the relay's worker under ${INSTANCE_MEMORY_MB} MB (no writable cgroup memory controller); its memory figures are for this machine's memory`);
+    console.error(
+      `bench: could not run the relay's worker under ${INSTANCE_MEMORY_MB} MB (no writable cgroup memory controller); its memory figures are for this machine's memory`,
+    );
   }
   const stats = () => worker.call<WorkerStats>('stats');
 
@@ -369,7 +389,14 @@ async function main(): Promise<void> {
   console.log(`whole run: ${relayed} messages relayed with ${totals.tokenRequests} token request(s) and ${totals.vaultReads} Key Vault read(s)`);
   console.log(`loading all function modules in a fresh process (cold start, the app's share): ${round(loadMs)} ms`);
   console.log(formatRedactionWorstCase(redaction));
-  const summary = { date: new Date().toISOString(), node: process.version, coldStartMs: round(loadMs), redactionWorstCase: redaction, totals: { messages: relayed, tokenRequests: totals.tokenRequests, vaultReads: totals.vaultReads }, results };
+  const summary = {
+    date: new Date().toISOString(),
+    node: process.version,
+    coldStartMs: round(loadMs),
+    redactionWorstCase: redaction,
+    totals: { messages: relayed, tokenRequests: totals.tokenRequests, vaultReads: totals.vaultReads },
+    results,
+  };
   console.log(`BENCH ${JSON.stringify(summary)}`);
 }
 

@@ -75,7 +75,11 @@ export function measureRedactionWorstCase(bytes = ADVERSARIAL_BYTES): RedactionW
     if (pathMs > worst.parseAndProblems.ms) worst.parseAndProblems = { text: name, ms: pathMs };
   }
   const round = (ms: number) => Math.round(ms * 10) / 10;
-  return { bytes, redact: { ...worst.redact, ms: round(worst.redact.ms) }, parseAndProblems: { ...worst.parseAndProblems, ms: round(worst.parseAndProblems.ms) } };
+  return {
+    bytes,
+    redact: { ...worst.redact, ms: round(worst.redact.ms) },
+    parseAndProblems: { ...worst.parseAndProblems, ms: round(worst.parseAndProblems.ms) },
+  };
 }
 
 export function formatRedactionWorstCase(result: RedactionWorstCase): string {

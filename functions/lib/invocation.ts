@@ -19,6 +19,11 @@ export function queueDelivery(context: InvocationContext): QueueDelivery {
   return {
     dequeueCount: Number.isFinite(dequeueCount) && dequeueCount > 0 ? dequeueCount : 1,
     queueMessageId: typeof metadata.id === 'string' ? metadata.id : undefined,
-    insertionTime: metadata.insertionTime instanceof Date ? metadata.insertionTime.toISOString() : typeof metadata.insertionTime === 'string' ? metadata.insertionTime : undefined,
+    insertionTime:
+      metadata.insertionTime instanceof Date
+        ? metadata.insertionTime.toISOString()
+        : typeof metadata.insertionTime === 'string'
+          ? metadata.insertionTime
+          : undefined,
   };
 }

@@ -154,7 +154,10 @@ export class KeyVaultDouble {
     if (injected) return this.error(res, injected.status, injected.code, injected.message, injected.headers);
 
     // Paths as the SDK sends them: /secrets/{name}/ (trailing slash), /secrets/{name}/{version}, /secrets/{name}/versions.
-    const parts = url.pathname.split('/').filter(Boolean).map((part) => decodeURIComponent(part));
+    const parts = url.pathname
+      .split('/')
+      .filter(Boolean)
+      .map((part) => decodeURIComponent(part));
     if (parts[0] !== 'secrets' || !parts[1]) return this.error(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
     const name = parts[1];
     if (req.method === 'PUT' && parts.length === 2) {
@@ -171,10 +174,17 @@ export class KeyVaultDouble {
     const stored = this.find(name, version);
     if (!stored) {
       const what = version ? `${name}/${version}` : name;
-      return this.error(res, 404, 'SecretNotFound', `A secret with (name/id) ${what} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command.`);
+      return this.error(
+        res,
+        404,
+        'SecretNotFound',
+        `A secret with (name/id) ${what} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command.`,
+      );
     }
     if (!stored.enabled) {
-      return this.send(res, 403, { error: { code: 'Forbidden', message: 'Operation get is not allowed on a disabled secret.', innererror: { code: 'SecretDisabled' } } });
+      return this.send(res, 403, {
+        error: { code: 'Forbidden', message: 'Operation get is not allowed on a disabled secret.', innererror: { code: 'SecretDisabled' } },
+      });
     }
     this.secretReads++;
     this.send(res, 200, { value: stored.value, ...this.item(name, stored) });
@@ -185,7 +195,10 @@ export class KeyVaultDouble {
     const max = Math.min(25, Number(url.searchParams.get('maxresults') ?? '25') || 25);
     const skip = Number(url.searchParams.get('$skiptoken') ?? '0') || 0;
     const page = all.slice(skip, skip + max).map((stored) => this.item(name, stored));
-    const next = skip + max < all.length ? `${this.url}/secrets/${name}/versions?api-version=${url.searchParams.get('api-version')}&maxresults=${max}&$skiptoken=${skip + max}` : null;
+    const next =
+      skip + max < all.length
+        ? `${this.url}/secrets/${name}/versions?api-version=${url.searchParams.get('api-version')}&maxresults=${max}&$skiptoken=${skip + max}`
+        : null;
     this.send(res, 200, { value: page, nextLink: next });
   }
 

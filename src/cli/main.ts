@@ -136,7 +136,10 @@ async function replay(args: string[], io: CliIo, services: CliServices): Promise
       io.out(`${formatReplayCounts(poisoned, 'replay from poison')}\n`);
       return poisoned.counts.failed > 0 ? 1 : 0;
     }
-    const report = await replayDeadLetters(services.replayDependencies(loadConfig(env)), { reasons: values.reason as string[] | undefined, dryRun: values['dry-run'] === true });
+    const report = await replayDeadLetters(services.replayDependencies(loadConfig(env)), {
+      reasons: values.reason as string[] | undefined,
+      dryRun: values['dry-run'] === true,
+    });
     io.out(formatReplayReport(report));
     return report.counts.failed + report.counts.unreadable > 0 ? 1 : 0;
   });

@@ -22,7 +22,10 @@ export function nodeVersionProblem(version: string, args: string[], cwd: string 
   const major = Number(version.split('.')[0]);
   if (major === REQUIRED_NODE_MAJOR) return undefined;
   const dev = join(PACKAGE_ROOT, 'dev');
-  const command = [devPath(dev, cwd)].concat(args.length > 0 ? args : ['doctor']).map(shellWord).join(' ');
+  const command = [devPath(dev, cwd)]
+    .concat(args.length > 0 ? args : ['doctor'])
+    .map(shellWord)
+    .join(' ');
   const onPath = `put Node.js ${REQUIRED_NODE_MAJOR} first on PATH`;
   const how = existsSync(dev) ? `run ${command} (it brings Node.js ${REQUIRED_NODE_MAJOR}), or ${onPath}` : onPath;
   return `oauth2-smtp-relay needs Node.js ${REQUIRED_NODE_MAJOR}, but this is Node.js ${version}: ${how}.`;

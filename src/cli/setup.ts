@@ -92,9 +92,7 @@ export function setupScript(values: SetupValues): string {
     `principal="$(az functionapp identity assign --name ${sh(app)} --resource-group ${sh(group)} --query principalId --output tsv)"`,
     `vault_id="$(az keyvault show --name ${sh(vault)} --query id --output tsv)"`,
     'az role assignment create --assignee-object-id "$principal" --assignee-principal-type ServicePrincipal --role "Key Vault Secrets User" --scope "$vault_id"',
-    `az functionapp config appsettings set --name ${sh(app)} --resource-group ${sh(group)} --settings ${secretSettings(vault, secretName)
-      .map(sh)
-      .join(' ')}`,
+    `az functionapp config appsettings set --name ${sh(app)} --resource-group ${sh(group)} --settings ${secretSettings(vault, secretName).map(sh).join(' ')}`,
     '',
     '# 3. Relay settings for this mailbox and app',
     `#    OAUTH2_TENANT_ID=${values.tenantId}`,

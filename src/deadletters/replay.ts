@@ -147,15 +147,18 @@ async function replayOne(text: string, deps: ReplayDependencies, reasons: Set<st
       if (reopened === 'already-sent') return { ...item, decision: 'already-sent' };
       if (reopened === 'busy') return { ...item, decision: 'busy' };
     }
-    const copy = await sealForRetry({
-      attempts: 0,
-      firstEnqueuedAt: now().toISOString(),
-      ledgerKey,
-      originalQueueMessageId: record.queueMessageId,
-      lastReason: record.reason,
-      lastError: `replayed after: ${record.description}`,
-      message: record.original,
-    }, deps.envelopes);
+    const copy = await sealForRetry(
+      {
+        attempts: 0,
+        firstEnqueuedAt: now().toISOString(),
+        ledgerKey,
+        originalQueueMessageId: record.queueMessageId,
+        lastReason: record.reason,
+        lastError: `replayed after: ${record.description}`,
+        message: record.original,
+      },
+      deps.envelopes,
+    );
     // A message already at the size limit goes back as it was queued; with an `id` its key is the same.
     const body = Buffer.byteLength(copy) <= MAX_QUEUE_MESSAGE_BYTES ? copy : record.original;
     await deps.relayQueue.sendMessage(body, { messageTimeToLive: -1 });

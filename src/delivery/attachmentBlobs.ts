@@ -13,7 +13,10 @@ import { containedBlobClient } from '../message/blobName';
 import type { BlobAttachment, RelayAttachment, RelayMessage, ReopenableStream, ResolvedMessage } from '../message/types';
 
 export class AttachmentBlobs {
-  constructor(private readonly container: ContainerClient, private readonly maxTotalBytes: number) {}
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly maxTotalBytes: number,
+  ) {}
 
   /**
    * Returns the message with every blob attachment as a stream of the blob's bytes, or throws

@@ -34,7 +34,12 @@ export class DeadLetterWriter implements DeadLetterSink {
   private readonly ensureQueue = createOnce(() => this.queue.createIfNotExists());
   private readonly ensureContainer = createOnce(() => this.container.createIfNotExists());
 
-  constructor(clients: StorageClients, queueName: string, containerName: string, private readonly now = () => new Date()) {
+  constructor(
+    clients: StorageClients,
+    queueName: string,
+    containerName: string,
+    private readonly now = () => new Date(),
+  ) {
     this.queue = clients.queues.getQueueClient(queueName);
     this.container = clients.blobs.getContainerClient(containerName);
   }
@@ -71,9 +76,7 @@ export class DeadLetterWriter implements DeadLetterSink {
   private async storeBlob(record: DeadLetterRecord, text: string): Promise<string> {
     await this.ensureContainer();
     const name = `${record.deadLetteredAt.slice(0, 10)}/${record.recordId}.json`;
-    await this.container
-      .getBlockBlobClient(name)
-      .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+    await this.container.getBlockBlobClient(name).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' } });
     return `${this.container.containerName}/${name}`;
   }
 }

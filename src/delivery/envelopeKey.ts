@@ -51,7 +51,10 @@ export class BlobEnvelopeKeys implements EnvelopeKeys {
   private cached?: { key: Promise<Buffer>; loadedAt: number };
   private readonly now: () => number;
 
-  constructor(private readonly container: ContainerClient, options: { now?: () => number } = {}) {
+  constructor(
+    private readonly container: ContainerClient,
+    options: { now?: () => number } = {},
+  ) {
     this.now = options.now ?? Date.now;
   }
 
@@ -80,7 +83,12 @@ export class BlobEnvelopeKeys implements EnvelopeKeys {
     await this.ensureContainer();
     const blob = this.container.getBlockBlobClient(ENVELOPE_KEY_BLOB);
     for (let tries = 0; ; tries++) {
-      const fresh: StoredKey = { schema: KEY_SCHEMA, algorithm: 'HMAC-SHA256', key: randomBytes(32).toString('base64'), createdAt: new Date(this.now()).toISOString() };
+      const fresh: StoredKey = {
+        schema: KEY_SCHEMA,
+        algorithm: 'HMAC-SHA256',
+        key: randomBytes(32).toString('base64'),
+        createdAt: new Date(this.now()).toISOString(),
+      };
       if (await uploadIf(blob, JSON.stringify(fresh), { ifNoneMatch: '*' }, 'application/json')) return keyOf(fresh);
       try {
         const version = await downloadVersion(blob);
@@ -103,7 +111,8 @@ export class BlobEnvelopeKeys implements EnvelopeKeys {
 
 function keyOf(stored: StoredKey): Buffer {
   const key = Buffer.from(typeof stored.key === 'string' ? stored.key : '', 'base64');
-  if (stored.schema !== KEY_SCHEMA || key.length < 32) throw new Error(`the retry-envelope key blob ${ENVELOPE_KEY_BLOB} is not a key this relay wrote; delete it and the relay makes a new one`);
+  if (stored.schema !== KEY_SCHEMA || key.length < 32)
+    throw new Error(`the retry-envelope key blob ${ENVELOPE_KEY_BLOB} is not a key this relay wrote; delete it and the relay makes a new one`);
   registerSecret(stored.key);
   return key;
 }

@@ -139,7 +139,10 @@ const PROCESS_TAG = `${hostname()}:${process.pid}`;
 export class BlobDeliveryLedger implements DeliveryLedger {
   private readonly now: () => Date;
 
-  constructor(private readonly container: ContainerClient, private readonly options: BlobLedgerOptions) {
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly options: BlobLedgerOptions,
+  ) {
     this.now = options.now ?? (() => new Date());
   }
 

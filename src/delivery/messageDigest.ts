@@ -30,7 +30,14 @@ export function messageDigest(message: RelayMessage, defaultFrom?: string): stri
   const part = (value: unknown) => hash.update(JSON.stringify(value) + '\n', 'utf8');
   part(DIGEST_VERSION);
   const isDefault = defaultFrom !== undefined && message.from.name === undefined && addressKey(message.from.address) === addressKey(defaultFrom);
-  part([message.id ?? null, isDefault ? 'default-from' : mailbox(message.from), message.to.map(mailbox), message.cc.map(mailbox), message.bcc.map(mailbox), message.replyTo.map(mailbox)]);
+  part([
+    message.id ?? null,
+    isDefault ? 'default-from' : mailbox(message.from),
+    message.to.map(mailbox),
+    message.cc.map(mailbox),
+    message.bcc.map(mailbox),
+    message.replyTo.map(mailbox),
+  ]);
   part([message.subject ?? null, message.text ?? null, message.html ?? null]);
   part(Object.entries(message.headers).sort(([a], [b]) => byName(a, b)));
   for (const attachment of message.attachments) {

@@ -287,7 +287,8 @@ function secretOutcome(status: SecretStatus, now: Date, warnDays: number): Outco
   if (status.enabled === false) {
     return { status: 'failed', detail: status.description, finding: findingFor('secret_unreadable', { observed: 'the secret is disabled in Key Vault' }) };
   }
-  if (!status.expiresOn) return { status: 'ok', detail: `${status.description}; its expiry date is not known here (Key Vault keeps one when the secret is stored with an expiry)` };
+  if (!status.expiresOn)
+    return { status: 'ok', detail: `${status.description}; its expiry date is not known here (Key Vault keeps one when the secret is stored with an expiry)` };
   const expires = status.expiresOn.toISOString();
   const daysLeft = Math.floor((status.expiresOn.getTime() - now.getTime()) / 86_400_000);
   const detail = `${status.description}; expires ${expires}`;

@@ -123,7 +123,12 @@ function bodyTooLarge(mode: string, limitBytes: number, config: RelayConfig): Ht
     return answer(413, {
       status: 'invalid',
       reason: 'too_large_for_queue',
-      problems: [{ path: '$', problem: `is larger than ${limitBytes} bytes; a queue message holds at most ${limitBytes} (send it without mode=enqueue, or put large files in the attachment container and name them with "blob")` }],
+      problems: [
+        {
+          path: '$',
+          problem: `is larger than ${limitBytes} bytes; a queue message holds at most ${limitBytes} (send it without mode=enqueue, or put large files in the attachment container and name them with "blob")`,
+        },
+      ],
     });
   }
   const mebibytes = config.queue.maxAttachmentBytes / 2 ** 20;

@@ -10,8 +10,7 @@ export function isStrictBase64(text: string): boolean {
   if (text.charCodeAt(length - 1) === 61 /* = */) padding = text.charCodeAt(length - 2) === 61 ? 2 : 1;
   for (let index = 0; index < length - padding; index += 1) {
     const code = text.charCodeAt(index);
-    const isAlphabet =
-      (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || (code >= 48 && code <= 57) || code === 43 || code === 47;
+    const isAlphabet = (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || (code >= 48 && code <= 57) || code === 43 || code === 47;
     if (!isAlphabet) return false;
   }
   return true;

@@ -68,7 +68,11 @@ export function containedBlobClient(container: ContainerClient, name: string): B
 }
 
 /** Why `blob`'s URL does not name exactly `name` inside `container`, or undefined when it does. */
-export function urlOutsideContainer(container: Pick<ContainerClient, 'url' | 'containerName'>, blob: Pick<BlobClient, 'url' | 'containerName' | 'name'>, name: string): string | undefined {
+export function urlOutsideContainer(
+  container: Pick<ContainerClient, 'url' | 'containerName'>,
+  blob: Pick<BlobClient, 'url' | 'containerName' | 'name'>,
+  name: string,
+): string | undefined {
   const base = new URL(container.url);
   const target = new URL(blob.url);
   const containerPath = base.pathname.replace(/\/+$/, '');

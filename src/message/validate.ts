@@ -46,7 +46,6 @@ export class InvalidMessageError extends RelayError {
   }
 }
 
-
 const NO_LINE_BREAKS = '^[^\\r\\n\\u0000]*$';
 const PATTERN_PROBLEMS: Record<string, string> = {
   [NO_LINE_BREAKS]: 'must not contain CR, LF or NUL characters',
@@ -106,7 +105,11 @@ function senderAddress(from: unknown): string | undefined {
   return undefined;
 }
 
-function rejection(reason: 'invalid_message' | 'too_many_recipients' | 'sender_not_allowed', problems: MessageProblem[], mail: MessagePolicy): InvalidMessageError {
+function rejection(
+  reason: 'invalid_message' | 'too_many_recipients' | 'sender_not_allowed',
+  problems: MessageProblem[],
+  mail: MessagePolicy,
+): InvalidMessageError {
   const advised =
     reason === 'invalid_message'
       ? advice('message_off_schema')
@@ -213,7 +216,9 @@ function checkDisplayNames(data: Record<string, unknown>): MessageProblem[] {
   const problems: MessageProblem[] = [];
   for (const field of ['from', ...RECIPIENT_FIELDS, 'replyTo']) {
     const value = data[field];
-    const entries = Array.isArray(value) ? value.map((entry: unknown, index) => ({ entry, segments: [field, String(index)] })) : [{ entry: value, segments: [field] }];
+    const entries = Array.isArray(value)
+      ? value.map((entry: unknown, index) => ({ entry, segments: [field, String(index)] }))
+      : [{ entry: value, segments: [field] }];
     for (const { entry, segments } of entries) {
       const mailbox = readableMailbox(entry);
       if (!mailbox?.name) continue;
@@ -231,7 +236,13 @@ function checkDisplayNames(data: Record<string, unknown>): MessageProblem[] {
 function readableMailbox(entry: unknown): Mailbox | undefined {
   if (typeof entry === 'string') return parseMailboxText(entry);
   // A name with a line break is the schema's problem already.
-  if (isPlainObject(entry) && typeof entry.name === 'string' && !/[\r\n\0]/.test(entry.name) && typeof entry.address === 'string' && isEmailAddress(entry.address)) {
+  if (
+    isPlainObject(entry) &&
+    typeof entry.name === 'string' &&
+    !/[\r\n\0]/.test(entry.name) &&
+    typeof entry.address === 'string' &&
+    isEmailAddress(entry.address)
+  ) {
     return { name: entry.name, address: entry.address };
   }
   return undefined;
@@ -243,7 +254,10 @@ function checkAttachments(attachments: unknown): MessageProblem[] {
   attachments.forEach((attachment, index) => {
     if (!isPlainObject(attachment)) return;
     if (typeof attachment.filename === 'string' && attachment.filename !== '' && baseFileName(attachment.filename) === undefined) {
-      problems.push({ path: renderPath(['attachments', String(index), 'filename']), problem: 'names no file once its folder path and control characters are removed' });
+      problems.push({
+        path: renderPath(['attachments', String(index), 'filename']),
+        problem: 'names no file once its folder path and control characters are removed',
+      });
     }
     const typeProblem = typeof attachment.contentType === 'string' ? contentTypeProblem(attachment.contentType) : undefined;
     if (typeProblem) problems.push({ path: renderPath(['attachments', String(index), 'contentType']), problem: typeProblem });

@@ -212,11 +212,7 @@ export class SecretRotator implements SecretRotationStep {
           step === 'remove'
             ? `Automatic rotation could not remove the old client secret (${what[step]} failed); it stays valid until it expires.`
             : `Automatic rotation failed at ${what[step]}; the current client secret stays in use.`,
-        remedy:
-          failure?.remedy ??
-          (step === 'store'
-            ? remedyText('rotation_store_denied')
-            : undefined),
+        remedy: failure?.remedy ?? (step === 'store' ? remedyText('rotation_store_denied') : undefined),
         details: {
           step,
           reason: failure?.reason,

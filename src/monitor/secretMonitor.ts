@@ -168,10 +168,7 @@ function isKeyVault(secrets: ClientSecretProvider): boolean {
   return secrets.store === 'key-vault';
 }
 
-async function loadState(
-  store: MonitorStateStore,
-  logger: Logger,
-): Promise<{ state: MonitorState; etag?: string; stateReadable: boolean }> {
+async function loadState(store: MonitorStateStore, logger: Logger): Promise<{ state: MonitorState; etag?: string; stateReadable: boolean }> {
   try {
     const loaded = await store.load();
     return { ...loaded, stateReadable: true };

@@ -70,7 +70,10 @@ export type RelayOutcome =
  * (the host logs it): reason, provider reply and remedy, never a secret.
  */
 export class RetryLaterError extends Error {
-  constructor(readonly failure: RelayError, readonly attempt: number) {
+  constructor(
+    readonly failure: RelayError,
+    readonly attempt: number,
+  ) {
     super(
       redact(
         `${failure.reason} (attempt ${attempt}): ${failure.message}` +
@@ -221,7 +224,13 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
  * until the settings are fixed, a dead-letter record with the reason at its
  * maximum age. Nothing is claimed in the ledger, since nothing is sent.
  */
-export async function holdUnread(payload: unknown, delivery: QueueDelivery, failure: RelayError, deps: FailureDependencies, logger: Logger): Promise<RelayOutcome> {
+export async function holdUnread(
+  payload: unknown,
+  delivery: QueueDelivery,
+  failure: RelayError,
+  deps: FailureDependencies,
+  logger: Logger,
+): Promise<RelayOutcome> {
   const now = deps.now ?? (() => new Date());
   const { attempt, keyError } = await openAttempt(payload, delivery, deps, now);
   if (keyError) return fail(keyUnreadable(keyError), attempt, deps, logger, now);
@@ -310,7 +319,8 @@ async function claim(attempt: Attempt, deps: RelayDependencies, logger: Logger, 
     return { status: 'duplicate', messageKey: attempt.ledgerKey, recorded: result.entry };
   }
   // Only a claim with a digest (a readable message) can conflict.
-  if (result.outcome === 'conflict') throw new RelayError(`ledger entry ${attempt.ledgerKey} belongs to another message`, { reason: 'internal_error', kind: 'transient' });
+  if (result.outcome === 'conflict')
+    throw new RelayError(`ledger entry ${attempt.ledgerKey} belongs to another message`, { reason: 'internal_error', kind: 'transient' });
   throw new RelayError(`another instance is sending this message (claim held until ${result.entry.leaseUntil})`, {
     reason: 'delivery_in_progress',
     kind: 'transient',

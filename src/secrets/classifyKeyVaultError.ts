@@ -46,7 +46,12 @@ export function classifyKeyVaultError(error: unknown, where: string): RelayError
   if (status === undefined) {
     const network = networkFailureOf(error);
     const what = network ? describeNetworkFailure(network) : firstLine(shape.message);
-    return make('secret_store_unavailable', 'transient', `Key Vault could not be reached (${what})`, network?.kind === 'tls' ? advice('key_vault_tls') : undefined);
+    return make(
+      'secret_store_unavailable',
+      'transient',
+      `Key Vault could not be reached (${what})`,
+      network?.kind === 'tls' ? advice('key_vault_tls') : undefined,
+    );
   }
   if (status === 429 || status >= 500) {
     const retryAfter = Number(shape.response?.headers?.get?.('retry-after'));
@@ -59,20 +64,10 @@ export function classifyKeyVaultError(error: unknown, where: string): RelayError
     );
   }
   if (status === 404) {
-    return make(
-      'secret_not_found',
-      'configuration',
-      'the secret does not exist (HTTP 404)',
-      advice('key_vault_secret_not_found'),
-    );
+    return make('secret_not_found', 'configuration', 'the secret does not exist (HTTP 404)', advice('key_vault_secret_not_found'));
   }
   if (status === 403 && isDisabled(shape)) {
-    return make(
-      'secret_disabled',
-      'configuration',
-      'its current version is disabled (HTTP 403)',
-      advice('key_vault_secret_disabled'),
-    );
+    return make('secret_disabled', 'configuration', 'its current version is disabled (HTTP 403)', advice('key_vault_secret_disabled'));
   }
   if (status === 401 || status === 403) {
     return make('secret_store_access_denied', 'configuration', `Key Vault refused access (HTTP ${status})`, advice('key_vault_access_denied'));

@@ -61,8 +61,7 @@ export function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
   const refreshMarginSeconds = reader.integer('OAUTH2_REFRESH_MARGIN_SECONDS');
 
   const isMicrosoft =
-    provider === 'microsoft' ||
-    (provider === 'auto' && (tenantSetting !== undefined || fromTokenUrl !== undefined || reader.hasProblem('OAUTH2_TENANT_ID')));
+    provider === 'microsoft' || (provider === 'auto' && (tenantSetting !== undefined || fromTokenUrl !== undefined || reader.hasProblem('OAUTH2_TENANT_ID')));
   let endpoint: MicrosoftOAuthSettings | GenericOAuthSettings | undefined;
   let scopes: string[];
 
@@ -75,11 +74,17 @@ export function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
       reader.report('OAUTH2_TENANT_ID', `${echoSetting(tenantSetting)} contradicts the tenant ${echoSetting(tenantFromUrl)} in OAUTH2_TOKEN_URL`);
     }
     if (authoritySetting && fromTokenUrl && authoritySetting !== fromTokenUrl.authorityHost) {
-      reader.report('OAUTH2_AUTHORITY_HOST', `${echoSetting(authoritySetting)} contradicts the host ${echoSetting(fromTokenUrl.authorityHost)} of OAUTH2_TOKEN_URL`);
+      reader.report(
+        'OAUTH2_AUTHORITY_HOST',
+        `${echoSetting(authoritySetting)} contradicts the host ${echoSetting(fromTokenUrl.authorityHost)} of OAUTH2_TOKEN_URL`,
+      );
     }
     const tenantId = tenantSetting ?? tenantFromUrl;
     if (tenantId === undefined && tokenUrlText === undefined && !reader.hasProblem('OAUTH2_TENANT_ID')) {
-      reader.report('OAUTH2_TENANT_ID', 'is missing: the Directory (tenant) ID (or give OAUTH2_TOKEN_URL as https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token)');
+      reader.report(
+        'OAUTH2_TENANT_ID',
+        'is missing: the Directory (tenant) ID (or give OAUTH2_TOKEN_URL as https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token)',
+      );
     }
     if (clientId !== undefined && !GUID.test(clientId)) {
       reader.report('OAUTH2_CLIENT_ID', `${echoSetting(clientId)} is not an Application (client) ID, which is a GUID`);
@@ -87,7 +92,11 @@ export function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
     if (clientSecret !== undefined && looksLikeSecretId(clientSecret)) {
       // Set where no secret belongs (federation, Key Vault: reported above), removing it is the fix, not copying its Value.
       const diagnosis = reader.hasProblem('OAUTH2_CLIENT_SECRET') ? undefined : 'client_secret_is_id';
-      reader.report('OAUTH2_CLIENT_SECRET', "looks like the secret's ID (a GUID); copy the secret's Value instead (shown only once, when it is created)", diagnosis);
+      reader.report(
+        'OAUTH2_CLIENT_SECRET',
+        "looks like the secret's ID (a GUID); copy the secret's Value instead (shown only once, when it is created)",
+        diagnosis,
+      );
     }
     scopes = readMicrosoftScopes(reader, scopesText);
     const authorityHost = fromTokenUrl?.authorityHost ?? authoritySetting ?? SETTINGS.OAUTH2_AUTHORITY_HOST.default;
@@ -102,7 +111,7 @@ export function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
     }
   } else {
     if (tokenUrlText === undefined && !reader.hasProblem('OAUTH2_TOKEN_URL')) {
-      reader.report('OAUTH2_TOKEN_URL', "is missing: the token endpoint of the provider (or set OAUTH2_TENANT_ID for Microsoft Entra ID)");
+      reader.report('OAUTH2_TOKEN_URL', 'is missing: the token endpoint of the provider (or set OAUTH2_TENANT_ID for Microsoft Entra ID)');
     }
     // Generic providers get no default scope: OAUTH2_SCOPES' default is Microsoft's.
     scopes = scopesText === undefined ? [] : splitList(scopesText);
@@ -133,10 +142,7 @@ function readClientSecretSetting(
   keyVault: KeyVaultSecretSettings | undefined,
 ): string | undefined {
   const fromElsewhere =
-    authMode === 'managed-identity-federation' ||
-    keyVault !== undefined ||
-    reader.hasProblem('KEYVAULT_URL') ||
-    reader.hasProblem('OAUTH2_CLIENT_SECRET_NAME');
+    authMode === 'managed-identity-federation' || keyVault !== undefined || reader.hasProblem('KEYVAULT_URL') || reader.hasProblem('OAUTH2_CLIENT_SECRET_NAME');
   const secret = fromElsewhere
     ? reader.get('OAUTH2_CLIENT_SECRET')
     : reader.required('OAUTH2_CLIENT_SECRET', "the client secret's Value from the app registration (or KEYVAULT_URL and OAUTH2_CLIENT_SECRET_NAME)");
@@ -163,7 +169,8 @@ function readKeyVaultSecret(reader: SettingsReader, managedIdentityClientId: str
   const name = reader.get('OAUTH2_CLIENT_SECRET_NAME');
   const cacheSeconds = reader.integer('OAUTH2_CLIENT_SECRET_CACHE_SECONDS');
   if (urlText === undefined) {
-    if (name !== undefined) reader.report('KEYVAULT_URL', 'is missing: OAUTH2_CLIENT_SECRET_NAME is set, so the vault URI (https://<vault>.vault.azure.net) is needed');
+    if (name !== undefined)
+      reader.report('KEYVAULT_URL', 'is missing: OAUTH2_CLIENT_SECRET_NAME is set, so the vault URI (https://<vault>.vault.azure.net) is needed');
     return undefined;
   }
   const url = parseUrl(urlText);

@@ -15,7 +15,8 @@ export function describeSettings(): SettingDescription[] {
   return SETTING_NAMES.map((name) => {
     const spec = settingSpec(name);
     const preset = describedDefault(spec);
-    const described: SettingDescription = preset === undefined ? { name, description: descriptionOf(spec) } : { name, default: preset, description: descriptionOf(spec) };
+    const described: SettingDescription =
+      preset === undefined ? { name, description: descriptionOf(spec) } : { name, default: preset, description: descriptionOf(spec) };
     if (spec.required !== undefined) described.required = spec.required;
     return described;
   });

@@ -13,12 +13,18 @@ export function readMonitor(reader: SettingsReader): MonitorSettings {
   const defaultSchedule = SETTINGS.MONITOR_SCHEDULE.default;
   const schedule = reader.get('MONITOR_SCHEDULE') ?? defaultSchedule;
   if (!NCRONTAB.test(schedule.replace(/\s+/g, ' '))) {
-    reader.report('MONITOR_SCHEDULE', `${echoSetting(schedule)} is not a six-field NCRONTAB expression (second minute hour day month weekday), e.g. ${defaultSchedule}`);
+    reader.report(
+      'MONITOR_SCHEDULE',
+      `${echoSetting(schedule)} is not a six-field NCRONTAB expression (second minute hour day month weekday), e.g. ${defaultSchedule}`,
+    );
   }
   const warningDays = reader.integer('ALERT_WARNING_DAYS');
   const criticalDays = reader.integer('ALERT_CRITICAL_DAYS');
   if (criticalDays > warningDays) {
-    reader.report('ALERT_CRITICAL_DAYS', `${criticalDays} is more than ALERT_WARNING_DAYS (${warningDays}): the critical window lies inside the warning window`);
+    reader.report(
+      'ALERT_CRITICAL_DAYS',
+      `${criticalDays} is more than ALERT_WARNING_DAYS (${warningDays}): the critical window lies inside the warning window`,
+    );
   }
   const alertEmailTo = reader.emailAddress('ALERT_EMAIL_TO', reader.get('ALERT_EMAIL_TO'));
   const webhookText = reader.get('ALERT_WEBHOOK_URL');
@@ -37,7 +43,10 @@ export function readMonitor(reader: SettingsReader): MonitorSettings {
     graphUrl,
   };
   if (rotation.enabled && rotation.lifetimeDays <= rotation.windowDays) {
-    reader.report('ROTATION_SECRET_LIFETIME_DAYS', `${rotation.lifetimeDays} must exceed ROTATION_WINDOW_DAYS (${rotation.windowDays}), or every new secret would be rotated at once`);
+    reader.report(
+      'ROTATION_SECRET_LIFETIME_DAYS',
+      `${rotation.lifetimeDays} must exceed ROTATION_WINDOW_DAYS (${rotation.windowDays}), or every new secret would be rotated at once`,
+    );
   }
   const channels = { ...(alertEmailTo === undefined ? {} : { alertEmailTo }), ...(alertWebhookUrl === undefined ? {} : { alertWebhookUrl }) };
   return { schedule, warningDays, criticalDays, stateContainer, rotation, ...channels };
@@ -60,6 +69,9 @@ export function checkRotationNeeds(reader: SettingsReader, rotation: RotationSet
   if (keyVault === undefined || auth.provider !== 'microsoft') {
     reader.report('ROTATION_ENABLED', 'rotation needs the client secret in Key Vault (KEYVAULT_URL, OAUTH2_CLIENT_SECRET_NAME) and Microsoft Entra ID');
   } else if (rotation.graceMs <= keyVault.cacheMs) {
-    reader.report('ROTATION_GRACE_HOURS', 'must be longer than OAUTH2_CLIENT_SECRET_CACHE_SECONDS, so no instance still uses the old secret when it is removed');
+    reader.report(
+      'ROTATION_GRACE_HOURS',
+      'must be longer than OAUTH2_CLIENT_SECRET_CACHE_SECONDS, so no instance still uses the old secret when it is removed',
+    );
   }
 }

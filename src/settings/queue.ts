@@ -21,14 +21,20 @@ export function readQueue(reader: SettingsReader): QueueSettings | undefined {
   const maxAttachmentBytes = reader.integer('MAIL_MAX_ATTACHMENTS_MB') * 2 ** 20;
   const ledgerContainerName = reader.storageName('RELAY_LEDGER_CONTAINER');
   if (ledgerContainerName === deadLetterContainerName) {
-    reader.report('RELAY_LEDGER_CONTAINER', `equals RELAY_DEADLETTER_CONTAINER (${echoSetting(ledgerContainerName)}): keep ledger entries and dead-letter records apart`);
+    reader.report(
+      'RELAY_LEDGER_CONTAINER',
+      `equals RELAY_DEADLETTER_CONTAINER (${echoSetting(ledgerContainerName)}): keep ledger entries and dead-letter records apart`,
+    );
   }
   checkAttachmentContainerApart(reader, attachmentContainerName, {
     RELAY_LEDGER_CONTAINER: ledgerContainerName,
     RELAY_DEADLETTER_CONTAINER: deadLetterContainerName,
   });
   if (HOST_CONTAINER_PREFIXES.some((prefix) => attachmentContainerName.startsWith(prefix))) {
-    reader.report('RELAY_ATTACHMENT_CONTAINER', `${echoSetting(attachmentContainerName)} is a container of the Functions host or its deployment: producers can read every blob of the attachment container`);
+    reader.report(
+      'RELAY_ATTACHMENT_CONTAINER',
+      `${echoSetting(attachmentContainerName)} is a container of the Functions host or its deployment: producers can read every blob of the attachment container`,
+    );
   }
   const ledgerLeaseSeconds = reader.integer('RELAY_LEDGER_LEASE_SECONDS');
   const retry = {
@@ -67,7 +73,10 @@ const HOST_CONTAINER_PREFIXES = ['azure-webjobs-', 'app-package-'];
 export function checkAttachmentContainerApart(reader: SettingsReader, attachments: string, others: Record<string, string>): void {
   for (const [setting, container] of Object.entries(others)) {
     if (container === attachments) {
-      reader.report('RELAY_ATTACHMENT_CONTAINER', `equals ${setting} (${echoSetting(container)}): producers can read every blob of the attachment container, so it must hold only attachments`);
+      reader.report(
+        'RELAY_ATTACHMENT_CONTAINER',
+        `equals ${setting} (${echoSetting(container)}): producers can read every blob of the attachment container, so it must hold only attachments`,
+      );
     }
   }
 }

@@ -23,7 +23,10 @@ export function readSmtp(reader: SettingsReader, readFile: ReadTextFile): SmtpSe
   const isExchange = isMicrosoftSmtpHost(host);
   const rateLimitPerMinute = reader.integer('SMTP_RATE_LIMIT_PER_MINUTE') ?? SETTINGS.SMTP_RATE_LIMIT_PER_MINUTE.default.rule({ host });
   if (isExchange && rateLimitPerMinute > EXCHANGE_MESSAGES_PER_MINUTE) {
-    reader.report('SMTP_RATE_LIMIT_PER_MINUTE', `${rateLimitPerMinute} exceeds the ${EXCHANGE_MESSAGES_PER_MINUTE} messages a minute Exchange Online allows per mailbox`);
+    reader.report(
+      'SMTP_RATE_LIMIT_PER_MINUTE',
+      `${rateLimitPerMinute} exceeds the ${EXCHANGE_MESSAGES_PER_MINUTE} messages a minute Exchange Online allows per mailbox`,
+    );
   }
   const poolSize = reader.integer('SMTP_POOL_SIZE');
   if (isExchange && poolSize > EXCHANGE_POOL_LIMIT) {

@@ -141,15 +141,37 @@ export const SETTINGS = {
     max: 3600,
     description: 'Pause after a throttling reply (432 4.3.2, 421 4.7.x, 451 4.7.x, 452), doubled on each consecutive one up to 15 minutes.',
   }),
-  SMTP_CONNECTION_TIMEOUT_MS: integer({ section: 'smtp', default: 20000, min: 1000, max: 600000, description: 'How long to wait for the TCP connection, in milliseconds.' }),
-  SMTP_GREETING_TIMEOUT_MS: integer({ section: 'smtp', default: 20000, min: 1000, max: 600000, description: "How long to wait for the server's greeting, in milliseconds." }),
-  SMTP_SOCKET_TIMEOUT_MS: integer({ section: 'smtp', default: 60000, min: 1000, max: 600000, description: 'How long an idle SMTP connection may stay silent, in milliseconds.' }),
+  SMTP_CONNECTION_TIMEOUT_MS: integer({
+    section: 'smtp',
+    default: 20000,
+    min: 1000,
+    max: 600000,
+    description: 'How long to wait for the TCP connection, in milliseconds.',
+  }),
+  SMTP_GREETING_TIMEOUT_MS: integer({
+    section: 'smtp',
+    default: 20000,
+    min: 1000,
+    max: 600000,
+    description: "How long to wait for the server's greeting, in milliseconds.",
+  }),
+  SMTP_SOCKET_TIMEOUT_MS: integer({
+    section: 'smtp',
+    default: 60000,
+    min: 1000,
+    max: 600000,
+    description: 'How long an idle SMTP connection may stay silent, in milliseconds.',
+  }),
   TLS_EXTRA_CA_FILE: text({
     section: 'smtp',
     description:
       'Path of a PEM file with extra CA certificates to trust for every outbound TLS connection: SMTP, the token endpoint, Key Vault, Microsoft Graph, the alert webhook (certificate checks stay on; TLS 1.2 at least).',
   }),
-  OAUTH2_ENABLED: boolean({ section: 'auth', default: true, description: 'true: authenticate with an OAuth2 access token (XOAUTH2); false: with SMTP_PASSWORD.' }),
+  OAUTH2_ENABLED: boolean({
+    section: 'auth',
+    default: true,
+    description: 'true: authenticate with an OAuth2 access token (XOAUTH2); false: with SMTP_PASSWORD.',
+  }),
   OAUTH2_PROVIDER: choice({
     section: 'auth',
     options: ['auto', 'microsoft', 'generic'],
@@ -168,8 +190,9 @@ export const SETTINGS = {
   }),
   OAUTH2_TOKEN_URL: text({
     section: 'auth',
-    default: derived('for Microsoft: <authority host>/<tenant>/oauth2/v2.0/token', (microsoft: { authorityHost: string; tenantId: string }) =>
-      `${microsoft.authorityHost}/${microsoft.tenantId}/oauth2/v2.0/token`,
+    default: derived(
+      'for Microsoft: <authority host>/<tenant>/oauth2/v2.0/token',
+      (microsoft: { authorityHost: string; tenantId: string }) => `${microsoft.authorityHost}/${microsoft.tenantId}/oauth2/v2.0/token`,
     ),
     description: 'Token endpoint. For Microsoft it may replace OAUTH2_TENANT_ID; for other providers it is required.',
     required: 'for generic providers',
@@ -189,7 +212,8 @@ export const SETTINGS = {
     section: 'auth',
     options: ['secret', 'managed-identity-federation'],
     default: 'secret',
-    description: "secret (client secret from a setting or Key Vault) or managed-identity-federation (no secret: the app's managed identity signs in for the app registration).",
+    description:
+      "secret (client secret from a setting or Key Vault) or managed-identity-federation (no secret: the app's managed identity signs in for the app registration).",
   }),
   KEYVAULT_URL: text({
     section: 'auth',
@@ -209,14 +233,21 @@ export const SETTINGS = {
   }),
   MANAGED_IDENTITY_CLIENT_ID: text({
     section: 'auth',
-    description: 'Client ID of the user-assigned managed identity for Key Vault and federation (absent: the system-assigned identity; locally your own sign-in).',
+    description:
+      'Client ID of the user-assigned managed identity for Key Vault and federation (absent: the system-assigned identity; locally your own sign-in).',
   }),
   MONITOR_SCHEDULE: text({
     section: 'monitor',
     default: '0 */15 * * * *',
     description: 'NCRONTAB schedule (six fields, UTC) of the timer that pre-warms the relay and checks the client secret.',
   }),
-  ALERT_WARNING_DAYS: integer({ section: 'monitor', default: 30, min: 1, max: 365, description: 'Warn when the client secret expires within this many days ({range}).' }),
+  ALERT_WARNING_DAYS: integer({
+    section: 'monitor',
+    default: 30,
+    min: 1,
+    max: 365,
+    description: 'Warn when the client secret expires within this many days ({range}).',
+  }),
   ALERT_CRITICAL_DAYS: integer({
     section: 'monitor',
     default: 7,
@@ -241,8 +272,20 @@ export const SETTINGS = {
     default: false,
     description: 'true: the timer rotates the client secret itself through Microsoft Graph (the app must own itself, Application.ReadWrite.OwnedBy).',
   }),
-  ROTATION_WINDOW_DAYS: integer({ section: 'monitor', default: 30, min: 1, max: 365, description: 'Rotate when the client secret expires within this many days ({range}).' }),
-  ROTATION_SECRET_LIFETIME_DAYS: integer({ section: 'monitor', default: 180, min: 30, max: 730, description: 'Lifetime of a client secret created by rotation ({range}).' }),
+  ROTATION_WINDOW_DAYS: integer({
+    section: 'monitor',
+    default: 30,
+    min: 1,
+    max: 365,
+    description: 'Rotate when the client secret expires within this many days ({range}).',
+  }),
+  ROTATION_SECRET_LIFETIME_DAYS: integer({
+    section: 'monitor',
+    default: 180,
+    min: 30,
+    max: 730,
+    description: 'Lifetime of a client secret created by rotation ({range}).',
+  }),
   ROTATION_GRACE_HOURS: integer({
     section: 'monitor',
     default: 24,
@@ -250,7 +293,11 @@ export const SETTINGS = {
     max: 720,
     description: 'Hours the old client secret stays valid after rotation, so every instance picks up the new one ({range}).',
   }),
-  GRAPH_URL: text({ section: 'monitor', default: 'https://graph.microsoft.com', description: 'Microsoft Graph endpoint used by rotation (change only for sovereign clouds).' }),
+  GRAPH_URL: text({
+    section: 'monitor',
+    default: 'https://graph.microsoft.com',
+    description: 'Microsoft Graph endpoint used by rotation (change only for sovereign clouds).',
+  }),
   OAUTH2_SCOPES: text({
     section: 'auth',
     // Microsoft's default; a generic provider gets no scope unless one is set.

@@ -35,7 +35,10 @@ export function readStorageConnection(reader: SettingsReader): StorageConnection
   }
   if (!identityBased) {
     if (!reader.hasProblem(name)) {
-      reader.report(name, `is missing: a storage connection string (UseDevelopmentStorage=true for Azurite), or use ${name}__queueServiceUri for a managed identity`);
+      reader.report(
+        name,
+        `is missing: a storage connection string (UseDevelopmentStorage=true for Azurite), or use ${name}__queueServiceUri for a managed identity`,
+      );
     }
     return undefined;
   }
@@ -55,15 +58,14 @@ export function readStorageConnection(reader: SettingsReader): StorageConnection
     blobServiceUri = readServiceUri(reader, 'AzureWebJobsStorage__blobServiceUri', blobUriText);
   } else if (queueServiceUri !== undefined) {
     blobServiceUri = SETTINGS.AzureWebJobsStorage__blobServiceUri.default.rule(queueServiceUri);
-    if (blobServiceUri === undefined) reader.report('AzureWebJobsStorage__blobServiceUri', 'is missing and cannot be derived from the queue service URI (no ".queue." in it)');
+    if (blobServiceUri === undefined)
+      reader.report('AzureWebJobsStorage__blobServiceUri', 'is missing and cannot be derived from the queue service URI (no ".queue." in it)');
   }
   if (clientId !== undefined && !GUID.test(clientId)) {
     reader.report('AzureWebJobsStorage__clientId', `${echoSetting(clientId)} is not a managed identity client ID (a GUID)`);
   }
   if (reader.problems.length > problemsBefore || queueServiceUri === undefined || blobServiceUri === undefined) return undefined;
-  return clientId === undefined
-    ? { kind: 'identity', queueServiceUri, blobServiceUri }
-    : { kind: 'identity', queueServiceUri, blobServiceUri, clientId };
+  return clientId === undefined ? { kind: 'identity', queueServiceUri, blobServiceUri } : { kind: 'identity', queueServiceUri, blobServiceUri, clientId };
 }
 
 function readServiceUri(

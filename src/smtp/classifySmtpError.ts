@@ -63,11 +63,21 @@ function namedReplyVerdict(reply: SmtpReply, command: string): Verdict | undefin
   const { code, enhanced, text } = reply;
   // "550 5.7.30 Basic authentication is not supported for Client Submission": no password works any more.
   if (code >= 500 && (enhanced === '5.7.30' || /Basic authentication is not supported/i.test(text))) {
-    return { reason: 'basic_auth_unsupported', kind: 'configuration', message: 'the server no longer accepts a password (basic authentication)', diagnosis: 'basic_auth_unsupported' };
+    return {
+      reason: 'basic_auth_unsupported',
+      kind: 'configuration',
+      message: 'the server no longer accepts a password (basic authentication)',
+      diagnosis: 'basic_auth_unsupported',
+    };
   }
   if (code === 535) {
     if (enhanced === '5.7.139' || /\b5\.7\.139\b/.test(text)) {
-      return { reason: 'smtp_auth_disabled', kind: 'configuration', message: 'SMTP AUTH is disabled for the mailbox or the tenant', diagnosis: 'smtp_auth_disabled' };
+      return {
+        reason: 'smtp_auth_disabled',
+        kind: 'configuration',
+        message: 'SMTP AUTH is disabled for the mailbox or the tenant',
+        diagnosis: 'smtp_auth_disabled',
+      };
     }
     return { reason: 'smtp_auth_rejected', kind: 'configuration', message: 'the server rejected the authentication', diagnosis: 'smtp_auth_rejected' };
   }
@@ -75,11 +85,21 @@ function namedReplyVerdict(reply: SmtpReply, command: string): Verdict | undefin
     return { reason: 'smtp_tls_failed', kind: 'configuration', message: 'the server requires STARTTLS first', diagnosis: 'smtp_tls_failed' };
   }
   if (code === 530 || enhanced === '5.7.57') {
-    return { reason: 'smtp_auth_not_offered', kind: 'configuration', message: 'the server did not accept the session as authenticated', diagnosis: 'smtp_auth_not_offered' };
+    return {
+      reason: 'smtp_auth_not_offered',
+      kind: 'configuration',
+      message: 'the server did not accept the session as authenticated',
+      diagnosis: 'smtp_auth_not_offered',
+    };
   }
   if (command.startsWith('AUTH')) {
     if ([502, 503, 504].includes(code)) {
-      return { reason: 'smtp_auth_not_offered', kind: 'configuration', message: 'the server does not support this authentication', diagnosis: 'smtp_auth_not_offered' };
+      return {
+        reason: 'smtp_auth_not_offered',
+        kind: 'configuration',
+        message: 'the server does not support this authentication',
+        diagnosis: 'smtp_auth_not_offered',
+      };
     }
     if (code >= 500) {
       return { reason: 'smtp_auth_rejected', kind: 'configuration', message: 'the server rejected the authentication', diagnosis: 'smtp_auth_rejected' };
@@ -104,10 +124,20 @@ function namedReplyVerdict(reply: SmtpReply, command: string): Verdict | undefin
   // "554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException…": the sending mailbox, not a
   // recipient's (a 5.2.2 at RCPT TO without these words is about the recipient).
   if (enhanced === '5.2.2' && /STOREDRV\.Submission|QuotaExceededException/i.test(text)) {
-    return { reason: 'mailbox_full', kind: 'configuration', message: "the sending mailbox is full (Sent Items keeps a copy of every message)", diagnosis: 'mailbox_full' };
+    return {
+      reason: 'mailbox_full',
+      kind: 'configuration',
+      message: 'the sending mailbox is full (Sent Items keeps a copy of every message)',
+      diagnosis: 'mailbox_full',
+    };
   }
   if (code === 430 || (/STOREDRV/i.test(text) && /logon|mailbox/i.test(text) && code >= 400)) {
-    return { reason: 'mailbox_logon_failed', kind: 'configuration', message: "Exchange could not log on to the sender's mailbox", diagnosis: 'mailbox_logon_failed' };
+    return {
+      reason: 'mailbox_logon_failed',
+      kind: 'configuration',
+      message: "Exchange could not log on to the sender's mailbox",
+      diagnosis: 'mailbox_logon_failed',
+    };
   }
   if ((code === 552 && command !== 'RCPT TO') || enhanced === '5.3.4' || enhanced === '5.2.3') {
     return { reason: 'message_too_large', kind: 'permanent', message: 'the message is too large for the server', diagnosis: 'message_too_large' };
@@ -136,10 +166,20 @@ function senderVerdict(reply: SmtpReply): Verdict | undefined {
   if (sendAs) return sendAs;
   if (code < 500) return undefined;
   if (/Sender address rejected: not logged in\b(?! as owner)/i.test(text)) {
-    return { reason: 'smtp_auth_not_offered', kind: 'configuration', message: 'the server did not take the session as authenticated', diagnosis: 'smtp_auth_not_offered' };
+    return {
+      reason: 'smtp_auth_not_offered',
+      kind: 'configuration',
+      message: 'the server did not take the session as authenticated',
+      diagnosis: 'smtp_auth_not_offered',
+    };
   }
   if (/Sender address rejected: not (?:owned by user|logged in as owner)/i.test(text)) {
-    return { reason: 'sender_rejected', kind: 'permanent', message: 'the server does not let this login send as the From address', diagnosis: 'sender_not_owned' };
+    return {
+      reason: 'sender_rejected',
+      kind: 'permanent',
+      message: 'the server does not let this login send as the From address',
+      diagnosis: 'sender_not_owned',
+    };
   }
   if (enhanced === '5.1.7' || enhanced === '5.1.8' || /Sender address rejected: (?:Domain not found|need fully-qualified address|Malformed)/i.test(text)) {
     return { reason: 'sender_rejected', kind: 'permanent', message: 'the server refused the sender address', diagnosis: 'sender_address_invalid' };
@@ -182,7 +222,7 @@ function replyVerdict(reply: SmtpReply, command: string): Verdict {
 function noReplyVerdict(error: SmtpErrorLike, raw: unknown): Verdict {
   const code = error.code ?? '';
   const network = networkFailureOf(raw);
-  const detail = network ? describeNetworkFailure(network) : error.message ?? String(raw);
+  const detail = network ? describeNetworkFailure(network) : (error.message ?? String(raw));
   if (code === 'ETLS' || network?.kind === 'tls') {
     return { reason: 'smtp_tls_failed', kind: 'configuration', message: `TLS with the server failed: ${detail}`, diagnosis: 'smtp_tls_failed' };
   }
@@ -199,7 +239,12 @@ function noReplyVerdict(error: SmtpErrorLike, raw: unknown): Verdict {
     return { reason: 'invalid_message', kind: 'permanent', message: `the message has no usable envelope: ${error.message ?? ''}` };
   }
   if (code === 'EAUTH' || code === 'ENOAUTH') {
-    return { reason: 'smtp_auth_rejected', kind: 'configuration', message: `authentication could not be completed: ${error.message ?? ''}`, diagnosis: 'smtp_auth_rejected' };
+    return {
+      reason: 'smtp_auth_rejected',
+      kind: 'configuration',
+      message: `authentication could not be completed: ${error.message ?? ''}`,
+      diagnosis: 'smtp_auth_rejected',
+    };
   }
   if (code === 'ECONNECTION' || code === 'ESOCKET' || network?.kind === 'reset') {
     return { reason: 'smtp_transient_failure', kind: 'transient', message: `the SMTP connection was lost: ${detail}` };

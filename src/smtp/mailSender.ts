@@ -210,13 +210,17 @@ async function withFreshStreams(mail: SendMailOptions): Promise<SendMailOptions>
   for (const attachment of mail.attachments) {
     const content = attachment.content;
     if (!isStream(content)) attachments.push(attachment);
-    else if (typeof (content as Partial<ReopenableStream>).reopen === 'function') attachments.push({ ...attachment, content: await (content as ReopenableStream).reopen() });
+    else if (typeof (content as Partial<ReopenableStream>).reopen === 'function')
+      attachments.push({ ...attachment, content: await (content as ReopenableStream).reopen() });
     else {
       for (const opened of attachments) if (isStream(opened.content)) opened.content.destroy();
-      throw new RelayError('SMTP: the server refused the access token, and an attachment stream cannot be read a second time; the message is retried later with a new token.', {
-        reason: 'smtp_auth_rejected',
-        kind: 'transient',
-      });
+      throw new RelayError(
+        'SMTP: the server refused the access token, and an attachment stream cannot be read a second time; the message is retried later with a new token.',
+        {
+          reason: 'smtp_auth_rejected',
+          kind: 'transient',
+        },
+      );
     }
   }
   return { ...mail, attachments };

@@ -144,7 +144,10 @@ export function refusedTokenCause(token: string, settings: TokenJudgement): Clai
   if (!reading) return undefined;
   const [first, ...others] = reading.problems;
   if (!first) {
-    return { diagnosis: 'exchange_access_missing', observed: `the token's audience, roles, tenant and app are what Exchange requires (${reading.seen}), yet Exchange refused it` };
+    return {
+      diagnosis: 'exchange_access_missing',
+      observed: `the token's audience, roles, tenant and app are what Exchange requires (${reading.seen}), yet Exchange refused it`,
+    };
   }
   return { diagnosis: first.diagnosis, observed: [first, ...others].map((problem) => problem.observed).join('; ') };
 }

@@ -15,8 +15,10 @@ import { ASSUMED_LIFETIME_MS, DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, type AccessToken
 type PipelinePolicy = NonNullable<ClientSecretCredentialOptions['additionalPolicies']>[number]['policy'];
 
 /** The client secret's value, wherever it was read (the setting or Key Vault). */
-export type MicrosoftTokenSettings = Pick<OAuthSettings, 'clientId' | 'scopes'> & { clientSecret: string } &
-  Pick<MicrosoftOAuthSettings, 'tenantId' | 'authorityHost' | 'disableInstanceDiscovery'>;
+export type MicrosoftTokenSettings = Pick<OAuthSettings, 'clientId' | 'scopes'> & { clientSecret: string } & Pick<
+    MicrosoftOAuthSettings,
+    'tenantId' | 'authorityHost' | 'disableInstanceDiscovery'
+  >;
 
 export interface TokenSourceOptions {
   /** PEM of extra CAs to trust besides the default store (TLS_EXTRA_CA_FILE). */

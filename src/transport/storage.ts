@@ -26,9 +26,7 @@ export function createStorageClients(connection: StorageConnection): StorageClie
       blobs: BlobServiceClient.fromConnectionString(connection.connectionString, pipelineOptions),
     };
   }
-  const credential: TokenCredential = connection.clientId
-    ? new ManagedIdentityCredential({ clientId: connection.clientId })
-    : new DefaultAzureCredential();
+  const credential: TokenCredential = connection.clientId ? new ManagedIdentityCredential({ clientId: connection.clientId }) : new DefaultAzureCredential();
   return {
     queues: new QueueServiceClient(connection.queueServiceUri, credential, pipelineOptions),
     blobs: new BlobServiceClient(connection.blobServiceUri, credential, pipelineOptions),

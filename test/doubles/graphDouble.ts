@@ -61,7 +61,14 @@ export class GraphDouble {
   /** A client secret that exists already (created in the portal). */
   seedPassword(secret: string, endDateTime: Date, displayName = 'created in the portal'): string {
     const keyId = randomUUID();
-    this.passwords.push({ keyId, displayName, hint: secret.slice(0, 3), startDateTime: new Date().toISOString(), endDateTime: endDateTime.toISOString(), secret });
+    this.passwords.push({
+      keyId,
+      displayName,
+      hint: secret.slice(0, 3),
+      startDateTime: new Date().toISOString(),
+      endDateTime: endDateTime.toISOString(),
+      secret,
+    });
     return keyId;
   }
 
@@ -94,7 +101,12 @@ export class GraphDouble {
 
     const match = /^\/v1\.0\/applications\(appId='([^']+)'\)(\/addPassword|\/removePassword)?$/.exec(decodeURIComponent(url.pathname));
     if (!match || match[1] !== this.options.appId) {
-      return this.error(res, 404, 'Request_ResourceNotFound', `Resource '${match?.[1] ?? url.pathname}' does not exist or one of its queried reference-property objects are not present.`);
+      return this.error(
+        res,
+        404,
+        'Request_ResourceNotFound',
+        `Resource '${match?.[1] ?? url.pathname}' does not exist or one of its queried reference-property objects are not present.`,
+      );
     }
     const action = match[2];
     if (req.method === 'GET' && !action) {
@@ -125,7 +137,12 @@ export class GraphDouble {
       this.passwords.push(stored);
       this.options.onAddPassword?.(secret);
       const { secret: _secret, ...item } = stored;
-      return this.send(res, 200, { '@odata.context': `${this.url}/v1.0/$metadata#microsoft.graph.passwordCredential`, customKeyIdentifier: null, ...item, secretText: secret });
+      return this.send(res, 200, {
+        '@odata.context': `${this.url}/v1.0/$metadata#microsoft.graph.passwordCredential`,
+        customKeyIdentifier: null,
+        ...item,
+        secretText: secret,
+      });
     }
     this.removeCalls++;
     const index = this.passwords.findIndex((item) => item.keyId === input.keyId);
@@ -136,7 +153,9 @@ export class GraphDouble {
   }
 
   private error(res: ServerResponse, status: number, code: string, message: string): void {
-    this.send(res, status, { error: { code, message, innerError: { date: new Date().toISOString(), 'request-id': randomUUID(), 'client-request-id': randomUUID() } } });
+    this.send(res, status, {
+      error: { code, message, innerError: { date: new Date().toISOString(), 'request-id': randomUUID(), 'client-request-id': randomUUID() } },
+    });
   }
 
   private send(res: ServerResponse, status: number, body: unknown): void {

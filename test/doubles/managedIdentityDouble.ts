@@ -61,7 +61,8 @@ export class ManagedIdentityDouble {
       res.end(JSON.stringify(body));
     };
     if (req.method !== 'GET' || url.pathname !== '/msi/token') return reply(404, { statusCode: 404, message: 'Not found' });
-    if (req.headers['x-identity-header'] !== this.header) return reply(401, { statusCode: 401, message: 'Unauthorized: X-IDENTITY-HEADER is missing or wrong.' });
+    if (req.headers['x-identity-header'] !== this.header)
+      return reply(401, { statusCode: 401, message: 'Unauthorized: X-IDENTITY-HEADER is missing or wrong.' });
     if (url.searchParams.get('api-version') !== '2019-08-01') return reply(400, { statusCode: 400, message: 'api-version must be 2019-08-01' });
     const resource = url.searchParams.get('resource');
     if (!resource) return reply(400, { statusCode: 400, message: 'resource is required' });

@@ -93,7 +93,9 @@ test('a relay process killed mid-batch (SIGKILL): its in-flight messages move on
     assert.equal(copies.length, 1, id);
   }
   const recoveredAt = Math.max(
-    ...inFlight.map((key) => stack.smtpServer.received.find((message) => message.raw.includes(stableMessageId(key.slice('id:'.length), LOCAL_MAILBOX)))!.receivedAt.getTime()),
+    ...inFlight.map((key) =>
+      stack.smtpServer.received.find((message) => message.raw.includes(stableMessageId(key.slice('id:'.length), LOCAL_MAILBOX)))!.receivedAt.getTime(),
+    ),
   );
   for (const key of inFlight) {
     const entry = await fresh.ledger.read(key);

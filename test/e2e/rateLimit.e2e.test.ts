@@ -43,7 +43,11 @@ after(async () => {
 function relayWith(throttle: MailboxThrottle | undefined) {
   const config = loadConfig({ ...stack.settings, SMTP_PORT: String(limited.port), RELAY_QUEUE_NAME: `rate-${throttle ? 'on' : 'off'}` });
   const base = createRelayComponents(config, silentLogger); // storage clients and dead letters as in production
-  const plain = createMailSender({ smtp: config.smtp, user: config.mail.user, tokens: createTokenProvider(oauthOf(config.auth)!, { extraCa: config.smtp.extraCa }) });
+  const plain = createMailSender({
+    smtp: config.smtp,
+    user: config.mail.user,
+    tokens: createTokenProvider(oauthOf(config.auth)!, { extraCa: config.smtp.extraCa }),
+  });
   const sender = throttle ? throttledSender(plain, throttle) : plain;
   const connection = stack.settings.AzureWebJobsStorage;
   const queue = new QueueClient(connection, config.queue.queueName);
@@ -54,7 +58,14 @@ function relayWith(throttle: MailboxThrottle | undefined) {
     handler: (payload, delivery) => relayQueueMessage(payload, delivery, { config, sender, deadLetters: base.deadLetters }, silentLogger),
     logger: silentLogger,
   });
-  return { queue, runner, close: () => { sender.close(); base.sender.close(); } };
+  return {
+    queue,
+    runner,
+    close: () => {
+      sender.close();
+      base.sender.close();
+    },
+  };
 }
 
 test('a burst of 20 messages against a 5-per-second server: zero throttling replies, all delivered', async () => {

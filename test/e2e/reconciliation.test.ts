@@ -67,7 +67,11 @@ const injections = (signedToken: string): Injection[] => [
   smtp('552', 'data', { code: 552, message: '5.3.4 Message size exceeds fixed maximum message size' }),
   smtp('554', 'data', { code: 554, message: '5.6.0 Corrupt message content' }),
   smtp('slow DATA reply', 'data', { stallMs: 1300 }),
-  token('token 429 Retry-After', { status: 429, headers: { 'retry-after': '1' }, body: { error: 'temporarily_unavailable', error_description: 'AADSTS50196: throttled' } }),
+  token('token 429 Retry-After', {
+    status: 429,
+    headers: { 'retry-after': '1' },
+    body: { error: 'temporarily_unavailable', error_description: 'AADSTS50196: throttled' },
+  }),
   token('token 500', { status: 500, body: { error: 'server_error', error_description: 'AADSTS50000: error issuing a token' } }),
   token('token 503', { status: 503, body: 'Service Unavailable' }),
   token('token timeout', { status: 200, delayMs: 800, body: { token_type: 'Bearer', access_token: 'late', expires_in: 3600 } }),

@@ -73,7 +73,14 @@ async function harness(overrides: Record<string, string> = {}, runnerSettings: P
     queue,
     poisonQueue: new QueueClient(connection, `${name}-poison`),
     // visibilityTimeout 0: a failed message is visible again at once, so retries are stepped by pollOnce().
-    settings: { batchSize: 4, maxDequeueCount: MAX_ATTEMPTS, visibilityTimeoutSeconds: 0, maxPollingIntervalMs: 100, messageEncoding: 'none', ...runnerSettings },
+    settings: {
+      batchSize: 4,
+      maxDequeueCount: MAX_ATTEMPTS,
+      visibilityTimeoutSeconds: 0,
+      maxPollingIntervalMs: 100,
+      messageEncoding: 'none',
+      ...runnerSettings,
+    },
     handler: (payload, delivery) => relay.handleQueueMessage(payload, delivery, logger),
     logger,
   });
@@ -133,7 +140,10 @@ test('a queued message is delivered with the right envelope, headers, body and a
   assert.equal(parsed.subject, message.subject);
   assert.equal(parsed.from?.value[0]!.address, LOCAL_MAILBOX);
   const to = Array.isArray(parsed.to) ? parsed.to : [parsed.to!];
-  assert.deepEqual(to.flatMap((group) => group.value.map((entry) => `${entry.name}|${entry.address}`)), ['Zoë Ångström|zoe@example.net', 'Billing|billing@example.org']);
+  assert.deepEqual(
+    to.flatMap((group) => group.value.map((entry) => `${entry.name}|${entry.address}`)),
+    ['Zoë Ångström|zoe@example.net', 'Billing|billing@example.org'],
+  );
   assert.equal(parsed.headers.get('x-ticket'), '4711');
   assert.equal(parsed.headers.get('bcc'), undefined, 'Bcc recipients appear in no header');
   assert.equal(parsed.messageId, stableMessageId('order-4711', LOCAL_MAILBOX));

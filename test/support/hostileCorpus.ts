@@ -54,18 +54,37 @@ export const CORPUS: CorpusEntry[] = [
   { name: 'empty message', text: '', expect: rejected('invalid_json', /empty/) },
   { name: 'JSON array, not an object', text: '[{"to":"a@example.net","text":"x"}]', expect: rejected('invalid_json', /is a JSON array, not a JSON object\.$/) },
   // The host hands a JSON string over as the string itself, which is not JSON: both readings are named.
-  { name: 'JSON string, not an object', text: '"to: a@example.net"', expect: rejected('invalid_json', /is not a JSON object but a JSON string, or text that is neither JSON nor base64-encoded JSON \(Unexpected token 'o', "to: a@example\.net" is not valid JSON\)\.$/) },
+  {
+    name: 'JSON string, not an object',
+    text: '"to: a@example.net"',
+    expect: rejected(
+      'invalid_json',
+      /is not a JSON object but a JSON string, or text that is neither JSON nor base64-encoded JSON \(Unexpected token 'o', "to: a@example\.net" is not valid JSON\)\.$/,
+    ),
+  },
   { name: 'JSON number', text: '42', expect: rejected('invalid_json', /is a JSON number, not a JSON object\.$/) },
   // The host hands JSON null over parsed, as null: not an empty message.
   { name: 'JSON null', text: 'null', expect: rejected('invalid_json', /is JSON null, not a JSON object\.$/) },
   // The parse error quoted is the decoded text's, not the base64 text's.
-  { name: 'base64 of text that is not JSON', text: Buffer.from('to: a@example.net').toString('base64'), expect: rejected('invalid_json', /is base64 text whose decoded text is not JSON \(Unexpected token 'o', "to: a@example\.net" is not valid JSON\)\.$/) },
+  {
+    name: 'base64 of text that is not JSON',
+    text: Buffer.from('to: a@example.net').toString('base64'),
+    expect: rejected('invalid_json', /is base64 text whose decoded text is not JSON \(Unexpected token 'o', "to: a@example\.net" is not valid JSON\)\.$/),
+  },
   // As deep as a queue message can hold (64 KiB): deeper than JSON.stringify can recurse.
   { name: 'deeply nested JSON (32,000 levels)', text: deeplyNested(32_000), expect: rejected('invalid_message', /nested/) },
-  { name: 'deeply nested objects in a header value', text: `{"to":"a@example.net","text":"x","headers":{"X-A":${'{"a":'.repeat(9000)}1${'}'.repeat(9000)}}}`, expect: rejected('invalid_message', /X-A/) },
+  {
+    name: 'deeply nested objects in a header value',
+    text: `{"to":"a@example.net","text":"x","headers":{"X-A":${'{"a":'.repeat(9000)}1${'}'.repeat(9000)}}}`,
+    expect: rejected('invalid_message', /X-A/),
+  },
 
   // ---------------------------------------------------------------- the shape
-  { name: 'wrong types', message: { to: 42, subject: ['x'], text: { body: 'x' } }, expect: rejected('invalid_message', /\$\.to.*\$\.subject|\$\.subject.*\$\.to/) },
+  {
+    name: 'wrong types',
+    message: { to: 42, subject: ['x'], text: { body: 'x' } },
+    expect: rejected('invalid_message', /\$\.to.*\$\.subject|\$\.subject.*\$\.to/),
+  },
   { name: 'unknown field (a typo)', message: { to: 'a@example.net', text: 'x', attachements: [] }, expect: rejected('invalid_message', /attachements/) },
   { name: 'empty recipients', message: { to: [], cc: [], text: 'x' }, expect: rejected('invalid_message', /at least one recipient/) },
   { name: 'no body', message: { to: 'a@example.net', subject: 'x' }, expect: rejected('invalid_message', /text|html/) },
@@ -73,17 +92,61 @@ export const CORPUS: CorpusEntry[] = [
   // ------------------------------------------------------ injection attempts
   { name: 'CR/LF in an address', message: { to: `a@example.net\r\nBcc: ${EVIL}`, text: 'x' }, expect: rejected('invalid_message', /\$\.to/) },
   { name: 'NUL in an address', message: { to: 'a\u0000@example.net', text: 'x' }, expect: rejected('invalid_message', /\$\.to/) },
-  { name: 'bare LF in a recipient object address', message: { to: [{ name: 'A', address: `a@example.net\nBcc: ${EVIL}` }], text: 'x' }, expect: rejected('invalid_message', /\$\.to\[0\]\.address/) },
-  { name: 'header injection in subject', message: { to: 'a@example.net', subject: `Hello\r\nBcc: ${EVIL}`, text: 'x' }, expect: rejected('invalid_message', /\$\.subject: must not contain CR, LF or NUL/) },
-  { name: 'header injection in a display name', message: { to: [{ name: `Eve\r\nBcc: ${EVIL}`, address: 'a@example.net' }], text: 'x' }, expect: rejected('invalid_message', /\$\.to\[0\]\.name/) },
-  { name: 'header injection in a quoted display name', message: { to: `"Eve\r\nBcc: ${EVIL}" <a@example.net>`, text: 'x' }, expect: rejected('invalid_message', /\$\.to/) },
-  { name: 'header injection in a custom header value', message: { to: 'a@example.net', text: 'x', headers: { 'X-Ticket': `1\r\nBcc: ${EVIL}` } }, expect: rejected('invalid_message', /X-Ticket/) },
-  { name: 'header injection in a custom header name', message: { to: 'a@example.net', text: 'x', headers: { [`X-A: 1\r\nBcc`]: EVIL } }, expect: rejected('invalid_message', /is not a header field name/) },
-  { name: 'a custom header the relay owns (Bcc)', message: { to: 'a@example.net', text: 'x', headers: { bcc: EVIL } }, expect: rejected('invalid_message', /bcc/i) },
-  { name: 'header injection in an attachment content type', message: { to: 'a@example.net', text: 'x', attachments: [{ filename: 'a.pdf', contentType: `application/pdf\r\nBcc: ${EVIL}`, content: 'AAAA' }] }, expect: rejected('invalid_message', /contentType/) },
-  { name: 'header injection in an attachment file name', message: { to: 'a@example.net', text: 'x', attachments: [{ filename: `a.pdf\r\nBcc: ${EVIL}`, content: 'AAAA' }] }, expect: rejected('invalid_message', /filename/) },
-  { name: 'CR/LF in the id (it becomes the Message-ID)', message: { id: `a\r\nBcc: ${EVIL}`, to: 'a@example.net', text: 'x' }, expect: rejected('invalid_message', /\$\.id/) },
-  { name: 'a file path as attachment content is not read', message: { to: 'a@example.net', text: 'x', attachments: [{ filename: 'passwd', path: '/etc/passwd' }] }, expect: rejected('invalid_message', /path|content/) },
+  {
+    name: 'bare LF in a recipient object address',
+    message: { to: [{ name: 'A', address: `a@example.net\nBcc: ${EVIL}` }], text: 'x' },
+    expect: rejected('invalid_message', /\$\.to\[0\]\.address/),
+  },
+  {
+    name: 'header injection in subject',
+    message: { to: 'a@example.net', subject: `Hello\r\nBcc: ${EVIL}`, text: 'x' },
+    expect: rejected('invalid_message', /\$\.subject: must not contain CR, LF or NUL/),
+  },
+  {
+    name: 'header injection in a display name',
+    message: { to: [{ name: `Eve\r\nBcc: ${EVIL}`, address: 'a@example.net' }], text: 'x' },
+    expect: rejected('invalid_message', /\$\.to\[0\]\.name/),
+  },
+  {
+    name: 'header injection in a quoted display name',
+    message: { to: `"Eve\r\nBcc: ${EVIL}" <a@example.net>`, text: 'x' },
+    expect: rejected('invalid_message', /\$\.to/),
+  },
+  {
+    name: 'header injection in a custom header value',
+    message: { to: 'a@example.net', text: 'x', headers: { 'X-Ticket': `1\r\nBcc: ${EVIL}` } },
+    expect: rejected('invalid_message', /X-Ticket/),
+  },
+  {
+    name: 'header injection in a custom header name',
+    message: { to: 'a@example.net', text: 'x', headers: { [`X-A: 1\r\nBcc`]: EVIL } },
+    expect: rejected('invalid_message', /is not a header field name/),
+  },
+  {
+    name: 'a custom header the relay owns (Bcc)',
+    message: { to: 'a@example.net', text: 'x', headers: { bcc: EVIL } },
+    expect: rejected('invalid_message', /bcc/i),
+  },
+  {
+    name: 'header injection in an attachment content type',
+    message: { to: 'a@example.net', text: 'x', attachments: [{ filename: 'a.pdf', contentType: `application/pdf\r\nBcc: ${EVIL}`, content: 'AAAA' }] },
+    expect: rejected('invalid_message', /contentType/),
+  },
+  {
+    name: 'header injection in an attachment file name',
+    message: { to: 'a@example.net', text: 'x', attachments: [{ filename: `a.pdf\r\nBcc: ${EVIL}`, content: 'AAAA' }] },
+    expect: rejected('invalid_message', /filename/),
+  },
+  {
+    name: 'CR/LF in the id (it becomes the Message-ID)',
+    message: { id: `a\r\nBcc: ${EVIL}`, to: 'a@example.net', text: 'x' },
+    expect: rejected('invalid_message', /\$\.id/),
+  },
+  {
+    name: 'a file path as attachment content is not read',
+    message: { to: 'a@example.net', text: 'x', attachments: [{ filename: 'passwd', path: '/etc/passwd' }] },
+    expect: rejected('invalid_message', /path|content/),
+  },
 
   // ----------------------------------------------------------------- encoding
   {
@@ -98,7 +161,10 @@ export const CORPUS: CorpusEntry[] = [
       outcome: 'delivered',
       check(parsed, raw) {
         assert.equal(parsed.subject, 'Überweisung — 請求書 №42 ✓ 🚀');
-        assert.deepEqual(addresses(parsed, 'to'), [{ name: 'Zoë Ångström', address: 'zoe@example.net' }, { name: 'Jürgen Groß', address: 'juergen@example.net' }]);
+        assert.deepEqual(addresses(parsed, 'to'), [
+          { name: 'Zoë Ångström', address: 'zoe@example.net' },
+          { name: 'Jürgen Groß', address: 'juergen@example.net' },
+        ]);
         assert.deepEqual(addresses(parsed, 'cc'), [{ name: '山田 太郎', address: 'taro@example.net' }]);
         assert.equal(parsed.text?.trim(), 'Grüße ✓');
         assertAsciiHeaders(raw);
@@ -172,8 +238,16 @@ export const CORPUS: CorpusEntry[] = [
   },
 
   // -------------------------------------------------------------- attachments
-  { name: 'invalid base64 in an attachment', message: { to: 'a@example.net', text: 'x', attachments: [{ filename: 'a.bin', content: 'not base64!!' }] }, expect: rejected('invalid_message', /attachments\[0\]\.content.*base64/) },
-  { name: 'base64 with line breaks (MIME style) in an attachment', message: { to: 'a@example.net', text: 'x', attachments: [{ filename: 'a.bin', content: 'AAAA\r\nAAAA' }] }, expect: rejected('invalid_message', /base64/) },
+  {
+    name: 'invalid base64 in an attachment',
+    message: { to: 'a@example.net', text: 'x', attachments: [{ filename: 'a.bin', content: 'not base64!!' }] },
+    expect: rejected('invalid_message', /attachments\[0\]\.content.*base64/),
+  },
+  {
+    name: 'base64 with line breaks (MIME style) in an attachment',
+    message: { to: 'a@example.net', text: 'x', attachments: [{ filename: 'a.bin', content: 'AAAA\r\nAAAA' }] },
+    expect: rejected('invalid_message', /base64/),
+  },
   {
     name: 'an attachment whose declared type lies is delivered byte for byte under the declared type',
     message: { to: 'a@example.net', text: 'x', attachments: [{ filename: 'invoice.pdf', contentType: 'application/pdf', content: PNG.toString('base64') }] },
@@ -221,10 +295,26 @@ export const CORPUS: CorpusEntry[] = [
       },
     },
   },
-  { name: 'an ASCII display name of 2,000 characters without spaces', message: { to: [{ name: 'N'.repeat(2000), address: 'a@example.net' }], text: 'x' }, expect: rejected('invalid_message', /\$\.to\[0\]\.name: has 2000 characters without a space/) },
-  { name: 'a msg-id of 2,000 characters in References (sent verbatim, cannot be encoded)', message: { to: 'a@example.net', text: 'x', headers: { References: `<${'r'.repeat(2000)}@example.net>` } }, expect: rejected('invalid_message', /\$\.headers\.References: has 2014 characters without a space/) },
-  { name: 'non-ASCII in In-Reply-To (nodemailer would send it as raw 8-bit)', message: { to: 'a@example.net', text: 'x', headers: { 'In-Reply-To': '<grüße@example.net>' } }, expect: rejected('invalid_message', /\$\.headers\.In-Reply-To: must be printable ASCII/) },
-  { name: 'a header name of 100 characters (a field name cannot be folded)', message: { to: 'a@example.net', text: 'x', headers: { [`X-${'N'.repeat(98)}`]: 'v' } }, expect: rejected('invalid_message', /must NOT have more than 76 characters/) },
+  {
+    name: 'an ASCII display name of 2,000 characters without spaces',
+    message: { to: [{ name: 'N'.repeat(2000), address: 'a@example.net' }], text: 'x' },
+    expect: rejected('invalid_message', /\$\.to\[0\]\.name: has 2000 characters without a space/),
+  },
+  {
+    name: 'a msg-id of 2,000 characters in References (sent verbatim, cannot be encoded)',
+    message: { to: 'a@example.net', text: 'x', headers: { References: `<${'r'.repeat(2000)}@example.net>` } },
+    expect: rejected('invalid_message', /\$\.headers\.References: has 2014 characters without a space/),
+  },
+  {
+    name: 'non-ASCII in In-Reply-To (nodemailer would send it as raw 8-bit)',
+    message: { to: 'a@example.net', text: 'x', headers: { 'In-Reply-To': '<grüße@example.net>' } },
+    expect: rejected('invalid_message', /\$\.headers\.In-Reply-To: must be printable ASCII/),
+  },
+  {
+    name: 'a header name of 100 characters (a field name cannot be folded)',
+    message: { to: 'a@example.net', text: 'x', headers: { [`X-${'N'.repeat(98)}`]: 'v' } },
+    expect: rejected('invalid_message', /must NOT have more than 76 characters/),
+  },
 
   // ------------------------------------------------------ attachment file names
   {
@@ -248,11 +338,16 @@ export const CORPUS: CorpusEntry[] = [
           parsed.attachments.map((attachment) => attachment.filename),
           ['passwd', 'run.exe', 'invoice.pdf', 'invoice.pdf', 'q1.xlsx', 'invoicefdp.exe'],
         );
-        for (const value of fileNameParameters(raw)) assert.doesNotMatch(value, /[/\\\uFF0F\uFF3C\u202E]/, `a delivered name holds a path or override: ${value}`);
+        for (const value of fileNameParameters(raw))
+          assert.doesNotMatch(value, /[/\\\uFF0F\uFF3C\u202E]/, `a delivered name holds a path or override: ${value}`);
       },
     },
   },
-  { name: 'an attachment file name that is only a path', message: { to: 'a@example.net', text: 'x', attachments: [{ filename: '../', content: 'AAAA' }] }, expect: rejected('invalid_message', /\$\.attachments\[0\]\.filename: names no file/) },
+  {
+    name: 'an attachment file name that is only a path',
+    message: { to: 'a@example.net', text: 'x', attachments: [{ filename: '../', content: 'AAAA' }] },
+    expect: rejected('invalid_message', /\$\.attachments\[0\]\.filename: names no file/),
+  },
 
   // ------------------------------------------------- headers only servers write
   {
@@ -270,7 +365,10 @@ export const CORPUS: CorpusEntry[] = [
         'Errors-To': EVIL,
       },
     },
-    expect: rejected('invalid_message', /Received: is a trace field.*Resent-From: is a trace field.*Authentication-Results: carries authentication.*ARC-Seal: carries authentication.*X-MS-Exchange-Organization-SCL: carries a mail system's own.*X-MS-Exchange-Organization-AuthAs: carries.*Errors-To: asks receiving systems/),
+    expect: rejected(
+      'invalid_message',
+      /Received: is a trace field.*Resent-From: is a trace field.*Authentication-Results: carries authentication.*ARC-Seal: carries authentication.*X-MS-Exchange-Organization-SCL: carries a mail system's own.*X-MS-Exchange-Organization-AuthAs: carries.*Errors-To: asks receiving systems/,
+    ),
   },
 
   // --------------------------------------------------- attachment content types
@@ -280,7 +378,11 @@ export const CORPUS: CorpusEntry[] = [
       to: 'a@example.net',
       text: 'x',
       attachments: [
-        { filename: 'nested.txt', contentType: 'multipart/mixed; boundary=EVILBOUNDARY', content: Buffer.from('--EVILBOUNDARY\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n--EVILBOUNDARY--').toString('base64') },
+        {
+          filename: 'nested.txt',
+          contentType: 'multipart/mixed; boundary=EVILBOUNDARY',
+          content: Buffer.from('--EVILBOUNDARY\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n--EVILBOUNDARY--').toString('base64'),
+        },
         { filename: 'forward.eml', contentType: 'message/rfc822', content: NUL_MESSAGE.toString('base64') },
         { filename: 'guessed.eml', content: NUL_MESSAGE.toString('base64') },
       ],
@@ -291,7 +393,9 @@ export const CORPUS: CorpusEntry[] = [
         assert.ok(!raw.includes(0), 'no NUL byte in DATA');
         assert.ok(!raw.toString('latin1').includes('boundary=EVILBOUNDARY'), 'the producer boundary does not reach the wire');
         // As sent (mailparser itself guesses a type from the extension of an octet-stream part).
-        const types = [...raw.toString('latin1').matchAll(/^Content-Type: ([^;\r\n]+)(.*)\r\nContent-Transfer-Encoding: (\S+)/gm)].map((match) => `${match[1]}${match[2]} ${match[3]}`);
+        const types = [...raw.toString('latin1').matchAll(/^Content-Type: ([^;\r\n]+)(.*)\r\nContent-Transfer-Encoding: (\S+)/gm)].map(
+          (match) => `${match[1]}${match[2]} ${match[3]}`,
+        );
         assert.deepEqual(types.slice(1), [
           'application/octet-stream; name=nested.txt base64',
           'application/octet-stream; name=forward.eml base64',
@@ -303,7 +407,11 @@ export const CORPUS: CorpusEntry[] = [
   },
   {
     name: 'content type parameters other than a known charset never reach the wire',
-    message: { to: 'a@example.net', text: 'x', attachments: [{ filename: 'a.txt', contentType: 'text/plain; charset=UTF-8; boundary=zz; name=evil.exe; x-extra="1"', content: 'AAAA' }] },
+    message: {
+      to: 'a@example.net',
+      text: 'x',
+      attachments: [{ filename: 'a.txt', contentType: 'text/plain; charset=UTF-8; boundary=zz; name=evil.exe; x-extra="1"', content: 'AAAA' }],
+    },
     expect: {
       outcome: 'delivered',
       check(_parsed, raw) {
@@ -312,12 +420,28 @@ export const CORPUS: CorpusEntry[] = [
       },
     },
   },
-  { name: 'an attachment charset of UTF-7', message: { to: 'a@example.net', text: 'x', attachments: [{ filename: 'a.html', contentType: 'text/html; charset=utf-7', content: 'AAAA' }] }, expect: rejected('invalid_message', /\$\.attachments\[0\]\.contentType: has charset "utf-7"/) },
+  {
+    name: 'an attachment charset of UTF-7',
+    message: { to: 'a@example.net', text: 'x', attachments: [{ filename: 'a.html', contentType: 'text/html; charset=utf-7', content: 'AAAA' }] },
+    expect: rejected('invalid_message', /\$\.attachments\[0\]\.contentType: has charset "utf-7"/),
+  },
 
   // ------------------------------------------------------------------ addresses
-  { name: 'a recipient string holding two addresses is refused, not cut to one', message: { to: 'A <a@example.net> <b@example.org>', text: 'x' }, expect: rejected('invalid_message', /\$\.to: must be exactly one e-mail address/) },
-  { name: 'a display name showing another address (string form)', message: { to: '"ceo@contoso.com" <a@example.net>', text: 'x' }, expect: rejected('invalid_message', /\$\.to: has a display name that shows the address ceo@contoso\.com, not its own a@example\.net/) },
-  { name: 'a display name showing another address with a fullwidth @ (object form)', message: { to: [{ name: 'ceo＠contoso.com', address: 'a@example.net' }], text: 'x' }, expect: rejected('invalid_message', /\$\.to\[0\]\.name: has a display name that shows the address ceo@contoso\.com/) },
+  {
+    name: 'a recipient string holding two addresses is refused, not cut to one',
+    message: { to: 'A <a@example.net> <b@example.org>', text: 'x' },
+    expect: rejected('invalid_message', /\$\.to: must be exactly one e-mail address/),
+  },
+  {
+    name: 'a display name showing another address (string form)',
+    message: { to: '"ceo@contoso.com" <a@example.net>', text: 'x' },
+    expect: rejected('invalid_message', /\$\.to: has a display name that shows the address ceo@contoso\.com, not its own a@example\.net/),
+  },
+  {
+    name: 'a display name showing another address with a fullwidth @ (object form)',
+    message: { to: [{ name: 'ceo＠contoso.com', address: 'a@example.net' }], text: 'x' },
+    expect: rejected('invalid_message', /\$\.to\[0\]\.name: has a display name that shows the address ceo@contoso\.com/),
+  },
 ];
 
 /** RFC 5322 §2.1.1: every line, header or body, of at most 998 octets (CRLF not counted). */
@@ -356,7 +480,10 @@ export function fileNameParameters(raw: Buffer): string[] {
           const unquoted = value!.startsWith('"') ? value!.slice(1, -1).replace(/\\(.)/g, '$1') : value!;
           if (!extended) return Buffer.from(unquoted, 'latin1');
           const percent = unquoted.replace(/^[^']*'[^']*'/, '');
-          return Buffer.from(percent.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+          return Buffer.from(
+            percent.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+            'latin1',
+          );
         });
       values.push(decodeEncodedWords(Buffer.concat(bytes).toString('utf8')));
     }
@@ -377,7 +504,10 @@ export function decodeEncodedWords(value: string): string {
     const bytes =
       encoding!.toUpperCase() === 'B'
         ? Buffer.from(text!, 'base64')
-        : Buffer.from(text!.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+        : Buffer.from(
+            text!.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+            'latin1',
+          );
     if (adjacent) pieces[pieces.length - 1] = Buffer.concat([pieces.at(-1) as Buffer, bytes]);
     else pieces.push(bytes);
     last = match.index + match[0].length;

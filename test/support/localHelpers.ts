@@ -21,12 +21,7 @@ export interface HttpsReply {
 }
 
 /** POST a form over HTTPS trusting `ca` (global fetch cannot take a CA without an extra package). */
-export async function postForm(
-  url: string,
-  form: Record<string, string>,
-  ca: string,
-  headers: Record<string, string> = {},
-): Promise<HttpsReply> {
+export async function postForm(url: string, form: Record<string, string>, ca: string, headers: Record<string, string> = {}): Promise<HttpsReply> {
   const https = await import('node:https');
   const body = new URLSearchParams(form).toString();
   return new Promise((resolve, reject) => {

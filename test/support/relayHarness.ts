@@ -94,7 +94,10 @@ export class RelayHarness {
   private readonly receivedFrom: number;
   private readonly deadLetterRecords: DeadLetterRecord[] = [];
 
-  constructor(readonly stack: LocalStack, options: HarnessOptions) {
+  constructor(
+    readonly stack: LocalStack,
+    options: HarnessOptions,
+  ) {
     const name = options.name;
     this.logger = options.logger ?? silentLogger;
     this.config = loadConfig({

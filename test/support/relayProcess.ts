@@ -17,7 +17,13 @@ async function main(): Promise<void> {
   const runner = new QueueRunner({
     queue: new QueueClient(connection, relay.config.queue.queueName),
     poisonQueue: new QueueClient(connection, `${relay.config.queue.queueName}-poison`),
-    settings: { batchSize: Number(process.env.RELAY_RUNNER_BATCH_SIZE ?? 1), maxDequeueCount: relay.config.queue.maxDequeueCount, visibilityTimeoutSeconds: 0, maxPollingIntervalMs: 100, messageEncoding: 'none' },
+    settings: {
+      batchSize: Number(process.env.RELAY_RUNNER_BATCH_SIZE ?? 1),
+      maxDequeueCount: relay.config.queue.maxDequeueCount,
+      visibilityTimeoutSeconds: 0,
+      maxPollingIntervalMs: 100,
+      messageEncoding: 'none',
+    },
     processingVisibilitySeconds: Number(process.env.RELAY_PROCESSING_VISIBILITY_SECONDS ?? 600),
     handler: (payload, delivery) => relay.handleQueueMessage(payload, delivery, silentLogger),
     logger: silentLogger,

@@ -115,7 +115,11 @@ export function remedyLiterals(source: ts.SourceFile, parameters: Map<string, Se
     if (ts.isObjectLiteralExpression(expr)) {
       return expr.properties
         .map((property) =>
-          ts.isPropertyAssignment(property) ? values(property.initializer, seen) : ts.isShorthandPropertyAssignment(property) ? values(property.name, seen) : false,
+          ts.isPropertyAssignment(property)
+            ? values(property.initializer, seen)
+            : ts.isShorthandPropertyAssignment(property)
+              ? values(property.name, seen)
+              : false,
         )
         .some(Boolean);
     }
@@ -133,7 +137,11 @@ export function remedyLiterals(source: ts.SourceFile, parameters: Map<string, Se
   const visit = (node: ts.Node): void => {
     if (ts.isPropertyAssignment(node) && REMEDY_NAME.test(nameOf(node.name) ?? '')) values(node.initializer, new Set());
     else if (ts.isShorthandPropertyAssignment(node) && REMEDY_NAME.test(node.name.text)) values(node.name, new Set());
-    else if ((ts.isVariableDeclaration(node) || ts.isParameter(node) || ts.isPropertyDeclaration(node)) && node.initializer && REMEDY_NAME.test(nameOf(node.name) ?? '')) {
+    else if (
+      (ts.isVariableDeclaration(node) || ts.isParameter(node) || ts.isPropertyDeclaration(node)) &&
+      node.initializer &&
+      REMEDY_NAME.test(nameOf(node.name) ?? '')
+    ) {
       values(node.initializer, new Set());
     } else if (
       ts.isBinaryExpression(node) &&

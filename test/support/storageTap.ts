@@ -19,7 +19,10 @@ export class StorageTap {
   peakOpenDownloads = 0;
   private openDownloads = 0;
 
-  private constructor(private readonly server: http.Server, readonly port: number) {}
+  private constructor(
+    private readonly server: http.Server,
+    readonly port: number,
+  ) {}
 
   /** Starts a tap forwarding to Azurite's blob service on `blobPort`. */
   static async start(blobPort: number): Promise<StorageTap> {
@@ -54,18 +57,15 @@ export class StorageTap {
     this.requests.push({ method: request.method ?? '', url: request.url ?? '' });
     const download = request.method === 'GET';
     let counted = false;
-    const upstream = http.request(
-      { host: '127.0.0.1', port: blobPort, method: request.method, path: request.url, headers: request.headers },
-      (reply) => {
-        if (download) {
-          counted = true;
-          this.openDownloads++;
-          this.peakOpenDownloads = Math.max(this.peakOpenDownloads, this.openDownloads);
-        }
-        response.writeHead(reply.statusCode ?? 502, reply.headers);
-        reply.pipe(response);
-      },
-    );
+    const upstream = http.request({ host: '127.0.0.1', port: blobPort, method: request.method, path: request.url, headers: request.headers }, (reply) => {
+      if (download) {
+        counted = true;
+        this.openDownloads++;
+        this.peakOpenDownloads = Math.max(this.peakOpenDownloads, this.openDownloads);
+      }
+      response.writeHead(reply.statusCode ?? 502, reply.headers);
+      reply.pipe(response);
+    });
     response.once('close', () => {
       if (counted) this.openDownloads--;
       counted = false;

@@ -3,7 +3,7 @@ import type { Remedy } from './entry';
 
 export const KEY_VAULT_REMEDIES = {
   key_vault_identity_unavailable:
-    'In Azure, turn on the Function App\'s system-assigned identity (Identity blade) or assign a user-assigned one and set MANAGED_IDENTITY_CLIENT_ID; ' +
+    "In Azure, turn on the Function App's system-assigned identity (Identity blade) or assign a user-assigned one and set MANAGED_IDENTITY_CLIENT_ID; " +
     'locally, sign in with `az login` (or Visual Studio Code / azd) as a user allowed to read the secret.',
   key_vault_tls: 'If the vault is reached through a TLS-inspecting proxy, put its CA in TLS_EXTRA_CA_FILE.',
   key_vault_secret_not_found:

@@ -5,21 +5,18 @@
 import type { Remedy } from './entry';
 
 export const MESSAGE_REMEDIES = {
-  message_not_json:
-    'Producers must enqueue one JSON object per message (plain or base64-encoded UTF-8), as described in src/message/message.schema.json.',
+  message_not_json: 'Producers must enqueue one JSON object per message (plain or base64-encoded UTF-8), as described in src/message/message.schema.json.',
   message_off_schema: 'Fix the producer so its messages follow src/message/message.schema.json, then re-queue the dead-lettered message.',
   too_many_recipients: ({ maxRecipients }: { maxRecipients: number }) =>
     `Split the message so each has at most ${maxRecipients} recipients (Exchange Online accepts 500 per message).`,
-  sender_not_allowed:
-    'Omit "from" to send as MAIL_FROM, or add the address to MAIL_ALLOWED_FROM and grant the mailbox SendAs rights for it in Exchange.',
+  sender_not_allowed: 'Omit "from" to send as MAIL_FROM, or add the address to MAIL_ALLOWED_FROM and grant the mailbox SendAs rights for it in Exchange.',
   /** `rule` is the blob-name rule as src/message/blobName.ts words it. */
   blob_name_refused: ({ container, rule }: { container: string; rule: string }) => `Name a blob inside container "${container}" as stored: ${rule}.`,
   attachment_not_found: 'Upload the file before queuing the message, name it exactly in "blob", and keep it until the message is sent.',
-  attachments_too_large:
-    'Send smaller attachments or a link to the file; raise MAIL_MAX_ATTACHMENTS_MB only if the mailbox accepts larger messages.',
+  attachments_too_large: 'Send smaller attachments or a link to the file; raise MAIL_MAX_ATTACHMENTS_MB only if the mailbox accepts larger messages.',
   /** A payload shaped like a retry envelope whose signature is not the relay's. */
   not_a_retry_copy:
-    'Retry envelopes are the relay\'s own: producers queue plain messages. If the relay wrote this copy (before retry copies were signed, ' +
+    "Retry envelopes are the relay's own: producers queue plain messages. If the relay wrote this copy (before retry copies were signed, " +
     'or its key blob was deleted), queue its "message" field again as a new message.',
   id_conflict:
     'Use a new id for a new message: the id is an idempotency key and the relay sends each id once. Queue this message again with an id of its own; ' +

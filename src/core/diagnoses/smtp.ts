@@ -81,7 +81,7 @@ export const SMTP_DIAGNOSES = {
   },
   mailbox_logon_failed: {
     symptom: '430 4.2.0 STOREDRV (mailbox logon failure)',
-    finding: "Exchange accepted the app but could not open the mailbox.",
+    finding: 'Exchange accepted the app but could not open the mailbox.',
     steps: ['authorizedUser', 'mailboxPermission'],
     fix:
       "Exchange could not open SMTP_USER's mailbox: make sure it is a licensed (or shared) mailbox that exists in Exchange Online " +
@@ -135,8 +135,7 @@ export const SMTP_DIAGNOSES = {
   },
   mailbox_full: {
     symptom: '554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException',
-    finding:
-      "SMTP_USER's mailbox is full, and a full mailbox may not send: Exchange keeps a copy of every message sent over SMTP AUTH in Sent Items.",
+    finding: "SMTP_USER's mailbox is full, and a full mailbox may not send: Exchange keeps a copy of every message sent over SMTP AUTH in Sent Items.",
     steps: ['authorizedUser'],
     fix:
       'Empty Sent Items (and Deleted Items) of SMTP_USER, and give Sent Items a retention policy that deletes old copies before the mailbox fills ' +

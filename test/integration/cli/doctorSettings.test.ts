@@ -30,8 +30,15 @@ before(async () => {
   const tokens = kv.stack.tokenServer;
   // The Function App's user-assigned identity, known to Entra, and trusted by the app registration for secretless sign-in.
   tokens.setClientSecret(IDENTITY_CLIENT, 'identity-has-no-usable-secret-000');
-  tokens.addFederatedCredential(LOCAL_CLIENT_ID, { issuer: tokens.accessTokenIssuer, subject: tokens.objectIdOf(IDENTITY_CLIENT)!, audience: EXCHANGE_AUDIENCE });
-  identity = await ManagedIdentityDouble.start({ clientId: IDENTITY_CLIENT, issue: (resource) => tokens.issueToken({ aud: resource, appid: IDENTITY_CLIENT }) });
+  tokens.addFederatedCredential(LOCAL_CLIENT_ID, {
+    issuer: tokens.accessTokenIssuer,
+    subject: tokens.objectIdOf(IDENTITY_CLIENT)!,
+    audience: EXCHANGE_AUDIENCE,
+  });
+  identity = await ManagedIdentityDouble.start({
+    clientId: IDENTITY_CLIENT,
+    issue: (resource) => tokens.issueToken({ aud: resource, appid: IDENTITY_CLIENT }),
+  });
   dir = await tempDir('relay-doctor-settings-');
 });
 
@@ -101,7 +108,18 @@ test('`./dev doctor --settings FILE` runs the command from the caller’s folder
 
   const setup = await runProcess(
     'bash',
-    [join(project, 'dev'), 'setup', '--tenant-id', 'contoso.onmicrosoft.com', '--client-id', LOCAL_CLIENT_ID, '--object-id', IDENTITY_CLIENT, '--mailbox', 'relay@contoso.com'],
+    [
+      join(project, 'dev'),
+      'setup',
+      '--tenant-id',
+      'contoso.onmicrosoft.com',
+      '--client-id',
+      LOCAL_CLIENT_ID,
+      '--object-id',
+      IDENTITY_CLIENT,
+      '--mailbox',
+      'relay@contoso.com',
+    ],
     { cwd: caller, env },
   );
   assert.equal(setup.status, 0, setup.stderr);

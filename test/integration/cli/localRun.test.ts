@@ -52,7 +52,11 @@ test('up starts the stack and the relay; send drops a message that arrives as .e
   const exited = new Promise<number | null>((done) => up.on('exit', (code) => done(code)));
   try {
     await waitFor('the relay to start', () => (output.includes('Relay is watching') ? true : undefined), 60_000);
-    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'send', '--to', 'someone@example.net', '--subject', 'Hello from the README', '--text', 'It works'], { env });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [cli, 'send', '--to', 'someone@example.net', '--subject', 'Hello from the README', '--text', 'It works'],
+      { env },
+    );
     assert.match(stdout, /queued/);
     const maildir = join(dir, 'mail');
     const file = await waitFor('the .eml file', () => (existsSync(maildir) ? readdirSync(maildir).find((name) => name.endsWith('.eml')) : undefined), 30_000);

@@ -34,7 +34,13 @@ function otherNode(): { node: string; version: string } | undefined {
 const other = otherNode();
 const oldNode = other
   ? { title: `the machine's Node.js ${other.version}`, node: other.node, nodeOptions: [] as string[], env: {}, version: other.version }
-  : { title: 'Node.js 22 reporting 20.20.0', node: process.execPath, nodeOptions: ['--require', PRELOAD], env: { FAKE_NODE_VERSION: '20.20.0' }, version: '20.20.0' };
+  : {
+      title: 'Node.js 22 reporting 20.20.0',
+      node: process.execPath,
+      nodeOptions: ['--require', PRELOAD],
+      env: { FAKE_NODE_VERSION: '20.20.0' },
+      version: '20.20.0',
+    };
 
 test(`\`npx oauth2-smtp-relay doctor\` on ${oldNode.title}: that one line on stderr, exit 1, no settings check`, async () => {
   const args = ['doctor', '--settings', 'local.settings.json'];

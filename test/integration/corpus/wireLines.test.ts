@@ -31,8 +31,7 @@ after(async () => {
 const printable = fc.integer({ min: 0x21, max: 0x7e }).map((code) => String.fromCharCode(code));
 const ascii = (minLength: number, maxLength: number) => fc.string({ unit: printable, minLength, maxLength });
 /** Unbroken, with non-ASCII somewhere (nodemailer encodes such text whole). */
-const mixed = (maxLength: number) =>
-  fc.tuple(ascii(0, maxLength), fc.constantFrom('ü', 'ß', '日', '😀', 'Ω'), ascii(0, 40)).map((parts) => parts.join(''));
+const mixed = (maxLength: number) => fc.tuple(ascii(0, maxLength), fc.constantFrom('ü', 'ß', '日', '😀', 'Ω'), ascii(0, 40)).map((parts) => parts.join(''));
 /** Unbroken text: short, or far too long for one header line. */
 const unbroken = fc.oneof({ weight: 1, arbitrary: ascii(1, 75) }, { weight: 2, arbitrary: ascii(76, 2500) }, { weight: 2, arbitrary: mixed(2500) });
 const contentIdToken = fc.string({ unit: fc.constantFrom(...'abcXYZ019!#$%&*+-/=?^_`{|}~.@[]'.split('')), minLength: 1, maxLength: 250 });
@@ -71,7 +70,11 @@ function expectedRefusals(input: Sample): { required: Set<string>; allowed: Set<
 
 /** The base name a recipient should see: after the last / or \, without a drive letter. */
 function baseOf(name: string): string {
-  return name.split(/[/\\]/).pop()!.replace(/^[A-Za-z]:/, '').trim();
+  return name
+    .split(/[/\\]/)
+    .pop()!
+    .replace(/^[A-Za-z]:/, '')
+    .trim();
 }
 
 let counter = 0;
@@ -98,7 +101,12 @@ test('property: long unbroken tokens in every header-bound field reach the SMTP 
       if (record) {
         assert.equal(received.length, 0, 'refused and delivered');
         assert.equal(record.reason, 'invalid_message', record.description);
-        const paths = new Set(record.description.replace(/^[^:]*: /, '').split(/; (?=\$)/).map((problem) => problem.slice(0, problem.indexOf(': '))));
+        const paths = new Set(
+          record.description
+            .replace(/^[^:]*: /, '')
+            .split(/; (?=\$)/)
+            .map((problem) => problem.slice(0, problem.indexOf(': '))),
+        );
         for (const path of paths) assert.ok(allowed.has(path), `refused without cause: ${record.description}`);
         for (const path of required) assert.ok(paths.has(path), `${path} should have been refused: ${record.description}`);
         return;
@@ -116,7 +124,10 @@ test('property: long unbroken tokens in every header-bound field reach the SMTP 
       const parsed = await simpleParser(raw);
       assert.equal(parsed.subject, input.subject);
       const to = Array.isArray(parsed.to) ? parsed.to[0]! : parsed.to!;
-      assert.deepEqual(to.value.map((entry) => [entry.name, entry.address]), [[input.name, 'to@example.net']]);
+      assert.deepEqual(
+        to.value.map((entry) => [entry.name, entry.address]),
+        [[input.name, 'to@example.net']],
+      );
       assert.equal(decodedHeader(parsed, 'x-custom'), input.custom);
       assert.equal(headerValue(raw, 'References'), `<${input.reference}>`);
       const [attachment] = parsed.attachments;

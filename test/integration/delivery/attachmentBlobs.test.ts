@@ -46,7 +46,10 @@ describe('claim-check attachments', () => {
         { filename: 'big.pdf', contentType: 'application/pdf', blob: 'reports/2026/big.pdf' },
       ]),
     );
-    assert.deepEqual(resolved.attachments.map((attachment) => attachment.filename), ['small.txt', 'big.pdf']);
+    assert.deepEqual(
+      resolved.attachments.map((attachment) => attachment.filename),
+      ['small.txt', 'big.pdf'],
+    );
     assert.ok(Buffer.isBuffer(resolved.attachments[0]!.content), 'inline attachments stay in memory');
     const streamed = resolved.attachments[1]!.content;
     assert.ok(streamed instanceof Readable);
@@ -103,10 +106,26 @@ describe('claim-check attachments never leave their container', () => {
     const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
     await service.getContainerClient('outbound-mail-ledger').createIfNotExists();
     await service.getContainerClient('outbound-mail-ledger').getBlockBlobClient('x').uploadData(Buffer.from('ledger entry'));
-    for (const blob of ['\u2028/../../outbound-mail-ledger/x', '\u2029/../../outbound-mail-ledger/x', '../outbound-mail-ledger/x', 'a/./../../outbound-mail-ledger/x', '%2e%2e/outbound-mail-ledger/x', 'x?comp=list']) {
+    for (const blob of [
+      '\u2028/../../outbound-mail-ledger/x',
+      '\u2029/../../outbound-mail-ledger/x',
+      '../outbound-mail-ledger/x',
+      'a/./../../outbound-mail-ledger/x',
+      '%2e%2e/outbound-mail-ledger/x',
+      'x?comp=list',
+    ]) {
       tap.reset();
       // Built by hand: AttachmentBlobs must not rely on the message having been validated.
-      const raw: RelayMessage = { from: { address: 'r@example.com' }, to: [{ address: 'a@example.net' }], cc: [], bcc: [], replyTo: [], headers: {}, text: 'x', attachments: [{ filename: 'x', blob }] };
+      const raw: RelayMessage = {
+        from: { address: 'r@example.com' },
+        to: [{ address: 'a@example.net' }],
+        cc: [],
+        bcc: [],
+        replyTo: [],
+        headers: {},
+        text: 'x',
+        attachments: [{ filename: 'x', blob }],
+      };
       await assert.rejects(new AttachmentBlobs(tapped, 2 ** 20).resolve(raw), (error: unknown) => {
         assert.ok(error instanceof RelayError, String(error));
         assert.equal(error.reason, 'invalid_message', JSON.stringify(blob));
@@ -121,10 +140,22 @@ describe('claim-check attachments never leave their container', () => {
     await container.getBlockBlobClient('fine.bin').uploadData(Buffer.from('fine'));
     tap.reset();
     const raw: RelayMessage = {
-      from: { address: 'r@example.com' }, to: [{ address: 'a@example.net' }], cc: [], bcc: [], replyTo: [], headers: {}, text: 'x',
-      attachments: [{ filename: 'a', blob: 'fine.bin' }, { filename: 'b', blob: '../outbound-mail-ledger/x' }],
+      from: { address: 'r@example.com' },
+      to: [{ address: 'a@example.net' }],
+      cc: [],
+      bcc: [],
+      replyTo: [],
+      headers: {},
+      text: 'x',
+      attachments: [
+        { filename: 'a', blob: 'fine.bin' },
+        { filename: 'b', blob: '../outbound-mail-ledger/x' },
+      ],
     };
-    await assert.rejects(new AttachmentBlobs(tapped, 2 ** 20).resolve(raw), (error: unknown) => error instanceof RelayError && error.reason === 'invalid_message');
+    await assert.rejects(
+      new AttachmentBlobs(tapped, 2 ** 20).resolve(raw),
+      (error: unknown) => error instanceof RelayError && error.reason === 'invalid_message',
+    );
     assert.deepEqual(tap.requests, []);
   });
 });
@@ -137,14 +168,21 @@ describe('a message with many blob attachments holds one download open at a time
     for (const [index, name] of names.entries()) await container.getBlockBlobClient(name).uploadData(contents[index]!);
     tap.reset();
     const resolved = await new AttachmentBlobs(tapped, 25 * 2 ** 20).resolve(message(names.map((blob, index) => ({ filename: `f${index}.bin`, blob }))));
-    assert.deepEqual(tap.requestsUnder(DEVSTORE_ACCOUNT, 'outbound-mail-attachments').map((request) => request.method), ['HEAD', 'HEAD', 'HEAD'], 'sizes only, no download yet');
+    assert.deepEqual(
+      tap.requestsUnder(DEVSTORE_ACCOUNT, 'outbound-mail-attachments').map((request) => request.method),
+      ['HEAD', 'HEAD', 'HEAD'],
+      'sizes only, no download yet',
+    );
 
     const transport = nodemailer.createTransport({ streamTransport: true, buffer: true });
     const sent = await transport.sendMail(toMailOptions(resolved, mail));
     assert.equal(tap.requests.filter((request) => request.method === 'GET').length, 3);
     assert.equal(tap.peakOpenDownloads, 1, 'never two downloads open at once');
     const parsed = await simpleParser(sent.message);
-    assert.deepEqual(parsed.attachments.map((attachment) => attachment.content.equals(contents[Number(attachment.filename!.slice(1, 2))]!)), [true, true, true]);
+    assert.deepEqual(
+      parsed.attachments.map((attachment) => attachment.content.equals(contents[Number(attachment.filename!.slice(1, 2))]!)),
+      [true, true, true],
+    );
   });
 
   it('a blob replaced after its size was checked is not sent with other bytes: the read fails as transient storage_unavailable', async () => {

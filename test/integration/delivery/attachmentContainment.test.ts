@@ -41,7 +41,15 @@ const settingsFor = (stack: LocalStack) => ({
   RELAY_RETRY_MAX_DELAY_SECONDS: '0',
 });
 /** Every container the relay's identity can read besides the attachment container. */
-const OTHER_CONTAINERS = [`${NAME}-ledger`, `${NAME}-deadletter`, `${NAME}-monitor`, 'azure-webjobs-hosts', 'azure-webjobs-secrets', '$root', `${ATTACHMENTS}-private`];
+const OTHER_CONTAINERS = [
+  `${NAME}-ledger`,
+  `${NAME}-deadletter`,
+  `${NAME}-monitor`,
+  'azure-webjobs-hosts',
+  'azure-webjobs-secrets',
+  '$root',
+  `${ATTACHMENTS}-private`,
+];
 const RUN = randomBytes(6).toString('hex');
 const marker = (container: string) => `MARKER-${RUN}-${container}`;
 
@@ -85,7 +93,10 @@ test('no name reaches a blob outside the attachment container: each such message
   const service = BlobServiceClient.fromConnectionString(connection);
   for (const container of [...OTHER_CONTAINERS, ATTACHMENTS]) await service.getContainerClient(container).createIfNotExists();
   for (const container of OTHER_CONTAINERS) {
-    await service.getContainerClient(container).getBlockBlobClient('marker.txt').uploadData(Buffer.from(marker(container)));
+    await service
+      .getContainerClient(container)
+      .getBlockBlobClient('marker.txt')
+      .uploadData(Buffer.from(marker(container)));
   }
   const control = `CONTROL-${RUN}`;
   await service.getContainerClient(ATTACHMENTS).getBlockBlobClient('legit/marker.txt').uploadData(Buffer.from(control));
@@ -114,10 +125,14 @@ test('no name reaches a blob outside the attachment container: each such message
         const id = `hostile-${hostile.size}`;
         hostile.set(id, blob);
         // Base64 text, as the host may hand it over (and Azurite keeps control characters intact that way).
-        await queue.sendMessage(Buffer.from(JSON.stringify({ id, to: 'victim@example.net', text: 'see attachment', attachments: [{ filename: 'x.txt', blob }] })).toString('base64'));
+        await queue.sendMessage(
+          Buffer.from(JSON.stringify({ id, to: 'victim@example.net', text: 'see attachment', attachments: [{ filename: 'x.txt', blob }] })).toString('base64'),
+        );
       }
     }
-    await queue.sendMessage(JSON.stringify({ id: 'control', to: 'victim@example.net', text: 'control', attachments: [{ filename: 'ok.txt', blob: 'legit/marker.txt' }] }));
+    await queue.sendMessage(
+      JSON.stringify({ id: 'control', to: 'victim@example.net', text: 'control', attachments: [{ filename: 'ok.txt', blob: 'legit/marker.txt' }] }),
+    );
     // Bounded: a message retried without end must fail the test, not hang it.
     for (let poll = 0; poll < 40 && (await runner.pollOnce()) > 0; poll++);
 
@@ -128,7 +143,12 @@ test('no name reaches a blob outside the attachment container: each such message
       const stored = message.file ? readFileSync(message.file) : message.raw;
       assert.ok(stored.equals(message.raw), 'the .eml holds the received bytes');
       const parsed = await simpleParser(message.raw);
-      const texts = [message.raw.toString('latin1'), parsed.text ?? '', String(parsed.html ?? ''), ...parsed.attachments.map((attachment) => attachment.content.toString('latin1'))];
+      const texts = [
+        message.raw.toString('latin1'),
+        parsed.text ?? '',
+        String(parsed.html ?? ''),
+        ...parsed.attachments.map((attachment) => attachment.content.toString('latin1')),
+      ];
       for (const container of OTHER_CONTAINERS) assert.ok(!texts.some((text) => text.includes(marker(container))), `the marker of ${container} was delivered`);
       controlSeen ||= texts.some((text) => text.includes(control));
     }

@@ -35,7 +35,12 @@ test('a blob attachment is fetched and delivered byte for byte; a missing blob i
   try {
     const before = stack.smtpServer.received.length;
     const delivered = await relay.handleQueueMessage(
-      { id: 'by-reference-1', to: 'a@example.net', text: 'see attachment', attachments: [{ filename: 'big.bin', contentType: 'application/octet-stream', blob: 'reports/big.bin' }] },
+      {
+        id: 'by-reference-1',
+        to: 'a@example.net',
+        text: 'see attachment',
+        attachments: [{ filename: 'big.bin', contentType: 'application/octet-stream', blob: 'reports/big.bin' }],
+      },
       { dequeueCount: 1, queueMessageId: 'q-attach-1' },
       silentLogger,
     );

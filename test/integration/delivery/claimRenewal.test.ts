@@ -39,7 +39,10 @@ test('a live send slower than its lease, redelivered by the queue meanwhile, is 
 
   let done = false;
   // The slow instance's delete fails in the end: the other instance already let that queue message go.
-  const sending = slow.runner.pollOnce().catch(() => 0).finally(() => (done = true));
+  const sending = slow.runner
+    .pollOnce()
+    .catch(() => 0)
+    .finally(() => (done = true));
   while (!done) {
     await other.runner.pollOnce();
     await sleep(50);
@@ -86,12 +89,19 @@ test('a claim taken over while the message waits for a send slot: the send does 
   let release!: () => void;
   const holder = sendSlots.run(() => new Promise<void>((resolve) => (release = resolve)));
   const deps: RelayDependencies = {
-    config: { mail: { user: 'relay@example.com', from: 'relay@example.com', allowedFrom: [], maxRecipients: 500 }, queue: { maxDequeueCount: 5 } } as unknown as RelayDependencies['config'],
+    config: {
+      mail: { user: 'relay@example.com', from: 'relay@example.com', allowedFrom: [], maxRecipients: 500 },
+      queue: { maxDequeueCount: 5 },
+    } as unknown as RelayDependencies['config'],
     sender,
     deadLetters: { write: async () => ({ recordId: 'r', queueMessageId: 'dl' }) },
     ledger,
     sendSlots,
-    retries: { queue: new QueueRetries(queue), policy: { firstDelaySeconds: 0, maxDelaySeconds: 0, maxAgeSeconds: 86400 }, envelopes: new BlobEnvelopeKeys(container) },
+    retries: {
+      queue: new QueueRetries(queue),
+      policy: { firstDelaySeconds: 0, maxDelaySeconds: 0, maxAgeSeconds: 86400 },
+      envelopes: new BlobEnvelopeKeys(container),
+    },
   };
   const handling = relayQueueMessage({ id: 'lost-1', to: 'a@example.net', text: 'x' }, { dequeueCount: 1, queueMessageId: 'q-lost' }, deps, logger);
   await sleep(300);

@@ -96,7 +96,11 @@ for (const [when, stage, fault] of drops) {
     const run = await runWith(() => stack.smtpServer.failNext(stage, fault));
     await assertDeliveredOnce(run);
     // nodemailer's pool may move a message whose connection died before the greeting to a new connection itself.
-    if (stage !== 'connect') assert.ok(run.harness.outcomes.some((outcome) => outcome.status === 'retry-scheduled'), 'the failure was retried');
+    if (stage !== 'connect')
+      assert.ok(
+        run.harness.outcomes.some((outcome) => outcome.status === 'retry-scheduled'),
+        'the failure was retried',
+      );
   });
 }
 
@@ -120,7 +124,12 @@ for (const [name, stage, reply, reason] of transientReplies) {
 }
 
 const permanentReplies: Array<[string, SmtpStage, { code: number; message: string }, string]> = [
-  ['550 at RCPT TO (the only recipient)', 'rcpt', { code: 550, message: '5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup' }, 'recipients_rejected'],
+  [
+    '550 at RCPT TO (the only recipient)',
+    'rcpt',
+    { code: 550, message: '5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup' },
+    'recipients_rejected',
+  ],
   ['550 5.7.60 at MAIL FROM', 'mail', { code: 550, message: '5.7.60 SMTP; Client does not have permissions to send as this sender' }, 'send_as_denied'],
   ['552 at DATA', 'data', { code: 552, message: '5.3.4 Message size exceeds fixed maximum message size' }, 'message_too_large'],
   ['554 at DATA', 'data', { code: 554, message: '5.6.0 Corrupt message content' }, 'smtp_permanent_failure'],
@@ -168,7 +177,17 @@ test('a TLS certificate that does not verify: nothing is sent, dead-lettered as 
 // -------------------------------------------------------------- token endpoint
 
 const tokenFaults: Array<[string, InjectedReply]> = [
-  ['429 with Retry-After', { status: 429, headers: { 'retry-after': '1' }, body: { error: 'temporarily_unavailable', error_description: 'AADSTS50196: The server terminated an operation because it encountered a client request loop.' } }],
+  [
+    '429 with Retry-After',
+    {
+      status: 429,
+      headers: { 'retry-after': '1' },
+      body: {
+        error: 'temporarily_unavailable',
+        error_description: 'AADSTS50196: The server terminated an operation because it encountered a client request loop.',
+      },
+    },
+  ],
   ['500', { status: 500, body: { error: 'server_error', error_description: 'AADSTS50000: There was an error issuing a token.' } }],
   ['503', { status: 503, body: 'Service Unavailable' }],
   ['malformed JSON', { status: 200, body: '{"token_type":"Bearer","access_token":' }],
@@ -182,7 +201,10 @@ for (const [name, reply] of tokenFaults) {
 
 test('token endpoint 429 with Retry-After: the retry copy waits at least that long', async () => {
   const run = await runWith(() =>
-    stack.tokenServer.failNext({ status: 429, headers: { 'retry-after': '2' }, body: { error: 'temporarily_unavailable', error_description: 'AADSTS50196: throttled' } }, 4),
+    stack.tokenServer.failNext(
+      { status: 429, headers: { 'retry-after': '2' }, body: { error: 'temporarily_unavailable', error_description: 'AADSTS50196: throttled' } },
+      4,
+    ),
   );
   await assertDeliveredOnce(run);
   const waits = run.harness.outcomes.filter((outcome) => outcome.status === 'retry-scheduled' && outcome.reason === 'token_endpoint_throttled');
@@ -225,7 +247,10 @@ test('storage unavailable while writing the retry copy: the original stays queue
   });
   await assertDeliveredOnce(run);
   assert.equal(failures, 0, 'the one injected failure was met, and the host-level retry then delivered');
-  assert.ok(run.harness.outcomes.every((outcome) => outcome.status !== 'retry-scheduled'), 'no copy was written');
+  assert.ok(
+    run.harness.outcomes.every((outcome) => outcome.status !== 'retry-scheduled'),
+    'no copy was written',
+  );
 });
 
 test('the queue message is not deleted after delivery (crash, timeout, lost pop receipt): the redelivery is not sent', async () => {

@@ -40,7 +40,9 @@ test("forged retry envelopes (unsigned, or with a bad signature) naming another 
     settings: { RELAY_RETRY_FIRST_DELAY_SECONDS: '2', RELAY_RETRY_MAX_DELAY_SECONDS: '2' },
   }).start();
   // A message without id: its ledger key is its first queue message id.
-  const sent = await harness.queue.sendMessage(JSON.stringify({ to: 'ana@example.net', subject: 'Payslip', text: 'victim', headers: { [HARNESS_HEADER]: 'victim' } }));
+  const sent = await harness.queue.sendMessage(
+    JSON.stringify({ to: 'ana@example.net', subject: 'Payslip', text: 'victim', headers: { [HARNESS_HEADER]: 'victim' } }),
+  );
   harness.accepted.add('victim');
   stack.smtpServer.failNext('data', { code: 451, message: '4.3.0 Mail server temporarily rejected message' });
   assert.equal(await harness.runner.pollOnce(), 1);

@@ -55,7 +55,13 @@ test('a reused id with other content is dead-lettered as id_conflict naming both
   };
   const harness = await new RelayHarness(stack, { name: 'conflict-sent', settings, logger }).start();
   // The first message, and an exact copy of its text (a producer sending it twice).
-  const first = JSON.stringify({ id: 'invoice-42', to: 'ana@example.net', subject: 'Invoice 42', text: 'Total: 10 EUR', headers: { [HARNESS_HEADER]: 'first' } });
+  const first = JSON.stringify({
+    id: 'invoice-42',
+    to: 'ana@example.net',
+    subject: 'Invoice 42',
+    text: 'Total: 10 EUR',
+    headers: { [HARNESS_HEADER]: 'first' },
+  });
   await harness.enqueueText('first', first);
   await harness.drain(20_000);
   await harness.enqueueText('first', first);
@@ -65,7 +71,10 @@ test('a reused id with other content is dead-lettered as id_conflict naming both
   await harness.drain(20_000);
 
   assert.equal(deliveries('first'), 1, 'the exact copy was not sent again');
-  assert.ok(harness.outcomes.some((outcome) => outcome.status === 'duplicate'), 'the exact copy was a suppressed duplicate');
+  assert.ok(
+    harness.outcomes.some((outcome) => outcome.status === 'duplicate'),
+    'the exact copy was a suppressed duplicate',
+  );
 
   const records = await peekRecords(harness);
   assert.equal(records.length, 2);
@@ -94,7 +103,11 @@ test('a reused id with other content is dead-lettered as id_conflict naming both
   const settingsFile = join(stack.dir, 'conflict.settings.json');
   writeFileSync(settingsFile, JSON.stringify({ IsEncrypted: false, Values: settings }));
   let out = '';
-  const code = await main(['replay', '--settings', settingsFile, '--reason', 'id_conflict'], { env: {}, out: (text) => (out += text), err: (text) => (out += text) });
+  const code = await main(['replay', '--settings', settingsFile, '--reason', 'id_conflict'], {
+    env: {},
+    out: (text) => (out += text),
+    err: (text) => (out += text),
+  });
   assert.equal(code, 0, out);
   assert.match(out, /replay: 2 examined, 2 replayed/);
   await harness.drain(20_000);
@@ -103,8 +116,14 @@ test('a reused id with other content is dead-lettered as id_conflict naming both
   assert.deepEqual(result.lost, [], result.summary);
   assert.deepEqual(result.duplicated, [], result.summary);
   assert.equal(result.deliveries.get('first'), 1);
-  assert.deepEqual((result.deadLetters.get('second') ?? []).map((record) => record.reason), ['id_conflict']);
-  assert.deepEqual((result.deadLetters.get('third') ?? []).map((record) => record.reason), ['id_conflict']);
+  assert.deepEqual(
+    (result.deadLetters.get('second') ?? []).map((record) => record.reason),
+    ['id_conflict'],
+  );
+  assert.deepEqual(
+    (result.deadLetters.get('third') ?? []).map((record) => record.reason),
+    ['id_conflict'],
+  );
   await harness.close();
 });
 

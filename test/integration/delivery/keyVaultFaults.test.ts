@@ -39,7 +39,13 @@ async function deliverThrough(inject: () => void): Promise<{ outcomes: RelayOutc
   const runner = new QueueRunner({
     queue,
     poisonQueue: new QueueClient(connection, `${name}-poison`),
-    settings: { batchSize: 4, maxDequeueCount: relay.config.queue.maxDequeueCount, visibilityTimeoutSeconds: 0, maxPollingIntervalMs: 100, messageEncoding: 'none' },
+    settings: {
+      batchSize: 4,
+      maxDequeueCount: relay.config.queue.maxDequeueCount,
+      visibilityTimeoutSeconds: 0,
+      maxPollingIntervalMs: 100,
+      messageEncoding: 'none',
+    },
     handler: async (payload, delivery) => {
       const outcome = await relay.handleQueueMessage(payload, delivery, { info() {}, warn() {}, error() {} });
       outcomes.push(outcome);
@@ -78,5 +84,8 @@ test('Key Vault not answering (connections dropped, as on a timeout): the messag
   const run = await deliverThrough(() => vs.vault.dropNext(12));
   assert.equal(deliveredCount(run.id), 1);
   assert.equal(run.deadLetters, 0);
-  assert.ok(run.outcomes.some((outcome) => outcome.status === 'retry-scheduled'), 'the relay retried the message itself');
+  assert.ok(
+    run.outcomes.some((outcome) => outcome.status === 'retry-scheduled'),
+    'the relay retried the message itself',
+  );
 });

@@ -53,7 +53,10 @@ function scripted(...results: Array<SentMessage | RelayError>): MessageSender & 
 
 function sink() {
   const written: DeadLetterInput[] = [];
-  return { written, write: async (input: DeadLetterInput): Promise<DeadLetterReceipt> => (written.push(input), { recordId: `r${written.length}`, queueMessageId: 'dl' }) };
+  return {
+    written,
+    write: async (input: DeadLetterInput): Promise<DeadLetterReceipt> => (written.push(input), { recordId: `r${written.length}`, queueMessageId: 'dl' }),
+  };
 }
 
 async function setup(sender: MessageSender, options: { now?: () => Date; leaseSeconds?: number; retry?: Partial<typeof policy> } = {}) {
@@ -76,7 +79,11 @@ async function setup(sender: MessageSender, options: { now?: () => Date; leaseSe
   return { queue, ledger, deadLetters, deps, envelopes };
 }
 
-const throttled = new RelayError('throttled', { reason: 'smtp_throttled', kind: 'transient', providerReply: '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded' });
+const throttled = new RelayError('throttled', {
+  reason: 'smtp_throttled',
+  kind: 'transient',
+  providerReply: '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded',
+});
 const deferred = new RelayError('deferred', { reason: 'smtp_transient_failure', kind: 'transient', providerReply: '451 4.3.0 try later' });
 
 test('a transient failure queues a delayed retry copy carrying the attempt count, first-enqueue time and key; the copy then delivers', async () => {
@@ -154,14 +161,29 @@ test('a copy at its maximum age is dead-lettered with the last reason, every att
 
 test('when the retry copy cannot be written the handler throws, so the host keeps the original', async () => {
   const { deps } = await setup(scripted(deferred));
-  const broken = { ...deps, retries: { ...deps.retries!, queue: { enqueue: async () => { throw new Error('connect ECONNREFUSED 127.0.0.1:10001'); } } } };
+  const broken = {
+    ...deps,
+    retries: {
+      ...deps.retries!,
+      queue: {
+        enqueue: async () => {
+          throw new Error('connect ECONNREFUSED 127.0.0.1:10001');
+        },
+      },
+    },
+  };
   await assert.rejects(
     relayQueueMessage({ id: 'keep-me', to: 'a@example.net', text: 'x' }, { dequeueCount: 1, queueMessageId: 'q' }, broken, logger),
     (error: unknown) => error instanceof RetryLaterError && error.failure.reason === 'smtp_transient_failure',
   );
   assert.ok(lines.some((line) => line.includes('relay.retry_copy_failed') && line.includes('ECONNREFUSED')));
   // The claim was released: the host's redelivery may send at once.
-  const retried = await relayQueueMessage({ id: 'keep-me', to: 'a@example.net', text: 'x' }, { dequeueCount: 2, queueMessageId: 'q' }, { ...deps, sender: scripted(ok) }, logger);
+  const retried = await relayQueueMessage(
+    { id: 'keep-me', to: 'a@example.net', text: 'x' },
+    { dequeueCount: 2, queueMessageId: 'q' },
+    { ...deps, sender: scripted(ok) },
+    logger,
+  );
   assert.equal(retried.status, 'delivered');
 });
 
@@ -212,8 +234,17 @@ test('a message another instance is sending is not sent: a copy comes back when 
 test('a ledger that cannot record the send does not turn a delivered message into a retry', async () => {
   const sender = scripted(ok);
   const { deps, ledger } = await setup(sender);
-  const failing = Object.assign(Object.create(Object.getPrototypeOf(ledger)), ledger, { markSent: async () => { throw new Error('503 ServerBusy'); } });
-  const outcome = await relayQueueMessage({ id: 'sent-unrecorded', to: 'a@example.net', text: 'x' }, { dequeueCount: 1, queueMessageId: 'q' }, { ...deps, ledger: failing }, logger);
+  const failing = Object.assign(Object.create(Object.getPrototypeOf(ledger)), ledger, {
+    markSent: async () => {
+      throw new Error('503 ServerBusy');
+    },
+  });
+  const outcome = await relayQueueMessage(
+    { id: 'sent-unrecorded', to: 'a@example.net', text: 'x' },
+    { dequeueCount: 1, queueMessageId: 'q' },
+    { ...deps, ledger: failing },
+    logger,
+  );
   assert.equal(outcome.status, 'delivered');
   assert.ok(lines.some((line) => line.includes('relay.ledger_update_failed') && line.includes('503 ServerBusy')));
 });
@@ -221,9 +252,28 @@ test('a ledger that cannot record the send does not turn a delivered message int
 test('storage down when claiming: nothing is sent, the handler throws, the message stays queued', async () => {
   const sender = scripted(ok);
   const { deps } = await setup(sender);
-  const dead = BlobServiceClient.fromConnectionString(azurite.connectionString.replace(/BlobEndpoint=http:\/\/127\.0\.0\.1:\d+/, 'BlobEndpoint=http://127.0.0.1:9'), { retryOptions: { maxTries: 1 } });
+  const dead = BlobServiceClient.fromConnectionString(
+    azurite.connectionString.replace(/BlobEndpoint=http:\/\/127\.0\.0\.1:\d+/, 'BlobEndpoint=http://127.0.0.1:9'),
+    { retryOptions: { maxTries: 1 } },
+  );
   const unreachable = new BlobDeliveryLedger(dead.getContainerClient('x-ledger'), { leaseSeconds: 600 });
-  const outcome = await relayQueueMessage({ id: 'no-storage', to: 'a@example.net', text: 'x' }, { dequeueCount: 1, queueMessageId: 'q' }, { ...deps, ledger: unreachable, retries: { ...deps.retries!, queue: { enqueue: async () => { throw new Error('queue down too'); } } } }, logger).catch((error: unknown) => error);
+  const outcome = await relayQueueMessage(
+    { id: 'no-storage', to: 'a@example.net', text: 'x' },
+    { dequeueCount: 1, queueMessageId: 'q' },
+    {
+      ...deps,
+      ledger: unreachable,
+      retries: {
+        ...deps.retries!,
+        queue: {
+          enqueue: async () => {
+            throw new Error('queue down too');
+          },
+        },
+      },
+    },
+    logger,
+  ).catch((error: unknown) => error);
   assert.ok(outcome instanceof RetryLaterError);
   assert.equal(outcome.failure.reason, 'storage_unavailable');
   assert.equal(sender.sends, 0);
@@ -231,7 +281,14 @@ test('storage down when claiming: nothing is sent, the handler throws, the messa
 
 test('a forged retry envelope cannot smuggle an invalid message past validation', async () => {
   const { deadLetters, deps } = await setup(scripted(ok));
-  const forged = { schema: RETRY_SCHEMA, attempts: 0, firstEnqueuedAt: new Date().toISOString(), lastReason: 'x', lastError: 'x', message: { to: 'a@example.net\r\nBcc: victim@example.org', text: 'x' } };
+  const forged = {
+    schema: RETRY_SCHEMA,
+    attempts: 0,
+    firstEnqueuedAt: new Date().toISOString(),
+    lastReason: 'x',
+    lastError: 'x',
+    message: { to: 'a@example.net\r\nBcc: victim@example.org', text: 'x' },
+  };
   const outcome = await relayQueueMessage(forged, { dequeueCount: 1, queueMessageId: 'q-forged' }, deps, logger);
   assert.equal(outcome.status, 'dead-lettered');
   assert.equal(deadLetters.written[0]!.reason, 'invalid_message');
@@ -242,7 +299,16 @@ test("a forged envelope cannot claim another message's ledger entry", async () =
   const { deps, ledger } = await setup(sender);
   const victim = await ledger.claim('id:victim', { queueMessageId: 'q-victim' });
   if (victim.outcome === 'claimed') await ledger.release(victim.claim, 'smtp_throttled');
-  const forged = { schema: RETRY_SCHEMA, attempts: 1, firstEnqueuedAt: new Date().toISOString(), ledgerKey: 'id:victim', lastReason: 'x', lastError: 'x', message: { to: 'a@example.net', text: 'x' }, signature: 'AAAA' };
+  const forged = {
+    schema: RETRY_SCHEMA,
+    attempts: 1,
+    firstEnqueuedAt: new Date().toISOString(),
+    ledgerKey: 'id:victim',
+    lastReason: 'x',
+    lastError: 'x',
+    message: { to: 'a@example.net', text: 'x' },
+    signature: 'AAAA',
+  };
   const outcome = await relayQueueMessage(forged, { dequeueCount: 1, queueMessageId: 'q-forged-2' }, deps, logger);
   // Not believed: read as an application message, which it is not.
   assert.equal(outcome.status, 'dead-lettered');

@@ -68,7 +68,8 @@ test('replay by reason after the cause is fixed: delivered once, ids kept, sent 
   assert.equal(await harness.ledger.reopen('id:replay-f'), 'reopened');
   const claim = await harness.ledger.claim('id:replay-f', {});
   assert.equal(claim.outcome, 'claimed');
-  if (claim.outcome === 'claimed') await harness.ledger.markSent(claim.claim, { messageId: '<f@example.com>', response: '250 OK', accepted: ['f@example.net'], rejected: [] });
+  if (claim.outcome === 'claimed')
+    await harness.ledger.markSent(claim.claim, { messageId: '<f@example.com>', response: '250 OK', accepted: ['f@example.net'], rejected: [] });
 
   // A dry run changes nothing.
   const dry = await cli(['replay', '--settings', settingsFile, '--reason', 'send_as_denied', '--dry-run']);

@@ -128,9 +128,18 @@ test('a correct token Exchange still refuses: service principal, mailbox permiss
     assert.equal(record.reason, 'exchange_access_missing');
     assert.match(record.description, /audience, roles, tenant and app are what Exchange requires/);
     const remedy = record.remedy ?? '';
-    const order = ['New-ServicePrincipal', 'Enterprise application', 'Add-MailboxPermission', 'Authenticated SMTP', 'up to an hour'].map((word) => remedy.indexOf(word));
-    assert.ok(order.every((at) => at >= 0), remedy);
-    assert.deepEqual([...order].sort((a, b) => a - b), order, `in order of likelihood: ${remedy}`);
+    const order = ['New-ServicePrincipal', 'Enterprise application', 'Add-MailboxPermission', 'Authenticated SMTP', 'up to an hour'].map((word) =>
+      remedy.indexOf(word),
+    );
+    assert.ok(
+      order.every((at) => at >= 0),
+      remedy,
+    );
+    assert.deepEqual(
+      [...order].sort((a, b) => a - b),
+      order,
+      `in order of likelihood: ${remedy}`,
+    );
   } finally {
     stack.smtpServer.setMailboxAccess(undefined);
   }

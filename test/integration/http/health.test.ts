@@ -147,12 +147,12 @@ test('bad settings: 503 naming the settings, everything else skipped', async () 
   assert.ok(rest.every((check: { status: string }) => check.status === 'skipped'));
 });
 
-test('the process health reports the relay\'s activity counters', async () => {
+test("the process health reports the relay's activity counters", async () => {
   const activity = body(await health(get())).activity;
   for (const counter of ['delivered', 'retried', 'deadLettered', 'throttled', 'duplicatesSkipped', 'tokenRequests', 'smtpConnectionsOpened', 'pausedForMs']) {
     assert.equal(typeof activity?.[counter], 'number', counter);
   }
-  assert.ok(activity.tokenRequests >= 1, 'the checks fetched a token through the relay\'s cache');
+  assert.ok(activity.tokenRequests >= 1, "the checks fetched a token through the relay's cache");
 });
 
 test('activity is read anew on every call, even when the checks come from the cache', async () => {

@@ -24,7 +24,12 @@ before(async () => {
   stack = await startLocalStack({ inMemory: true });
   // The handler uses the process's relay, built from the app settings on first use.
   // Limits small enough to reach: 1 MiB of attachments, 3 recipients.
-  Object.assign(process.env, stack.settings, { RELAY_QUEUE_NAME: QUEUE, MAIL_ALLOWED_FROM: 'boss@example.com', MAIL_MAX_ATTACHMENTS_MB: '1', MAIL_MAX_RECIPIENTS: '3' });
+  Object.assign(process.env, stack.settings, {
+    RELAY_QUEUE_NAME: QUEUE,
+    MAIL_ALLOWED_FROM: 'boss@example.com',
+    MAIL_MAX_ATTACHMENTS_MB: '1',
+    MAIL_MAX_RECIPIENTS: '3',
+  });
 });
 
 after(async () => {
@@ -107,7 +112,11 @@ test('invalid input answers 400 with every problem listed, and nothing is sent',
   assert.equal(body.status, 'invalid');
   assert.equal(body.reason, 'invalid_message');
   const paths = body.problems.map((problem: { path: string }) => problem.path);
-  for (const path of ['$.to[0]', '$.subject']) assert.ok(paths.some((item: string) => item.startsWith(path)), `${path} in ${paths}`);
+  for (const path of ['$.to[0]', '$.subject'])
+    assert.ok(
+      paths.some((item: string) => item.startsWith(path)),
+      `${path} in ${paths}`,
+    );
   assert.ok(body.problems.length >= 4, JSON.stringify(body.problems));
   assert.equal(stack.smtpServer.received.length, before);
 });

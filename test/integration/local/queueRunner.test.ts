@@ -35,7 +35,13 @@ const fastSettings: HostQueueSettings = { batchSize: 4, maxDequeueCount: 3, visi
 test('a handled message is deleted; JSON text is handed over parsed, with its dequeue count', async () => {
   const { queue, poisonQueue } = queues();
   const seen: Array<{ payload: unknown; delivery: QueueDelivery }> = [];
-  const runner = new QueueRunner({ queue, poisonQueue, settings: fastSettings, logger: silentLogger, handler: async (payload, delivery) => void seen.push({ payload, delivery }) });
+  const runner = new QueueRunner({
+    queue,
+    poisonQueue,
+    settings: fastSettings,
+    logger: silentLogger,
+    handler: async (payload, delivery) => void seen.push({ payload, delivery }),
+  });
   await runner.start();
   await runner.stop();
   await queue.sendMessage('{"to":"a@example.net"}');
@@ -50,7 +56,10 @@ test('a failing message comes back with a higher dequeue count and goes to <queu
   const { queue, poisonQueue } = queues();
   const counts: number[] = [];
   const runner = new QueueRunner({
-    queue, poisonQueue, settings: fastSettings, logger: silentLogger,
+    queue,
+    poisonQueue,
+    settings: fastSettings,
+    logger: silentLogger,
     handler: async (_payload, delivery) => {
       counts.push(delivery.dequeueCount);
       throw new Error('transient');
@@ -68,7 +77,15 @@ test('a failing message comes back with a higher dequeue count and goes to <queu
 
 test('after a failure the message stays invisible for the visibility timeout', async () => {
   const { queue, poisonQueue } = queues();
-  const runner = new QueueRunner({ queue, poisonQueue, settings: { ...fastSettings, visibilityTimeoutSeconds: 60 }, logger: silentLogger, handler: async () => { throw new Error('x'); } });
+  const runner = new QueueRunner({
+    queue,
+    poisonQueue,
+    settings: { ...fastSettings, visibilityTimeoutSeconds: 60 },
+    logger: silentLogger,
+    handler: async () => {
+      throw new Error('x');
+    },
+  });
   await runner.start();
   await runner.stop();
   await queue.sendMessage('{}');
@@ -80,7 +97,13 @@ test('after a failure the message stays invisible for the visibility timeout', a
 test('messageEncoding base64 decodes the text before handing it over', async () => {
   const { queue, poisonQueue } = queues();
   const seen: unknown[] = [];
-  const runner = new QueueRunner({ queue, poisonQueue, settings: { ...fastSettings, messageEncoding: 'base64' }, logger: silentLogger, handler: async (payload) => void seen.push(payload) });
+  const runner = new QueueRunner({
+    queue,
+    poisonQueue,
+    settings: { ...fastSettings, messageEncoding: 'base64' },
+    logger: silentLogger,
+    handler: async (payload) => void seen.push(payload),
+  });
   await runner.start();
   await runner.stop();
   await queue.sendMessage(Buffer.from('{"subject":"hé"}').toString('base64'));
@@ -106,7 +129,9 @@ test('the running loop fetches the next batch once no more than newBatchThreshol
   let highest = 0;
   let finished = 0;
   const runner = new QueueRunner({
-    queue, poisonQueue, logger: silentLogger,
+    queue,
+    poisonQueue,
+    logger: silentLogger,
     settings: { ...fastSettings, batchSize: 4, newBatchThreshold: 2 },
     handler: async () => {
       current++;

@@ -143,21 +143,15 @@ describe('LocalTokenServer', () => {
     assert.equal((await server.verifyAccessToken(String(issued.access_token))).ok, true);
 
     const basic = Buffer.from(`${encodeURIComponent(CLIENT)}:${encodeURIComponent(SECRET)}`).toString('base64');
-    const viaBasic = await postForm(
-      server.genericTokenUrl,
-      { grant_type: 'client_credentials', scope: 'https://outlook.office.com/.default' },
-      certs.caPem,
-      { authorization: `Basic ${basic}` },
-    );
+    const viaBasic = await postForm(server.genericTokenUrl, { grant_type: 'client_credentials', scope: 'https://outlook.office.com/.default' }, certs.caPem, {
+      authorization: `Basic ${basic}`,
+    });
     assert.equal(viaBasic.status, 200);
 
     const wrongBasic = Buffer.from(`${CLIENT}:nope`).toString('base64');
-    const rejected = await postForm(
-      server.genericTokenUrl,
-      { grant_type: 'client_credentials', scope: 'https://outlook.office.com/.default' },
-      certs.caPem,
-      { authorization: `Basic ${wrongBasic}` },
-    );
+    const rejected = await postForm(server.genericTokenUrl, { grant_type: 'client_credentials', scope: 'https://outlook.office.com/.default' }, certs.caPem, {
+      authorization: `Basic ${wrongBasic}`,
+    });
     assert.equal(rejected.status, 401);
     assert.equal((JSON.parse(rejected.text) as { error: string }).error, 'invalid_client');
   });

@@ -10,7 +10,14 @@ import { SMTP_SEND_AS_APP } from '../../../local/tokenServer';
 import { monitorOf } from '../../../src/app/monitor';
 import { GraphDouble, OWNED_BY_PERMISSION } from '../../doubles/graphDouble';
 import { postForm } from '../../support/localHelpers';
-import { queueMessage, recordingLogger, startRelayVaultStack, SECRET_NAME, type RelayVaultStack, type VaultRelay as Relay } from '../../support/relayVaultStack';
+import {
+  queueMessage,
+  recordingLogger,
+  startRelayVaultStack,
+  SECRET_NAME,
+  type RelayVaultStack,
+  type VaultRelay as Relay,
+} from '../../support/relayVaultStack';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;

@@ -9,7 +9,14 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { LOCAL_CLIENT_ID } from '../../../local/stack';
 import { monitorOf } from '../../../src/app/monitor';
-import { queueMessage, recordingLogger, startRelayVaultStack, SECRET_NAME, type RelayVaultStack, type VaultRelay as Relay } from '../../support/relayVaultStack';
+import {
+  queueMessage,
+  recordingLogger,
+  startRelayVaultStack,
+  SECRET_NAME,
+  type RelayVaultStack,
+  type VaultRelay as Relay,
+} from '../../support/relayVaultStack';
 
 const DAY = 86_400_000;
 const OPS = 'ops@example.org';
@@ -83,7 +90,10 @@ describe('secret monitor', () => {
 
     const first = await monitorOf(relay.parts).run(log);
     assert.deepEqual(first.raised, [`secret:expiry_warning:${version}`]);
-    assert.match(log.lines.join('\n'), /warn ALERT secret_expiry_warning \(warning\).*"event":"monitor\.alert","alert":"secret_expiry_warning","severity":"warning"/);
+    assert.match(
+      log.lines.join('\n'),
+      /warn ALERT secret_expiry_warning \(warning\).*"event":"monitor\.alert","alert":"secret_expiry_warning","severity":"warning"/,
+    );
     assert.deepEqual((await monitorOf(relay.parts).run(recordingLogger())).raised, [], 'not repeated on the next tick');
     // A new instance (restart, scale-out) reads the same state from the storage account.
     const restarted = env.relay(env.settings({ ...relaySettingsOf(relay) }));
@@ -95,7 +105,13 @@ describe('secret monitor', () => {
     assert.deepEqual((await monitorOf(relay.parts, { now: later }).run(recordingLogger())).raised, []);
 
     const newHooks = hooks.slice(hooksBefore);
-    assert.deepEqual(newHooks.map((hook) => [hook.alert, hook.severity]), [['secret_expiry_warning', 'warning'], ['secret_expiry_critical', 'critical']]);
+    assert.deepEqual(
+      newHooks.map((hook) => [hook.alert, hook.severity]),
+      [
+        ['secret_expiry_warning', 'warning'],
+        ['secret_expiry_critical', 'critical'],
+      ],
+    );
     assert.match(newHooks[0]!.text, /expires in 20 days/);
     assert.match(newHooks[0]!.text, /What to do: Create a new client secret/);
     const mails = alertMailsTo(OPS).slice(mailsBefore);

@@ -46,11 +46,18 @@ test('the secretMonitor handler pre-warms the shared relay: a token is fetched a
   await secretMonitor(timer, context);
   assert.equal(stack.tokenServer.tokenRequests - tokens, 1);
   assert.equal(stack.smtpServer.connectionsOpened - connections, 1);
-  assert.deepEqual(lines.filter((line) => /ALERT/.test(line)), [], 'a healthy setup raises nothing');
+  assert.deepEqual(
+    lines.filter((line) => /ALERT/.test(line)),
+    [],
+    'a healthy setup raises nothing',
+  );
 
   // Break the secret in Entra: the next tick raises the alert through the invocation's log.
   stack.tokenServer.setClientSecret('5e4d0000-0000-4000-8000-0000000000a1', 'rotated-elsewhere-0000000000');
   await secretMonitor(timer, context);
-  assert.ok(lines.some((line) => /^error ALERT token_acquisition_failed/.test(line)), lines.join('\n'));
+  assert.ok(
+    lines.some((line) => /^error ALERT token_acquisition_failed/.test(line)),
+    lines.join('\n'),
+  );
   assert.ok(!lines.join('\n').includes(stack.clientSecret), 'no secret in the log');
 });

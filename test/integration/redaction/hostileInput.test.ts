@@ -92,7 +92,11 @@ test('/api/send: 1 MiB of eyJ names answers 400 far inside the timeout, every pr
   assert.equal(body.status, 'invalid');
   assert.equal(body.reason, 'invalid_message');
   const named = body.problems.filter((item) => item.path !== '$');
-  assert.deepEqual(named.map((item) => item.problem).sort(), ['is not a header field name (printable ASCII without spaces or colon)', 'is not a known field', 'must NOT have more than 76 characters']);
+  assert.deepEqual(named.map((item) => item.problem).sort(), [
+    'is not a header field name (printable ASCII without spaces or colon)',
+    'is not a known field',
+    'must NOT have more than 76 characters',
+  ]);
   for (const item of named) assertCut(item.path, run);
   assert.ok(JSON.stringify(body).length < 2000, `the answer has ${JSON.stringify(body).length} characters`);
   assert.equal(stack.smtpServer.received.length, before, 'nothing sent');

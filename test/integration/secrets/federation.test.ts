@@ -39,7 +39,10 @@ after(async () => {
   for (const relay of relays) await relay.close();
   await identity.close();
   await stack.close();
-  for (const [key, value] of [['IDENTITY_ENDPOINT', savedEnv.endpoint], ['IDENTITY_HEADER', savedEnv.header]] as const) {
+  for (const [key, value] of [
+    ['IDENTITY_ENDPOINT', savedEnv.endpoint],
+    ['IDENTITY_HEADER', savedEnv.header],
+  ] as const) {
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
   }

@@ -31,7 +31,6 @@ function provider(options: { cacheMs?: number; now?: () => number; logger?: Logg
   });
 }
 
-
 before(async () => {
   stack = await startVaultStack('relay~unused-here_0000000000');
 });

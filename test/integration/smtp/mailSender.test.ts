@@ -110,7 +110,6 @@ const message = (subject = 'Relay test', to: string | string[] = RECIPIENT) => (
   text: 'Hello from the relay tests.',
 });
 
-
 describe('createMailSender: delivery over one pool', () => {
   it('fetches the token once and reuses one connection for many messages', async () => {
     const server = await startSmtp();
@@ -127,7 +126,10 @@ describe('createMailSender: delivery over one pool', () => {
     }
 
     assert.equal(server.received.length, 10);
-    assert.ok(server.received.every((received) => received.user === MAILBOX), 'XOAUTH2 user= is the mailbox');
+    assert.ok(
+      server.received.every((received) => received.user === MAILBOX),
+      'XOAUTH2 user= is the mailbox',
+    );
     assert.equal(server.connectionsOpened, 1);
     assert.equal(server.authAttempts, 1);
     assert.equal(cache.stats.fetches, 1);
@@ -165,7 +167,10 @@ describe('createMailSender: delivery over one pool', () => {
 
   it('partial success resolves and reports the rejected recipients', async () => {
     const server = await startSmtp();
-    server.rejectRecipient('ghost@fabrikam.example', { code: 550, message: '5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient ghost@fabrikam.example not found by SMTP address lookup' });
+    server.rejectRecipient('ghost@fabrikam.example', {
+      code: 550,
+      message: '5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient ghost@fabrikam.example not found by SMTP address lookup',
+    });
     const mail = sender({ smtp: smtpSettings(server.port), tokens: tokens() });
     const result = await mail.send(message('partial', [RECIPIENT, 'ghost@fabrikam.example']));
     assert.deepEqual(result.accepted, [RECIPIENT]);
@@ -225,7 +230,8 @@ describe('createMailSender: a refused token', () => {
     const mail = sender({ smtp: smtpSettings(server.port), tokens: cache });
     server.failNext('auth', {
       code: 535,
-      message: '5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.',
+      message:
+        '5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.',
     });
     const error = await rejection(mail.send(message()));
     assert.equal(error.reason, 'smtp_auth_disabled');
@@ -268,7 +274,10 @@ describe('createMailSender: a refused token', () => {
     server.failNext('auth', { code: 535, message: '5.7.3 Authentication unsuccessful [LO2P265CA0001.GBRP265.PROD.OUTLOOK.COM]' });
 
     const settings = { user: MAILBOX, from: MAILBOX, allowedFrom: [], maxRecipients: 500 };
-    const queued = parseQueueMessage({ to: RECIPIENT, subject: 'streamed', text: 'see attachment', attachments: [{ filename: 'data.bin', blob: 'reports/data.bin' }] }, settings);
+    const queued = parseQueueMessage(
+      { to: RECIPIENT, subject: 'streamed', text: 'see attachment', attachments: [{ filename: 'data.bin', blob: 'reports/data.bin' }] },
+      settings,
+    );
     const resolved = await new AttachmentBlobs(container, 25 * 2 ** 20).resolve(queued);
     assert.ok(resolved.attachments[0]!.content instanceof Readable, 'the blob is streamed, not buffered');
     const result = await mail.send(toMailOptions(resolved, settings));
@@ -436,22 +445,49 @@ describe('createMailSender: TLS and connection failures', () => {
 
 describe('createMailSender: Exchange replies during the transaction', () => {
   const table = [
-    { stage: 'mail' as const, reply: { code: 432, message: '4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded' }, reason: 'smtp_throttled', kind: 'transient' },
-    { stage: 'mail' as const, reply: { code: 550, message: '5.7.60 SMTP; Client does not have permissions to send as this sender' }, reason: 'send_as_denied', kind: 'permanent' },
     {
-      stage: 'data' as const,
-      reply: { code: 554, message: '5.2.252 SendAsDenied; relay@contoso.example not allowed to send as boss@contoso.example; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied' },
+      stage: 'mail' as const,
+      reply: { code: 432, message: '4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded' },
+      reason: 'smtp_throttled',
+      kind: 'transient',
+    },
+    {
+      stage: 'mail' as const,
+      reply: { code: 550, message: '5.7.60 SMTP; Client does not have permissions to send as this sender' },
       reason: 'send_as_denied',
       kind: 'permanent',
     },
-    { stage: 'data' as const, reply: { code: 430, message: '4.2.0 STOREDRV.ClientSubmit; mailbox logon failure' }, reason: 'mailbox_logon_failed', kind: 'configuration' },
     {
       stage: 'data' as const,
-      reply: { code: 554, message: '5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception' },
+      reply: {
+        code: 554,
+        message:
+          '5.2.252 SendAsDenied; relay@contoso.example not allowed to send as boss@contoso.example; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied',
+      },
+      reason: 'send_as_denied',
+      kind: 'permanent',
+    },
+    {
+      stage: 'data' as const,
+      reply: { code: 430, message: '4.2.0 STOREDRV.ClientSubmit; mailbox logon failure' },
+      reason: 'mailbox_logon_failed',
+      kind: 'configuration',
+    },
+    {
+      stage: 'data' as const,
+      reply: {
+        code: 554,
+        message: '5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception',
+      },
       reason: 'quota_exceeded',
       kind: 'transient',
     },
-    { stage: 'rcpt' as const, reply: { code: 550, message: '5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup' }, reason: 'recipients_rejected', kind: 'permanent' },
+    {
+      stage: 'rcpt' as const,
+      reply: { code: 550, message: '5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup' },
+      reason: 'recipients_rejected',
+      kind: 'permanent',
+    },
     { stage: 'rcpt' as const, reply: { code: 451, message: '4.4.0 DNS temporary failure' }, reason: 'smtp_transient_failure', kind: 'transient' },
   ];
   for (const row of table) {

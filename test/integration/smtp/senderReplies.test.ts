@@ -39,15 +39,55 @@ const postfixNotOwned = `553 5.7.1 <${OTHER}>: Sender address rejected: not owne
 
 const table: Array<{ name: string; error: Error; reason: string; diagnosis: DiagnosisId }> = [
   // Postfix, reject_sender_login_mismatch (src/smtpd/smtpd_check.c), enhanced code added by smtpd.
-  { name: 'Postfix: not owned by user, at every RCPT TO (smtpd_delay_reject=yes)', error: everyRecipientRefused([postfixNotOwned, postfixNotOwned]), reason: 'sender_rejected', diagnosis: 'sender_not_owned' },
-  { name: 'Postfix: not owned by user, at MAIL FROM (smtpd_delay_reject=no)', error: refusedAt('MAIL FROM', postfixNotOwned), reason: 'sender_rejected', diagnosis: 'sender_not_owned' },
-  { name: 'Postfix: not logged in as owner', error: everyRecipientRefused([`553 5.7.1 <${OTHER}>: Sender address rejected: not logged in as owner`]), reason: 'sender_rejected', diagnosis: 'sender_not_owned' },
-  { name: 'Postfix: not logged in (the session is not authenticated)', error: everyRecipientRefused([`553 5.7.1 <${LOGIN}>: Sender address rejected: not logged in`]), reason: 'smtp_auth_not_offered', diagnosis: 'smtp_auth_not_offered' },
-  { name: 'Postfix: reject_unknown_sender_domain with a 5xx code', error: everyRecipientRefused([`550 5.1.8 <x@nowhere.invalid>: Sender address rejected: Domain not found`]), reason: 'sender_rejected', diagnosis: 'sender_address_invalid' },
-  { name: 'Postfix: reject_non_fqdn_sender', error: everyRecipientRefused([`504 5.5.2 <relay>: Sender address rejected: need fully-qualified address`]), reason: 'sender_rejected', diagnosis: 'sender_address_invalid' },
-  { name: 'Postfix: check_sender_access REJECT', error: refusedAt('DATA', `554 5.7.1 <${OTHER}>: Sender address rejected: Access denied`), reason: 'sender_rejected', diagnosis: 'sender_refused' },
+  {
+    name: 'Postfix: not owned by user, at every RCPT TO (smtpd_delay_reject=yes)',
+    error: everyRecipientRefused([postfixNotOwned, postfixNotOwned]),
+    reason: 'sender_rejected',
+    diagnosis: 'sender_not_owned',
+  },
+  {
+    name: 'Postfix: not owned by user, at MAIL FROM (smtpd_delay_reject=no)',
+    error: refusedAt('MAIL FROM', postfixNotOwned),
+    reason: 'sender_rejected',
+    diagnosis: 'sender_not_owned',
+  },
+  {
+    name: 'Postfix: not logged in as owner',
+    error: everyRecipientRefused([`553 5.7.1 <${OTHER}>: Sender address rejected: not logged in as owner`]),
+    reason: 'sender_rejected',
+    diagnosis: 'sender_not_owned',
+  },
+  {
+    name: 'Postfix: not logged in (the session is not authenticated)',
+    error: everyRecipientRefused([`553 5.7.1 <${LOGIN}>: Sender address rejected: not logged in`]),
+    reason: 'smtp_auth_not_offered',
+    diagnosis: 'smtp_auth_not_offered',
+  },
+  {
+    name: 'Postfix: reject_unknown_sender_domain with a 5xx code',
+    error: everyRecipientRefused([`550 5.1.8 <x@nowhere.invalid>: Sender address rejected: Domain not found`]),
+    reason: 'sender_rejected',
+    diagnosis: 'sender_address_invalid',
+  },
+  {
+    name: 'Postfix: reject_non_fqdn_sender',
+    error: everyRecipientRefused([`504 5.5.2 <relay>: Sender address rejected: need fully-qualified address`]),
+    reason: 'sender_rejected',
+    diagnosis: 'sender_address_invalid',
+  },
+  {
+    name: 'Postfix: check_sender_access REJECT',
+    error: refusedAt('DATA', `554 5.7.1 <${OTHER}>: Sender address rejected: Access denied`),
+    reason: 'sender_rejected',
+    diagnosis: 'sender_refused',
+  },
   // Exchange Online.
-  { name: 'Exchange: 550 5.7.60 at MAIL FROM', error: refusedAt('MAIL FROM', `550 5.7.60 SMTP; Client does not have permissions to send as this sender ${stamp}`), reason: 'send_as_denied', diagnosis: 'send_as_denied' },
+  {
+    name: 'Exchange: 550 5.7.60 at MAIL FROM',
+    error: refusedAt('MAIL FROM', `550 5.7.60 SMTP; Client does not have permissions to send as this sender ${stamp}`),
+    reason: 'send_as_denied',
+    diagnosis: 'send_as_denied',
+  },
   {
     name: 'Exchange: 554 5.2.252 SendAsDenied after DATA',
     error: refusedAt(
@@ -59,8 +99,18 @@ const table: Array<{ name: string; error: Error; reason: string; diagnosis: Diag
     diagnosis: 'send_as_denied',
   },
   // Gmail (support.google.com/a/answer/3221692, answer/6140680).
-  { name: 'Gmail: 553 5.1.7 not a valid RFC 5321 address', error: refusedAt('MAIL FROM', '553 5.1.7 The sender address <sales@> is not a valid RFC 5321 address. - gsmtp'), reason: 'sender_rejected', diagnosis: 'sender_address_invalid' },
-  { name: 'Gmail SMTP relay: 550 5.7.0 Mail Sending denied', error: everyRecipientRefused(['550 5.7.0 Mail Sending denied. - gsmtp']), reason: 'sender_rejected', diagnosis: 'sender_refused' },
+  {
+    name: 'Gmail: 553 5.1.7 not a valid RFC 5321 address',
+    error: refusedAt('MAIL FROM', '553 5.1.7 The sender address <sales@> is not a valid RFC 5321 address. - gsmtp'),
+    reason: 'sender_rejected',
+    diagnosis: 'sender_address_invalid',
+  },
+  {
+    name: 'Gmail SMTP relay: 550 5.7.0 Mail Sending denied',
+    error: everyRecipientRefused(['550 5.7.0 Mail Sending denied. - gsmtp']),
+    reason: 'sender_rejected',
+    diagnosis: 'sender_refused',
+  },
 ];
 
 describe('classifySmtpError: refusals about the sender', () => {
@@ -114,7 +164,7 @@ async function deadLetterFrom(from: string) {
   }
 }
 
-test("Postfix refusing a sender the login does not own, at every RCPT TO: sender_rejected with a remedy, not recipients_rejected", async () => {
+test('Postfix refusing a sender the login does not own, at every RCPT TO: sender_rejected with a remedy, not recipients_rejected', async () => {
   stack.smtpServer.enforceSender({ style: 'postfix' });
   try {
     const record = await deadLetterFrom(OTHER);

@@ -76,13 +76,21 @@ const clients: Array<{ name: string; call(base: string, ca: string): Promise<unk
   {
     name: 'the Microsoft token endpoint with federation (@azure/identity ClientAssertionCredential)',
     call: (base, ca) =>
-      new FederatedTokenSource({ tenantId: TENANT_ID, clientId: CLIENT_ID, scopes: SCOPES, authorityHost: base, disableInstanceDiscovery: true }, async () => 'assertion', {
-        extraCa: ca,
-      }).fetchToken(),
+      new FederatedTokenSource(
+        { tenantId: TENANT_ID, clientId: CLIENT_ID, scopes: SCOPES, authorityHost: base, disableInstanceDiscovery: true },
+        async () => 'assertion',
+        {
+          extraCa: ca,
+        },
+      ).fetchToken(),
   },
   {
     name: 'a generic OAuth2 token endpoint',
-    call: (base, ca) => new GenericTokenSource({ tokenUrl: `${base}/token`, clientId: CLIENT_ID, clientSecret: 'not-a-real-secret', scopes: SCOPES }, { extraCa: ca }).fetchToken(),
+    call: (base, ca) =>
+      new GenericTokenSource(
+        { tokenUrl: `${base}/token`, clientId: CLIENT_ID, clientSecret: 'not-a-real-secret', scopes: SCOPES },
+        { extraCa: ca },
+      ).fetchToken(),
   },
   {
     name: 'Key Vault (SecretClient)',

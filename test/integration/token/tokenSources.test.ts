@@ -57,7 +57,6 @@ function generic(overrides: Partial<GenericSettings> = {}): GenericSettings {
   return { tokenUrl: server.genericTokenUrl, clientId: CLIENT_ID, clientSecret: SECRET, scopes: [SCOPE_365], ...overrides };
 }
 
-
 before(async () => {
   certs = await createLocalCertificates(await mkdtemp(path.join(os.tmpdir(), 'relay-token-test-')));
   server = await LocalTokenServer.start({
@@ -167,9 +166,30 @@ describe('token errors from the endpoint, for both sources', () => {
     retryAfter?: number;
   };
   const cases: Case[] = [
-    { name: 'unknown tenant', microsoft: { tenantId: 'contoso-typo' }, generic: false, reason: 'tenant_not_found', kind: 'configuration', reply: /AADSTS90002/ },
-    { name: 'unknown application', microsoft: { clientId: 'not-registered' }, generic: { clientId: 'not-registered' }, reason: 'app_not_found', kind: 'configuration', reply: /^unauthorized_client: AADSTS700016/ },
-    { name: 'wrong secret', microsoft: { clientSecret: 'secret-id-copied-instead' }, generic: { clientSecret: 'secret-id-copied-instead' }, reason: 'invalid_client_secret', kind: 'configuration', reply: /^invalid_client: AADSTS7000215/ },
+    {
+      name: 'unknown tenant',
+      microsoft: { tenantId: 'contoso-typo' },
+      generic: false,
+      reason: 'tenant_not_found',
+      kind: 'configuration',
+      reply: /AADSTS90002/,
+    },
+    {
+      name: 'unknown application',
+      microsoft: { clientId: 'not-registered' },
+      generic: { clientId: 'not-registered' },
+      reason: 'app_not_found',
+      kind: 'configuration',
+      reply: /^unauthorized_client: AADSTS700016/,
+    },
+    {
+      name: 'wrong secret',
+      microsoft: { clientSecret: 'secret-id-copied-instead' },
+      generic: { clientSecret: 'secret-id-copied-instead' },
+      reason: 'invalid_client_secret',
+      kind: 'configuration',
+      reply: /^invalid_client: AADSTS7000215/,
+    },
     {
       name: 'expired secret',
       microsoft: { clientId: OTHER_CLIENT, clientSecret: OTHER_SECRET },
@@ -180,16 +200,43 @@ describe('token errors from the endpoint, for both sources', () => {
       kind: 'configuration',
       reply: /AADSTS7000222/,
     },
-    { name: 'scope without /.default', microsoft: { scopes: ['https://outlook.office365.com'] }, generic: { scopes: ['https://outlook.office365.com'] }, reason: 'invalid_scope', kind: 'configuration', reply: /AADSTS1002012/ },
+    {
+      name: 'scope without /.default',
+      microsoft: { scopes: ['https://outlook.office365.com'] },
+      generic: { scopes: ['https://outlook.office365.com'] },
+      reason: 'invalid_scope',
+      kind: 'configuration',
+      reply: /AADSTS1002012/,
+    },
     {
       name: 'throttled with Retry-After',
-      prepare: () => server.failNext({ status: 429, headers: { 'retry-after': '42' }, body: { error: 'temporarily_unavailable', error_description: 'AADSTS50196: The server terminated an operation because it encountered a client request loop.', error_codes: [50196] } }),
+      prepare: () =>
+        server.failNext({
+          status: 429,
+          headers: { 'retry-after': '42' },
+          body: {
+            error: 'temporarily_unavailable',
+            error_description: 'AADSTS50196: The server terminated an operation because it encountered a client request loop.',
+            error_codes: [50196],
+          },
+        }),
       reason: 'token_endpoint_throttled',
       kind: 'transient',
       retryAfter: 42,
     },
-    { name: 'server error', prepare: () => server.failNext({ status: 500, body: 'Internal Server Error' }), reason: 'token_endpoint_unavailable', kind: 'transient', reply: /500/ },
-    { name: 'malformed JSON', prepare: () => server.failNext({ status: 200, body: '{"access_token": ' }), reason: 'token_endpoint_unavailable', kind: 'transient' },
+    {
+      name: 'server error',
+      prepare: () => server.failNext({ status: 500, body: 'Internal Server Error' }),
+      reason: 'token_endpoint_unavailable',
+      kind: 'transient',
+      reply: /500/,
+    },
+    {
+      name: 'malformed JSON',
+      prepare: () => server.failNext({ status: 200, body: '{"access_token": ' }),
+      reason: 'token_endpoint_unavailable',
+      kind: 'transient',
+    },
   ];
 
   for (const row of cases) {

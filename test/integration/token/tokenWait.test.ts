@@ -28,7 +28,14 @@ const WAIT_SECONDS = 120;
 const answers: Array<[string, InjectedReply]> = [
   [
     '429 with Retry-After',
-    { status: 429, headers: { 'retry-after': String(WAIT_SECONDS) }, body: { error: 'temporarily_unavailable', error_description: 'AADSTS50196: The server terminated an operation because it encountered a client request loop.' } },
+    {
+      status: 429,
+      headers: { 'retry-after': String(WAIT_SECONDS) },
+      body: {
+        error: 'temporarily_unavailable',
+        error_description: 'AADSTS50196: The server terminated an operation because it encountered a client request loop.',
+      },
+    },
   ],
   ['503 with Retry-After', { status: 503, headers: { 'retry-after': String(WAIT_SECONDS) }, body: 'Service Unavailable' }],
 ];
@@ -50,7 +57,10 @@ for (const [name, answer] of answers) {
         assert.equal(outcome.status, 'retry-scheduled');
         if (outcome.status !== 'retry-scheduled') continue;
         assert.match(outcome.reason, /^token_endpoint_(throttled|unavailable)$/);
-        assert.ok(outcome.delaySeconds >= WAIT_SECONDS - 10 && outcome.delaySeconds <= WAIT_SECONDS, `waits out the endpoint's wait: ${outcome.delaySeconds} s`);
+        assert.ok(
+          outcome.delaySeconds >= WAIT_SECONDS - 10 && outcome.delaySeconds <= WAIT_SECONDS,
+          `waits out the endpoint's wait: ${outcome.delaySeconds} s`,
+        );
       }
     } finally {
       await harness.close();

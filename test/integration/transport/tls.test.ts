@@ -14,7 +14,11 @@ describe('sharedSecureContext', () => {
   const TLS_1_1_ONLY: tls.TlsOptions = { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' };
 
   /** Connects to a loopback TLS server with the given server certificate and settings; resolves with the error, if any. */
-  async function handshake(server: { certPem: string; keyPem: string }, client: tls.ConnectionOptions, serverOptions: tls.TlsOptions = {}): Promise<Error | undefined> {
+  async function handshake(
+    server: { certPem: string; keyPem: string },
+    client: tls.ConnectionOptions,
+    serverOptions: tls.TlsOptions = {},
+  ): Promise<Error | undefined> {
     const listener = tls.createServer({ cert: server.certPem, key: server.keyPem, ...serverOptions }, (socket) => socket.end());
     listener.on('tlsClientError', () => undefined);
     await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
@@ -56,7 +60,11 @@ describe('sharedSecureContext', () => {
     try {
       const server = await createLocalCertificates(join(dir, 'legacy'));
       const plain = tls.createSecureContext({ ca: [server.caPem] });
-      assert.equal(await handshake(server, { secureContext: plain }, TLS_1_1_ONLY), undefined, 'control: with these defaults a context without a minimum speaks TLS 1.1');
+      assert.equal(
+        await handshake(server, { secureContext: plain }, TLS_1_1_ONLY),
+        undefined,
+        'control: with these defaults a context without a minimum speaks TLS 1.1',
+      );
       assert.ok(await handshake(server, { secureContext: sharedSecureContext(server.caPem) }, TLS_1_1_ONLY), 'the shared context refuses TLS 1.1 all the same');
     } finally {
       tls.DEFAULT_MIN_VERSION = saved.minVersion;

@@ -7,7 +7,19 @@ import assert from 'node:assert/strict';
 import { isIdentityVariable, withIdentityEnvironment } from '../../../src/cli/identityEnvironment';
 
 test('the managed identity and DefaultAzureCredential variables are identity variables; relay settings are not', () => {
-  for (const name of ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'IDENTITY_SERVER_THUMBPRINT', 'MSI_ENDPOINT', 'MSI_SECRET', 'IMDS_ENDPOINT', 'AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'AZURE_POD_IDENTITY_AUTHORITY_HOST', 'MSAL_FORCE_REGION']) {
+  for (const name of [
+    'IDENTITY_ENDPOINT',
+    'IDENTITY_HEADER',
+    'IDENTITY_SERVER_THUMBPRINT',
+    'MSI_ENDPOINT',
+    'MSI_SECRET',
+    'IMDS_ENDPOINT',
+    'AZURE_CLIENT_ID',
+    'AZURE_TENANT_ID',
+    'AZURE_FEDERATED_TOKEN_FILE',
+    'AZURE_POD_IDENTITY_AUTHORITY_HOST',
+    'MSAL_FORCE_REGION',
+  ]) {
     assert.ok(isIdentityVariable(name), name);
   }
   for (const name of ['OAUTH2_CLIENT_SECRET', 'MANAGED_IDENTITY_CLIENT_ID', 'KEYVAULT_URL', 'AzureWebJobsStorage', 'PATH', 'NODE_OPTIONS']) {
@@ -26,6 +38,9 @@ test('while it runs, process.env holds the settings’ identity variables (and n
 
 test('the previous values come back when the run fails', async () => {
   const env: NodeJS.ProcessEnv = { MSI_ENDPOINT: 'before' };
-  await assert.rejects(withIdentityEnvironment({ MSI_ENDPOINT: 'during' }, async () => Promise.reject(new Error('boom')), env), /boom/);
+  await assert.rejects(
+    withIdentityEnvironment({ MSI_ENDPOINT: 'during' }, async () => Promise.reject(new Error('boom')), env),
+    /boom/,
+  );
   assert.deepEqual(env, { MSI_ENDPOINT: 'before' });
 });

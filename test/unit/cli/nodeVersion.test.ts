@@ -21,7 +21,10 @@ test('on Node.js 22 there is nothing to say; on any other, one line with the ver
   // Newer is not 22 either (package.json engines: >=22 <23), and no command means the doctor.
   assert.match(nodeVersionProblem('24.1.0', [], PACKAGE_ROOT)!, /but this is Node\.js 24\.1\.0: run \.\/dev doctor \(/);
   // From a folder below the package, a relative ./dev path; from elsewhere, its full path.
-  assert.match(nodeVersionProblem('18.19.0', ['setup'], join(PACKAGE_ROOT, 'src'))!, new RegExp(`run ${join(PACKAGE_ROOT, 'dev').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} setup `));
+  assert.match(
+    nodeVersionProblem('18.19.0', ['setup'], join(PACKAGE_ROOT, 'src'))!,
+    new RegExp(`run ${join(PACKAGE_ROOT, 'dev').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} setup `),
+  );
   assert.match(nodeVersionProblem('18.19.0', ['replay', "it's"], tmpdir())!, /dev replay 'it'\\''s' \(/);
 });
 

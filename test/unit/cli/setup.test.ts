@@ -40,7 +40,7 @@ test('the Azure CLI commands: secret with an expiry, into Key Vault with the sam
   assert.match(script, /MAIL_ALLOWED_FROM=noreply@contoso\.com,o'brien@contoso\.com/);
 });
 
-test("the common mistakes are refused: the client id given as object id, a non-GUID, a bad mailbox", () => {
+test('the common mistakes are refused: the client id given as object id, a non-GUID, a bad mailbox', () => {
   const problems = checkSetupValues({ ...values, objectId: values.clientId, tenantId: 'not a tenant', mailbox: 'relay' });
   assert.equal(problems.length, 3, problems.join('\n'));
   assert.match(problems.join('\n'), /--object-id: is the Application \(client\) ID/);

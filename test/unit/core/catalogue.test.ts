@@ -61,7 +61,10 @@ describe('the catalogue is the one place a remedy is written', () => {
     assert.equal(flagged(`const make = (text: string, remedy?: string) => text; make('a', 'Check the vault.');`), 1);
     assert.equal(flagged(`const finding = { finding: 'x', steps: [], fix: 'Run the doctor again.' };`), 1);
     assert.equal(flagged(`const e = { reason: 'x', ...advice('attachment_not_found') }; const f = { remedy: remedyText('secret_renewal') };`), 0);
-    assert.equal(flagged(`const e = { remedy: failure.remedy, diagnosis: failure.diagnosis }; const g = { fix: error.remedy ?? remedyText('see_provider_reply') };`), 0);
+    assert.equal(
+      flagged(`const e = { remedy: failure.remedy, diagnosis: failure.diagnosis }; const g = { fix: error.remedy ?? remedyText('see_provider_reply') };`),
+      0,
+    );
   });
 });
 
@@ -103,14 +106,34 @@ describe('classifiers name the entry by id, with its text', () => {
   const container = new ContainerClient('http://127.0.0.1:10000/devstoreaccount1/attachments');
 
   const table: Array<[string, RelayError, CatalogueId, string]> = [
-    ['535 5.7.139', smtp('AUTH XOAUTH2', '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled'), 'smtp_auth_disabled', remedyOf('smtp_auth_disabled')],
+    [
+      '535 5.7.139',
+      smtp('AUTH XOAUTH2', '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled'),
+      'smtp_auth_disabled',
+      remedyOf('smtp_auth_disabled'),
+    ],
     ['530 STARTTLS first', smtp('MAIL FROM', '530 5.7.0 Must issue a STARTTLS command first'), 'smtp_tls_failed', remedyOf('smtp_tls_failed')],
     ['5xx to EHLO', smtp('EHLO', '554 5.7.1 go away'), 'smtp_session_refused', remedyOf('smtp_session_refused')],
-    ['Postfix: not owned, at every RCPT TO', smtp('MAIL FROM', '553 5.7.1 <b@example.com>: Sender address rejected: not owned by user a@example.com'), 'sender_not_owned', remedyOf('sender_not_owned')],
+    [
+      'Postfix: not owned, at every RCPT TO',
+      smtp('MAIL FROM', '553 5.7.1 <b@example.com>: Sender address rejected: not owned by user a@example.com'),
+      'sender_not_owned',
+      remedyOf('sender_not_owned'),
+    ],
     ['AADSTS7000215', entra(401, 'invalid_client', 7000215), 'invalid_client_secret', remedyOf('invalid_client_secret')],
     ['another OAuth refusal', entra(400, 'unauthorized_client', 123456), 'token_request_rejected', remedyOf('token_request_rejected')],
-    ['Key Vault 404', classifyKeyVaultError({ statusCode: 404, message: 'not found' }, 'Key Vault'), 'key_vault_secret_not_found', remedyText('key_vault_secret_not_found')],
-    ['Key Vault 403', classifyKeyVaultError({ statusCode: 403, message: 'forbidden' }, 'Key Vault'), 'key_vault_access_denied', remedyText('key_vault_access_denied')],
+    [
+      'Key Vault 404',
+      classifyKeyVaultError({ statusCode: 404, message: 'not found' }, 'Key Vault'),
+      'key_vault_secret_not_found',
+      remedyText('key_vault_secret_not_found'),
+    ],
+    [
+      'Key Vault 403',
+      classifyKeyVaultError({ statusCode: 403, message: 'forbidden' }, 'Key Vault'),
+      'key_vault_access_denied',
+      remedyText('key_vault_access_denied'),
+    ],
     ['a queue message that is not JSON', thrown(() => parsePayload('not json')), 'message_not_json', remedyText('message_not_json')],
     [
       'a blob name outside the container',

@@ -83,7 +83,10 @@ describe('a registered secret in every encoded form', () => {
           const firstCarrying = [...encoded].findIndex((_, i) => carries(i));
           const lastCarrying = encoded.length - 1 - [...encoded].reverse().findIndex((_, i) => carries(encoded.length - 1 - i));
           assert.ok(encoded.startsWith(left) && left.length <= firstCarrying, `${encoding} after ${before}: ${out}`);
-          assert.ok(encoded.endsWith(right) && right.replace(/=+$/, '').length <= encoded.replace(/=+$/, '').length - lastCarrying - 1, `${encoding} after ${before}: ${out}`);
+          assert.ok(
+            encoded.endsWith(right) && right.replace(/=+$/, '').length <= encoded.replace(/=+$/, '').length - lastCarrying - 1,
+            `${encoding} after ${before}: ${out}`,
+          );
         }
       }
     }

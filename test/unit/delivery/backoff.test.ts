@@ -13,8 +13,14 @@ test('delays double from the first delay and stop at the cap', () => {
 });
 
 test('jitter stays within 0.8 to 1.2 of the backoff', () => {
-  assert.equal(retryDelaySeconds(3, policy, plain, () => 0), 96);
-  assert.equal(retryDelaySeconds(3, policy, plain, () => 0.999999), 144);
+  assert.equal(
+    retryDelaySeconds(3, policy, plain, () => 0),
+    96,
+  );
+  assert.equal(
+    retryDelaySeconds(3, policy, plain, () => 0.999999),
+    144,
+  );
 });
 
 test("a provider's Retry-After wins over a shorter backoff, even above the cap, up to an hour", () => {

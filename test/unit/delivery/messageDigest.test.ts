@@ -26,7 +26,14 @@ test('one message, one digest: JSON whitespace and key order, base64 text, addre
   assert.match(reference, /^rm1:sha256:[0-9a-f]{64}$/);
   assert.equal(digest(JSON.stringify(base, null, 2)), reference);
   assert.equal(digest(Buffer.from(JSON.stringify(base)).toString('base64')), reference);
-  const reordered = { attachments: base.attachments, headers: { 'X-Customer': 'c-9', 'X-Ticket': '4711' }, text: base.text, subject: base.subject, to: base.to, id: base.id };
+  const reordered = {
+    attachments: base.attachments,
+    headers: { 'X-Customer': 'c-9', 'X-Ticket': '4711' },
+    text: base.text,
+    subject: base.subject,
+    to: base.to,
+    id: base.id,
+  };
   assert.equal(digest(reordered), reference);
   assert.equal(digest({ ...base, to: [{ name: 'Ana Souza', address: 'ana@example.net' }] }), reference);
   assert.equal(digest({ ...base, to: 'Ana Souza <ana@example.net>' }), reference);

@@ -66,23 +66,38 @@ describe('classified failures map onto the list', () => {
     ['AADSTS7000215', entra(401, 'invalid_client', 7000215), 'invalid_client_secret'],
     ['AADSTS7000222', entra(401, 'invalid_client', 7000222), 'expired_client_secret'],
     ['AADSTS1002012', entra(400, 'invalid_scope', 1002012), 'invalid_scope'],
-    ['untrusted certificate at the token endpoint', classifyTokenFailure({ networkError: Object.assign(new Error('self-signed certificate'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }) }), 'token_endpoint_tls'],
+    [
+      'untrusted certificate at the token endpoint',
+      classifyTokenFailure({ networkError: Object.assign(new Error('self-signed certificate'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }) }),
+      'token_endpoint_tls',
+    ],
     ['535 5.7.3', smtp('AUTH XOAUTH2', '535 5.7.3 Authentication unsuccessful'), 'smtp_auth_rejected'],
     ['535 5.7.139', smtp('AUTH XOAUTH2', '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled'), 'smtp_auth_disabled'],
     ['550 5.7.60', smtp('MAIL FROM', '550 5.7.60 SMTP; Client does not have permissions to send as this sender'), 'send_as_denied'],
     ['554 5.2.252', smtp('DATA', '554 5.2.252 SendAsDenied; a not allowed to send as b'), 'send_as_denied'],
     ['430 4.2.0 STOREDRV', smtp('MAIL FROM', '430 4.2.0 STOREDRV; mailbox logon failure'), 'mailbox_logon_failed'],
     ['550 5.7.30', smtp('AUTH RELAY-PASSWORD', '550 5.7.30 Basic authentication is not supported for Client Submission.'), 'basic_auth_unsupported'],
-    ['554 5.2.2 mailbox full', smtp('DATA', '554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionQuotaExceeded'), 'mailbox_full'],
+    [
+      '554 5.2.2 mailbox full',
+      smtp('DATA', '554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionQuotaExceeded'),
+      'mailbox_full',
+    ],
     ['554 5.2.0 SubmissionQuotaExceeded', smtp('DATA', '554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException'), 'quota_exceeded'],
-    ['553 5.7.1 not owned by user', smtp('MAIL FROM', '553 5.7.1 <b@example.com>: Sender address rejected: not owned by user a@example.com'), 'sender_not_owned'],
+    [
+      '553 5.7.1 not owned by user',
+      smtp('MAIL FROM', '553 5.7.1 <b@example.com>: Sender address rejected: not owned by user a@example.com'),
+      'sender_not_owned',
+    ],
   ];
   for (const [name, error, id] of table) {
     test(`${name} → ${id}, with the list's remedy and steps`, () => {
       assert.equal(diagnosisOfError(error), id);
       assert.equal(error.remedy, remedyOf(id));
       const finding = findingOfError(error);
-      assert.deepEqual(finding.steps, DIAGNOSES[id].steps.map((step) => stepLabel(step)));
+      assert.deepEqual(
+        finding.steps,
+        DIAGNOSES[id].steps.map((step) => stepLabel(step)),
+      );
       assert.equal(finding.providerReply, error.providerReply);
     });
   }
@@ -107,7 +122,11 @@ describe('classified failures map onto the list', () => {
 describe('settings problems', () => {
   const cases: Array<[string, ConfigError, DiagnosisId]> = [
     ['secret ID', configErrorOf({ OAUTH2_CLIENT_SECRET: '11111111-2222-4333-8444-555555555555' }), 'client_secret_is_id'],
-    ['Key Vault reference', configErrorOf({ OAUTH2_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=https://relay-kv.vault.azure.net/secrets/x/)' }), 'secret_unreadable'],
+    [
+      'Key Vault reference',
+      configErrorOf({ OAUTH2_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=https://relay-kv.vault.azure.net/secrets/x/)' }),
+      'secret_unreadable',
+    ],
     ['scope', configErrorOf({ OAUTH2_SCOPES: 'x' }), 'invalid_scope'],
     ['anything else', configErrorOf({ SMTP_PORT: 'x' }), 'settings_invalid'],
   ];
@@ -124,9 +143,15 @@ describe('settings problems', () => {
     assert.equal(diagnosisOf({ OAUTH2_SCOPES: 'https://outlook.office365.com/.default, https://outlook.office.com/.default' }), 'invalid_scope');
     assert.equal(diagnosisOf({ SMTP_HOST: '@Microsoft.KeyVault(SecretUri=https://relay-kv.vault.azure.net/secrets/x/)' }), 'secret_unreadable');
     assert.equal(diagnosisOf({ OAUTH2_CLIENT_SECRET: '11111111-2222-4333-8444-555555555555', OAUTH2_SCOPES: 'x', SMTP_PORT: 'x' }), 'client_secret_is_id');
-    assert.equal(diagnosisOf({ OAUTH2_SCOPES: 'x', OAUTH2_CLIENT_ID: '@Microsoft.KeyVault(SecretUri=https://relay-kv.vault.azure.net/secrets/x/)' }), 'secret_unreadable');
+    assert.equal(
+      diagnosisOf({ OAUTH2_SCOPES: 'x', OAUTH2_CLIENT_ID: '@Microsoft.KeyVault(SecretUri=https://relay-kv.vault.azure.net/secrets/x/)' }),
+      'secret_unreadable',
+    );
     // A secret set where none belongs: removing it is the fix, whatever it holds.
-    assert.equal(diagnosisOf({ OAUTH2_CLIENT_SECRET: '11111111-2222-4333-8444-555555555555', OAUTH2_AUTH_MODE: 'managed-identity-federation' }), 'settings_invalid');
+    assert.equal(
+      diagnosisOf({ OAUTH2_CLIENT_SECRET: '11111111-2222-4333-8444-555555555555', OAUTH2_AUTH_MODE: 'managed-identity-federation' }),
+      'settings_invalid',
+    );
   });
 
   test("a problem's words do not pick the diagnosis, the id it carries does", () => {

@@ -55,7 +55,11 @@ describe('parseMailboxText and addressKey', () => {
     for (const text of ['A <a@x.test> <b@y.test>', '<a@x.test> <b@y.test>', 'A <<a@x.test>>', 'A <a@x.test>>', '<a@x.test>b <c@y.test>', 'A > <a@x.test>']) {
       assert.equal(parseMailboxText(text), undefined, text);
     }
-    assert.deepEqual(parseMailboxText('"A <a@x.test>" <b@y.test>'), { name: 'A <a@x.test>', address: 'b@y.test' }, 'brackets inside quotes are the name (refused elsewhere: it shows another address)');
+    assert.deepEqual(
+      parseMailboxText('"A <a@x.test>" <b@y.test>'),
+      { name: 'A <a@x.test>', address: 'b@y.test' },
+      'brackets inside quotes are the name (refused elsewhere: it shows another address)',
+    );
     assert.deepEqual(parseMailboxText('"Say \\"hi\\" <x>" <b@y.test>'), { name: 'Say "hi" <x>', address: 'b@y.test' });
   });
 
@@ -127,7 +131,8 @@ describe('isOwnedHeader', () => {
   });
 
   it('names the fields that are sent verbatim (no encoded words)', () => {
-    for (const name of ['in-reply-to', 'References', 'List-Unsubscribe', 'list-id', 'Archived-At', 'OTP-Token']) assert.equal(isVerbatimHeader(name), true, name);
+    for (const name of ['in-reply-to', 'References', 'List-Unsubscribe', 'list-id', 'Archived-At', 'OTP-Token'])
+      assert.equal(isVerbatimHeader(name), true, name);
     for (const name of ['X-Ticket', 'Keywords', 'Comments', 'Listing']) assert.equal(isVerbatimHeader(name), false, name);
   });
 });

@@ -95,7 +95,10 @@ describe('the blob-name rule', () => {
   it('refuses every hostile name in validation, at $.attachments[i].blob, as invalid_message', () => {
     for (const name of HOSTILE_NAMES) {
       const problems = blobProblems(name);
-      assert.ok(problems.some((problem) => problem.startsWith('$.attachments[0].blob: must ')), `${JSON.stringify(name)}: ${problems.join('; ')}`);
+      assert.ok(
+        problems.some((problem) => problem.startsWith('$.attachments[0].blob: must ')),
+        `${JSON.stringify(name)}: ${problems.join('; ')}`,
+      );
     }
   });
 
@@ -109,20 +112,28 @@ describe('the blob-name rule', () => {
     ]);
     assert.deepEqual(blobProblems('a/../b'), ['$.attachments[0].blob: must not contain "." or ".." segments']);
     assert.deepEqual(blobProblems('%2e%2e/x'), ['$.attachments[0].blob: must be the name as stored, not percent-encoded (no %XX escapes)']);
-    assert.deepEqual(blobProblems('https://evil.example/x'), ['$.attachments[0].blob: must be a name inside the attachment container, not a URL (it starts with "https:")']);
-    const second = parseProblemsOf([{ filename: 'a', content: 'aGk=' }, { filename: 'b', blob: 'x?y' }]);
+    assert.deepEqual(blobProblems('https://evil.example/x'), [
+      '$.attachments[0].blob: must be a name inside the attachment container, not a URL (it starts with "https:")',
+    ]);
+    const second = parseProblemsOf([
+      { filename: 'a', content: 'aGk=' },
+      { filename: 'b', blob: 'x?y' },
+    ]);
     assert.deepEqual(second, ['$.attachments[1].blob: must not contain "?" or "#" (a blob name has no query string or fragment)']);
   });
 
   it('refuses hostile names in AttachmentBlobs too, before building any request, with the same reason', () => {
     for (const [style, container] of containers) {
       for (const name of HOSTILE_NAMES) {
-        assert.throws(() => containedBlobClient(container, name), (error: unknown) => {
-          assert.ok(error instanceof RelayError, `${style} ${JSON.stringify(name)}: ${String(error)}`);
-          assert.equal(error.reason, 'invalid_message');
-          assert.equal(error.kind, 'permanent');
-          return true;
-        });
+        assert.throws(
+          () => containedBlobClient(container, name),
+          (error: unknown) => {
+            assert.ok(error instanceof RelayError, `${style} ${JSON.stringify(name)}: ${String(error)}`);
+            assert.equal(error.reason, 'invalid_message');
+            assert.equal(error.kind, 'permanent');
+            return true;
+          },
+        );
       }
     }
   });
@@ -149,7 +160,41 @@ function parseProblemsOf(attachments: unknown[]): string[] {
 }
 
 /** Names built from the pieces that matter for paths and URLs, and any Unicode at all. */
-const PIECES = ['.', '..', '/', '//', '\\', '%2e', '%2E', '%2f', '%5C', '%25', '%', '?', '#', ':', 'https:', 'a', 'Z', '0', ' ', 'ü', '😀', '\u2028', '\u2029', '\u0085', '\n', '\u0000', '\ud800', '\udfff', '~', "'", '+', '&', '='];
+const PIECES = [
+  '.',
+  '..',
+  '/',
+  '//',
+  '\\',
+  '%2e',
+  '%2E',
+  '%2f',
+  '%5C',
+  '%25',
+  '%',
+  '?',
+  '#',
+  ':',
+  'https:',
+  'a',
+  'Z',
+  '0',
+  ' ',
+  'ü',
+  '😀',
+  '\u2028',
+  '\u2029',
+  '\u0085',
+  '\n',
+  '\u0000',
+  '\ud800',
+  '\udfff',
+  '~',
+  "'",
+  '+',
+  '&',
+  '=',
+];
 const nameArbitrary = fc.oneof(
   fc.array(fc.constantFrom(...PIECES), { minLength: 1, maxLength: 12 }).map((pieces) => pieces.join('')),
   fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }),

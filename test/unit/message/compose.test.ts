@@ -134,10 +134,7 @@ describe('toMailOptions', () => {
   });
 
   it('never lets the message make the relay read a file or URL', () => {
-    const options = toMailOptions(
-      fromPayload({ to: 'ada@example.com', text: 'x', attachments: [{ filename: 'a.txt', content: 'aGk=' }] }),
-      MAIL,
-    );
+    const options = toMailOptions(fromPayload({ to: 'ada@example.com', text: 'x', attachments: [{ filename: 'a.txt', content: 'aGk=' }] }), MAIL);
     assert.equal(options.disableFileAccess, true);
     assert.equal(options.disableUrlAccess, true);
     for (const attachment of options.attachments ?? []) {
@@ -174,10 +171,24 @@ describe('toMailOptions', () => {
 
   it('encodes a long unbroken subject and header value, so every header line folds to 78; verbatim fields stay as written', async () => {
     const built = await build(
-      fromPayload({ to: 'ada@example.com', subject: 'S'.repeat(2000), text: 'x', headers: { 'X-Long': `a ${'L'.repeat(300)} b`, 'List-Unsubscribe': `<https://contoso.com/u/${'t'.repeat(200)}>` } }),
+      fromPayload({
+        to: 'ada@example.com',
+        subject: 'S'.repeat(2000),
+        text: 'x',
+        headers: { 'X-Long': `a ${'L'.repeat(300)} b`, 'List-Unsubscribe': `<https://contoso.com/u/${'t'.repeat(200)}>` },
+      }),
     );
     assert.equal(built.parsed.subject, 'S'.repeat(2000));
-    const listLines = built.headerLines.filter((line, index, lines) => line.startsWith('List-Unsubscribe:') || (/^[ \t]/.test(line) && lines.slice(0, index).reverse().find((l) => !/^[ \t]/.test(l))?.startsWith('List-Unsubscribe:')));
+    const listLines = built.headerLines.filter(
+      (line, index, lines) =>
+        line.startsWith('List-Unsubscribe:') ||
+        (/^[ \t]/.test(line) &&
+          lines
+            .slice(0, index)
+            .reverse()
+            .find((l) => !/^[ \t]/.test(l))
+            ?.startsWith('List-Unsubscribe:')),
+    );
     assert.equal(listLines.join('').replace(/^List-Unsubscribe:\s*/, ''), `<https://contoso.com/u/${'t'.repeat(200)}>`, 'a URL is never encoded');
     for (const line of built.headerLines) {
       if (!listLines.includes(line)) assert.ok(line.length <= 78, `header line of ${line.length}: ${line.slice(0, 40)}`);

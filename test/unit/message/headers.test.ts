@@ -5,9 +5,15 @@ import { REFUSED_HEADERS, refusedHeader, refusedHeaderSummary } from '../../../s
 
 describe('the refused-header list', () => {
   it('is the one the schema documents: its description carries the list from headers.ts', () => {
-    assert.ok(schema.properties.headers.description.includes(refusedHeaderSummary()), 'the list in headers.ts changed: copy refusedHeaderSummary() into properties.headers.description of message.schema.json');
+    assert.ok(
+      schema.properties.headers.description.includes(refusedHeaderSummary()),
+      'the list in headers.ts changed: copy refusedHeaderSummary() into properties.headers.description of message.schema.json',
+    );
     const listed = /Refused names \([^)]*\): ([^.]*)\./.exec(schema.properties.headers.description)![1]!.split(', ');
-    assert.deepEqual(listed, REFUSED_HEADERS.map((rule) => rule.name));
+    assert.deepEqual(
+      listed,
+      REFUSED_HEADERS.map((rule) => rule.name),
+    );
   });
 
   it('gives every entry a source and a problem text, and names each once', () => {

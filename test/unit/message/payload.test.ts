@@ -43,8 +43,7 @@ describe('descriptions of queue messages that are not a JSON object', () => {
     {
       name: 'a JSON string (the host hands over its content)',
       payload: 'to: a@example.net',
-      description:
-        `the queue message is not a JSON object but a JSON string, or text that is neither JSON nor base64-encoded JSON (${parseError('to: a@example.net')})`,
+      description: `the queue message is not a JSON object but a JSON string, or text that is neither JSON nor base64-encoded JSON (${parseError('to: a@example.net')})`,
     },
     // As raw text or bytes (no host parsing).
     { name: 'the text null', payload: 'null', description: 'the queue message is JSON null, not a JSON object' },
@@ -66,8 +65,7 @@ describe('descriptions of queue messages that are not a JSON object', () => {
     {
       name: 'a word that is base64 by accident ("test" decodes to bytes that are not text)',
       payload: 'test',
-      description:
-        `the queue message is not a JSON object but a JSON string, or text that is neither JSON nor base64-encoded JSON (${parseError('test')})`,
+      description: `the queue message is not a JSON object but a JSON string, or text that is neither JSON nor base64-encoded JSON (${parseError('test')})`,
     },
     {
       name: 'broken JSON text (meant as an object, not a string)',
@@ -91,7 +89,10 @@ describe('descriptions of queue messages that are not a JSON object', () => {
       // Text that is not JSON: the parser quotes its start, CR, LF and NUL included.
       { payload: `\u0001\r\n${'\u0000'.repeat(10)}`, quoted: /^Unexpected token '\\u0001', "\\u0001\\u000d\\u000a(\\u0000){10}" is not valid JSON$/ },
       // Base64 of text that is not JSON: the decoded text is quoted, line separators escaped.
-      { payload: base64(`\u2028Bcc: evil@example.org${'x'.repeat(60_000)}`), quoted: /^Unexpected token '\\u2028', "\\u2028Bcc: [^"]*"\.\.\. is not valid JSON$/ },
+      {
+        payload: base64(`\u2028Bcc: evil@example.org${'x'.repeat(60_000)}`),
+        quoted: /^Unexpected token '\\u2028', "\\u2028Bcc: [^"]*"\.\.\. is not valid JSON$/,
+      },
     ];
     for (const { payload, quoted } of texts) {
       const text = description(payload);

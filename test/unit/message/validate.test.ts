@@ -76,7 +76,13 @@ describe('payload forms', () => {
   }
 
   it('rejects JSON that is not an object as invalid_json, naming what it is', () => {
-    const kinds: Array<[unknown, string]> = [['[]', 'a JSON array'], ['"text"', 'a JSON string'], [42, 'a JSON number'], [true, 'a JSON boolean'], [null, 'JSON null']];
+    const kinds: Array<[unknown, string]> = [
+      ['[]', 'a JSON array'],
+      ['"text"', 'a JSON string'],
+      [42, 'a JSON number'],
+      [true, 'a JSON boolean'],
+      [null, 'JSON null'],
+    ];
     for (const [payload, kind] of kinds) {
       const error = rejection(payload);
       assert.equal(error.reason, 'invalid_json');
@@ -102,7 +108,12 @@ describe('valid messages', () => {
     {
       name: 'display names in strings and objects',
       payload: { to: ['Ada Lovelace <ada@example.com>', { name: 'Grace Hopper', address: 'grace@example.com' }], text: 'x' },
-      expect: { to: [{ name: 'Ada Lovelace', address: 'ada@example.com' }, { name: 'Grace Hopper', address: 'grace@example.com' }] },
+      expect: {
+        to: [
+          { name: 'Ada Lovelace', address: 'ada@example.com' },
+          { name: 'Grace Hopper', address: 'grace@example.com' },
+        ],
+      },
     },
     {
       name: 'a quoted display name with a comma',
@@ -139,12 +150,24 @@ describe('valid messages', () => {
     },
     {
       name: 'subject, id and extra headers',
-      payload: { id: 'order-4711/confirmation', subject: 'Grüße 👋', to: 'ada@example.com', text: 'x', headers: { 'X-Ticket': '4711', 'List-Unsubscribe': '<mailto:u@contoso.com>' } },
+      payload: {
+        id: 'order-4711/confirmation',
+        subject: 'Grüße 👋',
+        to: 'ada@example.com',
+        text: 'x',
+        headers: { 'X-Ticket': '4711', 'List-Unsubscribe': '<mailto:u@contoso.com>' },
+      },
       expect: { id: 'order-4711/confirmation', subject: 'Grüße 👋', headers: { 'X-Ticket': '4711', 'List-Unsubscribe': '<mailto:u@contoso.com>' } },
     },
     {
       name: 'exactly the recipient limit (reply-to not counted)',
-      payload: { to: ['a@example.com', 'b@example.com'], cc: 'c@example.com', bcc: ['d@example.com', 'e@example.com'], replyTo: ['f@example.com', 'g@example.com'], text: 'x' },
+      payload: {
+        to: ['a@example.com', 'b@example.com'],
+        cc: 'c@example.com',
+        bcc: ['d@example.com', 'e@example.com'],
+        replyTo: ['f@example.com', 'g@example.com'],
+        text: 'x',
+      },
       expect: { bcc: [{ address: 'd@example.com' }, { address: 'e@example.com' }] },
     },
     {
@@ -161,7 +184,12 @@ describe('valid messages', () => {
       expect: {
         attachments: [
           { filename: 'report.txt', content: Buffer.from('Hello, world!') },
-          { filename: 'logo.png', contentType: 'image/png', content: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), contentId: 'logo@contoso.com' },
+          {
+            filename: 'logo.png',
+            contentType: 'image/png',
+            content: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+            contentId: 'logo@contoso.com',
+          },
           { filename: 'empty.bin', contentType: 'application/octet-stream; name=empty.bin', content: Buffer.alloc(0) },
         ],
       },
@@ -205,7 +233,20 @@ describe('invalid messages list every problem with its path', () => {
     },
     {
       name: 'malformed addresses',
-      payload: { to: ['ada', 'ada@', '@example.com', 'ada@example', 'a b@example.com', 'ada@exa_mple.com', 'ada@1.2.3.4', 'ada@example.com (Ada)', 'Ada <ada@example.com> x'], text: 'x' },
+      payload: {
+        to: [
+          'ada',
+          'ada@',
+          '@example.com',
+          'ada@example',
+          'a b@example.com',
+          'ada@exa_mple.com',
+          'ada@1.2.3.4',
+          'ada@example.com (Ada)',
+          'Ada <ada@example.com> x',
+        ],
+        text: 'x',
+      },
       problems: [0, 1, 2, 3, 4, 5, 6, 7, 8].map(
         (index) => `$.to[${index}]: must be exactly one e-mail address, written "a@example.com" or "Name <a@example.com>"`,
       ),
@@ -221,25 +262,19 @@ describe('invalid messages list every problem with its path', () => {
     {
       name: 'recipient objects',
       payload: { to: [{ name: 'Ada' }, { address: 'Ada <ada@example.com>' }, { address: 'ada@example.com', email: 'x' }], text: 'x' },
-      problems: [
-        '$.to[0].address: is required',
-        '$.to[1].address: must be an e-mail address (local@domain)',
-        '$.to[2].email: is not a known field',
-      ],
+      problems: ['$.to[0].address: is required', '$.to[1].address: must be an e-mail address (local@domain)', '$.to[2].email: is not a known field'],
     },
     {
       name: 'bodies, subject and id of the wrong type or form',
       payload: { to: 'ada@example.com', text: 1, html: null, subject: ['x'], id: '' },
-      problems: [
-        '$.id: must NOT have fewer than 1 characters',
-        '$.subject: must be a string',
-        '$.text: must be a string',
-        '$.html: must be a string',
-      ],
+      problems: ['$.id: must NOT have fewer than 1 characters', '$.subject: must be a string', '$.text: must be a string', '$.html: must be a string'],
     },
     {
       name: 'id too long or not ASCII',
-      payload: [{ to: 'ada@example.com', text: 'x', id: 'x'.repeat(201) }, { to: 'ada@example.com', text: 'x', id: 'bestellung-ä' }],
+      payload: [
+        { to: 'ada@example.com', text: 'x', id: 'x'.repeat(201) },
+        { to: 'ada@example.com', text: 'x', id: 'bestellung-ä' },
+      ],
       problems: [],
     },
     {
@@ -316,7 +351,11 @@ describe('header injection and owned headers', () => {
     { name: 'space in a header name', payload: { headers: { 'X Ticket': '1' } }, path: '$.headers["X Ticket"]' },
     { name: 'non-ASCII header name', payload: { headers: { 'X-Größe': '1' } }, path: '$.headers["X-Größe"]' },
     { name: 'CRLF in a file name', payload: { attachments: [{ filename: 'a.txt"\r\nX-Evil: 1', content: '' }] }, path: '$.attachments[0].filename' },
-    { name: 'CRLF in a content type', payload: { attachments: [{ filename: 'a', contentType: 'text/plain\r\nX-Evil: 1', content: '' }] }, path: '$.attachments[0].contentType' },
+    {
+      name: 'CRLF in a content type',
+      payload: { attachments: [{ filename: 'a', contentType: 'text/plain\r\nX-Evil: 1', content: '' }] },
+      path: '$.attachments[0].contentType',
+    },
     { name: 'CRLF in a content id', payload: { attachments: [{ filename: 'a', contentId: 'a\r\nb', content: '' }] }, path: '$.attachments[0].contentId' },
     { name: 'CRLF in the id', payload: { id: 'a\r\nb' }, path: '$.id' },
   ];
@@ -330,8 +369,21 @@ describe('header injection and owned headers', () => {
   }
 
   const owned = [
-    'From', 'To', 'Cc', 'Bcc', 'Reply-To', 'Subject', 'Message-ID', 'Date', 'MIME-Version', 'Content-Type',
-    'Content-Transfer-Encoding', 'Sender', 'content-disposition', 'CONTENT-ID', 'message-id',
+    'From',
+    'To',
+    'Cc',
+    'Bcc',
+    'Reply-To',
+    'Subject',
+    'Message-ID',
+    'Date',
+    'MIME-Version',
+    'Content-Type',
+    'Content-Transfer-Encoding',
+    'Sender',
+    'content-disposition',
+    'CONTENT-ID',
+    'message-id',
   ];
   for (const name of owned) {
     it(`refuses the owned header ${name}`, () => {
@@ -410,7 +462,12 @@ describe('header lines stay within RFC 5322 limits', () => {
     const result = problemsOf({
       to: 'ada@example.com',
       text: 'x',
-      headers: { 'In-Reply-To': '<ü@contoso.com>', References: `<${'r'.repeat(901)}@contoso.com>`, 'List-Unsubscribe': `<https://contoso.com/${'u'.repeat(1000)}>`, 'OTP-Token': 'ü' },
+      headers: {
+        'In-Reply-To': '<ü@contoso.com>',
+        References: `<${'r'.repeat(901)}@contoso.com>`,
+        'List-Unsubscribe': `<https://contoso.com/${'u'.repeat(1000)}>`,
+        'OTP-Token': 'ü',
+      },
     });
     assert.deepEqual(result.problems, [
       '$.headers.In-Reply-To: must be printable ASCII: programs read this field as written, so it cannot be encoded',
@@ -438,7 +495,10 @@ describe('header lines stay within RFC 5322 limits', () => {
       text: 'x',
     });
     const tooLong = /has \d+ characters without a space; a display name in ASCII may have at most 75 in a row/;
-    assert.deepEqual(result.problems.map((problem) => problem.slice(0, problem.indexOf(':'))), ['$.from.name', '$.to[0]', '$.cc.name', '$.bcc[0].name', '$.replyTo']);
+    assert.deepEqual(
+      result.problems.map((problem) => problem.slice(0, problem.indexOf(':'))),
+      ['$.from.name', '$.to[0]', '$.cc.name', '$.bcc[0].name', '$.replyTo'],
+    );
     for (const problem of result.problems) assert.match(problem, tooLong);
     assert.match(result.problems[3]!, /has 82 characters/, 'quotes count as their escaped form');
   });
@@ -446,8 +506,20 @@ describe('header lines stay within RFC 5322 limits', () => {
   it('accepts long display names that fold or are encoded: words of at most 75, or any non-ASCII name', () => {
     const folded = `${'N'.repeat(75)} ${'M'.repeat(75)}`;
     const nonAscii = `Zoë ${'N'.repeat(500)}`;
-    const message = parseQueueMessage({ to: [{ name: folded, address: 'a@example.com' }, { name: nonAscii, address: 'b@example.com' }], text: 'x' }, MAIL);
-    assert.deepEqual(message.to.map((mailbox) => mailbox.name), [folded, nonAscii]);
+    const message = parseQueueMessage(
+      {
+        to: [
+          { name: folded, address: 'a@example.com' },
+          { name: nonAscii, address: 'b@example.com' },
+        ],
+        text: 'x',
+      },
+      MAIL,
+    );
+    assert.deepEqual(
+      message.to.map((mailbox) => mailbox.name),
+      [folded, nonAscii],
+    );
   });
 });
 
@@ -481,7 +553,11 @@ describe('addresses mean what they say', () => {
   it('accepts a display name that shows its own address, or no address at all', () => {
     const message = parseQueueMessage(
       {
-        to: ['"ada@example.com" <ADA@example.com>', { name: "O'Brien <o'brien@example.com>", address: "o'brien@example.com" }, { name: 'Team @ Contoso', address: 't@example.com' }],
+        to: [
+          '"ada@example.com" <ADA@example.com>',
+          { name: "O'Brien <o'brien@example.com>", address: "o'brien@example.com" },
+          { name: 'Team @ Contoso', address: 't@example.com' },
+        ],
         cc: { name: "'jürgen@bücher.de'", address: 'jürgen@xn--bcher-kva.de' },
         text: 'x',
       },
@@ -506,12 +582,22 @@ describe('attachment names and types', () => {
       ['Zoë Ångström – Bericht.pdf', 'Zoë Ångström – Bericht.pdf'],
     ];
     const message = parseQueueMessage({ to: 'ada@example.com', text: 'x', attachments: names.map(([filename]) => ({ filename, content: '' })) }, MAIL);
-    assert.deepEqual(message.attachments.map((attachment) => attachment.filename), names.map(([, base]) => base));
+    assert.deepEqual(
+      message.attachments.map((attachment) => attachment.filename),
+      names.map(([, base]) => base),
+    );
   });
 
   it('refuses a file name with nothing left once its path and invisible characters are removed', () => {
-    const result = problemsOf({ to: 'ada@example.com', text: 'x', attachments: ['../', '..', 'C:\\', '\u202E', 'a/.'].map((filename) => ({ filename, content: '' })) });
-    assert.deepEqual(result.problems, [0, 1, 2, 3, 4].map((index) => `$.attachments[${index}].filename: names no file once its folder path and control characters are removed`));
+    const result = problemsOf({
+      to: 'ada@example.com',
+      text: 'x',
+      attachments: ['../', '..', 'C:\\', '\u202E', 'a/.'].map((filename) => ({ filename, content: '' })),
+    });
+    assert.deepEqual(
+      result.problems,
+      [0, 1, 2, 3, 4].map((index) => `$.attachments[${index}].filename: names no file once its folder path and control characters are removed`),
+    );
   });
 
   it('refuses a charset that readers do not all decode alike, and ambiguous charsets', () => {
@@ -525,13 +611,20 @@ describe('attachment names and types', () => {
         { filename: 'd.txt', contentType: 'text/plain; charset=x-user-defined', content: '' },
       ],
     });
-    assert.deepEqual(result.problems.map((problem) => problem.slice(0, problem.indexOf(':'))), [0, 1, 2, 3].map((index) => `$.attachments[${index}].contentType`));
+    assert.deepEqual(
+      result.problems.map((problem) => problem.slice(0, problem.indexOf(':'))),
+      [0, 1, 2, 3].map((index) => `$.attachments[${index}].contentType`),
+    );
     assert.match(result.problems[0]!, /charset "utf-7"/);
     assert.match(result.problems[2]!, /more than one charset/);
   });
 
   it('refuses a type or subtype longer than RFC 6838 allows', () => {
-    const result = problemsOf({ to: 'ada@example.com', text: 'x', attachments: [{ filename: 'a', contentType: `application/${'x'.repeat(128)}`, content: '' }] });
+    const result = problemsOf({
+      to: 'ada@example.com',
+      text: 'x',
+      attachments: [{ filename: 'a', contentType: `application/${'x'.repeat(128)}`, content: '' }],
+    });
     assert.deepEqual(result.problems, ['$.attachments[0].contentType: must be a MIME type such as application/pdf']);
   });
 });
@@ -551,7 +644,12 @@ describe('sender allow-list and recipient cap', () => {
   });
 
   it('refuses more recipients than MAIL_MAX_RECIPIENTS across to, cc and bcc', () => {
-    const result = problemsOf({ to: ['a@example.com', 'b@example.com'], cc: ['c@example.com', 'd@example.com'], bcc: ['e@example.com', 'f@example.com'], text: 'x' });
+    const result = problemsOf({
+      to: ['a@example.com', 'b@example.com'],
+      cc: ['c@example.com', 'd@example.com'],
+      bcc: ['e@example.com', 'f@example.com'],
+      text: 'x',
+    });
     assert.deepEqual(result, {
       reason: 'too_many_recipients',
       problems: ['$: has 6 recipients in to, cc and bcc; at most 5 are allowed (MAIL_MAX_RECIPIENTS)'],

@@ -32,7 +32,10 @@ describe('assessSecret', () => {
   for (const row of table) {
     it(row.name, () => {
       const findings = assess(row.props);
-      assert.deepEqual(findings.map((finding) => finding.key), row.keys);
+      assert.deepEqual(
+        findings.map((finding) => finding.key),
+        row.keys,
+      );
       if (row.severity) assert.equal(findings[0]!.alert.severity, row.severity);
     });
   }

@@ -78,9 +78,22 @@ test('invalid JSON is dead-lettered at once with the original text intact and no
 });
 
 const permanentCases: Array<[string, RelayError]> = [
-  ['send_as_denied', new RelayError('SendAs denied', { reason: 'send_as_denied', kind: 'permanent', providerReply: '550 5.7.60 SMTP; Client does not have permissions to send as this sender' })],
-  ['recipients_rejected', new RelayError('all rejected', { reason: 'recipients_rejected', kind: 'permanent', providerReply: '550 5.1.10 RESOLVER.ADR.RecipientNotFound' })],
-  ['message_too_large', new RelayError('too large', { reason: 'message_too_large', kind: 'permanent', providerReply: '552 5.3.4 Message size exceeds fixed maximum message size' })],
+  [
+    'send_as_denied',
+    new RelayError('SendAs denied', {
+      reason: 'send_as_denied',
+      kind: 'permanent',
+      providerReply: '550 5.7.60 SMTP; Client does not have permissions to send as this sender',
+    }),
+  ],
+  [
+    'recipients_rejected',
+    new RelayError('all rejected', { reason: 'recipients_rejected', kind: 'permanent', providerReply: '550 5.1.10 RESOLVER.ADR.RecipientNotFound' }),
+  ],
+  [
+    'message_too_large',
+    new RelayError('too large', { reason: 'message_too_large', kind: 'permanent', providerReply: '552 5.3.4 Message size exceeds fixed maximum message size' }),
+  ],
 ];
 for (const [name, failure] of permanentCases) {
   test(`permanent failure ${name} is dead-lettered on the first attempt with the provider's reply`, async () => {
@@ -97,7 +110,11 @@ for (const [name, failure] of permanentCases) {
 
 const retryable = [
   new RelayError('throttled', { reason: 'smtp_throttled', kind: 'transient', providerReply: '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded' }),
-  new RelayError('bad secret', { reason: 'invalid_client_secret', kind: 'configuration', providerReply: 'invalid_client: AADSTS7000215: Invalid client secret provided.' }),
+  new RelayError('bad secret', {
+    reason: 'invalid_client_secret',
+    kind: 'configuration',
+    providerReply: 'invalid_client: AADSTS7000215: Invalid client secret provided.',
+  }),
 ];
 for (const failure of retryable) {
   test(`${failure.kind} failure ${failure.reason} throws for a retry before the last attempt, without dead-lettering`, async () => {
@@ -120,8 +137,15 @@ for (const failure of retryable) {
 }
 
 test('an unexpected error is retried, and dead-lettered as internal_error on the last attempt', async () => {
-  const boom: MessageSender = { send: async () => { throw new TypeError('boom'); } };
-  await assert.rejects(relayQueueMessage(valid, { dequeueCount: 1 }, { config, sender: boom, deadLetters: deadLetterSink() }, recordingLogger()), RetryLaterError);
+  const boom: MessageSender = {
+    send: async () => {
+      throw new TypeError('boom');
+    },
+  };
+  await assert.rejects(
+    relayQueueMessage(valid, { dequeueCount: 1 }, { config, sender: boom, deadLetters: deadLetterSink() }, recordingLogger()),
+    RetryLaterError,
+  );
   const sink = deadLetterSink();
   const outcome = await relayQueueMessage(valid, { dequeueCount: 5 }, { config, sender: boom, deadLetters: sink }, recordingLogger());
   assert.equal(outcome.status, 'dead-lettered');
@@ -132,7 +156,12 @@ test('when the dead-letter record cannot be written the message stays queued (th
   const failure = permanentCases[0]![1];
   const logger = recordingLogger();
   await assert.rejects(
-    relayQueueMessage(valid, { dequeueCount: 1 }, { config, sender: sender(failure), deadLetters: deadLetterSink(new Error('ECONNREFUSED 127.0.0.1:10001')) }, logger),
+    relayQueueMessage(
+      valid,
+      { dequeueCount: 1 },
+      { config, sender: sender(failure), deadLetters: deadLetterSink(new Error('ECONNREFUSED 127.0.0.1:10001')) },
+      logger,
+    ),
     (error: unknown) => error instanceof RetryLaterError && error.failure.reason === 'storage_unavailable',
   );
   assert.ok(logger.lines.some((line) => line.includes('relay.deadletter_failed') && line.includes('send_as_denied')));
@@ -145,7 +174,9 @@ test('a token or secret inside a failure never reaches the log or the retry erro
   const failure = new RelayError(`token ${jwt} with secret ${secret}`, { reason: 'smtp_throttled', kind: 'transient', providerReply: `Bearer ${jwt}` });
   const logger = recordingLogger();
   // Through the composition root's handler, as every entry point gets it (it logs through redaction).
-  const error = await queueHandler({ config, sender: sender(failure), deadLetters: deadLetterSink() })(valid, { dequeueCount: 1 }, logger).catch((e: unknown) => e as Error);
+  const error = await queueHandler({ config, sender: sender(failure), deadLetters: deadLetterSink() })(valid, { dequeueCount: 1 }, logger).catch(
+    (e: unknown) => e as Error,
+  );
   const everything = logger.lines.join('\n') + (error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ''}` : JSON.stringify(error));
   assert.ok(!everything.includes(secret), 'secret leaked');
   assert.ok(!everything.includes(jwt), 'token leaked');
@@ -162,7 +193,12 @@ test('delivery counters follow the outcomes: delivered, dead-lettered, retried a
 
 test('the delivery line carries the outcome, attempt, duration and recipient count', async () => {
   const logger = recordingLogger();
-  await relayQueueMessage(JSON.stringify({ to: ['a@example.net', 'b@example.net'], cc: 'c@example.net', text: 'x' }), { dequeueCount: 2 }, { config, sender: sender(ok), deadLetters: deadLetterSink() }, logger);
+  await relayQueueMessage(
+    JSON.stringify({ to: ['a@example.net', 'b@example.net'], cc: 'c@example.net', text: 'x' }),
+    { dequeueCount: 2 },
+    { config, sender: sender(ok), deadLetters: deadLetterSink() },
+    logger,
+  );
   const line = logger.lines.find((entry) => entry.includes('relay.delivered'))!;
   const fields = JSON.parse(line.slice(line.indexOf('{')));
   assert.equal(fields.outcome, 'delivered');

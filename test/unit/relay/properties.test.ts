@@ -88,7 +88,12 @@ const fieldText = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 10 }), unbroken).map((parts) => parts.join('')) },
   { weight: 4, arbitrary: fc.string({ unit: 'grapheme', maxLength: 80 }) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 80 }) },
-  { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 10 }), fc.constantFrom('\r\n', '\n', '\r', '\u0000', '\t', '=?UTF-8?B?QmNj?=', '"', '<', ','), fc.string({ maxLength: 10 })).map((parts) => parts.join('')) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.string({ maxLength: 10 }), fc.constantFrom('\r\n', '\n', '\r', '\u0000', '\t', '=?UTF-8?B?QmNj?=', '"', '<', ','), fc.string({ maxLength: 10 }))
+      .map((parts) => parts.join('')),
+  },
 );
 
 const normalise = (text: string) => text.replace(/\s+/g, ' ').trim();
@@ -102,11 +107,20 @@ test('property: subject, display names and header values are refused (CR/LF/NUL)
       const outcome = await relayQueueMessage(message, { dequeueCount: 1 }, value, silentLogger);
       const hasBreak = (text: string) => /[\r\n\u0000]/.test(text);
       // An ASCII name is sent as atoms or a quoted string, which cannot be encoded: a run over 75 cannot fold.
-      const unfoldableName = /^[ -~]*$/.test(name) && !/=\?[^?\s]+\?[bq]\?[^?\s]*\?=/i.test(name) && name.replace(/["\\]/g, '\\$&').split(/[ \t]/).some((word) => word.length > 75);
+      const unfoldableName =
+        /^[ -~]*$/.test(name) &&
+        !/=\?[^?\s]+\?[bq]\?[^?\s]*\?=/i.test(name) &&
+        name
+          .replace(/["\\]/g, '\\$&')
+          .split(/[ \t]/)
+          .some((word) => word.length > 75);
       const mayShowAnAddress = name.normalize('NFKC').includes('@');
       if (outcome.status === 'dead-lettered') {
         assert.equal(written[0]!.reason, 'invalid_message', written[0]!.description);
-        assert.ok(hasBreak(subject) || hasBreak(name) || hasBreak(headerValue) || unfoldableName || mayShowAnAddress, `refused without cause: ${written[0]!.description}`);
+        assert.ok(
+          hasBreak(subject) || hasBreak(name) || hasBreak(headerValue) || unfoldableName || mayShowAnAddress,
+          `refused without cause: ${written[0]!.description}`,
+        );
         return;
       }
       assert.equal(outcome.status, 'delivered');
@@ -121,9 +135,17 @@ test('property: subject, display names and header values are refused (CR/LF/NUL)
       assert.equal(to.value[0]!.address, 'to@example.net');
       assert.equal(normalise(to.value[0]!.name), normalise(name));
       assert.equal(normalise(decodedHeader(parsed, 'x-custom')), normalise(headerValue));
-      const names = new Set(headerSection(raw).split('\r\n').filter((line) => !/^[ \t]/.test(line)).map((line) => line.slice(0, line.indexOf(':')).toLowerCase()));
+      const names = new Set(
+        headerSection(raw)
+          .split('\r\n')
+          .filter((line) => !/^[ \t]/.test(line))
+          .map((line) => line.slice(0, line.indexOf(':')).toLowerCase()),
+      );
       for (const header of names) {
-        assert.ok(['from', 'to', 'subject', 'message-id', 'date', 'mime-version', 'content-type', 'content-transfer-encoding', 'x-custom'].includes(header), `unexpected header ${header}`);
+        assert.ok(
+          ['from', 'to', 'subject', 'message-id', 'date', 'mime-version', 'content-type', 'content-transfer-encoding', 'x-custom'].includes(header),
+          `unexpected header ${header}`,
+        );
       }
     }),
     { numRuns: 300 },
@@ -133,22 +155,28 @@ test('property: subject, display names and header values are refused (CR/LF/NUL)
 test('property: a line break injected anywhere into a header-bound field never yields a delivered message', async () => {
   const field = fc.constantFrom('subject', 'name', 'header', 'address', 'filename', 'id');
   await fc.assert(
-    fc.asyncProperty(field, fc.string({ maxLength: 20 }), fc.constantFrom('\r\n', '\n', '\r', '\u0000'), fc.string({ maxLength: 20 }), async (where, before, lineBreak, after) => {
-      const injected = `${before}${lineBreak}Bcc: evil@example.org${after}`;
-      const message: Record<string, unknown> = { to: [{ name: 'A', address: 'a@example.net' }], subject: 'S', text: 'x' };
-      if (where === 'subject') message.subject = injected;
-      if (where === 'name') message.to = [{ name: injected, address: 'a@example.net' }];
-      if (where === 'header') message.headers = { 'X-Custom': injected };
-      if (where === 'address') message.to = `a@example.net${injected}`;
-      if (where === 'filename') message.attachments = [{ filename: injected, content: 'AAAA' }];
-      if (where === 'id') message.id = injected;
-      const sender = composingSender();
-      const { value, written } = deps(sender);
-      const outcome = await relayQueueMessage(message, { dequeueCount: 1 }, value, silentLogger);
-      assert.equal(outcome.status, 'dead-lettered');
-      assert.equal(written[0]!.reason, 'invalid_message');
-      assert.equal(sender.raw.length, 0);
-    }),
+    fc.asyncProperty(
+      field,
+      fc.string({ maxLength: 20 }),
+      fc.constantFrom('\r\n', '\n', '\r', '\u0000'),
+      fc.string({ maxLength: 20 }),
+      async (where, before, lineBreak, after) => {
+        const injected = `${before}${lineBreak}Bcc: evil@example.org${after}`;
+        const message: Record<string, unknown> = { to: [{ name: 'A', address: 'a@example.net' }], subject: 'S', text: 'x' };
+        if (where === 'subject') message.subject = injected;
+        if (where === 'name') message.to = [{ name: injected, address: 'a@example.net' }];
+        if (where === 'header') message.headers = { 'X-Custom': injected };
+        if (where === 'address') message.to = `a@example.net${injected}`;
+        if (where === 'filename') message.attachments = [{ filename: injected, content: 'AAAA' }];
+        if (where === 'id') message.id = injected;
+        const sender = composingSender();
+        const { value, written } = deps(sender);
+        const outcome = await relayQueueMessage(message, { dequeueCount: 1 }, value, silentLogger);
+        assert.equal(outcome.status, 'dead-lettered');
+        assert.equal(written[0]!.reason, 'invalid_message');
+        assert.equal(sender.raw.length, 0);
+      },
+    ),
     { numRuns: 300 },
   );
 });

@@ -26,15 +26,23 @@ test('local.settings.json.example explains every setting in one line', () => {
 
 test('the example settings load once the placeholders are filled, and until then each placeholder is named', () => {
   const values = JSON.parse(readFileSync(join(root, 'local.settings.json.example'), 'utf8')).Values as Record<string, string>;
-  const placeholders = Object.keys(values).filter((name) => values[name]!.startsWith('<')).sort();
+  const placeholders = Object.keys(values)
+    .filter((name) => values[name]!.startsWith('<'))
+    .sort();
   assert.deepEqual(placeholders, ['OAUTH2_CLIENT_ID', 'OAUTH2_CLIENT_SECRET', 'OAUTH2_TENANT_ID', 'SMTP_USER']);
-  assert.throws(() => loadConfig(values), (error: unknown) => {
-    assert.ok(error instanceof ConfigError);
-    // A secret has no shape to check (only a GUID, the secret's ID, is refused), so its placeholder passes.
-    const named = [...new Set(error.problems.map((problem) => problem.setting))].sort();
-    assert.deepEqual(named, placeholders.filter((name) => name !== 'OAUTH2_CLIENT_SECRET'));
-    return true;
-  });
+  assert.throws(
+    () => loadConfig(values),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      // A secret has no shape to check (only a GUID, the secret's ID, is refused), so its placeholder passes.
+      const named = [...new Set(error.problems.map((problem) => problem.setting))].sort();
+      assert.deepEqual(
+        named,
+        placeholders.filter((name) => name !== 'OAUTH2_CLIENT_SECRET'),
+      );
+      return true;
+    },
+  );
   const config = loadConfig({
     ...values,
     OAUTH2_TENANT_ID: '7a1c0de0-0000-4000-8000-00000000cafe',

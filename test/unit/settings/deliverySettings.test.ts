@@ -55,15 +55,33 @@ test('every bad delivery setting is reported at once', () => {
     RELAY_LEDGER_CONTAINER: 'Ledger_Container',
     RELAY_LEDGER_LEASE_SECONDS: '0',
   });
-  assert.ok(found.some((line) => line.startsWith('RELAY_RETRY_FIRST_DELAY_SECONDS:') && line.includes('not a whole number')), found.join('\n'));
-  assert.ok(found.some((line) => line.startsWith('RELAY_RETRY_MAX_AGE_SECONDS:') && line.includes('out of range')), found.join('\n'));
-  assert.ok(found.some((line) => line.startsWith('RELAY_LEDGER_CONTAINER:') && line.includes('container name')), found.join('\n'));
-  assert.ok(found.some((line) => line.startsWith('RELAY_LEDGER_LEASE_SECONDS:') && line.includes('out of range')), found.join('\n'));
+  assert.ok(
+    found.some((line) => line.startsWith('RELAY_RETRY_FIRST_DELAY_SECONDS:') && line.includes('not a whole number')),
+    found.join('\n'),
+  );
+  assert.ok(
+    found.some((line) => line.startsWith('RELAY_RETRY_MAX_AGE_SECONDS:') && line.includes('out of range')),
+    found.join('\n'),
+  );
+  assert.ok(
+    found.some((line) => line.startsWith('RELAY_LEDGER_CONTAINER:') && line.includes('container name')),
+    found.join('\n'),
+  );
+  assert.ok(
+    found.some((line) => line.startsWith('RELAY_LEDGER_LEASE_SECONDS:') && line.includes('out of range')),
+    found.join('\n'),
+  );
 });
 
 test('a first delay above the cap, and a ledger sharing the dead-letter container, are refused', () => {
-  assert.ok(problems({ RELAY_RETRY_FIRST_DELAY_SECONDS: '600', RELAY_RETRY_MAX_DELAY_SECONDS: '60' }).some((line) => line.startsWith('RELAY_RETRY_MAX_DELAY_SECONDS:') && line.includes('below')));
-  assert.ok(problems({ RELAY_LEDGER_CONTAINER: 'outbound-mail-deadletter' }).some((line) => line.startsWith('RELAY_LEDGER_CONTAINER:') && line.includes('apart')));
+  assert.ok(
+    problems({ RELAY_RETRY_FIRST_DELAY_SECONDS: '600', RELAY_RETRY_MAX_DELAY_SECONDS: '60' }).some(
+      (line) => line.startsWith('RELAY_RETRY_MAX_DELAY_SECONDS:') && line.includes('below'),
+    ),
+  );
+  assert.ok(
+    problems({ RELAY_LEDGER_CONTAINER: 'outbound-mail-deadletter' }).some((line) => line.startsWith('RELAY_LEDGER_CONTAINER:') && line.includes('apart')),
+  );
 });
 
 test('the attachment container, which producers read from, shares no container with the relay or the host', () => {

@@ -3,12 +3,36 @@ import assert from 'node:assert/strict';
 import { describeSettings, loadConfig, oauthOf } from '../../../src/settings';
 
 const COMMON_BRIEF_SETTINGS = [
-  'SMTP_HOST', 'SMTP_PORT', 'SMTP_SECURITY', 'SMTP_POOL_SIZE', 'SMTP_CONNECTION_TIMEOUT_MS', 'SMTP_GREETING_TIMEOUT_MS',
-  'SMTP_SOCKET_TIMEOUT_MS', 'TLS_EXTRA_CA_FILE', 'OAUTH2_ENABLED', 'OAUTH2_PROVIDER', 'OAUTH2_TENANT_ID', 'OAUTH2_AUTHORITY_HOST',
-  'OAUTH2_TOKEN_URL', 'OAUTH2_CLIENT_ID', 'OAUTH2_CLIENT_SECRET', 'OAUTH2_SCOPES', 'OAUTH2_REFRESH_MARGIN_SECONDS', 'SMTP_USER',
-  'SMTP_PASSWORD', 'MAIL_FROM', 'MAIL_ALLOWED_FROM', 'MAIL_MAX_RECIPIENTS', 'RELAY_QUEUE_NAME', 'RELAY_DEADLETTER_QUEUE_NAME',
-  'RELAY_DEADLETTER_CONTAINER', 'RELAY_MAX_DEQUEUE_COUNT', 'AzureWebJobsStorage', 'AzureWebJobsStorage__queueServiceUri',
-  'AzureWebJobsStorage__blobServiceUri', 'AzureWebJobsStorage__clientId',
+  'SMTP_HOST',
+  'SMTP_PORT',
+  'SMTP_SECURITY',
+  'SMTP_POOL_SIZE',
+  'SMTP_CONNECTION_TIMEOUT_MS',
+  'SMTP_GREETING_TIMEOUT_MS',
+  'SMTP_SOCKET_TIMEOUT_MS',
+  'TLS_EXTRA_CA_FILE',
+  'OAUTH2_ENABLED',
+  'OAUTH2_PROVIDER',
+  'OAUTH2_TENANT_ID',
+  'OAUTH2_AUTHORITY_HOST',
+  'OAUTH2_TOKEN_URL',
+  'OAUTH2_CLIENT_ID',
+  'OAUTH2_CLIENT_SECRET',
+  'OAUTH2_SCOPES',
+  'OAUTH2_REFRESH_MARGIN_SECONDS',
+  'SMTP_USER',
+  'SMTP_PASSWORD',
+  'MAIL_FROM',
+  'MAIL_ALLOWED_FROM',
+  'MAIL_MAX_RECIPIENTS',
+  'RELAY_QUEUE_NAME',
+  'RELAY_DEADLETTER_QUEUE_NAME',
+  'RELAY_DEADLETTER_CONTAINER',
+  'RELAY_MAX_DEQUEUE_COUNT',
+  'AzureWebJobsStorage',
+  'AzureWebJobsStorage__queueServiceUri',
+  'AzureWebJobsStorage__blobServiceUri',
+  'AzureWebJobsStorage__clientId',
 ];
 
 describe('describeSettings', () => {
@@ -36,7 +60,8 @@ describe('describeSettings', () => {
 
   it('gives defaults that loadConfig accepts and applies', () => {
     const literal = Object.fromEntries(
-      settings.filter((setting) => setting.default !== undefined && /^[^ ]+$/.test(setting.default) && setting.default !== 'SMTP_USER')
+      settings
+        .filter((setting) => setting.default !== undefined && /^[^ ]+$/.test(setting.default) && setting.default !== 'SMTP_USER')
         .map((setting) => [setting.name, setting.default]),
     );
     const config = loadConfig({

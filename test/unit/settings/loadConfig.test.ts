@@ -143,7 +143,10 @@ describe('SMTP settings', () => {
   for (const testCase of invalid) {
     it(`rejects: ${testCase.name}`, () => {
       const error = problemsOf({ ...MINIMAL, ...testCase.env });
-      assert.deepEqual(error.problems.map((item) => item.setting), [testCase.setting]);
+      assert.deepEqual(
+        error.problems.map((item) => item.setting),
+        [testCase.setting],
+      );
       assert.match(error.problems[0]!.problem, testCase.says);
       assert.match(error.message, new RegExp(`- ${testCase.setting}: `));
     });
@@ -186,10 +189,10 @@ describe('OAuth2 token provider', () => {
 
   it('derives the token URL from the tenant ID and the default authority', () => {
     const oauth = oauthOf(load({ OAUTH2_TOKEN_URL: undefined, OAUTH2_TENANT_ID: 'contoso.onmicrosoft.com' }).auth);
-    assert.deepEqual(
-      oauth && { provider: oauth.provider, tokenUrl: oauth.tokenUrl },
-      { provider: 'microsoft', tokenUrl: 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token' },
-    );
+    assert.deepEqual(oauth && { provider: oauth.provider, tokenUrl: oauth.tokenUrl }, {
+      provider: 'microsoft',
+      tokenUrl: 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token',
+    });
   });
 
   it('uses a sovereign-cloud authority host and keeps instance discovery on', () => {
@@ -214,10 +217,11 @@ describe('OAuth2 token provider', () => {
 
   it('chooses the generic provider for any other token URL, with no default scope', () => {
     const oauth = oauthOf(load({ OAUTH2_TOKEN_URL: 'https://idp.example.com/oauth/token', OAUTH2_CLIENT_ID: 'relay-app' }).auth);
-    assert.deepEqual(
-      oauth && { provider: oauth.provider, tokenUrl: oauth.tokenUrl, scopes: oauth.scopes },
-      { provider: 'generic', tokenUrl: 'https://idp.example.com/oauth/token', scopes: [] },
-    );
+    assert.deepEqual(oauth && { provider: oauth.provider, tokenUrl: oauth.tokenUrl, scopes: oauth.scopes }, {
+      provider: 'generic',
+      tokenUrl: 'https://idp.example.com/oauth/token',
+      scopes: [],
+    });
   });
 
   it('passes generic scopes through unchecked', () => {
@@ -230,17 +234,37 @@ describe('OAuth2 token provider', () => {
   });
 
   const invalid: Array<{ name: string; env: Environment; setting: string; says: RegExp }> = [
-    { name: 'http token URL', env: { OAUTH2_TOKEN_URL: `http://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token` }, setting: 'OAUTH2_TOKEN_URL', says: /must use https/ },
+    {
+      name: 'http token URL',
+      env: { OAUTH2_TOKEN_URL: `http://login.microsoftonline.com/${TENANT}/oauth2/v2.0/token` },
+      setting: 'OAUTH2_TOKEN_URL',
+      says: /must use https/,
+    },
     { name: 'relative token URL', env: { OAUTH2_TOKEN_URL: '/token' }, setting: 'OAUTH2_TOKEN_URL', says: /not an absolute URL/ },
-    { name: 'v1 token endpoint', env: { OAUTH2_TOKEN_URL: `https://login.microsoftonline.com/${TENANT}/oauth2/token` }, setting: 'OAUTH2_TOKEN_URL', says: /v1 endpoint/ },
-    { name: 'tenant contradicts token URL', env: { OAUTH2_TENANT_ID: 'fabrikam.onmicrosoft.com' }, setting: 'OAUTH2_TENANT_ID', says: /contradicts the tenant/ },
+    {
+      name: 'v1 token endpoint',
+      env: { OAUTH2_TOKEN_URL: `https://login.microsoftonline.com/${TENANT}/oauth2/token` },
+      setting: 'OAUTH2_TOKEN_URL',
+      says: /v1 endpoint/,
+    },
+    {
+      name: 'tenant contradicts token URL',
+      env: { OAUTH2_TENANT_ID: 'fabrikam.onmicrosoft.com' },
+      setting: 'OAUTH2_TENANT_ID',
+      says: /contradicts the tenant/,
+    },
     {
       name: 'authority contradicts token URL',
       env: { OAUTH2_AUTHORITY_HOST: 'https://login.microsoftonline.us' },
       setting: 'OAUTH2_AUTHORITY_HOST',
       says: /contradicts the host "https:\/\/login.microsoftonline.com"/,
     },
-    { name: 'authority with a path', env: { OAUTH2_AUTHORITY_HOST: `https://login.microsoftonline.com/${TENANT}` }, setting: 'OAUTH2_AUTHORITY_HOST', says: /without a path/ },
+    {
+      name: 'authority with a path',
+      env: { OAUTH2_AUTHORITY_HOST: `https://login.microsoftonline.com/${TENANT}` },
+      setting: 'OAUTH2_AUTHORITY_HOST',
+      says: /without a path/,
+    },
     { name: 'http authority', env: { OAUTH2_AUTHORITY_HOST: 'http://login.microsoftonline.com' }, setting: 'OAUTH2_AUTHORITY_HOST', says: /https/ },
     {
       name: 'Microsoft provider with a non-Microsoft token URL',
@@ -248,15 +272,35 @@ describe('OAuth2 token provider', () => {
       setting: 'OAUTH2_TOKEN_URL',
       says: /\/oauth2\/v2.0\/token/,
     },
-    { name: 'multi-tenant alias', env: { OAUTH2_TOKEN_URL: undefined, OAUTH2_TENANT_ID: 'common' }, setting: 'OAUTH2_TENANT_ID', says: /client-credentials tokens need your own tenant/ },
-    { name: 'malformed tenant', env: { OAUTH2_TOKEN_URL: undefined, OAUTH2_TENANT_ID: 'my tenant' }, setting: 'OAUTH2_TENANT_ID', says: /neither a Directory \(tenant\) ID/ },
+    {
+      name: 'multi-tenant alias',
+      env: { OAUTH2_TOKEN_URL: undefined, OAUTH2_TENANT_ID: 'common' },
+      setting: 'OAUTH2_TENANT_ID',
+      says: /client-credentials tokens need your own tenant/,
+    },
+    {
+      name: 'malformed tenant',
+      env: { OAUTH2_TOKEN_URL: undefined, OAUTH2_TENANT_ID: 'my tenant' },
+      setting: 'OAUTH2_TENANT_ID',
+      says: /neither a Directory \(tenant\) ID/,
+    },
     { name: 'unknown provider', env: { OAUTH2_PROVIDER: 'google' }, setting: 'OAUTH2_PROVIDER', says: /not one of auto, microsoft, generic/ },
     { name: 'no tenant and no token URL', env: { OAUTH2_TOKEN_URL: undefined }, setting: 'OAUTH2_TOKEN_URL', says: /is missing.*OAUTH2_TENANT_ID/ },
-    { name: 'Microsoft provider without tenant', env: { OAUTH2_PROVIDER: 'microsoft', OAUTH2_TOKEN_URL: undefined }, setting: 'OAUTH2_TENANT_ID', says: /is missing/ },
+    {
+      name: 'Microsoft provider without tenant',
+      env: { OAUTH2_PROVIDER: 'microsoft', OAUTH2_TOKEN_URL: undefined },
+      setting: 'OAUTH2_TENANT_ID',
+      says: /is missing/,
+    },
     { name: 'missing client ID', env: { OAUTH2_CLIENT_ID: undefined }, setting: 'OAUTH2_CLIENT_ID', says: /is missing/ },
     { name: 'client ID not a GUID', env: { OAUTH2_CLIENT_ID: 'relay-app' }, setting: 'OAUTH2_CLIENT_ID', says: /is not an Application \(client\) ID/ },
     { name: 'missing client secret', env: { OAUTH2_CLIENT_SECRET: undefined }, setting: 'OAUTH2_CLIENT_SECRET', says: /is missing/ },
-    { name: 'secret ID instead of value', env: { OAUTH2_CLIENT_SECRET: '0b1f2e3d-4c5b-4a69-8877-665544332211' }, setting: 'OAUTH2_CLIENT_SECRET', says: /secret's ID/ },
+    {
+      name: 'secret ID instead of value',
+      env: { OAUTH2_CLIENT_SECRET: '0b1f2e3d-4c5b-4a69-8877-665544332211' },
+      setting: 'OAUTH2_CLIENT_SECRET',
+      says: /secret's ID/,
+    },
     {
       name: 'delegated scope',
       env: { OAUTH2_SCOPES: 'https://outlook.office.com/SMTP.Send' },
@@ -271,13 +315,22 @@ describe('OAuth2 token provider', () => {
       says: /exactly one/,
     },
     { name: 'refresh margin below 600', env: { OAUTH2_REFRESH_MARGIN_SECONDS: '599' }, setting: 'OAUTH2_REFRESH_MARGIN_SECONDS', says: /600 to 3000/ },
-    { name: 'refresh margin not a number', env: { OAUTH2_REFRESH_MARGIN_SECONDS: '10m' }, setting: 'OAUTH2_REFRESH_MARGIN_SECONDS', says: /not a whole number/ },
+    {
+      name: 'refresh margin not a number',
+      env: { OAUTH2_REFRESH_MARGIN_SECONDS: '10m' },
+      setting: 'OAUTH2_REFRESH_MARGIN_SECONDS',
+      says: /not a whole number/,
+    },
     { name: 'OAUTH2_ENABLED not a boolean', env: { OAUTH2_ENABLED: 'yes' }, setting: 'OAUTH2_ENABLED', says: /not one of true, false/ },
   ];
   for (const testCase of invalid) {
     it(`rejects: ${testCase.name}`, () => {
       const error = problemsOf({ ...MINIMAL, ...testCase.env });
-      assert.deepEqual(error.problems.map((item) => item.setting), [testCase.setting], error.message);
+      assert.deepEqual(
+        error.problems.map((item) => item.setting),
+        [testCase.setting],
+        error.message,
+      );
       assert.match(error.problems[0]!.problem, testCase.says);
     });
   }
@@ -334,7 +387,11 @@ describe('mail settings', () => {
   for (const testCase of invalid) {
     it(`rejects: ${testCase.name}`, () => {
       const error = problemsOf({ ...MINIMAL, ...testCase.env });
-      assert.deepEqual(error.problems.map((item) => item.setting), [testCase.setting], error.message);
+      assert.deepEqual(
+        error.problems.map((item) => item.setting),
+        [testCase.setting],
+        error.message,
+      );
       assert.match(error.problems[0]!.problem, testCase.says);
     });
   }
@@ -392,12 +449,10 @@ describe('queue and storage settings', () => {
       RELAY_DEADLETTER_CONTAINER: 'mail-failed',
       RELAY_MAX_DEQUEUE_COUNT: '3',
     }).queue;
-    assert.deepEqual([queue.queueName, queue.deadLetterQueueName, queue.deadLetterContainerName, queue.maxDequeueCount], [
-      'mail-out',
-      'mail-out-failed',
-      'mail-failed',
-      3,
-    ]);
+    assert.deepEqual(
+      [queue.queueName, queue.deadLetterQueueName, queue.deadLetterContainerName, queue.maxDequeueCount],
+      ['mail-out', 'mail-out-failed', 'mail-failed', 3],
+    );
   });
 
   const invalid: Array<{ name: string; env: Environment; setting: string; says: RegExp }> = [
@@ -408,7 +463,12 @@ describe('queue and storage settings', () => {
       setting: 'AzureWebJobsStorage',
       says: /either a connection string or the identity-based settings/,
     },
-    { name: 'not a connection string', env: { AzureWebJobsStorage: 'relaystore' }, setting: 'AzureWebJobsStorage', says: /neither AccountKey nor SharedAccessSignature/ },
+    {
+      name: 'not a connection string',
+      env: { AzureWebJobsStorage: 'relaystore' },
+      setting: 'AzureWebJobsStorage',
+      says: /neither AccountKey nor SharedAccessSignature/,
+    },
     {
       name: 'http queue URI',
       env: { AzureWebJobsStorage: undefined, AzureWebJobsStorage__queueServiceUri: 'http://relaystore.queue.core.windows.net' },
@@ -428,14 +488,28 @@ describe('queue and storage settings', () => {
       says: /GUID/,
     },
     { name: 'upper-case queue name', env: { RELAY_QUEUE_NAME: 'Outbound' }, setting: 'RELAY_QUEUE_NAME', says: /not a valid queue name/ },
-    { name: 'double hyphen container', env: { RELAY_DEADLETTER_CONTAINER: 'mail--dead' }, setting: 'RELAY_DEADLETTER_CONTAINER', says: /not a valid container name/ },
-    { name: 'dead-letter queue equals queue', env: { RELAY_DEADLETTER_QUEUE_NAME: 'outbound-mail' }, setting: 'RELAY_DEADLETTER_QUEUE_NAME', says: /equals RELAY_QUEUE_NAME/ },
+    {
+      name: 'double hyphen container',
+      env: { RELAY_DEADLETTER_CONTAINER: 'mail--dead' },
+      setting: 'RELAY_DEADLETTER_CONTAINER',
+      says: /not a valid container name/,
+    },
+    {
+      name: 'dead-letter queue equals queue',
+      env: { RELAY_DEADLETTER_QUEUE_NAME: 'outbound-mail' },
+      setting: 'RELAY_DEADLETTER_QUEUE_NAME',
+      says: /equals RELAY_QUEUE_NAME/,
+    },
     { name: 'dequeue count zero', env: { RELAY_MAX_DEQUEUE_COUNT: '0' }, setting: 'RELAY_MAX_DEQUEUE_COUNT', says: /out of range/ },
   ];
   for (const testCase of invalid) {
     it(`rejects: ${testCase.name}`, () => {
       const error = problemsOf({ ...MINIMAL, ...testCase.env });
-      assert.deepEqual(error.problems.map((item) => item.setting), [testCase.setting], error.message);
+      assert.deepEqual(
+        error.problems.map((item) => item.setting),
+        [testCase.setting],
+        error.message,
+      );
       assert.match(error.problems[0]!.problem, testCase.says);
     });
   }
@@ -445,7 +519,10 @@ describe('Key Vault references', () => {
   it('names every setting whose Key Vault reference was not resolved, once each', () => {
     const reference = '@Microsoft.KeyVault(SecretUri=https://relay-kv.vault.azure.net/secrets/smtp-relay-secret/)';
     const error = problemsOf({ ...MINIMAL, OAUTH2_CLIENT_SECRET: reference, AzureWebJobsStorage: `  ${reference}` });
-    assert.deepEqual(error.problems.map((item) => item.setting), ['OAUTH2_CLIENT_SECRET', 'AzureWebJobsStorage']);
+    assert.deepEqual(
+      error.problems.map((item) => item.setting),
+      ['OAUTH2_CLIENT_SECRET', 'AzureWebJobsStorage'],
+    );
     for (const problem of error.problems) {
       assert.match(problem.problem, /unresolved Key Vault reference/);
       assert.match(problem.problem, /identity cannot read the secret/);
@@ -455,7 +532,10 @@ describe('Key Vault references', () => {
 
   it('reports a reference in a non-secret setting too', () => {
     const error = problemsOf({ ...MINIMAL, SMTP_USER: '@Microsoft.KeyVault(VaultName=relay-kv;SecretName=mailbox)' });
-    assert.deepEqual(error.problems.map((item) => item.setting), ['SMTP_USER']);
+    assert.deepEqual(
+      error.problems.map((item) => item.setting),
+      ['SMTP_USER'],
+    );
   });
 });
 
@@ -472,18 +552,21 @@ describe('all problems at once', () => {
       SMTP_USER: 'relay',
       RELAY_QUEUE_NAME: 'q',
     });
-    assert.deepEqual(error.problems.map((item) => item.setting), [
-      'SMTP_PORT',
-      'SMTP_SECURITY',
-      'SMTP_POOL_SIZE',
-      'SMTP_USER',
-      'OAUTH2_CLIENT_ID',
-      'OAUTH2_CLIENT_SECRET',
-      'OAUTH2_REFRESH_MARGIN_SECONDS',
-      'OAUTH2_SCOPES',
-      'RELAY_QUEUE_NAME',
-      'AzureWebJobsStorage',
-    ]);
+    assert.deepEqual(
+      error.problems.map((item) => item.setting),
+      [
+        'SMTP_PORT',
+        'SMTP_SECURITY',
+        'SMTP_POOL_SIZE',
+        'SMTP_USER',
+        'OAUTH2_CLIENT_ID',
+        'OAUTH2_CLIENT_SECRET',
+        'OAUTH2_REFRESH_MARGIN_SECONDS',
+        'OAUTH2_SCOPES',
+        'RELAY_QUEUE_NAME',
+        'AzureWebJobsStorage',
+      ],
+    );
     assert.match(error.message, /^Invalid relay configuration \(10 problems\):\n- SMTP_PORT: "submission" is not a whole number\n/);
     for (const problem of error.problems) assert.ok(error.message.includes(`- ${problem.setting}: ${problem.problem}`));
     assert.equal(error.name, 'ConfigError');

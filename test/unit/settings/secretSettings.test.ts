@@ -42,16 +42,40 @@ describe('client secret from Key Vault', () => {
   });
 
   it('refuses half a Key Vault setup, a vault URL with a path or http, a bad name, both a vault and a secret', () => {
-    assert.deepEqual(problems({ ...BASE, OAUTH2_CLIENT_SECRET_NAME: 'x' }).map(([setting]) => setting), ['KEYVAULT_URL']);
-    assert.deepEqual(problems({ ...BASE, KEYVAULT_URL: 'https://relay-kv.vault.azure.net' }).map(([setting]) => setting), ['OAUTH2_CLIENT_SECRET_NAME']);
-    assert.deepEqual(problems({ ...VAULT, KEYVAULT_URL: 'https://relay-kv.vault.azure.net/secrets/x' }).map(([setting]) => setting), ['KEYVAULT_URL']);
-    assert.deepEqual(problems({ ...VAULT, KEYVAULT_URL: 'http://relay-kv.vault.azure.net' }).map(([setting]) => setting), ['KEYVAULT_URL']);
-    assert.deepEqual(problems({ ...VAULT, OAUTH2_CLIENT_SECRET_NAME: 'has_underscore' }).map(([setting]) => setting), ['OAUTH2_CLIENT_SECRET_NAME']);
+    assert.deepEqual(
+      problems({ ...BASE, OAUTH2_CLIENT_SECRET_NAME: 'x' }).map(([setting]) => setting),
+      ['KEYVAULT_URL'],
+    );
+    assert.deepEqual(
+      problems({ ...BASE, KEYVAULT_URL: 'https://relay-kv.vault.azure.net' }).map(([setting]) => setting),
+      ['OAUTH2_CLIENT_SECRET_NAME'],
+    );
+    assert.deepEqual(
+      problems({ ...VAULT, KEYVAULT_URL: 'https://relay-kv.vault.azure.net/secrets/x' }).map(([setting]) => setting),
+      ['KEYVAULT_URL'],
+    );
+    assert.deepEqual(
+      problems({ ...VAULT, KEYVAULT_URL: 'http://relay-kv.vault.azure.net' }).map(([setting]) => setting),
+      ['KEYVAULT_URL'],
+    );
+    assert.deepEqual(
+      problems({ ...VAULT, OAUTH2_CLIENT_SECRET_NAME: 'has_underscore' }).map(([setting]) => setting),
+      ['OAUTH2_CLIENT_SECRET_NAME'],
+    );
     const both = problems({ ...VAULT, OAUTH2_CLIENT_SECRET: 'Qx8~a-secret-value-here' });
-    assert.deepEqual(both.map(([setting]) => setting), ['OAUTH2_CLIENT_SECRET']);
+    assert.deepEqual(
+      both.map(([setting]) => setting),
+      ['OAUTH2_CLIENT_SECRET'],
+    );
     assert.ok(!both[0]![1].includes('Qx8~a-secret-value-here'));
-    assert.deepEqual(problems({ ...VAULT, OAUTH2_CLIENT_SECRET_CACHE_SECONDS: '5' }).map(([setting]) => setting), ['OAUTH2_CLIENT_SECRET_CACHE_SECONDS']);
-    assert.deepEqual(problems({ ...VAULT, MANAGED_IDENTITY_CLIENT_ID: 'my-identity' }).map(([setting]) => setting), ['MANAGED_IDENTITY_CLIENT_ID']);
+    assert.deepEqual(
+      problems({ ...VAULT, OAUTH2_CLIENT_SECRET_CACHE_SECONDS: '5' }).map(([setting]) => setting),
+      ['OAUTH2_CLIENT_SECRET_CACHE_SECONDS'],
+    );
+    assert.deepEqual(
+      problems({ ...VAULT, MANAGED_IDENTITY_CLIENT_ID: 'my-identity' }).map(([setting]) => setting),
+      ['MANAGED_IDENTITY_CLIENT_ID'],
+    );
   });
 
   it('still asks for a secret when neither Key Vault nor federation is configured', () => {
@@ -62,14 +86,28 @@ describe('client secret from Key Vault', () => {
 describe('secretless mode (managed-identity federation)', () => {
   it('needs no secret and carries the identity', () => {
     const config = loadConfig({ ...BASE, OAUTH2_AUTH_MODE: 'managed-identity-federation', MANAGED_IDENTITY_CLIENT_ID: '11111111-2222-4333-8444-555555555555' });
-    assert.deepEqual(config.auth.kind === 'federation' ? config.auth.federation : undefined, { managedIdentityClientId: '11111111-2222-4333-8444-555555555555' });
+    assert.deepEqual(config.auth.kind === 'federation' ? config.auth.federation : undefined, {
+      managedIdentityClientId: '11111111-2222-4333-8444-555555555555',
+    });
     assert.equal(settingSecretOf(config), undefined);
   });
 
   it('refuses a secret beside it, and a provider other than Microsoft', () => {
-    assert.deepEqual(problems({ ...BASE, OAUTH2_AUTH_MODE: 'managed-identity-federation', OAUTH2_CLIENT_SECRET: 'Qx8~value' }).map(([s]) => s), ['OAUTH2_CLIENT_SECRET']);
-    const generic = { ...BASE, OAUTH2_TENANT_ID: undefined, OAUTH2_PROVIDER: 'generic', OAUTH2_TOKEN_URL: 'https://idp.example.com/token', OAUTH2_AUTH_MODE: 'managed-identity-federation' };
-    assert.deepEqual(problems(generic).map(([s]) => s), ['OAUTH2_AUTH_MODE']);
+    assert.deepEqual(
+      problems({ ...BASE, OAUTH2_AUTH_MODE: 'managed-identity-federation', OAUTH2_CLIENT_SECRET: 'Qx8~value' }).map(([s]) => s),
+      ['OAUTH2_CLIENT_SECRET'],
+    );
+    const generic = {
+      ...BASE,
+      OAUTH2_TENANT_ID: undefined,
+      OAUTH2_PROVIDER: 'generic',
+      OAUTH2_TOKEN_URL: 'https://idp.example.com/token',
+      OAUTH2_AUTH_MODE: 'managed-identity-federation',
+    };
+    assert.deepEqual(
+      problems(generic).map(([s]) => s),
+      ['OAUTH2_AUTH_MODE'],
+    );
   });
 });
 
@@ -86,9 +124,18 @@ describe('monitor, alerts and rotation settings', () => {
   });
 
   it('checks the schedule, the windows, the alert address and the webhook (a secret)', () => {
-    assert.deepEqual(problems({ ...VAULT, MONITOR_SCHEDULE: '*/15 * * * *' }).map(([s]) => s), ['MONITOR_SCHEDULE']);
-    assert.deepEqual(problems({ ...VAULT, ALERT_WARNING_DAYS: '5', ALERT_CRITICAL_DAYS: '10' }).map(([s]) => s), ['ALERT_CRITICAL_DAYS']);
-    assert.deepEqual(problems({ ...VAULT, ALERT_EMAIL_TO: 'ops team' }).map(([s]) => s), ['ALERT_EMAIL_TO']);
+    assert.deepEqual(
+      problems({ ...VAULT, MONITOR_SCHEDULE: '*/15 * * * *' }).map(([s]) => s),
+      ['MONITOR_SCHEDULE'],
+    );
+    assert.deepEqual(
+      problems({ ...VAULT, ALERT_WARNING_DAYS: '5', ALERT_CRITICAL_DAYS: '10' }).map(([s]) => s),
+      ['ALERT_CRITICAL_DAYS'],
+    );
+    assert.deepEqual(
+      problems({ ...VAULT, ALERT_EMAIL_TO: 'ops team' }).map(([s]) => s),
+      ['ALERT_EMAIL_TO'],
+    );
     const hook = 'http://hooks.example.com/services/T000/B000/XXXXXXXXXXXXXXXX';
     const [[setting, problem]] = problems({ ...VAULT, ALERT_WEBHOOK_URL: hook }) as [[string, string]];
     assert.equal(setting, 'ALERT_WEBHOOK_URL');
@@ -100,8 +147,17 @@ describe('monitor, alerts and rotation settings', () => {
 
   it('allows rotation only with Key Vault, a lifetime beyond the window and a grace beyond the secret cache', () => {
     assert.equal(loadConfig({ ...VAULT, ROTATION_ENABLED: 'true' }).monitor.rotation.enabled, true);
-    assert.deepEqual(problems({ ...BASE, OAUTH2_CLIENT_SECRET: 'Qx8~value-of-secret', ROTATION_ENABLED: 'true' }).map(([s]) => s), ['ROTATION_ENABLED']);
-    assert.deepEqual(problems({ ...VAULT, ROTATION_ENABLED: 'true', ROTATION_SECRET_LIFETIME_DAYS: '30', ROTATION_WINDOW_DAYS: '30' }).map(([s]) => s), ['ROTATION_SECRET_LIFETIME_DAYS']);
-    assert.deepEqual(problems({ ...VAULT, ROTATION_ENABLED: 'true', ROTATION_GRACE_HOURS: '1', OAUTH2_CLIENT_SECRET_CACHE_SECONDS: '7200' }).map(([s]) => s), ['ROTATION_GRACE_HOURS']);
+    assert.deepEqual(
+      problems({ ...BASE, OAUTH2_CLIENT_SECRET: 'Qx8~value-of-secret', ROTATION_ENABLED: 'true' }).map(([s]) => s),
+      ['ROTATION_ENABLED'],
+    );
+    assert.deepEqual(
+      problems({ ...VAULT, ROTATION_ENABLED: 'true', ROTATION_SECRET_LIFETIME_DAYS: '30', ROTATION_WINDOW_DAYS: '30' }).map(([s]) => s),
+      ['ROTATION_SECRET_LIFETIME_DAYS'],
+    );
+    assert.deepEqual(
+      problems({ ...VAULT, ROTATION_ENABLED: 'true', ROTATION_GRACE_HOURS: '1', OAUTH2_CLIENT_SECRET_CACHE_SECONDS: '7200' }).map(([s]) => s),
+      ['ROTATION_GRACE_HOURS'],
+    );
   });
 });

@@ -57,9 +57,17 @@ describe('settings problems print a value only when it is safe by shape', () => 
     { RELAY_QUEUE_NAME: PASTED },
     { RELAY_LEDGER_CONTAINER: PASTED },
     { AzureWebJobsStorage: undefined, AzureWebJobsStorage__accountName: PASTED },
-    { AzureWebJobsStorage: undefined, AzureWebJobsStorage__queueServiceUri: 'https://relaystore.queue.core.windows.net', AzureWebJobsStorage__clientId: PASTED },
+    {
+      AzureWebJobsStorage: undefined,
+      AzureWebJobsStorage__queueServiceUri: 'https://relaystore.queue.core.windows.net',
+      AzureWebJobsStorage__clientId: PASTED,
+    },
     { AzureWebJobsStorage: undefined, AzureWebJobsStorage__queueServiceUri: PASTED },
-    { AzureWebJobsStorage: undefined, AzureWebJobsStorage__queueServiceUri: 'https://relaystore.queue.core.windows.net', AzureWebJobsStorage__blobServiceUri: PASTED },
+    {
+      AzureWebJobsStorage: undefined,
+      AzureWebJobsStorage__queueServiceUri: 'https://relaystore.queue.core.windows.net',
+      AzureWebJobsStorage__blobServiceUri: PASTED,
+    },
   ];
   for (const wrong of wrongSettings) {
     const [setting] = Object.keys(wrong).filter((name) => wrong[name] !== undefined && (wrong[name] === PASTED || wrong[name].includes(PASTED)));

@@ -94,10 +94,7 @@ describe('the settings spec', () => {
   });
 
   it('lists as secrets exactly the settings flagged secret, and no problem text shows their values', () => {
-    assert.deepEqual(
-      [...SECRET_SETTINGS].sort(),
-      SETTING_NAMES.filter((name) => settingSpec(name).secret !== undefined).sort(),
-    );
+    assert.deepEqual([...SECRET_SETTINGS].sort(), SETTING_NAMES.filter((name) => settingSpec(name).secret !== undefined).sort());
     assert.deepEqual([...SECRET_SETTINGS].sort(), ['ALERT_WEBHOOK_URL', 'AzureWebJobsStorage', 'OAUTH2_CLIENT_SECRET', 'SMTP_PASSWORD']);
     // A secret that looks like a host name, also given (with a port) as SMTP_HOST, whose problem quotes host names.
     const leaked = (name: string, value: string) => problemsOf({ ...MINIMAL, [name]: value, SMTP_HOST: `${value}:25` }).message.includes(value);
@@ -132,7 +129,11 @@ describe('the settings spec', () => {
     const { rule: tokenUrl } = SETTINGS.OAUTH2_TOKEN_URL.default;
     const { rule: from } = SETTINGS.MAIL_FROM.default;
     const { rule: blobUri } = SETTINGS.AzureWebJobsStorage__blobServiceUri.default;
-    const identity: Environment = { ...MINIMAL, AzureWebJobsStorage: undefined, AzureWebJobsStorage__queueServiceUri: 'https://relaystore.queue.core.windows.net' };
+    const identity: Environment = {
+      ...MINIMAL,
+      AzureWebJobsStorage: undefined,
+      AzureWebJobsStorage__queueServiceUri: 'https://relaystore.queue.core.windows.net',
+    };
     const cases: Array<{ name: SettingName; env: Environment; value: string | number | undefined }> = [
       { name: 'SMTP_SECURITY', env: { ...MINIMAL, SMTP_PORT: '465' }, value: security({ port: 465 }) },
       { name: 'SMTP_SECURITY', env: { ...MINIMAL, SMTP_PORT: '25' }, value: security({ port: 25 }) },
@@ -146,7 +147,10 @@ describe('the settings spec', () => {
       { name: 'MAIL_FROM', env: MINIMAL, value: from({ user: 'relay@contoso.com' }) },
       { name: 'AzureWebJobsStorage__blobServiceUri', env: identity, value: blobUri('https://relaystore.queue.core.windows.net') },
     ];
-    assert.deepEqual([security({ port: 465 }), security({ port: 25 }), rateLimit({ host: 'SMTP.Office365.com' }), rateLimit({ host: 'mail.example.org' })], ['implicit', 'starttls', 30, 0]);
+    assert.deepEqual(
+      [security({ port: 465 }), security({ port: 25 }), rateLimit({ host: 'SMTP.Office365.com' }), rateLimit({ host: 'mail.example.org' })],
+      ['implicit', 'starttls', 30, 0],
+    );
     for (const { name, env, value } of cases) {
       assert.notEqual(value, undefined, name);
       assert.deepEqual(load({ ...env, [name]: String(value) }), load(env), `${name}=${value}`);

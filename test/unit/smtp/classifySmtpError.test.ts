@@ -28,7 +28,11 @@ describe('classifySmtpError: Exchange Online replies', () => {
     },
     {
       name: '535 5.7.139 SMTP AUTH disabled',
-      error: smtpError('EAUTH', 'AUTH XOAUTH2', `535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. ${stamp}`),
+      error: smtpError(
+        'EAUTH',
+        'AUTH XOAUTH2',
+        `535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. ${stamp}`,
+      ),
       reason: 'smtp_auth_disabled',
       kind: 'configuration',
       remedy: /Manage email apps.*Authenticated SMTP/,
@@ -54,7 +58,11 @@ describe('classifySmtpError: Exchange Online replies', () => {
     },
     {
       name: '554 5.2.252 SendAsDenied',
-      error: smtpError('EMESSAGE', 'DATA', `554 5.2.252 SendAsDenied; relay@contoso.com not allowed to send as boss@contoso.com; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message Cannot submit message. ${stamp}`),
+      error: smtpError(
+        'EMESSAGE',
+        'DATA',
+        `554 5.2.252 SendAsDenied; relay@contoso.com not allowed to send as boss@contoso.com; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message Cannot submit message. ${stamp}`,
+      ),
       reason: 'send_as_denied',
       kind: 'permanent',
     },
@@ -79,7 +87,11 @@ describe('classifySmtpError: Exchange Online replies', () => {
     },
     {
       name: '554 5.2.0 SubmissionQuotaExceeded',
-      error: smtpError('EMESSAGE', 'DATA', `554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message Cannot submit message. ${stamp}`),
+      error: smtpError(
+        'EMESSAGE',
+        'DATA',
+        `554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message Cannot submit message. ${stamp}`,
+      ),
       reason: 'quota_exceeded',
       kind: 'transient',
     },
@@ -174,25 +186,69 @@ describe('classifySmtpError: recipients', () => {
 });
 
 describe('classifySmtpError: connection failures (no reply)', () => {
-  const socketError = (code: string, originalCode: string, message: string) =>
-    Object.assign(new Error(message), { code, originalCode, command: 'CONN' });
+  const socketError = (code: string, originalCode: string, message: string) => Object.assign(new Error(message), { code, originalCode, command: 'CONN' });
   const table = [
-    { name: 'connection refused', error: socketError('ESOCKET', 'ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:587'), reason: 'smtp_unreachable', kind: 'transient' },
-    { name: 'DNS', error: Object.assign(new Error('getaddrinfo ENOTFOUND smtp.office365.test'), { code: 'EDNS', command: 'CONN' }), reason: 'smtp_unreachable', kind: 'transient' },
-    { name: 'connection timeout', error: Object.assign(new Error('Connection timeout'), { code: 'ETIMEDOUT', command: 'CONN' }), reason: 'smtp_timeout', kind: 'transient' },
-    { name: 'greeting timeout', error: Object.assign(new Error('Greeting never received'), { code: 'ETIMEDOUT', command: 'CONN' }), reason: 'smtp_timeout', kind: 'transient' },
+    {
+      name: 'connection refused',
+      error: socketError('ESOCKET', 'ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:587'),
+      reason: 'smtp_unreachable',
+      kind: 'transient',
+    },
+    {
+      name: 'DNS',
+      error: Object.assign(new Error('getaddrinfo ENOTFOUND smtp.office365.test'), { code: 'EDNS', command: 'CONN' }),
+      reason: 'smtp_unreachable',
+      kind: 'transient',
+    },
+    {
+      name: 'connection timeout',
+      error: Object.assign(new Error('Connection timeout'), { code: 'ETIMEDOUT', command: 'CONN' }),
+      reason: 'smtp_timeout',
+      kind: 'transient',
+    },
+    {
+      name: 'greeting timeout',
+      error: Object.assign(new Error('Greeting never received'), { code: 'ETIMEDOUT', command: 'CONN' }),
+      reason: 'smtp_timeout',
+      kind: 'transient',
+    },
     {
       name: 'STARTTLS certificate failure',
       error: Object.assign(new Error('Error initiating TLS - unable to verify the first certificate'), { code: 'ETLS', command: 'STARTTLS' }),
       reason: 'smtp_tls_failed',
       kind: 'configuration',
     },
-    { name: 'implicit TLS certificate failure', error: socketError('ESOCKET', 'CERT_HAS_EXPIRED', 'certificate has expired'), reason: 'smtp_tls_failed', kind: 'configuration' },
-    { name: 'host name mismatch', error: socketError('ESOCKET', 'ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), reason: 'smtp_tls_failed', kind: 'configuration' },
+    {
+      name: 'implicit TLS certificate failure',
+      error: socketError('ESOCKET', 'CERT_HAS_EXPIRED', 'certificate has expired'),
+      reason: 'smtp_tls_failed',
+      kind: 'configuration',
+    },
+    {
+      name: 'host name mismatch',
+      error: socketError('ESOCKET', 'ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"),
+      reason: 'smtp_tls_failed',
+      kind: 'configuration',
+    },
     { name: 'connection reset', error: socketError('ESOCKET', 'ECONNRESET', 'read ECONNRESET'), reason: 'smtp_transient_failure', kind: 'transient' },
-    { name: 'closed unexpectedly', error: Object.assign(new Error('Connection closed unexpectedly'), { code: 'ECONNECTION', command: 'CONN' }), reason: 'smtp_transient_failure', kind: 'transient' },
-    { name: 'SIZE announced by the server', error: Object.assign(new Error('Message size larger than allowed 36700160'), { code: 'EMESSAGE', command: 'MAIL FROM' }), reason: 'message_too_large', kind: 'permanent' },
-    { name: 'no recipients', error: Object.assign(new Error('No recipients defined'), { code: 'EENVELOPE', command: 'API' }), reason: 'invalid_message', kind: 'permanent' },
+    {
+      name: 'closed unexpectedly',
+      error: Object.assign(new Error('Connection closed unexpectedly'), { code: 'ECONNECTION', command: 'CONN' }),
+      reason: 'smtp_transient_failure',
+      kind: 'transient',
+    },
+    {
+      name: 'SIZE announced by the server',
+      error: Object.assign(new Error('Message size larger than allowed 36700160'), { code: 'EMESSAGE', command: 'MAIL FROM' }),
+      reason: 'message_too_large',
+      kind: 'permanent',
+    },
+    {
+      name: 'no recipients',
+      error: Object.assign(new Error('No recipients defined'), { code: 'EENVELOPE', command: 'API' }),
+      reason: 'invalid_message',
+      kind: 'permanent',
+    },
     { name: 'unknown error', error: new Error('something odd'), reason: 'smtp_transient_failure', kind: 'transient' },
   ];
   for (const row of table) {

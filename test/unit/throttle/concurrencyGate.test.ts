@@ -30,10 +30,22 @@ test('runs at most `capacity` tasks at once, the rest in arrival order, and pass
   const results = await outcomes;
   assert.deepEqual(started, [0, 1, 2, 3, 4]);
   assert.equal(highest, 2);
-  assert.deepEqual(results.map((result) => (result.status === 'fulfilled' ? result.value : (result.reason as Error).message)), [0, 10, 20, 'task 3 failed', 40]);
+  assert.deepEqual(
+    results.map((result) => (result.status === 'fulfilled' ? result.value : (result.reason as Error).message)),
+    [0, 10, 20, 'task 3 failed', 40],
+  );
   // The failed task gave its slot back: the gate still admits two at once.
   let concurrent = 0;
   let peak = 0;
-  await Promise.all([1, 2, 3].map(() => gate.run(async () => { concurrent++; peak = Math.max(peak, concurrent); await settle(); concurrent--; })));
+  await Promise.all(
+    [1, 2, 3].map(() =>
+      gate.run(async () => {
+        concurrent++;
+        peak = Math.max(peak, concurrent);
+        await settle();
+        concurrent--;
+      }),
+    ),
+  );
   assert.equal(peak, 2);
 });

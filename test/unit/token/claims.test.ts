@@ -46,12 +46,19 @@ describe('checkExchangeClaims', () => {
     { name: 'a delegated scp instead of roles', claims: { ...good, roles: undefined, scp: 'SMTP.Send' }, diagnoses: ['token_role_missing'] },
     { name: 'another tenant', claims: { ...good, tid: '11111111-2222-4333-8444-555555555555' }, diagnoses: ['token_wrong_tenant'] },
     { name: 'another app', claims: { ...good, appid: '99999999-8888-4777-8666-555555555555' }, diagnoses: ['token_wrong_app'] },
-    { name: 'everything wrong, in setup order', claims: { aud: 'https://vault.azure.net', tid: TENANT, appid: 'x' }, diagnoses: ['token_audience_not_exchange', 'token_role_missing', 'token_wrong_app'] },
+    {
+      name: 'everything wrong, in setup order',
+      claims: { aud: 'https://vault.azure.net', tid: TENANT, appid: 'x' },
+      diagnoses: ['token_audience_not_exchange', 'token_role_missing', 'token_wrong_app'],
+    },
   ];
   for (const row of table) {
     test(row.name, () => {
       const problems = checkExchangeClaims(row.claims, expected);
-      assert.deepEqual(problems.map((problem) => problem.diagnosis), row.diagnoses);
+      assert.deepEqual(
+        problems.map((problem) => problem.diagnosis),
+        row.diagnoses,
+      );
       for (const problem of problems) assert.ok(problem.observed.length > 0);
     });
   }

@@ -35,7 +35,11 @@ describe('classifyTokenFailure: Entra error answers', () => {
     {
       name: 'application not in the tenant',
       status: 400,
-      body: entraBody('unauthorized_client', 700016, "Application with identifier '11111111-2222-3333-4444-555555555555' was not found in the directory 'Contoso'."),
+      body: entraBody(
+        'unauthorized_client',
+        700016,
+        "Application with identifier '11111111-2222-3333-4444-555555555555' was not found in the directory 'Contoso'.",
+      ),
       reason: 'app_not_found',
       kind: 'configuration',
       remedy: /OAUTH2_CLIENT_ID.*Application \(client\) ID/,
@@ -43,7 +47,11 @@ describe('classifyTokenFailure: Entra error answers', () => {
     {
       name: 'wrong secret',
       status: 401,
-      body: entraBody('invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.'),
+      body: entraBody(
+        'invalid_client',
+        7000215,
+        'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.',
+      ),
       reason: 'invalid_client_secret',
       kind: 'configuration',
       remedy: /Value.*not its Secret ID/,
@@ -159,7 +167,11 @@ describe('classifyTokenFailure: no answer', () => {
     { name: 'timeout', error: sysError('ETIMEDOUT', 'no answer within 15000 ms'), text: /timed out/ },
     { name: 'untrusted certificate', error: sysError('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'), text: /TLS/ },
     { name: 'expired certificate', error: sysError('CERT_HAS_EXPIRED', 'certificate has expired'), text: /TLS/ },
-    { name: 'wrapped socket error', error: Object.assign(new Error('request failed'), { code: 'REQUEST_SEND_ERROR', cause: sysError('ECONNRESET', 'socket hang up') }), text: /reset/ },
+    {
+      name: 'wrapped socket error',
+      error: Object.assign(new Error('request failed'), { code: 'REQUEST_SEND_ERROR', cause: sysError('ECONNRESET', 'socket hang up') }),
+      text: /reset/,
+    },
   ];
   for (const row of table) {
     it(row.name, () => {
@@ -171,7 +183,9 @@ describe('classifyTokenFailure: no answer', () => {
   }
 
   it('a TLS failure says so and names TLS_EXTRA_CA_FILE', () => {
-    const error = classifyTokenFailure({ networkError: Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }) });
+    const error = classifyTokenFailure({
+      networkError: Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }),
+    });
     assert.match(error.message, /TLS certificate was not accepted/);
     assert.match(error.remedy ?? '', /TLS_EXTRA_CA_FILE/);
   });

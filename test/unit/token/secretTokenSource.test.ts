@@ -47,7 +47,10 @@ function endpoint(valid: string, refusal: RelayError) {
 describe('SecretProviderTokenSource', () => {
   const cases = [
     { name: 'AADSTS7000215 (wrong secret)', refusal: rejectionFor('invalid_client', 'AADSTS7000215: Invalid client secret provided.', [7000215]) },
-    { name: 'AADSTS7000222 (expired secret)', refusal: rejectionFor('invalid_client', 'AADSTS7000222: The provided client secret keys are expired.', [7000222]) },
+    {
+      name: 'AADSTS7000222 (expired secret)',
+      refusal: rejectionFor('invalid_client', 'AADSTS7000222: The provided client secret keys are expired.', [7000222]),
+    },
     { name: 'plain invalid_client (other providers)', refusal: rejectionFor('invalid_client', 'Client authentication failed.', []) },
   ];
   for (const { name, refusal } of cases) {
