@@ -2,7 +2,7 @@
  * The test tree's layout, which the npm scripts rely on: `npm test` runs test/unit,
  * test/integration and test/e2e only, so a test file anywhere else would silently never run;
  * shared test code has one home (test/support, and test/doubles for the doubles); test/unit
- * mirrors the code it tests (src/ without the src/ prefix, or functions/, local/, scripts/).
+ * mirrors the code it tests (src/ without the src/ prefix, or functions/, infra/, local/, scripts/).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,12 +28,13 @@ test('code the tests share lives in test/support or test/doubles, nowhere else',
   );
 });
 
-test('test/unit mirrors the code it tests: each folder is one of src/ (or functions/, local/, scripts/)', () => {
+test('test/unit mirrors the code it tests: each folder is one of src/ (or functions/, infra/, local/, scripts/)', () => {
   const codeFolders = new Set([
     ...readdirSync(join(PACKAGE_ROOT, 'src'), { withFileTypes: true })
       .filter((entry) => entry.isDirectory())
       .map((entry) => entry.name),
     'functions',
+    'infra',
     'local',
     'scripts',
   ]);
