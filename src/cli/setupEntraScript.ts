@@ -288,8 +288,13 @@ function relaySettings(mode: ReturnType<typeof modeOf>): string[] {
     '  az functionapp config appsettings set --name "$function_app" --resource-group "$resource_group" --settings "${settings[@]}" --output none',
     '  say "set on the Function App $function_app"',
     'fi',
-    "say 'With azd, also keep them in the environment (azd provision rewrites the app settings):'",
-    'say "  azd env set OAUTH2_TENANT_ID $tenant_id; azd env set OAUTH2_CLIENT_ID $app_id; azd env set SMTP_USER $mailbox"',
+    "say 'With azd, keep them in its environment too (azd provision rewrites the app settings from it; infra/ sets the rest):'",
+    'for setting in "${settings[@]}"; do',
+    '  case "$setting" in',
+    '    KEYVAULT_URL=* | MANAGED_IDENTITY_CLIENT_ID=*) ;;',
+    `    *) printf '      azd env set %s %q\\n' "\${setting%%=*}" "\${setting#*=}" ;;`,
+    '  esac',
+    'done',
     '',
   ];
 }
