@@ -194,7 +194,7 @@ const EXPIRES = 'expires="$(date -u -d "+${secret_days} days" +%Y-%m-%dT%H:%M:%S
 function keyVaultSecret(): string[] {
   return [
     step('Client secret: created straight into Key Vault, with an expiry, never shown', 'clientSecret'),
-    'vault_id="$(az keyvault show --name "$key_vault" --query id --output tsv)" || stop "no Key Vault $key_vault is visible to you"',
+    'vault_id="$(az keyvault show --name "$key_vault" --query id --output tsv)" || stop "no Key Vault $key_vault is visible to you (az account set --subscription <the vault subscription>)"',
     'present="$(az keyvault secret list --vault-name "$key_vault" --query "length([?name==\'$secret_name\'])" --output tsv)" \\',
     '  || stop "cannot list the secrets of $key_vault: you need Key Vault Secrets Officer on it (azd gives it to AZURE_PRINCIPAL_ID)"',
     'if [[ $present == 0 || ${RELAY_SETUP_NEW_SECRET:-} == 1 ]]; then',
