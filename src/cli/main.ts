@@ -3,8 +3,8 @@
  * clients the commands use come from src/app, through CliServices):
  *
  *   oauth2-smtp-relay doctor [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS] [--json]
- *   oauth2-smtp-relay setup --tenant-id T --client-id C --object-id O --mailbox M [--send-as A]...
- *                           [--key-vault V] [--secret-name S] [--function-app F] [--resource-group G] [--secret-days N]
+ *   oauth2-smtp-relay setup --tenant-id T --mailbox M [--mode secret|keyvault|federation] [--out DIR] ...
+ *   oauth2-smtp-relay setup --check [--settings local.settings.json]
  *   oauth2-smtp-relay replay [--settings local.settings.json] [--reason CODE]... [--dry-run]
  *   oauth2-smtp-relay replay --from-poison [--settings local.settings.json] [--dry-run]
  *
@@ -26,7 +26,7 @@ import {
 } from '../deadletters/replay';
 import { formatReport, runDoctor, type DoctorTarget } from './doctor';
 import { withIdentityEnvironment } from './identityEnvironment';
-import { checkSetupValues, setupScript } from './setup';
+import { checkSetupValues, firstMissingStep, setupNextSteps, writeSetupScripts, type SetupMode, type SetupValues } from './setup';
 
 export interface CliIo {
   env: Environment;
@@ -44,8 +44,13 @@ export interface CliServices {
 
 const USAGE = `usage:
   oauth2-smtp-relay doctor [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS] [--json]
-  oauth2-smtp-relay setup --tenant-id ID --client-id ID --object-id ID --mailbox ADDRESS [--send-as ADDRESS]...
-                          [--key-vault NAME] [--secret-name NAME] [--function-app NAME] [--resource-group NAME] [--secret-days N]
+  oauth2-smtp-relay setup --tenant-id ID --mailbox ADDRESS [--mode secret|keyvault|federation] [--out DIR]
+                          [--app-name NAME | --client-id ID] [--object-id ID] [--send-as ADDRESS]...
+                          [--key-vault NAME] [--secret-name NAME] [--secret-days N]
+                          [--function-app NAME --resource-group NAME] [--identity-principal-id ID]
+                          writes setup-entra.sh and setup-exchange.ps1 (default folder ./relay-setup)
+  oauth2-smtp-relay setup --check [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS]
+                          runs the doctor and names the first setup step still missing
   oauth2-smtp-relay replay [--settings local.settings.json] [--reason CODE]... [--dry-run]
                           put dead-lettered messages back on the queue (all, or those with these reason codes)
   oauth2-smtp-relay replay --from-poison [--settings local.settings.json] [--dry-run]
@@ -57,7 +62,7 @@ export async function main(argv: string[], io: CliIo, services: CliServices): Pr
   const [command, ...rest] = argv;
   try {
     if (command === 'doctor') return await doctor(rest, io, services);
-    if (command === 'setup') return setup(rest, io);
+    if (command === 'setup') return await setup(rest, io, services);
     if (command === 'replay') return await replay(rest, io, services);
   } catch (error) {
     if (error instanceof UsageError) {
@@ -145,36 +150,58 @@ async function replay(args: string[], io: CliIo, services: CliServices): Promise
   });
 }
 
-function setup(args: string[], io: CliIo): number {
+async function setup(args: string[], io: CliIo, services: CliServices): Promise<number> {
   const values = parse(args, {
     'tenant-id': { type: 'string' },
     'client-id': { type: 'string' },
     'object-id': { type: 'string' },
+    'app-name': { type: 'string' },
     mailbox: { type: 'string' },
     'send-as': { type: 'string', multiple: true },
+    mode: { type: 'string' },
     'key-vault': { type: 'string' },
     'secret-name': { type: 'string' },
     'function-app': { type: 'string' },
     'resource-group': { type: 'string' },
+    'identity-principal-id': { type: 'string' },
     'secret-days': { type: 'string' },
+    out: { type: 'string', default: 'relay-setup' },
+    check: { type: 'boolean', default: false },
+    settings: { type: 'string' },
+    'send-to': { type: 'string' },
+    from: { type: 'string' },
   });
-  const missing = ['tenant-id', 'client-id', 'object-id', 'mailbox'].filter((name) => values[name] === undefined);
+  if (values.check) return setupCheck(values, io, services);
+  const missing = ['tenant-id', 'mailbox'].filter((name) => values[name] === undefined);
   if (missing.length > 0) throw new UsageError(`missing ${missing.map((name) => `--${name}`).join(', ')}`);
   const text = (name: string) => values[name] as string | undefined;
-  const setupValues = {
+  const setupValues: SetupValues = {
     tenantId: text('tenant-id')!,
-    clientId: text('client-id')!,
-    objectId: text('object-id')!,
     mailbox: text('mailbox')!,
+    appName: text('app-name'),
+    clientId: text('client-id'),
+    objectId: text('object-id'),
     sendAs: values['send-as'] as string[] | undefined,
+    mode: text('mode') as SetupMode | undefined,
     keyVault: text('key-vault'),
     secretName: text('secret-name'),
     functionApp: text('function-app'),
     resourceGroup: text('resource-group'),
+    identityPrincipalId: text('identity-principal-id'),
     secretDays: text('secret-days') === undefined ? undefined : Number(text('secret-days')),
   };
   const problems = checkSetupValues(setupValues);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
-  io.out(setupScript(setupValues));
+  io.out(setupNextSteps(writeSetupScripts(text('out')!, setupValues), setupValues));
   return 0;
+}
+
+/** `setup --check`: the doctor's report, then the first guide step it found missing. */
+async function setupCheck(values: ParsedOptions, io: CliIo, services: CliServices): Promise<number> {
+  const env = values.settings ? { ...io.env, ...readSettingsFile(values.settings as string) } : io.env;
+  const options = { env, sendTo: values['send-to'] as string | undefined, from: values.from as string | undefined };
+  const report = await runDoctor(options, (settings) => services.doctorTarget(settings));
+  const missing = firstMissingStep(report);
+  io.out(`${formatReport(report)}\n${missing ?? 'Every setup step the doctor checks is done.'}\n`);
+  return report.ok ? 0 : 1;
 }

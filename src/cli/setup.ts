@@ -1,114 +1,80 @@
 /**
- * `oauth2-smtp-relay setup`: prints, with the values filled in, the Exchange
- * Online PowerShell commands of the setup guide (service principal, mailbox
- * permission, SendAs for extra senders) and the Azure CLI commands that put a
- * client secret with an expiry in Key Vault and let the Function App's identity
- * read it. It only prints; it changes nothing.
+ * `oauth2-smtp-relay setup`: the setup guide's Entra and Exchange steps as two
+ * scripts with the administrator's values in them, written to a folder:
+ * setup-entra.sh (bash + Azure CLI) and setup-exchange.ps1 (Exchange Online
+ * PowerShell). Both are safe to run again; neither holds or prints a secret.
+ * `setup --check` runs the doctor and names the first step still missing.
  */
-import { describeSettings } from '../settings';
-import { echoSetting } from '../core/echo';
-import { isEmailAddress } from '../message/address';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { diagnosis } from '../core/diagnoses';
+import { stepLabel, type SetupStepId } from '../core/setupSteps';
+import type { CheckReport } from '../diagnostics/checks';
+import { entraScript } from './setupEntraScript';
+import { exchangeScript } from './setupExchangeScript';
+import { modeOf, SCRIPT_NAMES, type SetupValues } from './setupValues';
 
-export interface SetupValues {
-  tenantId: string;
-  clientId: string;
-  /** Object ID of the Enterprise application (service principal), not of the app registration. */
-  objectId: string;
-  mailbox: string;
-  /** Other From addresses the app may send as. */
-  sendAs?: string[];
-  keyVault?: string;
-  secretName?: string;
-  functionApp?: string;
-  resourceGroup?: string;
-  /** Lifetime of the new client secret, in days. */
-  secretDays?: number;
-  now?: Date;
+export { checkSetupValues, modeOf, SETUP_MODES, type SetupMode, type SetupValues } from './setupValues';
+
+export interface WrittenScripts {
+  entra: string;
+  exchange: string;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DOMAIN = /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
-const AZURE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
-const RESOURCE_GROUP = /^[-\w.()]{1,90}$/;
-
-/** Every problem with the values, as "option: problem". */
-export function checkSetupValues(values: SetupValues): string[] {
-  const problems: string[] = [];
-  if (!GUID.test(values.tenantId) && !DOMAIN.test(values.tenantId)) problems.push('--tenant-id: must be the Directory (tenant) ID (a GUID) or a domain');
-  if (!GUID.test(values.clientId)) problems.push('--client-id: must be the Application (client) ID, a GUID');
-  if (!GUID.test(values.objectId)) problems.push("--object-id: must be the Enterprise application's Object ID, a GUID");
-  else if (values.objectId.toLowerCase() === values.clientId.toLowerCase()) {
-    problems.push("--object-id: is the Application (client) ID; give the Object ID shown on the Enterprise application's Overview");
-  }
-  if (!isEmailAddress(values.mailbox)) problems.push('--mailbox: must be the authorized mailbox, e.g. relay@contoso.com');
-  for (const address of values.sendAs ?? []) if (!isEmailAddress(address)) problems.push(`--send-as: ${echoSetting(address)} is not an e-mail address`);
-  if (values.keyVault !== undefined && !/^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$/.test(values.keyVault)) {
-    problems.push('--key-vault: must be a Key Vault name (3 to 24 letters, digits and hyphens)');
-  }
-  if (values.secretName !== undefined && !/^[A-Za-z0-9-]{1,127}$/.test(values.secretName)) problems.push('--secret-name: letters, digits and hyphens only');
-  if (values.functionApp !== undefined && !AZURE_NAME.test(values.functionApp)) problems.push('--function-app: not a Function App name');
-  if (values.resourceGroup !== undefined && !RESOURCE_GROUP.test(values.resourceGroup)) problems.push('--resource-group: not a resource group name');
-  if (values.secretDays !== undefined && !(Number.isInteger(values.secretDays) && values.secretDays >= 1 && values.secretDays <= 730)) {
-    problems.push('--secret-days: a whole number of days from 1 to 730');
-  }
-  return problems;
+/** Writes both scripts into `dir` (created when missing), replacing earlier ones. */
+export function writeSetupScripts(dir: string, values: SetupValues, now = new Date()): WrittenScripts {
+  const folder = resolve(dir);
+  mkdirSync(folder, { recursive: true });
+  const entra = join(folder, SCRIPT_NAMES.entra);
+  const exchange = join(folder, SCRIPT_NAMES.exchange);
+  // No secret is in either file (a test holds that); the bash script is made executable.
+  writeFileSync(entra, entraScript(values, now));
+  chmodSync(entra, 0o755);
+  writeFileSync(exchange, exchangeScript(values, now));
+  chmodSync(exchange, 0o644);
+  return { entra, exchange };
 }
 
-/** PowerShell single-quoted string (a quote is doubled). */
-const ps = (value: string) => `'${value.replace(/'/g, "''")}'`;
-/** POSIX shell single-quoted string. */
-const sh = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
-
-export function setupScript(values: SetupValues): string {
-  const now = values.now ?? new Date();
-  const days = values.secretDays ?? 180;
-  const expires = new Date(now.getTime() + days * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const vault = values.keyVault ?? '<key-vault-name>';
-  const secretName = values.secretName ?? 'smtp-relay-client-secret';
-  const app = values.functionApp ?? '<function-app-name>';
-  const group = values.resourceGroup ?? '<resource-group>';
-
+/** What to run, printed after the scripts are written. */
+export function setupNextSteps(written: WrittenScripts, values: SetupValues): string {
   const lines = [
-    '# 1. Exchange Online PowerShell (run as an Exchange administrator)',
-    '#    Register the app with Exchange, then let it use the mailbox.',
-    'Install-Module -Name ExchangeOnlineManagement -Scope CurrentUser',
-    'Import-Module ExchangeOnlineManagement',
-    `Connect-ExchangeOnline -Organization ${ps(values.tenantId)}`,
-    `New-ServicePrincipal -AppId ${ps(values.clientId)} -ObjectId ${ps(values.objectId)} -DisplayName 'oauth2-smtp-relay'`,
-    `Add-MailboxPermission -Identity ${ps(values.mailbox)} -User ${ps(values.objectId)} -AccessRights FullAccess`,
-    ...(values.sendAs ?? []).map(
-      (address) => `Add-RecipientPermission -Identity ${ps(address)} -Trustee ${ps(values.objectId)} -AccessRights SendAs -Confirm:$false`,
-    ),
-    `Get-ServicePrincipal -Identity ${ps(values.objectId)} | Format-List AppId, ObjectId, DisplayName`,
-    'Disconnect-ExchangeOnline -Confirm:$false',
-    '#    Exchange can take up to an hour to apply these; run the doctor afterwards.',
+    `Wrote ${written.entra}`,
+    `Wrote ${written.exchange}`,
+    `Mode: ${modeOf(values)}. Both scripts print each step, the guide step it replaces, and skip what is already done.`,
     '',
-    '# 2. Azure CLI (bash): a client secret that expires, stored in Key Vault with the same expiry,',
-    "#    readable by the Function App's managed identity. The secret's value never appears on screen.",
-    `expires=${sh(expires)}`,
-    `secret="$(az ad app credential reset --id ${sh(values.clientId)} --append --display-name 'oauth2-smtp-relay' --end-date "$expires" --query password --output tsv)"`,
-    `az keyvault secret set --vault-name ${sh(vault)} --name ${sh(secretName)} --value "$secret" --expires "$expires" --output none`,
-    'unset secret',
-    `principal="$(az functionapp identity assign --name ${sh(app)} --resource-group ${sh(group)} --query principalId --output tsv)"`,
-    `vault_id="$(az keyvault show --name ${sh(vault)} --query id --output tsv)"`,
-    'az role assignment create --assignee-object-id "$principal" --assignee-principal-type ServicePrincipal --role "Key Vault Secrets User" --scope "$vault_id"',
-    `az functionapp config appsettings set --name ${sh(app)} --resource-group ${sh(group)} --settings ${secretSettings(vault, secretName).map(sh).join(' ')}`,
-    '',
-    '# 3. Relay settings for this mailbox and app',
-    `#    OAUTH2_TENANT_ID=${values.tenantId}`,
-    `#    OAUTH2_CLIENT_ID=${values.clientId}`,
-    `#    SMTP_USER=${values.mailbox}`,
-    ...(values.sendAs?.length ? [`#    MAIL_ALLOWED_FROM=${values.sendAs.join(',')}`] : []),
+    `1. bash ${written.entra}`,
+    '   (Azure CLI signed in to the tenant as an administrator who can grant admin consent)',
+    `2. pwsh -File ${written.exchange} -AppId <id> -ObjectId <id>`,
+    '   with the exact line step 1 prints at its end (an Exchange administrator)',
+    '3. oauth2-smtp-relay setup --check --settings <settings file>   (the doctor; names the first step still missing)',
   ];
   return lines.join('\n') + '\n';
 }
 
-/** How the relay is told where the secret is: its own Key Vault settings when it has them, else a Key Vault reference. */
-function secretSettings(vault: string, secretName: string): string[] {
-  const names = new Set(describeSettings().map((setting) => setting.name));
-  const vaultUrl = `https://${vault}.vault.azure.net`;
-  if (names.has('KEYVAULT_URL') && names.has('OAUTH2_CLIENT_SECRET_NAME')) {
-    return [`KEYVAULT_URL=${vaultUrl}`, `OAUTH2_CLIENT_SECRET_NAME=${secretName}`];
-  }
-  return [`OAUTH2_CLIENT_SECRET=@Microsoft.KeyVault(SecretUri=${vaultUrl}/secrets/${secretName}/)`];
+/** Which script (or what else) does each guide step. */
+const DONE_BY: Record<SetupStepId, string> = {
+  tenantId: `the relay settings (${SCRIPT_NAMES.entra} prints them)`,
+  authorizedUser: 'the Microsoft 365 admin center: a licensed user or a shared mailbox (not scripted)',
+  enterpriseApplication: SCRIPT_NAMES.entra,
+  apiPermission: SCRIPT_NAMES.entra,
+  clientSecret: SCRIPT_NAMES.entra,
+  authenticatedSmtp: SCRIPT_NAMES.exchange,
+  servicePrincipal: SCRIPT_NAMES.exchange,
+  mailboxPermission: SCRIPT_NAMES.exchange,
+  sendAs: `${SCRIPT_NAMES.exchange} (give setup --send-as for each extra From address)`,
+  fromAddress: 'the relay settings MAIL_FROM and MAIL_ALLOWED_FROM',
+  emailServer: 'the relay settings SMTP_HOST, SMTP_PORT and SMTP_SECURITY',
+  oauthSettings: `the relay settings (${SCRIPT_NAMES.entra} prints them, and sets them with --function-app)`,
+  keyVault: `${SCRIPT_NAMES.entra} with --mode keyvault (under azd, infra/ grants the role)`,
+  network: "the Function App's outbound network (not scripted)",
+};
+
+/** The first guide step the doctor found missing, and which script does it; undefined when nothing failed. */
+export function firstMissingStep(report: CheckReport): string | undefined {
+  const failure = report.firstFailure;
+  if (!failure) return undefined;
+  const id = failure.finding?.diagnosis;
+  const step = id === undefined ? undefined : diagnosis(id).steps[0];
+  if (step === undefined) return `First setup step still missing: none named; the check "${failure.title}" failed (see above).`;
+  return `First setup step still missing: ${stepLabel(step)}.\nDone by: ${DONE_BY[step]}.`;
 }

@@ -9,7 +9,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOCAL_CLIENT_ID } from '../../../local/stack';
 import { VAULT_RESOURCE } from '../../../local/doubles/keyVaultDouble';
@@ -123,5 +123,7 @@ test('`./dev doctor --settings FILE` runs the command from the caller’s folder
     { cwd: caller, env },
   );
   assert.equal(setup.status, 0, setup.stderr);
-  assert.match(setup.stdout, /New-ServicePrincipal/);
+  // The scripts land in the caller's folder, not the project's.
+  assert.match(setup.stdout, /Wrote .*\/caller\/relay-setup\/setup-exchange\.ps1/);
+  assert.match(readFileSync(join(caller, 'relay-setup', 'setup-exchange.ps1'), 'utf8'), /New-ServicePrincipal/);
 });

@@ -1,0 +1,107 @@
+/**
+ * The values `oauth2-smtp-relay setup` takes, the modes, and their checks: what
+ * the two scripts are generated from (setupEntraScript.ts, setupExchangeScript.ts).
+ */
+import { echoSetting } from '../core/echo';
+import { isEmailAddress } from '../message/address';
+
+/** Where the relay's client credential comes from. */
+export const SETUP_MODES = ['secret', 'keyvault', 'federation'] as const;
+export type SetupMode = (typeof SETUP_MODES)[number];
+
+export interface SetupValues {
+  tenantId: string;
+  mailbox: string;
+  /** Display name of the app registration to find or create. */
+  appName?: string;
+  /** An existing app registration's Application (client) ID; without it the app is found or created by name. */
+  clientId?: string;
+  /** Object ID of the Enterprise application (service principal), not of the app registration. */
+  objectId?: string;
+  /** Other From addresses the app may send as. */
+  sendAs?: string[];
+  /** secret (an app setting), keyvault (default with --key-vault) or federation (no secret). */
+  mode?: SetupMode;
+  keyVault?: string;
+  secretName?: string;
+  /** Lifetime of the new client secret, in days. */
+  secretDays?: number;
+  functionApp?: string;
+  resourceGroup?: string;
+  /** Principal (object) ID of the Function App's managed identity, e.g. azd's AZURE_RELAY_IDENTITY_PRINCIPAL_ID. */
+  identityPrincipalId?: string;
+}
+
+/** What the scripts use when a value is not given (azd's infra uses the same names). */
+export const SETUP_DEFAULTS = { appName: 'oauth2-smtp-relay', secretName: 'smtp-relay-client-secret', secretDays: 180 } as const;
+
+export const SCRIPT_NAMES = { entra: 'setup-entra.sh', exchange: 'setup-exchange.ps1' } as const;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN = /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
+const AZURE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
+const RESOURCE_GROUP = /^[-\w.()]{1,90}$/;
+/** Entra allows up to 120 characters in a display name; no line breaks or other controls. */
+const DISPLAY_NAME = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]{1,120}$/;
+
+export function modeOf(values: SetupValues): SetupMode {
+  return values.mode ?? (values.keyVault === undefined ? 'secret' : 'keyvault');
+}
+
+/** Every problem with the values, as "option: problem". */
+export function checkSetupValues(values: SetupValues): string[] {
+  const problems: string[] = [];
+  if (!GUID.test(values.tenantId) && !DOMAIN.test(values.tenantId)) problems.push('--tenant-id: must be the Directory (tenant) ID (a GUID) or a domain');
+  if (values.clientId !== undefined && !GUID.test(values.clientId)) problems.push('--client-id: must be the Application (client) ID, a GUID');
+  if (values.objectId !== undefined) {
+    if (!GUID.test(values.objectId)) problems.push("--object-id: must be the Enterprise application's Object ID, a GUID");
+    else if (values.objectId.toLowerCase() === values.clientId?.toLowerCase()) {
+      problems.push("--object-id: is the Application (client) ID; give the Object ID shown on the Enterprise application's Overview");
+    }
+  }
+  if (values.appName !== undefined && (!DISPLAY_NAME.test(values.appName) || values.appName.trim() === '')) {
+    problems.push('--app-name: 1 to 120 characters, no line breaks or control characters');
+  }
+  if (!isEmailAddress(values.mailbox)) problems.push('--mailbox: must be the authorized mailbox, e.g. relay@contoso.com');
+  for (const address of values.sendAs ?? []) if (!isEmailAddress(address)) problems.push(`--send-as: ${echoSetting(address)} is not an e-mail address`);
+  if (values.keyVault !== undefined && !/^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$/.test(values.keyVault)) {
+    problems.push('--key-vault: must be a Key Vault name (3 to 24 letters, digits and hyphens)');
+  }
+  if (values.secretName !== undefined && !/^[A-Za-z0-9-]{1,127}$/.test(values.secretName)) problems.push('--secret-name: letters, digits and hyphens only');
+  if (values.functionApp !== undefined && !AZURE_NAME.test(values.functionApp)) problems.push('--function-app: not a Function App name');
+  if (values.resourceGroup !== undefined && !RESOURCE_GROUP.test(values.resourceGroup)) problems.push('--resource-group: not a resource group name');
+  if ((values.functionApp === undefined) !== (values.resourceGroup === undefined)) problems.push('--function-app and --resource-group: give both or neither');
+  if (values.secretDays !== undefined && !(Number.isInteger(values.secretDays) && values.secretDays >= 1 && values.secretDays <= 730)) {
+    problems.push('--secret-days: a whole number of days from 1 to 730');
+  }
+  if (values.identityPrincipalId !== undefined && !GUID.test(values.identityPrincipalId)) {
+    problems.push("--identity-principal-id: must be the managed identity's principal (object) ID, a GUID");
+  }
+  if (values.mode !== undefined && !SETUP_MODES.includes(values.mode)) problems.push(`--mode: one of ${SETUP_MODES.join(', ')}`);
+  else problems.push(...modeProblems(values));
+  return problems;
+}
+
+/** The options each mode needs, and those it would silently ignore. */
+function modeProblems(values: SetupValues): string[] {
+  const mode = modeOf(values);
+  const problems: string[] = [];
+  if (mode === 'keyvault' && values.keyVault === undefined) problems.push('--mode keyvault: needs --key-vault');
+  if (mode === 'secret' && values.keyVault !== undefined) problems.push('--key-vault: the secret mode puts the secret in an app setting; use --mode keyvault');
+  if (mode === 'federation') {
+    for (const [option, value] of [
+      ['--key-vault', values.keyVault],
+      ['--secret-name', values.secretName],
+      ['--secret-days', values.secretDays],
+    ] as const) {
+      if (value !== undefined) problems.push(`${option}: the federation mode has no client secret`);
+    }
+    if (values.identityPrincipalId === undefined && values.functionApp === undefined) {
+      problems.push("--mode federation: needs --identity-principal-id (azd's AZURE_RELAY_IDENTITY_PRINCIPAL_ID) or --function-app and --resource-group");
+    }
+  }
+  if (mode !== 'federation' && values.identityPrincipalId !== undefined && values.functionApp === undefined) {
+    problems.push('--identity-principal-id: only the federation mode uses it without --function-app');
+  }
+  return problems;
+}

@@ -1,0 +1,232 @@
+/**
+ * The scripts `setup` writes, run: bash parses them, hostile values read back as
+ * themselves in bash, and setup-entra.sh runs against AzCliDouble (a stand-in
+ * for `az`: no tenant here) for each mode — everything made on the first run,
+ * nothing made or changed on the second, and the client secret never on screen
+ * or on a command line. The command itself runs as a user runs it (the bin, in
+ * a folder of its own).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { entraScript } from '../../../src/cli/setupEntraScript';
+import type { SetupValues } from '../../../src/cli/setupValues';
+import { stepLabel } from '../../../src/core/setupSteps';
+import { binPath, runProcess } from '../../support/command';
+import { DOUBLE_CLIENT_SECRET, freshTenant, installAzDouble, type AzState } from '../../doubles/azCliDouble';
+
+const TENANT = '7a1c0de0-0000-4000-8000-00000000cafe';
+const IDENTITY = { principalId: '1d000000-0000-4000-8000-0000000000aa', clientId: '1dc00000-0000-4000-8000-0000000000cc' };
+const NOW = new Date('2026-11-30T12:00:00Z');
+
+let dir: string;
+let canary: string;
+let hostileName: string;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'relay-setup-scripts-'));
+  canary = join(dir, 'pwned');
+  hostileName = `it's "$(touch ${canary})" \`touch ${canary}\` $HOME ’‘‚‛ ''`;
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const bash = (script: string, env: NodeJS.ProcessEnv = { PATH: process.env.PATH }) => runProcess('bash', ['-c', script], { env, cwd: dir });
+
+test('bash parses the script of every mode (bash -n), with hostile values in it', async () => {
+  const values: SetupValues[] = [
+    { tenantId: TENANT, mailbox: 'relay@contoso.com', appName: hostileName, sendAs: ["o'b`id`$HOME’@contoso.com"] },
+    { tenantId: 'contoso.com', mailbox: 'relay@contoso.com', mode: 'keyvault', keyVault: 'kv-relay', functionApp: 'func-relay', resourceGroup: 'rg' },
+    { tenantId: TENANT, mailbox: 'relay@contoso.com', mode: 'federation', identityPrincipalId: IDENTITY.principalId, clientId: IDENTITY.clientId },
+    { tenantId: TENANT, mailbox: 'relay@contoso.com', mode: 'secret', functionApp: 'func-relay', resourceGroup: 'rg' },
+  ];
+  for (const value of values) {
+    const file = join(dir, 'parse.sh');
+    writeFileSync(file, entraScript(value, NOW));
+    const parsed = await runProcess('bash', ['-n', file]);
+    assert.equal(parsed.status, 0, parsed.stderr);
+  }
+});
+
+test('each hostile value reads back in bash as itself, and none of it runs', async () => {
+  const sendAs = ["o'b`touch pwned`$HOME’@contoso.com", 'x$(touch${IFS}pwned)y@contoso.com'];
+  const script = entraScript({ tenantId: TENANT, mailbox: 'relay@contoso.com', appName: hostileName, sendAs }, NOW);
+  for (const [name, expected] of [
+    ['app_name', hostileName],
+    ['app_name_filter', `'${hostileName.replace(/'/g, "''")}'`],
+    ['allowed_from', sendAs.join(',')],
+  ] as const) {
+    const line = new RegExp(`^${name}=.*$`, 'm').exec(script)![0];
+    const read = await bash(`${line}\nprintf %s "$${name}"`);
+    assert.equal(read.status, 0, read.stderr);
+    assert.equal(read.stdout, expected, name);
+  }
+  assert.equal(existsSync(canary) || existsSync(join(dir, 'pwned')), false, 'nothing in a value ran');
+});
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Writes the script for `values` into its own folder and runs it with the double first on PATH: a new double for `state`, else the folder's. */
+async function runEntra(name: string, values: SetupValues, state?: AzState): Promise<Run & { state: AzState }> {
+  const folder = join(dir, name);
+  const stateFile = join(folder, 'az-state.json');
+  const binDir = state ? installAzDouble(folder, state).binDir : join(folder, 'bin');
+  const file = join(folder, 'setup-entra.sh');
+  writeFileSync(file, entraScript(values, NOW));
+  const run = await runProcess('bash', [file], { env: { PATH: `${binDir}:${process.env.PATH}` }, cwd: folder });
+  return { ...run, state: JSON.parse(readFileSync(stateFile, 'utf8')) as AzState };
+}
+
+const CREATING = [
+  /^ad app create/,
+  /^ad sp create/,
+  /^ad app permission add/,
+  /^ad app credential reset/,
+  /^role assignment create/,
+  /^ad app federated-credential create/,
+  /^rest --method POST/,
+];
+const creates = (state: AzState) => state.calls.map((call) => call.join(' ')).filter((call) => CREATING.some((pattern) => pattern.test(call)));
+
+/** The secret never reaches the output or a command line (the calls' arguments). */
+function assertSecretKept(run: Run, state: AzState) {
+  for (const text of [run.stdout, run.stderr, JSON.stringify(state.calls)]) assert.equal(text.includes(DOUBLE_CLIENT_SECRET), false);
+}
+
+function withoutCalls(state: AzState) {
+  return { ...state, calls: [] };
+}
+
+test('the Key Vault mode: app, enterprise application, SMTP.SendAsApp with consent, secret into Key Vault, role, settings; the second run makes nothing', async () => {
+  const tenant = freshTenant(TENANT);
+  tenant.vaults.push({ name: 'kv-relay', secrets: {} });
+  tenant.functionApps.push({ name: 'func-relay', group: 'rg-relay', userAssigned: [IDENTITY], settings: {} });
+  const values: SetupValues = {
+    tenantId: TENANT,
+    mailbox: 'relay@contoso.com',
+    appName: hostileName,
+    mode: 'keyvault',
+    keyVault: 'kv-relay',
+    secretDays: 90,
+    functionApp: 'func-relay',
+    resourceGroup: 'rg-relay',
+    sendAs: ['noreply@contoso.com'],
+  };
+  const first = await runEntra('keyvault', values, tenant);
+  assert.equal(first.status, 0, first.stderr);
+  const state = first.state;
+  assert.equal(state.apps.length, 1);
+  const app = state.apps[0]!;
+  assert.equal(app.displayName, hostileName, 'the display name reached az exactly');
+  const sp = state.servicePrincipals.find((entry) => entry.appId === app.appId)!;
+  assert.deepEqual(app.requiredRoles, [tenant.exchangeRoleId]);
+  assert.deepEqual(state.appRoleAssignments, [{ principalId: sp.id, resourceId: tenant.servicePrincipals[0]!.id, appRoleId: tenant.exchangeRoleId }]);
+  const secret = state.vaults[0]!.secrets['smtp-relay-client-secret']!;
+  assert.equal(secret.value, DOUBLE_CLIENT_SECRET, 'stored whole, without the newline az prints');
+  assert.equal(secret.expires, app.passwords[0], 'Key Vault and Entra expire together');
+  const days = (Date.parse(secret.expires) - Date.now()) / 86_400_000;
+  assert.ok(days > 89 && days < 91, secret.expires);
+  assert.deepEqual(state.roleAssignments, [
+    {
+      assignee: IDENTITY.principalId,
+      role: 'Key Vault Secrets User',
+      scope: '/subscriptions/0/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-relay',
+    },
+  ]);
+  assert.deepEqual(state.functionApps[0]!.settings, {
+    OAUTH2_TENANT_ID: TENANT,
+    OAUTH2_CLIENT_ID: app.appId,
+    SMTP_USER: 'relay@contoso.com',
+    MAIL_ALLOWED_FROM: 'noreply@contoso.com',
+    KEYVAULT_URL: 'https://kv-relay.vault.azure.net',
+    OAUTH2_CLIENT_SECRET_NAME: 'smtp-relay-client-secret',
+    MANAGED_IDENTITY_CLIENT_ID: IDENTITY.clientId,
+  });
+  for (const id of ['tenantId', 'enterpriseApplication', 'apiPermission', 'clientSecret', 'keyVault', 'oauthSettings'] as const) {
+    assert.ok(first.stdout.includes(`(replaces ${stepLabel(id)})`), id);
+  }
+  assert.match(first.stdout, new RegExp(`pwsh -File \\./setup-exchange\\.ps1 -AppId '${app.appId}' -ObjectId '${sp.id}'`));
+  assertSecretKept(first, state);
+
+  const second = await runEntra('keyvault', values);
+  assert.equal(second.status, 0, second.stderr);
+  assert.deepEqual(creates(second.state), creates(state), 'nothing created on the second run');
+  assert.deepEqual(withoutCalls(second.state), withoutCalls(state));
+  assert.match(second.stdout, /found app registration/);
+  assert.match(second.stdout, /kept the secret smtp-relay-client-secret already in kv-relay/);
+  assert.match(second.stdout, /admin consent for SMTP\.SendAsApp was already granted/);
+  assert.match(second.stdout, new RegExp(`-AppId '${app.appId}' -ObjectId '${sp.id}'`));
+});
+
+test('the federation mode: a federated credential for the managed identity and no client secret; the second run makes nothing', async () => {
+  const tenant = freshTenant(TENANT);
+  const values: SetupValues = { tenantId: TENANT, mailbox: 'relay@contoso.com', mode: 'federation', identityPrincipalId: IDENTITY.principalId };
+  const first = await runEntra('federation', values, tenant);
+  assert.equal(first.status, 0, first.stderr);
+  const app = first.state.apps[0]!;
+  assert.equal(app.displayName, 'oauth2-smtp-relay');
+  assert.deepEqual(app.passwords, [], 'no client secret');
+  assert.deepEqual(app.federated, [
+    {
+      name: 'oauth2-smtp-relay-1d000000',
+      issuer: `https://login.microsoftonline.com/${TENANT}/v2.0`,
+      subject: IDENTITY.principalId,
+      audiences: ['api://AzureADTokenExchange'],
+    },
+  ]);
+  assert.match(first.stdout, /OAUTH2_AUTH_MODE=managed-identity-federation/);
+  const again = await runEntra('federation', values);
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual(withoutCalls(again.state), withoutCalls(first.state));
+  assert.match(again.stdout, /federated credential for 1d000000-0000-4000-8000-0000000000aa is already there/);
+});
+
+test('the secret mode: the new secret goes straight into the app setting, never shown; an existing one is kept', async () => {
+  const tenant = freshTenant(TENANT);
+  tenant.functionApps.push({ name: 'func-relay', group: 'rg-relay', userAssigned: [IDENTITY], settings: {} });
+  const values: SetupValues = { tenantId: 'contoso.com', mailbox: 'relay@contoso.com', mode: 'secret', functionApp: 'func-relay', resourceGroup: 'rg-relay' };
+  const first = await runEntra('secret', values, tenant);
+  assert.equal(first.status, 0, first.stderr);
+  assert.equal(first.state.functionApps[0]!.settings.OAUTH2_CLIENT_SECRET, DOUBLE_CLIENT_SECRET);
+  assertSecretKept(first, first.state);
+  const again = await runEntra('secret', values);
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(again.state.apps[0]!.passwords.length, 1, 'no second secret');
+  assert.match(again.stdout, /kept the app setting OAUTH2_CLIENT_SECRET of func-relay/);
+});
+
+test('the script stops, saying why, when az is signed out, signed in elsewhere, or the app name is ambiguous', async () => {
+  const values: SetupValues = { tenantId: TENANT, mailbox: 'relay@contoso.com' };
+  const signedOut = await runEntra('signed-out', values, { ...freshTenant(TENANT), signedIn: false });
+  assert.equal(signedOut.status, 1);
+  assert.match(signedOut.stderr, /stopped: az is not signed in: run az login --tenant 7a1c0de0/);
+  const elsewhere = await runEntra('elsewhere', values, freshTenant('11111111-2222-4333-8444-555555555555'));
+  assert.equal(elsewhere.status, 1);
+  assert.match(elsewhere.stderr, /signed in to tenant 11111111-2222-4333-8444-555555555555, not 7a1c0de0/);
+  const twice = freshTenant(TENANT);
+  for (const appId of ['aaaaaaaa-0000-4000-8000-00000000000a', 'bbbbbbbb-0000-4000-8000-00000000000b']) {
+    twice.apps.push({ appId, displayName: 'oauth2-smtp-relay', requiredRoles: [], passwords: [], federated: [] });
+  }
+  const ambiguous = await runEntra('ambiguous', values, twice);
+  assert.equal(ambiguous.status, 1);
+  assert.match(ambiguous.stderr, /several app registrations are called oauth2-smtp-relay: .*--client-id/);
+  assert.deepEqual(creates(ambiguous.state), []);
+});
+
+test('the command, as a user runs it, writes both scripts into ./relay-setup of the current folder', async () => {
+  const cwd = mkdtempSync(join(dir, 'cwd-'));
+  const run = await runProcess(process.execPath, [binPath(), 'setup', '--tenant-id', TENANT, '--mailbox', 'relay@contoso.com', '--key-vault', 'kv-relay'], {
+    cwd,
+  });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /Wrote .*relay-setup\/setup-entra\.sh/);
+  const parsed = await runProcess('bash', ['-n', join(cwd, 'relay-setup', 'setup-entra.sh')]);
+  assert.equal(parsed.status, 0, parsed.stderr);
+  assert.match(readFileSync(join(cwd, 'relay-setup', 'setup-exchange.ps1'), 'utf8'), /New-ServicePrincipal -AppId \$AppId -ObjectId \$ObjectId/);
+});
