@@ -155,7 +155,7 @@ test('list, show and purge: filters, --json shapes, a record kept in a blob, pur
   assert.deepEqual(report.counts, { purged: 2, 'would-purge': 0, failed: 0, kept: 2, unreadable: 0 });
   assert.deepEqual(report.items.map((item: { recordId: string }) => item.recordId).sort(), [oldA.recordId, oldBig.recordId].sort());
   assert.deepEqual((await records()).map((record) => record.recordId).sort(), [oldOther.recordId, fresh.recordId].sort());
-  const [container, ...name] = oldBig.recordBlob!.split('/');
+  const [container, ...name] = oldBig.recordBlob.split('/');
   const blobs = createStorageClients(loadQueueConfig(storageOnly).connection).blobs;
   assert.equal(await blobs.getContainerClient(container!).getBlockBlobClient(name.join('/')).exists(), false, "the record's blob is deleted too");
 
