@@ -13,6 +13,7 @@ export function replayDependencies(queue: QueueSettings): ReplayDependencies {
     deadLetterQueue: storage.queues.getQueueClient(queue.deadLetterQueueName),
     relayQueue: storage.queues.getQueueClient(queue.queueName),
     blobs: storage.blobs,
+    deadLetterContainer: queue.deadLetterContainerName,
     ledger: new BlobDeliveryLedger(ledgerContainer, { leaseSeconds: queue.ledgerLeaseSeconds }),
     envelopes: new BlobEnvelopeKeys(ledgerContainer),
   };

@@ -86,7 +86,14 @@ async function show(args: string[], io: DeadLettersIo, storeOf: RecordStoreOf): 
   const { values, positionals } = parseWithPositionals(args, { settings: { type: 'string' }, json: { type: 'boolean', default: false } }, 1);
   const recordId = positionals[0]!;
   return withStore(values, io, storeOf, async (store) => {
-    const record = await showDeadLetter(store, recordId);
+    let record;
+    try {
+      record = await showDeadLetter(store, recordId);
+    } catch (error) {
+      // The record is there but cannot be read whole (its blob is gone, or is not the relay's).
+      io.err(`deadletters show: record "${recordId}" cannot be read: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 1;
+    }
     if (!record) {
       io.err(
         `deadletters show: no record "${recordId}" on the dead-letter queue (deadletters list shows the record ids; a replayed or purged record is gone)\n`,

@@ -76,7 +76,7 @@ export async function showDeadLetter(store: RecordStore, recordId: string): Prom
     keep();
     if (found === undefined && parseRecord(message.messageText)?.recordId === recordId) found = message.messageText;
   });
-  return found === undefined ? undefined : readRecord(found, store.blobs);
+  return found === undefined ? undefined : readRecord(found, store.blobs, store.deadLetterContainer);
 }
 
 export interface PurgeOptions {

@@ -25,6 +25,8 @@ export interface ReplayDependencies {
   relayQueue: QueueClient;
   /** To read records that overflowed into a blob. */
   blobs: BlobServiceClient;
+  /** RELAY_DEADLETTER_CONTAINER: an overflowed record is read from this container only (absent: any). */
+  deadLetterContainer?: string;
   ledger: DeliveryLedger;
   /** Signs the replayed retry copies (the relay believes only signed ones). */
   envelopes: EnvelopeKeys;
@@ -90,7 +92,7 @@ function emptyReport(): ReplayReport {
 async function replayOne(text: string, deps: ReplayDependencies, reasons: Set<string>, dryRun: boolean, now: () => Date): Promise<ReplayItem> {
   let record: DeadLetterRecord;
   try {
-    record = await readRecord(text, deps.blobs);
+    record = await readRecord(text, deps.blobs, deps.deadLetterContainer);
   } catch (error) {
     return { decision: 'unreadable', detail: error instanceof Error ? error.message : String(error) };
   }

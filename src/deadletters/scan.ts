@@ -53,11 +53,18 @@ export async function scanQueue(
   }
 }
 
-/** A record as written by DeadLetterWriter; one that overflowed into a blob is read whole from it. */
-export async function readRecord(text: string, blobs: BlobServiceClient): Promise<DeadLetterRecord> {
+/**
+ * A record as written by DeadLetterWriter; one that overflowed into a blob is read whole from it,
+ * but only from `deadLetterContainer` (when given): a record names its blob, and a record that names
+ * another container (the ledger's, with the envelope key) is not the relay's.
+ */
+export async function readRecord(text: string, blobs: BlobServiceClient, deadLetterContainer?: string): Promise<DeadLetterRecord> {
   const record = JSON.parse(text) as DeadLetterRecord;
   if (!record.recordBlob) return record;
   const { container, name } = splitRecordBlob(record.recordBlob);
+  if (deadLetterContainer !== undefined && container !== deadLetterContainer) {
+    throw new Error(`the record names blob ${record.recordBlob}, outside the dead-letter container ${deadLetterContainer}: not read`);
+  }
   const whole = await blobs.getContainerClient(container).getBlockBlobClient(name).downloadToBuffer();
   return { ...(JSON.parse(whole.toString('utf8')) as DeadLetterRecord), recordBlob: record.recordBlob };
 }

@@ -16,6 +16,7 @@ import { loadQueueConfig } from '../../../src/settings';
 import { createStorageClients } from '../../../src/transport/storage';
 import { DeadLetterWriter, MAX_INLINE_RECORD_BYTES, type DeadLetterRecord } from '../../../src/delivery/deadLetters';
 import type { DeadLetterInput } from '../../../src/delivery/ports';
+import { ENVELOPE_KEY_BLOB } from '../../../src/delivery/envelopeKey';
 import { runCommand } from '../../support/command';
 import { HARNESS_HEADER, headerValue, RelayHarness } from '../../support/relayHarness';
 
@@ -248,6 +249,33 @@ test('deadletters replay (and replay) run with the storage settings alone and de
   const poison = await cli(['deadletters', 'replay', '--from-poison', '--settings', settingsFile]);
   assert.equal(poison.code, 0, poison.err);
   assert.match(poison.out, /replay from poison: 0 examined/);
+});
+
+test('a record naming a blob outside the dead-letter container: show, replay and purge never read or delete it', async () => {
+  // The ledger container holds the retry-envelope key; a record (not the relay's) pointing there must not reveal it.
+  await harness.envelopes.current();
+  const forged = {
+    schema: 'oauth2-smtp-relay/dead-letter/v1',
+    recordId: 'forged-0000',
+    deadLetteredAt: new Date(Date.now() - 10 * DAY_MS).toISOString(),
+    reason: 'invalid_message',
+    kind: 'permanent',
+    description: 'forged',
+    attempts: 1,
+    finalAttempt: false,
+    recordBlob: `${NAME}-ledger/${ENVELOPE_KEY_BLOB}`,
+  };
+  await harness.deadLetterQueue.sendMessage(JSON.stringify(forged));
+  const shown = await cli(['deadletters', 'show', 'forged-0000', '--settings', settingsFile]);
+  assert.equal(shown.code, 1);
+  assert.match(shown.err, /record "forged-0000" cannot be read: .*outside the dead-letter container/);
+  assert.ok(!(shown.out + shown.err).includes('HMAC-SHA256'), 'the key blob is not printed');
+  const replayed = await cli(['replay', '--settings', settingsFile]);
+  assert.match(replayed.out, /unreadable .*outside the dead-letter container/);
+  const purged = await cli(['deadletters', 'purge', '--reason', 'invalid_message', '--older-than', '7d', '--yes', '--settings', settingsFile]);
+  assert.match(purged.out, /purged .*blob .* left: not in the dead-letter container/);
+  const ledgerContainer = createStorageClients(loadQueueConfig(storageOnly).connection).blobs.getContainerClient(`${NAME}-ledger`);
+  assert.equal(await ledgerContainer.getBlockBlobClient(ENVELOPE_KEY_BLOB).exists(), true, 'the key blob is still there');
 });
 
 test('long runs report progress on stderr and end with counts on stdout', async () => {

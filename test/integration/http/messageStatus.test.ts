@@ -156,6 +156,20 @@ test('ids shaped like paths or URLs reach the ledger container only, as hashed b
   }
 });
 
+test('storage settings that cannot be read: 503 with a hint, nothing of the problem itself', async () => {
+  const before = process.env.RELAY_LEDGER_CONTAINER;
+  process.env.RELAY_LEDGER_CONTAINER = 'Not_A_Container';
+  try {
+    const response = await get(SCENARIO_IDS.delivered);
+    assert.equal(response.status, 503);
+    assert.equal(body(response).error, 'ledger_unavailable');
+    assert.ok(!JSON.stringify(response.jsonBody).includes('Not_A_Container'));
+  } finally {
+    process.env.RELAY_LEDGER_CONTAINER = before;
+  }
+  assert.equal((await get(SCENARIO_IDS.delivered)).status, 200, 'answers again once the setting is fixed');
+});
+
 test('only GET', async () => {
   const response = await get(SCENARIO_IDS.delivered, 'DELETE');
   assert.equal(response.status, 405);
