@@ -5,12 +5,15 @@ import { runDoctor as runChecks, type DoctorOptions } from '../cli/doctor';
 import { main as runCommand, type CliIo, type CliServices } from '../cli/main';
 import type { RelayIdentityOverrides } from './components';
 import { openDoctorTarget } from './diagnostics';
-import { poisonReplayDependencies, replayDependencies } from './replay';
+import { poisonReplayDependencies, recordStore, replayDependencies } from './replay';
+import { statusLedger } from './messageStatus';
 
 export const cliServices: CliServices = {
   doctorTarget: (env) => openDoctorTarget(env),
   replayDependencies,
   poisonReplayDependencies,
+  recordStore,
+  statusLedger,
 };
 
 /** Runs one command; resolves with the process exit code (0 ok, 1 a check failed, 2 usage). */

@@ -1,18 +1,20 @@
-/** The clients replay works with, from the relay's own settings (same storage account, queues and ledger). */
-import type { QueueSettings, RelayConfig } from '../settings';
+/** The clients replay and the other dead-letter commands work with, from the storage settings alone (same account, queues and ledger as the relay). */
+import type { QueueSettings } from '../settings';
 import { createStorageClients } from '../transport/storage';
 import { BlobDeliveryLedger } from '../delivery/ledger';
 import { BlobEnvelopeKeys } from '../delivery/envelopeKey';
 import type { PoisonReplayDependencies, ReplayDependencies } from '../deadletters/replay';
+import type { RecordStore } from '../deadletters/records';
 
-export function replayDependencies(config: RelayConfig): ReplayDependencies {
-  const storage = createStorageClients(config.queue.connection);
-  const ledgerContainer = storage.blobs.getContainerClient(config.queue.ledgerContainerName);
+export function replayDependencies(queue: QueueSettings): ReplayDependencies {
+  const storage = createStorageClients(queue.connection);
+  const ledgerContainer = storage.blobs.getContainerClient(queue.ledgerContainerName);
   return {
-    deadLetterQueue: storage.queues.getQueueClient(config.queue.deadLetterQueueName),
-    relayQueue: storage.queues.getQueueClient(config.queue.queueName),
+    deadLetterQueue: storage.queues.getQueueClient(queue.deadLetterQueueName),
+    relayQueue: storage.queues.getQueueClient(queue.queueName),
     blobs: storage.blobs,
-    ledger: new BlobDeliveryLedger(ledgerContainer, { leaseSeconds: config.queue.ledgerLeaseSeconds }),
+    deadLetterContainer: queue.deadLetterContainerName,
+    ledger: new BlobDeliveryLedger(ledgerContainer, { leaseSeconds: queue.ledgerLeaseSeconds }),
     envelopes: new BlobEnvelopeKeys(ledgerContainer),
   };
 }
@@ -23,5 +25,15 @@ export function poisonReplayDependencies(queue: QueueSettings): PoisonReplayDepe
   return {
     poisonQueue: storage.queues.getQueueClient(`${queue.queueName}-poison`),
     relayQueue: storage.queues.getQueueClient(queue.queueName),
+  };
+}
+
+/** list, show and purge: the dead-letter queue and container. */
+export function recordStore(queue: QueueSettings): RecordStore {
+  const storage = createStorageClients(queue.connection);
+  return {
+    deadLetterQueue: storage.queues.getQueueClient(queue.deadLetterQueueName),
+    blobs: storage.blobs,
+    deadLetterContainer: queue.deadLetterContainerName,
   };
 }

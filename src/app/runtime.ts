@@ -20,6 +20,8 @@ import { monitorOf, type SecretMonitor } from './monitor';
 import { diagnosticTarget } from './diagnostics';
 import { testSendDependencies } from './http';
 import { holdingParts } from './holding';
+import { handleMessageStatus } from '../http/messageStatus';
+import { messageStatusDependencies } from './messageStatus';
 
 let components: RelayComponents | undefined;
 let relay: Relay | undefined;
@@ -65,3 +67,8 @@ const sendDependencies = testSendDependencies(processComponents);
 
 /** POST /api/send: through the process's sender, or onto its storage account's queue. */
 export const processSend = (request: HttpInput): Promise<HttpAnswer> => handleTestSend(request, sendDependencies);
+
+const statusDependencies = messageStatusDependencies();
+
+/** GET /api/messages/{id}: the message's delivery status, from the ledger of the storage settings alone. */
+export const processMessageStatus = (request: HttpInput, id: string | undefined): Promise<HttpAnswer> => handleMessageStatus(request, id, statusDependencies);

@@ -4,7 +4,18 @@
  * before loading the relay: see nodeVersion.ts. The commands are in main.ts; this
  * entry, like functions/, runs them over the composition root (src/app/cli.ts).
  */
+import { createInterface } from 'node:readline/promises';
 import { nodeVersionProblem } from './nodeVersion';
+
+/** One answer from the terminal (the question goes to stderr: stdout may be --json). */
+async function askOnTerminal(question: string): Promise<string> {
+  const terminal = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await terminal.question(question);
+  } finally {
+    terminal.close();
+  }
+}
 
 const args = process.argv.slice(2);
 const problem = nodeVersionProblem(process.versions.node, args);
@@ -13,7 +24,15 @@ if (problem !== undefined) {
   process.exitCode = 1;
 } else {
   import('../app/cli.js')
-    .then(({ main }) => main(args, { env: process.env, out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) }))
+    .then(({ main }) =>
+      main(args, {
+        env: process.env,
+        out: (text) => process.stdout.write(text),
+        err: (text) => process.stderr.write(text),
+        stdinIsTTY: process.stdin.isTTY === true,
+        ask: askOnTerminal,
+      }),
+    )
     .then(
       (code) => {
         process.exitCode = code;

@@ -7,13 +7,13 @@
  *   oauth2-smtp-relay setup --check [--settings local.settings.json]
  *   oauth2-smtp-relay replay [--settings local.settings.json] [--reason CODE]... [--dry-run]
  *   oauth2-smtp-relay replay --from-poison [--settings local.settings.json] [--dry-run]
+ *   oauth2-smtp-relay status <id> [--settings local.settings.json] [--json]                  (status.ts)
+ *   oauth2-smtp-relay deadletters list|show|replay|purge ...                                (deadletters.ts)
  *
  * The doctor reads the same settings as the relay (the environment, and the
  * Values of a local.settings.json given with --settings).
  */
-import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { loadConfig, loadQueueConfig, type Environment, type QueueSettings, type RelayConfig } from '../settings';
+import { loadQueueConfig, type Environment, type QueueSettings } from '../settings';
 import { redactValue } from '../core/redact';
 import {
   formatReplayCounts,
@@ -27,17 +27,26 @@ import {
 import { formatReport, runDoctor, type DoctorTarget } from './doctor';
 import { withIdentityEnvironment } from './identityEnvironment';
 import { checkSetupValues, firstMissingStep, setupNextSteps, writeSetupScripts, type SetupMode, type SetupValues } from './setup';
+import { parse, readSettingsFile, UsageError, type ParsedOptions } from './options';
+import { status, type StatusLedger } from './status';
+import { deadletters, PROGRESS_EVERY, type RecordStoreOf } from './deadletters';
 
 export interface CliIo {
   env: Environment;
   out(text: string): void;
   err(text: string): void;
+  /** Whether a person can answer a question (stdin is a terminal): purge asks before it deletes. */
+  stdinIsTTY?: boolean;
+  ask?(question: string): Promise<string>;
 }
 
 /** What the commands are built on, from the settings they are given (src/app/cli.ts). */
 export interface CliServices {
   doctorTarget(env: Environment): DoctorTarget;
-  replayDependencies(config: RelayConfig): ReplayDependencies;
+  /** Replay, like every dead-letter command, needs only the storage settings (no secret, no SMTP settings). */
+  replayDependencies(queue: QueueSettings): ReplayDependencies;
+  recordStore: RecordStoreOf;
+  statusLedger: StatusLedger;
   /** Only the storage settings are needed to move messages between two queues. */
   poisonReplayDependencies(queue: QueueSettings): PoisonReplayDependencies;
 }
@@ -55,6 +64,13 @@ const USAGE = `usage:
                           put dead-lettered messages back on the queue (all, or those with these reason codes)
   oauth2-smtp-relay replay --from-poison [--settings local.settings.json] [--dry-run]
                           put the messages of the host's <queue>-poison queue back on the queue, as they are
+  oauth2-smtp-relay status <id> [--settings local.settings.json] [--json]
+                          what happened to a message: by its id, or by its queue message id
+  oauth2-smtp-relay deadletters list [--settings F] [--reason CODE]... [--since TIME|24h] [--json]
+  oauth2-smtp-relay deadletters show <recordId> [--settings F] [--json]
+  oauth2-smtp-relay deadletters replay ...   (the same as replay, --from-poison too)
+  oauth2-smtp-relay deadletters purge --reason CODE... --older-than 7d [--settings F] [--yes] [--json]
+                          delete records for good (asks first on a terminal; without one, only with --yes)
 `;
 
 /** Runs one command; resolves with the process exit code (0 ok, 1 a check failed, 2 usage). */
@@ -64,6 +80,9 @@ export async function main(argv: string[], io: CliIo, services: CliServices): Pr
     if (command === 'doctor') return await doctor(rest, io, services);
     if (command === 'setup') return await setup(rest, io, services);
     if (command === 'replay') return await replay(rest, io, services);
+    if (command === 'status') return await status(rest, io, services.statusLedger);
+    if (command === 'deadletters' && rest[0] === 'replay') return await replay(rest.slice(1), io, services);
+    if (command === 'deadletters') return await deadletters(rest, io, services.recordStore);
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`${error.message}\n${USAGE}`);
@@ -73,18 +92,6 @@ export async function main(argv: string[], io: CliIo, services: CliServices): Pr
   }
   io.err(USAGE);
   return 2;
-}
-
-class UsageError extends Error {}
-
-type ParsedOptions = Record<string, string | boolean | string[] | undefined>;
-
-function parse(args: string[], options: ParseArgsOptionsConfig): ParsedOptions {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as ParsedOptions;
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
 }
 
 async function doctor(args: string[], io: CliIo, services: CliServices): Promise<number> {
@@ -102,22 +109,7 @@ async function doctor(args: string[], io: CliIo, services: CliServices): Promise
   return report.ok ? 0 : 1;
 }
 
-/** The Values of a local.settings.json (or a flat JSON object of settings). */
-export function readSettingsFile(path: string): Environment {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new UsageError(`--settings: cannot read ${path} as JSON (${error instanceof Error ? error.message : String(error)})`);
-  }
-  const record = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
-  const values = record.Values && typeof record.Values === 'object' ? (record.Values as Record<string, unknown>) : record;
-  const env: Environment = {};
-  for (const [name, value] of Object.entries(values)) {
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') env[name] = String(value);
-  }
-  return env;
-}
+export { readSettingsFile };
 
 async function replay(args: string[], io: CliIo, services: CliServices): Promise<number> {
   const values = parse(args, {
@@ -141,9 +133,10 @@ async function replay(args: string[], io: CliIo, services: CliServices): Promise
       io.out(`${formatReplayCounts(poisoned, 'replay from poison')}\n`);
       return poisoned.counts.failed > 0 ? 1 : 0;
     }
-    const report = await replayDeadLetters(services.replayDependencies(loadConfig(env)), {
+    const report = await replayDeadLetters(services.replayDependencies(loadQueueConfig(env)), {
       reasons: values.reason as string[] | undefined,
       dryRun: values['dry-run'] === true,
+      progress: { every: PROGRESS_EVERY, report: (examined) => io.err(`replay: ${examined} records examined so far\n`) },
     });
     io.out(formatReplayReport(report));
     return report.counts.failed + report.counts.unreadable > 0 ? 1 : 0;

@@ -11,19 +11,22 @@
  * relay's queue, so a failure half-way leaves it dead-lettered, never lost.
  * The clients come from src/app/replay.ts.
  */
-import type { DequeuedMessageItem, QueueClient } from '@azure/storage-queue';
+import type { QueueClient } from '@azure/storage-queue';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { DeadLetterRecord } from '../delivery/deadLetters';
 import type { DeliveryLedger } from '../delivery/ledger';
 import { sealForRetry } from '../delivery/retryEnvelope';
 import type { EnvelopeKeys } from '../delivery/envelopeKey';
 import type { ReasonCode } from '../core/errors';
+import { readRecord, scanQueue, type ScanOptions } from './scan';
 
 export interface ReplayDependencies {
   deadLetterQueue: QueueClient;
   relayQueue: QueueClient;
   /** To read records that overflowed into a blob. */
   blobs: BlobServiceClient;
+  /** RELAY_DEADLETTER_CONTAINER: an overflowed record is read from this container only (absent: any). */
+  deadLetterContainer?: string;
   ledger: DeliveryLedger;
   /** Signs the replayed retry copies (the relay believes only signed ones). */
   envelopes: EnvelopeKeys;
@@ -35,6 +38,8 @@ export interface ReplayOptions {
   reasons?: string[];
   /** Report what would be replayed, change nothing. */
   dryRun?: boolean;
+  /** Progress every so many records (the command line's stderr). */
+  progress?: ScanOptions['progress'];
 }
 
 export type ReplayDecision = 'replayed' | 'would-replay' | 'filtered' | 'already-sent' | 'busy' | 'unreadable' | 'failed';
@@ -58,14 +63,11 @@ export interface ReplayReport {
 
 /** A queue message may hold 64 KiB; a retry copy needs room for its envelope. */
 const MAX_QUEUE_MESSAGE_BYTES = 64 * 1024;
-/** Records are held invisible while the scan runs, then released unless replayed. */
-const SCAN_VISIBILITY_SECONDS = 300;
-
 export async function replayDeadLetters(deps: ReplayDependencies, options: ReplayOptions = {}): Promise<ReplayReport> {
   const now = deps.now ?? (() => new Date());
   const reasons = new Set(options.reasons ?? []);
   const report = emptyReport();
-  await scanQueue(deps.deadLetterQueue, { missingIsEmpty: false }, async (item, keep) => {
+  await scanQueue(deps.deadLetterQueue, { missingIsEmpty: false, progress: options.progress }, async (item, keep) => {
     report.examined++;
     const decided = await replayOne(item.messageText, deps, reasons, options.dryRun === true, now);
     report.items.push(decided);
@@ -87,45 +89,10 @@ function emptyReport(): ReplayReport {
   };
 }
 
-/**
- * Hands each message of the queue to `visit` once, held invisible meanwhile; those it keeps
- * (`keep()`) become visible again at once at the end, for the next replay or a person.
- * A queue that does not exist counts as empty when `missingIsEmpty`, else it throws.
- */
-async function scanQueue(
-  queue: QueueClient,
-  { missingIsEmpty }: { missingIsEmpty: boolean },
-  visit: (message: DequeuedMessageItem, keep: () => void) => Promise<void>,
-): Promise<void> {
-  const kept: Array<{ messageId: string; popReceipt: string }> = [];
-  const seen = new Set<string>();
-  try {
-    for (;;) {
-      let batch;
-      try {
-        batch = (await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: SCAN_VISIBILITY_SECONDS })).receivedMessageItems;
-      } catch (error) {
-        if (missingIsEmpty && (error as { statusCode?: number }).statusCode === 404) break;
-        throw error;
-      }
-      const fresh = batch.filter((item) => !seen.has(item.messageId));
-      if (fresh.length === 0) break;
-      for (const message of fresh) {
-        seen.add(message.messageId);
-        await visit(message, () => kept.push({ messageId: message.messageId, popReceipt: message.popReceipt }));
-      }
-    }
-  } finally {
-    for (const item of kept) {
-      await queue.updateMessage(item.messageId, item.popReceipt, undefined, 0).catch(() => undefined);
-    }
-  }
-}
-
 async function replayOne(text: string, deps: ReplayDependencies, reasons: Set<string>, dryRun: boolean, now: () => Date): Promise<ReplayItem> {
   let record: DeadLetterRecord;
   try {
-    record = await readRecord(text, deps.blobs);
+    record = await readRecord(text, deps.blobs, deps.deadLetterContainer);
   } catch (error) {
     return { decision: 'unreadable', detail: error instanceof Error ? error.message : String(error) };
   }
@@ -166,16 +133,6 @@ async function replayOne(text: string, deps: ReplayDependencies, reasons: Set<st
   } catch (error) {
     return { ...item, decision: 'failed', detail: error instanceof Error ? error.message : String(error) };
   }
-}
-
-async function readRecord(text: string, blobs: BlobServiceClient): Promise<DeadLetterRecord> {
-  const record = JSON.parse(text) as DeadLetterRecord;
-  if (!record.recordBlob) return record;
-  const slash = record.recordBlob.indexOf('/');
-  const container = record.recordBlob.slice(0, slash);
-  const name = record.recordBlob.slice(slash + 1);
-  const whole = await blobs.getContainerClient(container).getBlockBlobClient(name).downloadToBuffer();
-  return JSON.parse(whole.toString('utf8')) as DeadLetterRecord;
 }
 
 /** One line per decision, for the command line. */

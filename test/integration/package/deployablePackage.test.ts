@@ -120,6 +120,7 @@ test('the staged app loads every function module package.json "main" names with 
   assert.deepEqual(modules.map((path) => path.split(sep).join('/')).sort(), [
     'dist/functions/health.js',
     'dist/functions/httpSend.js',
+    'dist/functions/messageStatus.js',
     'dist/functions/relayOutboundMail.js',
     'dist/functions/secretMonitor.js',
   ]);

@@ -99,10 +99,10 @@ test('the secret monitor timer: every 15 minutes unless MONITOR_SCHEDULE says ot
   }
 });
 
-test('the HTTP functions: test send (POST) and health (GET), both behind a function key, never anonymous', () => {
+test('the HTTP functions: test send (POST), health (GET) and message status (GET), all behind a function key, never anonymous', () => {
   const http = loadRegistrations().filter((registration) => registration.kind === 'http');
   const byName = Object.fromEntries(http.map((registration) => [registration.name, registration.options]));
-  assert.deepEqual(Object.keys(byName).sort(), ['health', 'httpSend']);
+  assert.deepEqual(Object.keys(byName).sort(), ['health', 'httpSend', 'messageStatus']);
   for (const options of Object.values(byName)) {
     assert.equal(options.authLevel, 'function');
     assert.equal(typeof options.handler, 'function');
@@ -111,6 +111,8 @@ test('the HTTP functions: test send (POST) and health (GET), both behind a funct
   assert.equal(byName.httpSend!.route, 'send');
   assert.deepEqual(byName.health!.methods, ['GET']);
   assert.equal(byName.health!.route, 'health');
+  assert.deepEqual(byName.messageStatus!.methods, ['GET']);
+  assert.equal(byName.messageStatus!.route, 'messages/{id}');
 });
 
 test("the relay's default RELAY_MAX_DEQUEUE_COUNT equals host.json's maxDequeueCount (the last attempt dead-letters with a reason)", () => {
