@@ -23,33 +23,22 @@ export const DROPPED_ATTRIBUTE = 'telemetry.dropped_attributes';
 export function toAttributes(props: Record<string, unknown> | undefined): Attributes {
   const entries: Array<[string, AttributeValue]> = [];
   let dropped = 0;
-  const add = (key: string, value: AttributeValue) => {
-    if (entries.length < MAX_ATTRIBUTES) entries.push([key.slice(0, MAX_KEY_LENGTH), value]);
-    else dropped++;
-  };
+  const add = (key: string, value: AttributeValue) => void entries.push([key.slice(0, MAX_KEY_LENGTH), value]);
   const visit = (prefix: string, value: unknown, depth: number) => {
-    if (value === undefined || value === null) return;
+    if (value === undefined || value === null || typeof value === 'function' || typeof value === 'symbol') return;
+    if (isPlainObject(value) && depth < MAX_DEPTH) {
+      for (const [key, item] of Object.entries(value)) visit(`${prefix}.${key}`, item, depth + 1);
+      return;
+    }
+    // Counted, not converted: nothing past the limit is serialised.
+    if (entries.length >= MAX_ATTRIBUTES) return void dropped++;
     if (typeof value === 'string') return add(prefix, bounded(value));
     if (typeof value === 'number' || typeof value === 'boolean') return add(prefix, value);
     if (typeof value === 'bigint') return add(prefix, value.toString());
     if (value instanceof Date) return add(prefix, Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString());
-    if (isPlainObject(value) && depth < MAX_DEPTH) {
-      for (const [key, item] of Object.entries(value)) {
-        if (entries.length >= MAX_ATTRIBUTES) return void dropped++;
-        visit(`${prefix}.${key}`, item, depth + 1);
-      }
-      return;
-    }
-    if (typeof value === 'function' || typeof value === 'symbol') return;
     add(prefix, bounded(jsonText(value)));
   };
-  for (const [key, value] of Object.entries(props ?? {})) {
-    if (entries.length >= MAX_ATTRIBUTES) {
-      dropped++;
-      continue;
-    }
-    visit(key, value, 0);
-  }
+  for (const [key, value] of Object.entries(props ?? {})) visit(key, value, 0);
   if (dropped > 0) entries.push([DROPPED_ATTRIBUTE, dropped]);
   // fromEntries defines own properties: a key such as "__proto__" stays a key, never a prototype.
   return Object.fromEntries(entries);
