@@ -9,7 +9,7 @@
 import type { KeyVaultSecret, SecretClient } from '@azure/keyvault-secrets';
 import { silentLogger, type Logger } from '../core/log';
 import { forgetSecret, registerSecret } from '../core/redact';
-import { relayMetrics } from '../core/metrics';
+import { relayMetrics } from '../telemetry/metrics';
 import { RelayError } from '../core/errors';
 import { advice } from '../core/diagnoses';
 import { classifyKeyVaultError } from './classifyKeyVaultError';

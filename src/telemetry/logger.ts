@@ -5,7 +5,7 @@
  * instrumentation puts there. Without a registered SDK the API's logger drops every record.
  */
 import { logs, SeverityNumber, type LogRecord } from '@opentelemetry/api-logs';
-import { TELEMETRY_SCOPE } from '../core/metrics';
+import { TELEMETRY_SCOPE } from './metrics';
 import type { Logger } from '../core/log';
 import { toAttributes } from './attributes';
 

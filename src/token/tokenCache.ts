@@ -12,7 +12,7 @@
  */
 import { RelayError, isRelayError } from '../core/errors';
 import { forgetSecret, registerSecret } from '../core/redact';
-import { relayMetrics } from '../core/metrics';
+import { relayMetrics } from '../telemetry/metrics';
 import { silentLogger, type Logger } from '../core/log';
 import type { AccessToken, TokenSource } from './types';
 

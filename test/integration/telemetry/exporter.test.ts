@@ -16,7 +16,7 @@ import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, Periodic
 import { startLocalStack, type LocalStack } from '../../../local/stack';
 import { openTelemetryLogger } from '../../../src/telemetry';
 import { redactingLogger } from '../../../src/core/redact';
-import { METRIC_NAMES } from '../../../src/core/metrics';
+import { METRIC_NAMES } from '../../../src/telemetry/metrics';
 import { RelayHarness } from '../../support/relayHarness';
 
 let stack: LocalStack;

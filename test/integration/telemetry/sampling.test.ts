@@ -17,7 +17,7 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { shutdownAzureMonitor } from '@azure/monitor-opentelemetry';
 import { startLocalStack, type LocalStack } from '../../../local/stack';
 import { silentLogger } from '../../../src/core/log';
-import { METRIC_NAMES } from '../../../src/core/metrics';
+import { METRIC_NAMES } from '../../../src/telemetry/metrics';
 import { startTelemetry, telemetryLogger, telemetryStarted } from '../../../src/telemetry';
 import { IngestionDouble } from '../../doubles/ingestionDouble';
 import { RelayHarness } from '../../support/relayHarness';
