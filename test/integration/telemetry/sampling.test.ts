@@ -20,6 +20,7 @@ import { silentLogger } from '../../../src/core/log';
 import { METRIC_NAMES } from '../../../src/telemetry/metrics';
 import { startTelemetry, telemetryLogger, telemetryStarted } from '../../../src/telemetry';
 import { IngestionDouble } from '../../doubles/ingestionDouble';
+import { contextLogger } from '../../../functions/lib/invocation';
 import { RelayHarness } from '../../support/relayHarness';
 
 let stack: LocalStack;
@@ -66,6 +67,15 @@ test('under a sampler that drops every span, the dead-letter and delivery record
     await harness.close();
   }
   assert.equal(sampled, false, 'the invocation span is sampled out');
+  // The queue function's own adapter: records only, no context.log line (the instrumentation would forward it as a second copy).
+  const lines: string[] = [];
+  const context = { info: (line: string) => lines.push(line), warn: (line: string) => lines.push(line), error: (line: string) => lines.push(line) };
+  contextLogger(context as unknown as Parameters<typeof contextLogger>[0]).warn('from the invocation adapter', {
+    event: 'relay.retry',
+    reason: 'smtp_throttled',
+    attempt: 3,
+  });
+  assert.deepEqual(lines, []);
   // Flushes every provider (log records, spans, metrics) to the ingestion double.
   await shutdownAzureMonitor();
 
@@ -80,6 +90,12 @@ test('under a sampler that drops every span, the dead-letter and delivery record
   assert.ok(dimensions.remedy, 'the remedy');
   assert.equal(deadLetter.tags?.['ai.operation.id'], traceId, 'correlated with the invocation');
   console.log('sample customDimensions of a dead-letter trace:', JSON.stringify(dimensions));
+
+  const adapted = traces.find((envelope) => envelope.data.baseData.message === 'from the invocation adapter');
+  assert.deepEqual(
+    { event: adapted?.data.baseData.properties?.event, reason: adapted?.data.baseData.properties?.reason, attempt: adapted?.data.baseData.properties?.attempt },
+    { event: 'relay.retry', reason: 'smtp_throttled', attempt: '3' },
+  );
 
   const delivered = traces.find((envelope) => envelope.data.baseData.properties?.event === 'relay.delivered');
   assert.equal(delivered?.data.baseData.properties?.messageKey, 'otel-sampling-valid');
