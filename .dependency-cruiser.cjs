@@ -10,6 +10,7 @@
 /** Bottom first. One row per layer; the folders (or entry files) on one row do not import each other. */
 const LAYERS = [
   ['src/core'], //         errors, log, redaction, echo, metrics, the diagnosis catalogue, setup steps
+  ['src/telemetry'], //    OpenTelemetry log records (fields as attributes), the distro's setup
   ['src/message'], //      the queue-message contract (pure)
   ['src/settings'], //     one spec per setting, the reader, per-section rules
   ['src/transport'], //    TLS trust, network failures, storage clients and conditional writes

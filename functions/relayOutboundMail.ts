@@ -1,3 +1,5 @@
+// First: telemetry must start before the modules it instruments load.
+import './lib/telemetry';
 import { app, type InvocationContext } from '@azure/functions';
 import { handleQueueEntry } from '../src/app/runtime';
 import { contextLogger, queueDelivery } from './lib/invocation';

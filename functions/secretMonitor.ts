@@ -1,3 +1,5 @@
+// First: telemetry must start before the modules it instruments load.
+import './lib/telemetry';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { getSecretMonitor } from '../src/app/runtime';
 import { MONITOR_RUN_ON_STARTUP, monitorSchedule } from '../src/monitor/schedule';

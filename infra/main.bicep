@@ -651,6 +651,17 @@ module alerts 'app/alerts.bicep' = {
   }
 }
 
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    namePrefix: names.functionApp
+    appInsightsResourceId: appInsights.outputs.resourceId
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Outputs (azd writes them into .azure/<environment>/.env)
 // ---------------------------------------------------------------------------------------------------------

@@ -2,15 +2,20 @@
 import type { InvocationContext } from '@azure/functions';
 import type { Logger } from '../../src/core/log';
 import type { QueueDelivery } from '../../src/delivery/ports';
+import { telemetryLogger } from '../../src/telemetry';
 
+/**
+ * In Azure (telemetry on): OpenTelemetry records with the fields as attributes, in the invocation's
+ * trace. Without it (Core Tools, a local run): one context.log line per event, the message and then
+ * its fields as JSON.
+ */
 export function contextLogger(context: InvocationContext): Logger {
-  // One line per event: the message, then its fields as JSON (searchable in Application Insights).
   const line = (message: string, props?: Record<string, unknown>) => (props ? `${message} ${JSON.stringify(props)}` : message);
-  return {
+  return telemetryLogger({
     info: (message, props) => context.info(line(message, props)),
     warn: (message, props) => context.warn(line(message, props)),
     error: (message, props) => context.error(line(message, props)),
-  };
+  });
 }
 
 export function queueDelivery(context: InvocationContext): QueueDelivery {

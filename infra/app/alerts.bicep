@@ -4,9 +4,9 @@
 // logs every dead letter (event relay.dead_lettered, with its reason) and every monitor alert (event
 // monitor.alert) the moment they happen.
 //
-// The queries match the event in three places, so they keep working when the telemetry moves: a
-// customDimensions field (`event`, or `prop__event` as the Functions host names structured log state), or the
-// JSON the relay appends to the trace message today (`... {"event":"relay.dead_lettered",...}`).
+// The relay sends its events as OpenTelemetry log records (src/telemetry): each event's fields are
+// customDimensions of its `traces` row, under the names the code gives them (docs/operations.md lists them;
+// a unit test checks every name used here against the code).
 
 @description('Region of the alert rules (that of Application Insights).')
 param location string
@@ -34,19 +34,16 @@ var notify = !empty(emails)
 // happen because the relay dead-letters the last attempt itself.
 var deadLetterQuery = '''
 traces
-| extend relayEvent = coalesce(tostring(customDimensions["event"]), tostring(customDimensions["prop__event"]), extract('"event":"([a-z_.]+)"', 1, message))
-| where relayEvent == "relay.dead_lettered" or message startswith "Message has reached MaxDequeueCount"
-| extend reason = coalesce(tostring(customDimensions["reason"]), tostring(customDimensions["prop__reason"]), extract('"reason":"([a-z_]+)"', 1, message), iff(relayEvent == "relay.dead_lettered", "unknown", "host_poison"))
+| where tostring(customDimensions.event) == "relay.dead_lettered" or message startswith "Message has reached MaxDequeueCount"
+| extend reason = iff(message startswith "Message has reached MaxDequeueCount", "host_poison", tostring(customDimensions.reason))
 | project timestamp, reason, message
 '''
 
 // Secret monitor alerts (README, The secret monitor timer): one event per alert, with its name and severity.
 var monitorAlertQuery = '''
 traces
-| extend relayEvent = coalesce(tostring(customDimensions["event"]), tostring(customDimensions["prop__event"]), extract('"event":"([a-z_.]+)"', 1, message))
-| where relayEvent == "monitor.alert" or message startswith "ALERT "
-| extend alertName = coalesce(tostring(customDimensions["alert"]), tostring(customDimensions["prop__alert"]), extract('^ALERT ([a-z_]+)', 1, message), "unknown")
-| extend alertSeverity = coalesce(tostring(customDimensions["severity"]), tostring(customDimensions["prop__severity"]), extract('"severity":"([a-z]+)"', 1, message), case(severityLevel >= 3, "error", severityLevel == 2, "warning", "info"))
+| where tostring(customDimensions.event) == "monitor.alert"
+| extend alertName = tostring(customDimensions.alert), alertSeverity = tostring(customDimensions.severity)
 '''
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (notify) {

@@ -8,6 +8,7 @@
 import { ConfigError, loadConfig } from '../settings';
 import { processLogger, type Logger } from '../core/log';
 import { redactingLogger } from '../core/redact';
+import { telemetryLogger } from '../telemetry';
 import type { QueueDelivery } from '../delivery/ports';
 import type { RelayOutcome } from '../relay/handler';
 import { handleWhileMisconfigured } from '../relay/misconfiguration';
@@ -29,7 +30,7 @@ let monitor: SecretMonitor | undefined;
 
 /** Built on first use from the app settings; throws a ConfigError naming every bad setting. */
 function processComponents(): RelayComponents {
-  components ??= createRelayComponents(loadConfig(), processLogger);
+  components ??= createRelayComponents(loadConfig(), telemetryLogger(processLogger));
   return components;
 }
 

@@ -20,6 +20,7 @@ import { RelayError, isRelayError } from '../core/errors';
 import { advice } from '../core/diagnoses';
 import type { Logger } from '../core/log';
 import type { DeliveryCounters } from '../core/metrics';
+import { relayMetrics } from '../telemetry/metrics';
 import type { ConcurrencyGate } from '../throttle/concurrencyGate';
 import { redact } from '../core/redact';
 import { decodeQueueText, InvalidMessageError, parseQueueMessage, type RelayMessage } from '../message/validate';
@@ -186,6 +187,9 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
       await renewal?.stop();
     }
     await recordSent(attempt, sent, deps, logger);
+    // Enqueue (the application's, carried through retry copies and the ledger) to the server's 250.
+    const latencyMs = Math.max(0, now().getTime() - attempt.firstEnqueuedAt.getTime());
+    relayMetrics.delivered(latencyMs);
     // One line per delivery, for Application Insights queries (customDimensions).
     logger.info('mail delivered', {
       event: 'relay.delivered',
@@ -194,6 +198,7 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
       queueMessageId: delivery.queueMessageId,
       attempt: attempt.number,
       durationMs: Math.round(performance.now() - started),
+      latencyMs,
       recipients: message.to.length + message.cc.length + message.bcc.length,
       messageId: sent.messageId,
       smtpReply: sent.response,
@@ -412,6 +417,7 @@ async function scheduleRetry(
       originalReason: failure.reason,
       ...unavailable.toJSON(),
     });
+    relayMetrics.retried(failure.reason);
     throw new RetryLaterError(failure, attempt.number);
   }
   logRetry(failure, attempt, deps, logger, { delaySeconds, retryQueueMessageId });
@@ -425,6 +431,7 @@ function logRetry(
   logger: Logger,
   scheduled: { delaySeconds: number; retryQueueMessageId: string } | undefined,
 ): void {
+  relayMetrics.retried(failure.reason);
   logger.warn(scheduled ? `delivery failed, retrying in ${scheduled.delaySeconds} s` : 'delivery failed, the queue will retry', {
     event: 'relay.retry',
     messageKey: attempt.messageKey,
@@ -480,6 +487,7 @@ async function deadLetter(failure: RelayError, attempt: Attempt, deps: FailureDe
       ...unavailable.toJSON(),
     });
     await releaseClaim(attempt, failure, deps, logger);
+    relayMetrics.retried(unavailable.reason);
     throw new RetryLaterError(unavailable, attempt.number);
   }
   if (deps.ledger && attempt.claim) {
@@ -500,6 +508,7 @@ async function deadLetter(failure: RelayError, attempt: Attempt, deps: FailureDe
     recordId: record.recordId,
     ...failure.toJSON(),
   });
+  relayMetrics.deadLettered(failure.reason);
   return { status: 'dead-lettered', reason: failure.reason, messageKey: attempt.messageKey, record };
 }
 

@@ -9,6 +9,7 @@
 import type { KeyVaultSecret, SecretClient } from '@azure/keyvault-secrets';
 import { silentLogger, type Logger } from '../core/log';
 import { forgetSecret, registerSecret } from '../core/redact';
+import { relayMetrics } from '../telemetry/metrics';
 import { RelayError } from '../core/errors';
 import { advice } from '../core/diagnoses';
 import { classifyKeyVaultError } from './classifyKeyVaultError';
@@ -82,11 +83,13 @@ export class KeyVaultSecretProvider implements ClientSecretProvider {
     } catch (error) {
       this.stats.failures++;
       const failure = classifyKeyVaultError(error, this.description);
+      relayMetrics.keyVaultRead('failure', failure.reason);
       this.logger.warn('could not read the client secret from Key Vault', { event: 'secret.read_failed', ...failure.toJSON() });
       throw failure;
     }
     if (!secret.value) {
       this.stats.failures++;
+      relayMetrics.keyVaultRead('failure', 'secret_not_found');
       throw new RelayError(`Could not read the client secret from ${this.description}: the secret has no value.`, {
         reason: 'secret_not_found',
         kind: 'configuration',
@@ -94,6 +97,7 @@ export class KeyVaultSecretProvider implements ClientSecretProvider {
       });
     }
     registerSecret(secret.value);
+    relayMetrics.keyVaultRead('success');
     const properties: ClientSecretProperties = {
       version: secret.properties.version,
       enabled: secret.properties.enabled !== false,

@@ -12,6 +12,7 @@
  */
 import { RelayError, isRelayError } from '../core/errors';
 import { forgetSecret, registerSecret } from '../core/redact';
+import { relayMetrics } from '../telemetry/metrics';
 import { silentLogger, type Logger } from '../core/log';
 import type { AccessToken, TokenSource } from './types';
 
@@ -123,9 +124,11 @@ export class TokenCache {
       token = await this.source.fetchToken();
     } catch (error) {
       this.stats.failures++;
+      relayMetrics.tokenRequest('failure', isRelayError(error) ? error.reason : 'internal_error');
       this.holdIfAsked(error);
       throw error;
     }
+    relayMetrics.tokenRequest('success');
     this.wait = undefined;
     this.mask(token.token);
     const cached: CachedToken = { ...token, refreshAfterTimestamp: this.refreshPoint(token, fetchedAt) };
