@@ -16,7 +16,7 @@ import { loadConfig } from '../src/settings';
 import { createRelay } from '../src/app/relay';
 import type { Logger } from '../src/core/log';
 import { startLocalStack, type LocalStackSettings } from './stack';
-import { QueueRunner, readHostQueueSettings } from './queueRunner';
+import { QueueRunner, readHostQueueSettings } from '../src/worker/queueRunner';
 
 const projectRoot = resolve(__dirname, '..', '..');
 const localDir = resolve(process.env.RELAY_LOCAL_DIR ?? join(projectRoot, '.local'));

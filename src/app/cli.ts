@@ -6,11 +6,13 @@ import { main as runCommand, type CliIo, type CliServices } from '../cli/main';
 import type { RelayIdentityOverrides } from './components';
 import { openDoctorTarget } from './diagnostics';
 import { poisonReplayDependencies, replayDependencies } from './replay';
+import { openRelayWorker } from './worker';
 
 export const cliServices: CliServices = {
   doctorTarget: (env) => openDoctorTarget(env),
   replayDependencies,
   poisonReplayDependencies,
+  openWorker: openRelayWorker,
 };
 
 /** Runs one command; resolves with the process exit code (0 ok, 1 a check failed, 2 usage). */
