@@ -167,7 +167,8 @@ async function run(args: string[], io: CliIo, services: CliServices): Promise<nu
   });
   const seconds = (name: string, min: number) => {
     const text = values[name] as string;
-    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > 86_400) throw new UsageError(`--${name}: "${text}" is not a whole number of seconds from ${min} to 86400`);
+    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > 86_400)
+      throw new UsageError(`--${name}: "${text}" is not a whole number of seconds from ${min} to 86400`);
     return Number(text);
   };
   const env = values.settings ? { ...io.env, ...readSettingsFile(values.settings as string) } : io.env;
@@ -177,8 +178,8 @@ async function run(args: string[], io: CliIo, services: CliServices): Promise<nu
     graceSeconds: seconds('grace-seconds', 0),
     healthIntervalSeconds: seconds('health-interval', 1),
     monitor: values['no-monitor'] !== true,
-    out: io.out,
-    err: io.err,
+    out: (text) => io.out(text),
+    err: (text) => io.err(text),
     openWorker: (config) => services.openWorker(config),
   });
 }

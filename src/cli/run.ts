@@ -66,7 +66,8 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /** Runs until a signal; resolves with the exit code. */
 export async function runWorker(options: RunOptions): Promise<number> {
-  const line = (event: string, fields: Record<string, unknown> = {}) => options.out(`${JSON.stringify({ event, time: new Date().toISOString(), ...fields })}\n`);
+  const line = (event: string, fields: Record<string, unknown> = {}) =>
+    options.out(`${JSON.stringify({ event, time: new Date().toISOString(), ...fields })}\n`);
   let host: HostQueueSettings;
   try {
     host = readHostQueueSettings(options.hostJson);
@@ -85,7 +86,13 @@ export async function runWorker(options: RunOptions): Promise<number> {
   // The storage and Key Vault credentials read the managed-identity endpoint from the environment.
   return withIdentityEnvironment(options.env, async () => {
     const worker = options.openWorker(config);
-    const runner = new QueueRunner({ queue: worker.queue, poisonQueue: worker.poisonQueue, settings: host, handler: (p, d) => worker.handle(p, d), logger: worker.logger });
+    const runner = new QueueRunner({
+      queue: worker.queue,
+      poisonQueue: worker.poisonQueue,
+      settings: host,
+      handler: (p, d) => worker.handle(p, d),
+      logger: worker.logger,
+    });
     try {
       await runner.start();
     } catch (error) {

@@ -4,7 +4,7 @@
  * secret-monitor timer. Each field takes `*`, a number, a range `a-b`, a step
  * (`/n` after `*`, a range or a start), lists of these, and for month and weekday the English
  * three-letter names. Weekday 0 and 7 are Sunday. When both day and weekday are
- * restricted, a day must match both (NCrontab's rule, which the timer uses).
+ * restricted, a day must match both (NCrontab, the timer's parser, does the same).
  */
 
 const FIELDS = [

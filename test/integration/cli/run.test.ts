@@ -50,13 +50,16 @@ const settingsFile = (values: Record<string, string>) => writeJson('local.settin
 
 /** host.json with the queue semantics a test needs (the package's own is read unless --host-json). */
 function hostJson(queues: Record<string, unknown>): string {
-  return writeJson('host.json', { version: '2.0', extensions: { queues: { maxDequeueCount: 5, visibilityTimeout: '00:00:00', maxPollingInterval: '00:00:01', messageEncoding: 'none', ...queues } } });
+  return writeJson('host.json', {
+    version: '2.0',
+    extensions: { queues: { maxDequeueCount: 5, visibilityTimeout: '00:00:00', maxPollingInterval: '00:00:01', messageEncoding: 'none', ...queues } },
+  });
 }
 
 interface Worker {
   child: ChildProcessWithoutNullStreams;
   events: Array<Record<string, unknown>>;
-  output(): string;
+  readonly output: () => string;
   exited: Promise<number | null>;
   waitFor(event: string, match?: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
 }
@@ -106,7 +109,8 @@ async function until<T>(probe: () => T | undefined | Promise<T | undefined>, wha
 async function enqueue(settings: Record<string, string>, count: number, subject: string): Promise<QueueClient> {
   const queue = new QueueClient(settings.AzureWebJobsStorage!, settings.RELAY_QUEUE_NAME!);
   await queue.createIfNotExists();
-  for (let i = 1; i <= count; i++) await queue.sendMessage(JSON.stringify({ id: `${subject}-${i}`, to: 'someone@example.net', subject: `${subject} ${i}`, text: 'hello' }));
+  for (let i = 1; i <= count; i++)
+    await queue.sendMessage(JSON.stringify({ id: `${subject}-${i}`, to: 'someone@example.net', subject: `${subject} ${i}`, text: 'hello' }));
   return queue;
 }
 
@@ -207,7 +211,8 @@ test('invalid settings: exit 3 with every problem listed, nothing started', asyn
   const settings = settingsFor('invalid', { SMTP_PORT: 'twenty-five', MAIL_FROM: 'not an address', RELAY_QUEUE_NAME: 'Bad_Queue' });
   const result = await runCommand(['run', '--settings', settingsFile(settings)]);
   assert.equal(result.status, 3, result.stderr);
-  for (const name of ['SMTP_PORT', 'MAIL_FROM', 'RELAY_QUEUE_NAME']) assert.match(result.stderr, new RegExp(`- ${name}: `), `${name} listed:\n${result.stderr}`);
+  for (const name of ['SMTP_PORT', 'MAIL_FROM', 'RELAY_QUEUE_NAME'])
+    assert.match(result.stderr, new RegExp(`- ${name}: `), `${name} listed:\n${result.stderr}`);
   assert.match(result.stderr, /Invalid relay configuration \(3 problems\)/);
   assert.doesNotMatch(result.stdout, /"event":"started"/);
 });
@@ -228,4 +233,21 @@ test('usage: a bad option value exits 2 with the usage text', async () => {
   assert.equal(result.status, 2);
   assert.match(result.stderr, /--grace-seconds: "soon" is not a whole number/);
   assert.match(result.stderr, /oauth2-smtp-relay run \[--settings/);
+});
+
+test("the secret monitor's timer runs on MONITOR_SCHEDULE: its state is written and the SMTP connection pre-warmed, with no message queued", async () => {
+  const settings = settingsFor('monitor', { MONITOR_SCHEDULE: '*/1 * * * * *', MONITOR_STATE_CONTAINER: 'run-monitor-state' });
+  const state = BlobServiceClient.fromConnectionString(settings.AzureWebJobsStorage!).getContainerClient('run-monitor-state');
+  const loginsBefore = stack.smtpServer.authAttempts;
+  const worker = startWorker(['--settings', settingsFile(settings)]);
+  try {
+    const started = await worker.waitFor('started');
+    assert.equal(started.monitorSchedule, '*/1 * * * * *');
+    await until(async () => (await state.exists()) && (await state.listBlobsFlat().next()).value !== undefined, 'the monitor state', worker.output);
+    await until(() => stack.smtpServer.authAttempts > loginsBefore, 'the SMTP pre-warm', worker.output);
+    worker.child.kill('SIGTERM');
+    assert.equal(await worker.exited, 0, worker.output());
+  } finally {
+    worker.child.kill('SIGKILL');
+  }
 });
