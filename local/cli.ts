@@ -132,7 +132,7 @@ function readJson(file: string): Record<string, unknown> | undefined {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch (error) {
-    throw new Error(`${file} is not valid JSON (${error instanceof Error ? error.message : String(error)}): correct or delete it`);
+    throw new Error(`${file} is not valid JSON (${error instanceof Error ? error.message : String(error)}): correct or delete it`, { cause: error });
   }
 }
 
