@@ -20,7 +20,7 @@ const LAYERS = [
   ['src/throttle'], //     mailbox throttle, concurrency gate, throttled sender
   ['src/delivery'], //     delivery ports, ledger, retry envelopes, dead letters, attachment blobs
   ['src/relay'], //        the queue handler and its one decision point
-  ['src/diagnostics', 'src/deadletters'], // checks and findings | replay
+  ['src/diagnostics', 'src/deadletters', 'src/worker'], // checks and findings | replay | the host's queue semantics
   ['src/monitor'], //      secret monitor, alerts, rotation
   ['src/http', 'src/cli'], // host-free HTTP handlers | the package command's commands
   ['src/app'], //          the composition root

@@ -4,16 +4,17 @@
  * and the SMTP server must offer STARTTLS, so both need a certificate that the
  * relay can be told to trust (TLS_EXTRA_CA_FILE = caFile).
  *
- * Generated with the openssl CLI (no extra npm package); reused between runs
- * while still valid so a persistent local run keeps one CA the user trusts.
+ * Made with Node's own WebCrypto and @peculiar/x509 (a certificate builder; node:crypto
+ * reads certificates but cannot write them), so the local stack needs no openssl.
+ * ECDSA P-256 keys, SHA-256 signatures. Reused between runs while still valid, so a
+ * persistent local run keeps one CA the user trusts.
  */
-import { execFile } from 'node:child_process';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdir, readFile, writeFile, rm } from 'node:fs/promises';
+import { KeyObject, X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+// Before @peculiar/x509: its tsyringe needs the Reflect metadata API when it loads.
+import './reflectMetadata';
+import * as x509 from '@peculiar/x509';
 
 export interface LocalCertificates {
   caPem: string;
@@ -27,15 +28,6 @@ export interface LocalCertificates {
 const VALIDITY_DAYS = 825;
 const RENEW_WHEN_EXPIRING_WITHIN_MS = 30 * 24 * 60 * 60 * 1000;
 
-const SERVER_EXTENSIONS = [
-  'basicConstraints=critical,CA:FALSE',
-  'keyUsage=critical,digitalSignature,keyEncipherment',
-  'extendedKeyUsage=serverAuth',
-  'subjectAltName=IP:127.0.0.1,DNS:localhost',
-  'subjectKeyIdentifier=hash',
-  'authorityKeyIdentifier=keyid,issuer',
-].join('\n');
-
 export async function createLocalCertificates(dir: string): Promise<LocalCertificates> {
   await mkdir(dir, { recursive: true });
   const files = {
@@ -45,9 +37,9 @@ export async function createLocalCertificates(dir: string): Promise<LocalCertifi
   };
   const existing = await readUsable(files);
   if (existing) return existing;
-  await generate(dir, files);
+  await generate(files);
   const created = await readUsable(files);
-  if (!created) throw new Error(`openssl produced unusable certificates in ${dir}`);
+  if (!created) throw new Error(`the local CA produced unusable certificates in ${dir}`);
   return created;
 }
 
@@ -77,52 +69,57 @@ async function readUsable(files: { caFile: string; certFile: string; keyFile: st
   }
 }
 
-async function generate(dir: string, files: { caFile: string; certFile: string; keyFile: string }): Promise<void> {
-  const caKey = path.join(dir, 'ca-key.pem');
-  const csr = path.join(dir, 'server.csr');
-  const ext = path.join(dir, 'server.ext');
-  const days = String(VALIDITY_DAYS);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-sha256',
-    '-days',
-    days,
-    '-subj',
-    '/CN=oauth2-smtp-relay local CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-    '-keyout',
-    caKey,
-    '-out',
-    files.caFile,
-  ]);
-  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-subj', '/CN=localhost', '-keyout', files.keyFile, '-out', csr]);
-  await writeFile(ext, SERVER_EXTENSIONS + '\n');
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    files.caFile,
-    '-CAkey',
-    caKey,
-    '-CAcreateserial',
-    '-days',
-    days,
-    '-sha256',
-    '-extfile',
-    ext,
-    '-out',
-    files.certFile,
-  ]);
-  // Only the three files the stack needs stay behind; the CA key is not kept,
+const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+
+async function generate(files: { caFile: string; certFile: string; keyFile: string }): Promise<void> {
+  // The library signs with the global WebCrypto (globalThis.crypto, Node's webcrypto).
+  const keys = () => webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
+  const [caKeys, serverKeys] = await Promise.all([keys(), keys()]);
+  // A minute back, so a clock a little behind the one that made it still accepts it.
+  const notBefore = new Date(Date.now() - 60_000);
+  const notAfter = new Date(notBefore.getTime() + VALIDITY_DAYS * 24 * 60 * 60 * 1000);
+  const serialNumber = () =>
+    randomBytes(16)
+      .toString('hex')
+      .replace(/^[89a-f]/, '1');
+  const ca = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serialNumber(),
+    name: 'CN=oauth2-smtp-relay local CA',
+    notBefore,
+    notAfter,
+    signingAlgorithm: ALGORITHM,
+    keys: caKeys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+    ],
+  });
+  const server = await x509.X509CertificateGenerator.create({
+    serialNumber: serialNumber(),
+    subject: 'CN=localhost',
+    issuer: ca.subject,
+    notBefore,
+    notAfter,
+    signingAlgorithm: ALGORITHM,
+    publicKey: serverKeys.publicKey,
+    signingKey: caKeys.privateKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([
+        { type: 'ip', value: '127.0.0.1' },
+        { type: 'dns', value: 'localhost' },
+      ]),
+      await x509.SubjectKeyIdentifierExtension.create(serverKeys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey),
+    ],
+  });
+  const keyPem = KeyObject.from(serverKeys.privateKey).export({ type: 'pkcs8', format: 'pem' }) as string;
+  // Only the three files the stack needs are written; the CA key is never kept,
   // so a leaked local CA cannot sign anything new.
-  await Promise.all([caKey, csr, ext, path.join(dir, 'ca.srl')].map((file) => rm(file, { force: true })));
+  await writeFile(files.caFile, ca.toString('pem') + '\n');
+  await writeFile(files.certFile, server.toString('pem') + '\n');
+  await writeFile(files.keyFile, keyPem, { mode: 0o600 });
 }

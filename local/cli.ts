@@ -16,7 +16,8 @@ import { loadConfig } from '../src/settings';
 import { createRelay } from '../src/app/relay';
 import type { Logger } from '../src/core/log';
 import { startLocalStack, type LocalStackSettings } from './stack';
-import { QueueRunner, readHostQueueSettings } from './queueRunner';
+import { describeOverrides, mergeLocalSettings } from './localSettings';
+import { QueueRunner, readHostQueueSettings } from '../src/worker/queueRunner';
 
 const projectRoot = resolve(__dirname, '..', '..');
 const localDir = resolve(process.env.RELAY_LOCAL_DIR ?? join(projectRoot, '.local'));
@@ -31,7 +32,7 @@ const consoleLogger: Logger = {
 async function up(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { 'stack-only': { type: 'boolean', default: false } } });
   mkdirSync(localDir, { recursive: true });
-  const previous = existsSync(settingsFile) ? (JSON.parse(readFileSync(settingsFile, 'utf8')) as Record<string, string>) : undefined;
+  const previous = readJson(settingsFile) as Record<string, string> | undefined;
   const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
   const stack = await startLocalStack({
     dir: localDir,
@@ -44,16 +45,15 @@ async function up(argv: string[]): Promise<void> {
     },
     clientSecret: previous?.OAUTH2_CLIENT_SECRET,
   });
-  writeFileSync(settingsFile, JSON.stringify(stack.settings, null, 2), { mode: 0o600 });
+  // The user's edits stay; the stack's endpoints of this start replace those of the last one.
+  const merged = mergeLocalSettings(stack.settings, previous, process.env);
+  writeFileSync(settingsFile, JSON.stringify(merged.file, null, 2), { mode: 0o600 });
   const functionsSettings = join(projectRoot, 'local.settings.json');
   if (values['stack-only']) {
-    // For `func start`: the same settings, in the file Core Tools reads. An existing file is the user's own.
-    if (existsSync(functionsSettings)) {
-      console.log(`local.settings.json exists and was left as it is; the stack's settings are in ${settingsFile}`);
-    } else {
-      const functionValues = { FUNCTIONS_WORKER_RUNTIME: 'node', ...stack.settings };
-      writeFileSync(functionsSettings, JSON.stringify({ IsEncrypted: false, Values: functionValues }, null, 2), { mode: 0o600 });
-    }
+    // For `func start`: the same settings, in the file Core Tools reads, merged the same way into the user's own.
+    const existing = (readJson(functionsSettings) ?? { IsEncrypted: false }) as { Values?: Record<string, string> };
+    const functionValues = { FUNCTIONS_WORKER_RUNTIME: 'node', ...mergeLocalSettings(stack.settings, existing.Values, {}).file };
+    writeFileSync(functionsSettings, JSON.stringify({ ...existing, Values: functionValues }, null, 2), { mode: 0o600 });
   }
 
   console.log('Local stack is up:');
@@ -61,11 +61,12 @@ async function up(argv: string[]): Promise<void> {
   console.log(`  token endpoint  ${stack.tokenServer.tokenUrl()}`);
   console.log(`  SMTP (STARTTLS) 127.0.0.1:${stack.smtpServer.port}, XOAUTH2 checked; mail stored in ${stack.maildir}`);
   console.log(`  settings        ${settingsFile}`);
+  for (const line of describeOverrides(merged, settingsFile)) console.log(line);
 
   let runner: QueueRunner | undefined;
   let relay: ReturnType<typeof createRelay> | undefined;
   if (!values['stack-only']) {
-    relay = createRelay(loadConfig(stack.settings), consoleLogger);
+    relay = createRelay(loadConfig(merged.effective), consoleLogger);
     const connection = stack.settings.AzureWebJobsStorage;
     const queueName = relay.config.queue.queueName;
     runner = new QueueRunner({
@@ -116,11 +117,23 @@ async function send(argv: string[]): Promise<void> {
         html: values.html,
         id: values.id,
       });
-  const queue = new QueueClient(settings.AzureWebJobsStorage, settings.RELAY_QUEUE_NAME, { retryOptions: { maxTries: 2 } });
+  // The queue `up` watches: the file's, or this run's environment override as up() applies it.
+  const queueName = process.env.RELAY_QUEUE_NAME ?? settings.RELAY_QUEUE_NAME;
+  const queue = new QueueClient(settings.AzureWebJobsStorage, queueName, { retryOptions: { maxTries: 2 } });
   await queue.createIfNotExists();
   // Plain JSON by default; --base64 sends it the way a Functions queue output binding does.
   const sent = await queue.sendMessage(values.base64 ? Buffer.from(message).toString('base64') : message);
-  console.log(`queued ${sent.messageId} on "${settings.RELAY_QUEUE_NAME}"; delivered mail appears in ${join(localDir, 'mail')}`);
+  console.log(`queued ${sent.messageId} on "${queueName}"; delivered mail appears in ${join(localDir, 'mail')}`);
+}
+
+/** A JSON file, or undefined when there is none; a file that is not JSON is an error naming it. */
+function readJson(file: string): Record<string, unknown> | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`${file} is not valid JSON (${error instanceof Error ? error.message : String(error)}): correct or delete it`, { cause: error });
+  }
 }
 
 async function main(): Promise<void> {

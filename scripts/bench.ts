@@ -40,7 +40,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
 import { loadConfig, type RelayConfig } from '../src/settings';
 import { silentLogger } from '../src/core/log';
-import { QueueRunner } from '../local/queueRunner';
+import { QueueRunner } from '../src/worker/queueRunner';
 import type { QueueDelivery } from '../src/delivery/ports';
 import { trustedCertificates } from '../src/transport/tls';
 import type { VaultReader, WorkerStarted, WorkerStats } from './benchRelayWorker';

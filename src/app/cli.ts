@@ -7,6 +7,7 @@ import type { RelayIdentityOverrides } from './components';
 import { openDoctorTarget } from './diagnostics';
 import { poisonReplayDependencies, recordStore, replayDependencies } from './replay';
 import { statusLedger } from './messageStatus';
+import { openRelayWorker } from './worker';
 
 export const cliServices: CliServices = {
   doctorTarget: (env) => openDoctorTarget(env),
@@ -14,6 +15,7 @@ export const cliServices: CliServices = {
   poisonReplayDependencies,
   recordStore,
   statusLedger,
+  openWorker: openRelayWorker,
 };
 
 /** Runs one command; resolves with the process exit code (0 ok, 1 a check failed, 2 usage). */

@@ -9,11 +9,12 @@
  *   oauth2-smtp-relay replay --from-poison [--settings local.settings.json] [--dry-run]
  *   oauth2-smtp-relay status <id> [--settings local.settings.json] [--json]                  (status.ts)
  *   oauth2-smtp-relay deadletters list|show|replay|purge ...                                (deadletters.ts)
+ *   oauth2-smtp-relay run [--settings local.settings.json] [--host-json host.json] [--grace-seconds 30] [--health-interval 60] [--no-monitor]
  *
  * The doctor reads the same settings as the relay (the environment, and the
  * Values of a local.settings.json given with --settings).
  */
-import { loadQueueConfig, type Environment, type QueueSettings } from '../settings';
+import { loadQueueConfig, type Environment, type QueueSettings, type RelayConfig } from '../settings';
 import { redactValue } from '../core/redact';
 import {
   formatReplayCounts,
@@ -30,6 +31,7 @@ import { checkSetupValues, firstMissingStep, setupNextSteps, writeSetupScripts, 
 import { parse, readSettingsFile, UsageError, type ParsedOptions } from './options';
 import { status, type StatusLedger } from './status';
 import { deadletters, PROGRESS_EVERY, type RecordStoreOf } from './deadletters';
+import { PACKAGED_HOST_JSON, runWorker, type RelayWorker } from './run';
 
 export interface CliIo {
   env: Environment;
@@ -49,6 +51,8 @@ export interface CliServices {
   statusLedger: StatusLedger;
   /** Only the storage settings are needed to move messages between two queues. */
   poisonReplayDependencies(queue: QueueSettings): PoisonReplayDependencies;
+  /** The plain worker's relay, queues and monitor. */
+  openWorker(config: RelayConfig): RelayWorker;
 }
 
 const USAGE = `usage:
@@ -71,6 +75,13 @@ const USAGE = `usage:
   oauth2-smtp-relay deadletters replay ...   (the same as replay, --from-poison too)
   oauth2-smtp-relay deadletters purge --reason CODE... --older-than 7d [--settings F] [--yes] [--json]
                           delete records for good (asks first on a terminal; without one, only with --yes)
+  oauth2-smtp-relay run [--settings local.settings.json] [--host-json FILE] [--grace-seconds 30] [--health-interval 60] [--no-monitor]
+                          the relay as a plain worker: the queue trigger with host.json's queue semantics (the package's
+                          host.json unless --host-json) and the secret monitor on MONITOR_SCHEDULE, until SIGTERM or SIGINT;
+                          in-flight messages finish within the grace, a second signal exits at once (143 or 130).
+                          A JSON line on stdout every --health-interval seconds (counters, in flight, queue depth).
+                          exit codes: 0 stopped cleanly, 1 grace ran out or failure, 2 usage, 3 invalid settings (each
+                          problem listed), 4 storage account unreachable at start
 `;
 
 /** Runs one command; resolves with the process exit code (0 ok, 1 a check failed, 2 usage). */
@@ -83,6 +94,7 @@ export async function main(argv: string[], io: CliIo, services: CliServices): Pr
     if (command === 'status') return await status(rest, io, services.statusLedger);
     if (command === 'deadletters' && rest[0] === 'replay') return await replay(rest.slice(1), io, services);
     if (command === 'deadletters') return await deadletters(rest, io, services.recordStore);
+    if (command === 'run') return await run(rest, io, services);
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`${error.message}\n${USAGE}`);
@@ -140,6 +152,33 @@ async function replay(args: string[], io: CliIo, services: CliServices): Promise
     });
     io.out(formatReplayReport(report));
     return report.counts.failed + report.counts.unreadable > 0 ? 1 : 0;
+  });
+}
+
+async function run(args: string[], io: CliIo, services: CliServices): Promise<number> {
+  const values = parse(args, {
+    settings: { type: 'string' },
+    'host-json': { type: 'string' },
+    'grace-seconds': { type: 'string', default: '30' },
+    'health-interval': { type: 'string', default: '60' },
+    'no-monitor': { type: 'boolean', default: false },
+  });
+  const seconds = (name: string, min: number) => {
+    const text = values[name] as string;
+    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > 86_400)
+      throw new UsageError(`--${name}: "${text}" is not a whole number of seconds from ${min} to 86400`);
+    return Number(text);
+  };
+  const env = values.settings ? { ...io.env, ...readSettingsFile(values.settings as string) } : io.env;
+  return runWorker({
+    env,
+    hostJson: (values['host-json'] as string | undefined) ?? PACKAGED_HOST_JSON,
+    graceSeconds: seconds('grace-seconds', 0),
+    healthIntervalSeconds: seconds('health-interval', 1),
+    monitor: values['no-monitor'] !== true,
+    out: (text) => io.out(text),
+    err: (text) => io.err(text),
+    openWorker: (config) => services.openWorker(config),
   });
 }
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { QueueClient } from '@azure/storage-queue';
 import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/stack';
 import { LocalSmtpServer } from '../../local/smtpServer';
-import { QueueRunner } from '../../local/queueRunner';
+import { QueueRunner } from '../../src/worker/queueRunner';
 import { loadConfig, oauthOf } from '../../src/settings';
 import { createRelayComponents } from '../../src/app/components';
 import { relayQueueMessage } from '../../src/relay/handler';

@@ -13,7 +13,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { simpleParser } from 'mailparser';
 import { startLocalStack, LOCAL_MAILBOX, type LocalStack } from '../../local/stack';
 import { LocalSmtpServer } from '../../local/smtpServer';
-import { QueueRunner, type HostQueueSettings } from '../../local/queueRunner';
+import { QueueRunner, type HostQueueSettings } from '../../src/worker/queueRunner';
 import { loadConfig } from '../../src/settings';
 import { createRelay, type Relay } from '../../src/app/relay';
 import { stableMessageId } from '../../src/message/compose';

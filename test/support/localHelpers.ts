@@ -5,7 +5,7 @@ import { createLocalCertificates, type LocalCertificates } from '../../local/cer
 
 let shared: Promise<LocalCertificates> | undefined;
 
-/** One CA per test process: openssl takes ~0.5 s, the servers only need some valid pair. */
+/** One CA per test process: the servers only need some valid pair. */
 export function sharedCertificates(): Promise<LocalCertificates> {
   return (shared ??= mkdtemp(path.join(os.tmpdir(), 'relay-certs-')).then((dir) => createLocalCertificates(dir)));
 }

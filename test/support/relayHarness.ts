@@ -11,7 +11,7 @@
 import { QueueClient } from '@azure/storage-queue';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { LocalStack } from '../../local/stack';
-import { QueueRunner, type HostQueueSettings } from '../../local/queueRunner';
+import { QueueRunner, type HostQueueSettings } from '../../src/worker/queueRunner';
 import { loadConfig, oauthOf, type OAuthSettings, type RelayConfig } from '../../src/settings';
 import { createTokenProvider } from '../../src/token';
 import { MicrosoftTokenSource } from '../../src/token/microsoftTokenSource';

@@ -8,7 +8,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { loadConfig } from '../../src/settings';
 import { createRelay } from '../../src/app/relay';
 import { silentLogger } from '../../src/core/log';
-import { QueueRunner } from '../../local/queueRunner';
+import { QueueRunner } from '../../src/worker/queueRunner';
 
 async function main(): Promise<void> {
   const settings = JSON.parse(process.env.RELAY_SETTINGS_JSON ?? '{}') as Record<string, string>;

@@ -21,7 +21,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
 import { simpleParser } from 'mailparser';
 import { startLocalStack, type LocalStack } from '../../../local/stack';
-import { QueueRunner } from '../../../local/queueRunner';
+import { QueueRunner } from '../../../src/worker/queueRunner';
 import { loadConfig } from '../../../src/settings';
 import { createRelay } from '../../../src/app/relay';
 import { silentLogger } from '../../../src/core/log';

@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { QueueClient } from '@azure/storage-queue';
-import { QueueRunner } from '../../../local/queueRunner';
+import { QueueRunner } from '../../../src/worker/queueRunner';
 import { LOCAL_MAILBOX } from '../../../local/stack';
 import { stableMessageId } from '../../../src/message/compose';
 import type { RelayOutcome } from '../../../src/relay/handler';

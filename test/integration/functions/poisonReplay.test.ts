@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { InvocationContext } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
 import { startLocalStack, type LocalStack } from '../../../local/stack';
-import { QueueRunner } from '../../../local/queueRunner';
+import { QueueRunner } from '../../../src/worker/queueRunner';
 import { relayOutboundMail } from '../../../functions/relayOutboundMail';
 import { main } from '../../../src/app/cli';
 import { getRelay } from '../../../src/app/runtime';

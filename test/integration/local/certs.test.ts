@@ -2,11 +2,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { createLocalCertificates } from '../../../local/certs';
 import { tempDir } from '../../support/localHelpers';
+import { BUILD_ROOT } from '../../support/paths';
 
 /** Handshake with a TLS server using the certificate, trusting only the generated CA. */
 async function handshake(certPem: string, keyPem: string, caPem: string, host: string): Promise<boolean> {
@@ -61,5 +65,16 @@ describe('createLocalCertificates', () => {
     assert.notEqual(renewed.certPem, first.certPem);
     assert.equal(await handshake(renewed.certPem, renewed.keyPem, renewed.caPem, '127.0.0.1'), true);
     assert.equal(await handshake(renewed.certPem, renewed.keyPem, first.caPem, '127.0.0.1'), false, 'a new CA was made');
+  });
+
+  it('needs no openssl: made in a process whose PATH holds no program at all', async () => {
+    const dir = await tempDir('relay-certs-no-openssl-');
+    const script = `require(${JSON.stringify(join(BUILD_ROOT, 'local', 'certs.js'))}).createLocalCertificates(${JSON.stringify(dir)}).then((c) => process.stdout.write(c.caFile))`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { env: { PATH: '' } });
+    assert.equal(stdout, join(dir, 'ca.pem'));
+    const [caPem, certPem, keyPem] = await Promise.all(['ca.pem', 'server.pem', 'server-key.pem'].map((file) => readFile(join(dir, file), 'utf8')));
+    assert.ok(new X509Certificate(certPem!).verify(new X509Certificate(caPem!).publicKey));
+    assert.equal((await stat(join(dir, 'server-key.pem'))).mode & 0o077, 0, 'the key is readable by its owner only');
+    assert.equal(await handshake(certPem!, keyPem!, caPem!, 'localhost'), true);
   });
 });

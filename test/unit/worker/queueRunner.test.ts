@@ -1,8 +1,8 @@
-/** The local queue runner takes the Functions host's queue settings from host.json (the runner on Azurite: test/integration/local/queueRunner.test.ts). */
+/** The local queue runner takes the Functions host's queue settings from host.json (the runner on Azurite: test/integration/worker/queueRunner.test.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readHostQueueSettings } from '../../../local/queueRunner';
+import { readHostQueueSettings } from '../../../src/worker/queueRunner';
 import { PACKAGE_ROOT } from '../../support/paths';
 
 const root = PACKAGE_ROOT;

@@ -2,13 +2,13 @@
  * The local queue runner must behave like the Functions host's queue trigger
  * (visibility timeout after a failure, dequeueCount, poison after the
  * maximum), or the local run would prove nothing. On real Azurite (reading
- * host.json: test/unit/local/queueRunner.test.ts).
+ * host.json: test/unit/worker/queueRunner.test.ts).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { QueueClient } from '@azure/storage-queue';
 import { LocalAzurite } from '../../../local/azurite';
-import { QueueRunner, type HostQueueSettings } from '../../../local/queueRunner';
+import { QueueRunner, type HostQueueSettings } from '../../../src/worker/queueRunner';
 import { silentLogger } from '../../../src/core/log';
 import type { QueueDelivery } from '../../../src/delivery/ports';
 

@@ -1,7 +1,7 @@
 /**
- * A small stand-in for the Azure Functions host's queue trigger, for machines
- * without Core Tools (the local run, the tests). It follows the host's
- * documented queue semantics, read from the same host.json:
+ * The Azure Functions host's queue trigger without the host: the plain worker
+ * (`oauth2-smtp-relay run`, src/cli/run.ts), the local run and the tests. It
+ * follows the host's documented queue semantics, read from the same host.json:
  *
  * - polls with a growing delay while the queue is empty, up to maxPollingInterval;
  * - takes up to batchSize messages at a time, invisible while they are processed, and
@@ -14,11 +14,15 @@
  *   parsed, as the Node.js worker does.
  *
  * It calls the same handler as the queue function in functions/.
+ *
+ * stop() stops fetching and waits for the messages in flight (each finishes its
+ * handler: its ledger claim ends sent, released or dead-lettered), up to a grace
+ * period. A batch that arrives after stop() began is handed back unprocessed.
  */
 import { readFileSync } from 'node:fs';
 import type { QueueClient } from '@azure/storage-queue';
-import type { Logger } from '../src/core/log';
-import type { QueueDelivery } from '../src/delivery/ports';
+import type { Logger } from '../core/log';
+import type { QueueDelivery } from '../delivery/ports';
 
 export interface HostQueueSettings {
   batchSize: number;
@@ -70,12 +74,36 @@ export interface QueueRunnerOptions {
 
 const MIN_POLL_MS = 100;
 
+/** What the runner has done since it started (the worker's health line). */
+export interface QueueRunnerStats {
+  /** Invocations that returned (the handler decided the message's outcome). */
+  handled: number;
+  /** Invocations that threw: the message becomes visible again after visibilityTimeout. */
+  failed: number;
+  movedToPoison: number;
+  /** Messages received after stop() began, made visible again at once. */
+  handedBack: number;
+}
+
+/** How stop() ended: every message in flight finished, or the grace ran out with `inFlight` still running. */
+export interface StopResult {
+  finished: boolean;
+  inFlight: number;
+}
+
 export class QueueRunner {
   private running = false;
   private loop?: Promise<void>;
   private wake?: () => void;
+  private readonly inFlight = new Set<Promise<void>>();
+  readonly stats: QueueRunnerStats = { handled: 0, failed: 0, movedToPoison: 0, handedBack: 0 };
 
   constructor(private readonly options: QueueRunnerOptions) {}
+
+  /** Messages being processed now. */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
 
   async start(): Promise<void> {
     await this.options.queue.createIfNotExists();
@@ -84,10 +112,23 @@ export class QueueRunner {
     this.loop = this.run();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops fetching and waits for the messages in flight: all of them, or at most
+   * graceMs (then `finished` is false and those messages are still running).
+   */
+  async stop(graceMs?: number): Promise<StopResult> {
     this.running = false;
     this.wake?.();
-    await this.loop;
+    const loop = this.loop ?? Promise.resolve();
+    if (graceMs === undefined) {
+      await loop;
+      return { finished: true, inFlight: 0 };
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
+    const finished = await Promise.race([loop.then(() => true as const), graceOver]);
+    clearTimeout(timer);
+    return { finished, inFlight: finished ? 0 : this.inFlight.size };
   }
 
   /** Processes whatever is visible now, once (used by tests to step deterministically). Returns the number handled. */
@@ -114,7 +155,7 @@ export class QueueRunner {
   private async run(): Promise<void> {
     const { settings, logger } = this.options;
     const threshold = settings.newBatchThreshold ?? Math.floor(settings.batchSize / 2);
-    const inFlight = new Set<Promise<void>>();
+    const inFlight = this.inFlight;
     let delay = MIN_POLL_MS;
     while (this.running) {
       if (inFlight.size > threshold) {
@@ -126,6 +167,11 @@ export class QueueRunner {
         received = await this.receiveBatch();
       } catch (error) {
         logger.error('queue poll failed', { error: error instanceof Error ? error.message : String(error) });
+      }
+      if (!this.running) {
+        // Stopping: a batch that arrived meanwhile goes back at once, not after the processing visibility.
+        await Promise.all(received.map((item) => this.handBack(item)));
+        break;
       }
       for (const item of received) {
         const processing: Promise<void> = this.process(item)
@@ -161,8 +207,10 @@ export class QueueRunner {
         queueMessageId: item.messageId,
         insertionTime: item.insertedOn.toISOString(),
       });
+      this.stats.handled++;
       await queue.deleteMessage(item.messageId, item.popReceipt);
     } catch (error) {
+      this.stats.failed++;
       logger.warn('invocation failed', {
         queueMessageId: item.messageId,
         dequeueCount: item.dequeueCount,
@@ -173,6 +221,19 @@ export class QueueRunner {
       } else {
         await queue.updateMessage(item.messageId, item.popReceipt, undefined, settings.visibilityTimeoutSeconds);
       }
+    }
+  }
+
+  private async handBack(item: ReceivedItem): Promise<void> {
+    try {
+      await this.options.queue.updateMessage(item.messageId, item.popReceipt, undefined, 0);
+      this.stats.handedBack++;
+    } catch (error) {
+      // It becomes visible again when its processing visibility ends.
+      this.options.logger.warn('could not hand a message back to the queue', {
+        queueMessageId: item.messageId,
+        error: error instanceof Error ? error.message : String(error),
+      });
     }
   }
 
@@ -193,5 +254,6 @@ export class QueueRunner {
     });
     await this.options.poisonQueue.sendMessage(item.messageText);
     await this.options.queue.deleteMessage(item.messageId, item.popReceipt);
+    this.stats.movedToPoison++;
   }
 }
