@@ -1,3 +1,5 @@
+// First: telemetry must start before the modules it instruments load.
+import './lib/telemetry';
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { processMessageStatus } from '../src/app/runtime';
 import { httpInput, httpResponse } from './lib/http';

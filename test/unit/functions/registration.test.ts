@@ -120,3 +120,11 @@ test("the relay's default RELAY_MAX_DEQUEUE_COUNT equals host.json's maxDequeueC
   const maxDequeueCount = describeSettings().find((setting) => setting.name === 'RELAY_MAX_DEQUEUE_COUNT')?.default;
   assert.equal(Number(maxDequeueCount), host.extensions.queues.maxDequeueCount);
 });
+
+test('every registration starts telemetry before anything else loads (the instrumentation must see the modules load)', () => {
+  const registrations = readdirSync(join(root, 'functions')).filter((file) => file.endsWith('.ts'));
+  for (const file of registrations) {
+    const firstImport = /^import\s[^;]*;/m.exec(readFileSync(join(root, 'functions', file), 'utf8'))?.[0];
+    assert.equal(firstImport, "import './lib/telemetry';", `functions/${file}`);
+  }
+});
