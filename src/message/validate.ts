@@ -95,7 +95,11 @@ function chooseSender(data: unknown, routing: SenderRouting): { policy: SenderPo
   if (named !== undefined) {
     const policy = routing.senders.find((sender) => sender.id === named);
     // An id off the schema's pattern is reported by the schema already.
-    if (!policy) return { policy: fallback, problems: SENDER_ID_SHAPE.test(named) ? [{ path: '$.sender', problem: `${echoInput(named)} is not a sender of this relay` }] : [] };
+    if (!policy)
+      return {
+        policy: fallback,
+        problems: SENDER_ID_SHAPE.test(named) ? [{ path: '$.sender', problem: `${echoInput(named)} is not a sender of this relay` }] : [],
+      };
     if (address !== undefined && !isAllowedSender(address, policy)) {
       return { policy, problems: [{ path: '$.from', problem: `${echoInput(address)} is not a From address of sender ${echoInput(named)}` }] };
     }

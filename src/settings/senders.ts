@@ -44,7 +44,22 @@ const KEY_VAULT_SECRET_NAME = /^[0-9A-Za-z-]{1,127}$/;
 /** Keys that would hold a secret inline. */
 const SECRET_KEYS = /secret$|password|^key$|token$|assertion/i;
 const KNOWN = {
-  sender: ['id', 'mailbox', 'from', 'allowedFrom', 'provider', 'tenant', 'authorityHost', 'tokenUrl', 'scopes', 'clientId', 'credential', 'smtp', 'limits', 'maxRecipients'],
+  sender: [
+    'id',
+    'mailbox',
+    'from',
+    'allowedFrom',
+    'provider',
+    'tenant',
+    'authorityHost',
+    'tokenUrl',
+    'scopes',
+    'clientId',
+    'credential',
+    'smtp',
+    'limits',
+    'maxRecipients',
+  ],
   credential: ['secretSetting', 'keyVaultSecret', 'vaultUrl', 'federation', 'managedIdentityClientId'],
   smtp: ['host', 'port', 'security'],
   limits: ['connections', 'messagesPerMinute', 'recipientsPerDay'],
@@ -89,7 +104,8 @@ export function readSenders(reader: SettingsReader, defaults: SenderDefaults): S
   /** Address key → the sender claiming it (its id, and its index: -1 the default sender). */
   const claims = new Map<string, { id: string; index: number }>();
   if (defaults.mail) {
-    for (const address of [defaults.mail.user, defaults.mail.from, ...defaults.mail.allowedFrom]) claims.set(addressKey(address), { id: DEFAULT_SENDER_ID, index: -1 });
+    for (const address of [defaults.mail.user, defaults.mail.from, ...defaults.mail.allowedFrom])
+      claims.set(addressKey(address), { id: DEFAULT_SENDER_ID, index: -1 });
   }
   data.forEach((entry: unknown, index) => {
     const path = `${SETTING}[${index}]`;
@@ -122,7 +138,12 @@ type Problem = (where: string, text: string) => void;
 /** The addresses a sender may send as, each with where it is written. */
 type Claimed = Array<[string, string]>;
 
-function readEntry(entry: unknown, problem: Problem, defaults: SenderDefaults, reader: SettingsReader): { sender: SenderSettings; claimed: Claimed } | undefined {
+function readEntry(
+  entry: unknown,
+  problem: Problem,
+  defaults: SenderDefaults,
+  reader: SettingsReader,
+): { sender: SenderSettings; claimed: Claimed } | undefined {
   if (!isObject(entry)) {
     problem('', 'must be an object ({ "id": …, "mailbox": …, "clientId": …, "credential": … })');
     return undefined;
@@ -139,7 +160,7 @@ function readEntry(entry: unknown, problem: Problem, defaults: SenderDefaults, r
   const from = readAddress(entry, 'from', fail, false) ?? mailbox;
   const allowedFrom = readAddressList(entry, 'allowedFrom', fail);
   const smtp = readSmtpPart(entry, defaults.smtp, fail);
-  const maxRecipients = readInteger(entry, 'maxRecipients', '', 1, 1000, fail) ?? (defaults.mail?.maxRecipients ?? SETTINGS.MAIL_MAX_RECIPIENTS.default);
+  const maxRecipients = readInteger(entry, 'maxRecipients', '', 1, 1000, fail) ?? defaults.mail?.maxRecipients ?? SETTINGS.MAIL_MAX_RECIPIENTS.default;
   if (isMicrosoftSmtpHost(smtp.host) && maxRecipients > EXCHANGE_RECIPIENT_LIMIT) {
     fail('.maxRecipients', `${maxRecipients} exceeds the ${EXCHANGE_RECIPIENT_LIMIT} recipients per message Exchange Online accepts`);
   }
@@ -215,7 +236,9 @@ function readAuthPart(entry: Record<string, unknown>, defaults: SenderDefaults, 
   const scopes = readScopes(entry, providerText, fail);
   const credential = readCredential(entry, providerText, defaults, fail, reader);
   const client: OAuthClientSettings | undefined =
-    clientId === undefined || scopes === undefined ? undefined : { clientId, scopes, refreshMarginMs: base?.refreshMarginMs ?? SETTINGS.OAUTH2_REFRESH_MARGIN_SECONDS.default * 1000 };
+    clientId === undefined || scopes === undefined
+      ? undefined
+      : { clientId, scopes, refreshMarginMs: base?.refreshMarginMs ?? SETTINGS.OAUTH2_REFRESH_MARGIN_SECONDS.default * 1000 };
 
   if (providerText === 'generic') {
     const tokenUrl = readHttpsUrl(entry, 'tokenUrl', fail, true);
@@ -228,7 +251,8 @@ function readAuthPart(entry: Record<string, unknown>, defaults: SenderDefaults, 
     return { kind: 'clientSecret', provider: 'generic', tokenUrl, ...client, source: credential.source };
   }
   const tenant = readString(entry, 'tenant', fail, true);
-  if (tenant !== undefined && !isTenant(tenant)) fail('.tenant', `${echoSetting(tenant)} is neither a Directory (tenant) ID (GUID) nor a domain name of your own tenant`);
+  if (tenant !== undefined && !isTenant(tenant))
+    fail('.tenant', `${echoSetting(tenant)} is neither a Directory (tenant) ID (GUID) nor a domain name of your own tenant`);
   if (entry.tokenUrl !== undefined) fail('.tokenUrl', 'is for the generic provider; for microsoft give tenant (and authorityHost for sovereign clouds)');
   let authorityHost = base?.provider === 'microsoft' ? base.authorityHost : SETTINGS.OAUTH2_AUTHORITY_HOST.default;
   const authorityText = readHttpsUrl(entry, 'authorityHost', fail, false);
@@ -249,9 +273,7 @@ function readAuthPart(entry: Record<string, unknown>, defaults: SenderDefaults, 
   return { kind: 'clientSecret', ...endpoint, ...client, source: credential.source };
 }
 
-type Credential =
-  | { kind: 'clientSecret'; source: ClientSecretSource }
-  | { kind: 'federation'; federation: { managedIdentityClientId?: string } };
+type Credential = { kind: 'clientSecret'; source: ClientSecretSource } | { kind: 'federation'; federation: { managedIdentityClientId?: string } };
 
 /** Exactly one of secretSetting, keyVaultSecret, federation. */
 function readCredential(
@@ -273,17 +295,24 @@ function readCredential(
   if (checkKeys(part, KNOWN.credential, '.credential', fail)) return undefined;
   const chosen = ['secretSetting', 'keyVaultSecret', 'federation'].filter((key) => part[key] !== undefined);
   if (chosen.length !== 1) {
-    fail('.credential', chosen.length === 0 ? 'names no credential: give secretSetting, keyVaultSecret or federation' : `gives ${chosen.join(' and ')}: give exactly one`);
+    fail(
+      '.credential',
+      chosen.length === 0 ? 'names no credential: give secretSetting, keyVaultSecret or federation' : `gives ${chosen.join(' and ')}: give exactly one`,
+    );
     return undefined;
   }
   const identityText = readString(part, 'managedIdentityClientId', fail, false, '.credential');
-  if (identityText !== undefined && !GUID.test(identityText)) fail('.credential.managedIdentityClientId', `${echoSetting(identityText)} is not a managed identity client ID (a GUID)`);
+  if (identityText !== undefined && !GUID.test(identityText))
+    fail('.credential.managedIdentityClientId', `${echoSetting(identityText)} is not a managed identity client ID (a GUID)`);
   const identity = identityText !== undefined && GUID.test(identityText) ? identityText : defaults.keyVault?.managedIdentityClientId;
   const secretSetting = part.secretSetting;
   if (secretSetting !== undefined) {
     if (typeof secretSetting !== 'string' || !APP_SETTING_NAME.test(secretSetting)) {
       // Never echoed: a pasted secret Value is the likeliest wrong value here.
-      fail('.credential.secretSetting', 'must be the NAME of an app setting that holds the client secret (letters, digits, underscores), never the secret itself');
+      fail(
+        '.credential.secretSetting',
+        'must be the NAME of an app setting that holds the client secret (letters, digits, underscores), never the secret itself',
+      );
       if (typeof secretSetting === 'string') registerSecret(secretSetting);
       return undefined;
     }
@@ -297,7 +326,11 @@ function readCredential(
     }
     const vaultUrl = readVaultUrl(part, defaults, fail);
     if (vaultUrl === undefined) return undefined;
-    const keyVault: KeyVaultSecretSettings = { vaultUrl, secretName, cacheMs: defaults.keyVault?.cacheMs ?? SETTINGS.OAUTH2_CLIENT_SECRET_CACHE_SECONDS.default * 1000 };
+    const keyVault: KeyVaultSecretSettings = {
+      vaultUrl,
+      secretName,
+      cacheMs: defaults.keyVault?.cacheMs ?? SETTINGS.OAUTH2_CLIENT_SECRET_CACHE_SECONDS.default * 1000,
+    };
     if (identity !== undefined) keyVault.managedIdentityClientId = identity;
     return { kind: 'clientSecret', source: { kind: 'keyVault', keyVault } };
   }
@@ -370,7 +403,10 @@ function checkKeys(part: Record<string, unknown>, known: readonly string[], wher
     if (known.includes(key)) {
       if (typeof value === 'string' && looksLikeInlineSecret(value) && key !== 'secretSetting') {
         registerSecret(value);
-        fail(`${where}.${key}`, 'looks like a secret value, which RELAY_SENDERS must never hold: put it in an app setting (or Key Vault) and name it in credential');
+        fail(
+          `${where}.${key}`,
+          'looks like a secret value, which RELAY_SENDERS must never hold: put it in an app setting (or Key Vault) and name it in credential',
+        );
         found = true;
       }
       continue;
@@ -379,7 +415,10 @@ function checkKeys(part: Record<string, unknown>, known: readonly string[], wher
     const path = `${where}.${/^[A-Za-z0-9_]{1,40}$/.test(key) ? key : '<key>'}`;
     if (SECRET_KEYS.test(key)) {
       if (typeof value === 'string') registerSecret(value);
-      fail(path, 'secrets are never written inline: put the value in an app setting or Key Vault and name it in credential.secretSetting or credential.keyVaultSecret');
+      fail(
+        path,
+        'secrets are never written inline: put the value in an app setting or Key Vault and name it in credential.secretSetting or credential.keyVaultSecret',
+      );
     } else fail(path, `is not a sender field (known: ${known.join(', ')})`);
   }
   return found;

@@ -26,7 +26,7 @@ function refusal(message: Record<string, unknown>): InvalidMessageError {
 }
 
 describe('routing a message to its sender', () => {
-  it('takes the sender the message names, with that sender\'s default From', () => {
+  it("takes the sender the message names, with that sender's default From", () => {
     assert.deepEqual(route({ sender: 'billing', to: 'ada@example.com', text: 'x' }), { sender: 'billing', from: 'billing@fabrikam.com' });
     assert.deepEqual(route({ sender: 'default', to: 'ada@example.com', text: 'x' }), { sender: 'default', from: 'relay@contoso.com' });
   });
@@ -37,7 +37,7 @@ describe('routing a message to its sender', () => {
     assert.deepEqual(route({ to: 'ada@example.com', text: 'x' }), { sender: 'default', from: 'relay@contoso.com' });
   });
 
-  it('applies the chosen sender\'s own recipient limit', () => {
+  it("applies the chosen sender's own recipient limit", () => {
     const error = refusal({ sender: 'billing', to: ['a@example.com', 'b@example.com', 'c@example.com'], text: 'x' });
     assert.equal(error.reason, 'too_many_recipients');
     assert.equal(route({ to: ['a@example.com', 'b@example.com', 'c@example.com'], text: 'x' }).sender, 'default');
@@ -51,7 +51,9 @@ describe('routing a message to its sender', () => {
 
     const nobody = refusal({ from: 'ceo@contoso.com', to: 'ada@example.com', text: 'x' });
     assert.equal(nobody.reason, 'sender_not_allowed');
-    assert.deepEqual(nobody.problems, [{ path: '$.from', problem: 'ceo@contoso.com is a From address of no sender (MAIL_FROM, MAIL_ALLOWED_FROM, RELAY_SENDERS)' }]);
+    assert.deepEqual(nobody.problems, [
+      { path: '$.from', problem: 'ceo@contoso.com is a From address of no sender (MAIL_FROM, MAIL_ALLOWED_FROM, RELAY_SENDERS)' },
+    ]);
 
     const crossed = refusal({ sender: 'billing', from: 'alerts@contoso.com', to: 'ada@example.com', text: 'x' });
     assert.equal(crossed.reason, 'sender_not_allowed');

@@ -55,7 +55,7 @@ describe('RELAY_SENDERS', () => {
     assert.equal(senders[0]!.smtp, config.smtp);
   });
 
-  it('adds senders beside the default one, in today\'s types, the secret read from the named app setting', () => {
+  it("adds senders beside the default one, in today's types, the secret read from the named app setting", () => {
     const config = load([
       BILLING,
       {
@@ -80,14 +80,19 @@ describe('RELAY_SENDERS', () => {
     const [main, billing, ops, generic] = sendersOf(config);
     assert.equal(main!.id, 'default');
     assert.equal(billing!.id, 'billing');
-    assert.deepEqual(billing!.mail, { user: 'billing@fabrikam.com', from: 'billing@fabrikam.com', allowedFrom: ['billing@fabrikam.com', 'invoices@fabrikam.com'], maxRecipients: 500 });
+    assert.deepEqual(billing!.mail, {
+      user: 'billing@fabrikam.com',
+      from: 'billing@fabrikam.com',
+      allowedFrom: ['billing@fabrikam.com', 'invoices@fabrikam.com'],
+      maxRecipients: 500,
+    });
     assert.equal(billing!.auth.kind, 'clientSecret');
     assert.ok(billing!.auth.kind === 'clientSecret' && billing!.auth.provider === 'microsoft');
     assert.equal(billing!.auth.tenantId, OTHER_TENANT);
     assert.equal(billing!.auth.tokenUrl, `https://login.microsoftonline.com/${OTHER_TENANT}/oauth2/v2.0/token`);
     assert.deepEqual(billing!.auth.source, { kind: 'setting', clientSecret: BILLING_SECRET });
-    assert.deepEqual(billing!.smtp, config.smtp, 'without its own smtp a sender uses the process\'s');
-    assert.notEqual(billing!.smtp, config.smtp, 'a copy: a sender\'s limits never change the default sender\'s');
+    assert.deepEqual(billing!.smtp, config.smtp, "without its own smtp a sender uses the process's");
+    assert.notEqual(billing!.smtp, config.smtp, "a copy: a sender's limits never change the default sender's");
     assert.equal(billing!.recipientsPerDay, 10_000);
 
     assert.ok(ops!.auth.kind === 'clientSecret' && ops!.auth.source.kind === 'keyVault');
