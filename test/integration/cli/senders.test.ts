@@ -81,7 +81,7 @@ describe('operations per sender', () => {
         ['broken', false],
       ],
     );
-    const broken = report.senders![2]!;
+    const broken = report.senders[2]!;
     assert.equal(broken.firstFailure?.id, 'token');
     assert.match(broken.firstFailure?.finding?.finding ?? '', /secret/i);
     const text = formatReport(report);
