@@ -124,6 +124,8 @@ export class LocalSmtpServer {
   private readonly waiters = new Set<() => void>();
   /** App ids with a service principal and FullAccess on the mailboxes; undefined: any app the token names. */
   private mailboxAccess: Set<string> | undefined;
+  /** App id → the mailboxes its tokens are good for; once any app is listed, every app may use only its own. */
+  private readonly appMailboxes = new Map<string, Set<string>>();
   private senderPolicy: SenderPolicy | undefined;
   private readonly limits = new Map<string, MailboxLimits>();
   /** Per mailbox: what its Sent Items hold, and when each recipient was submitted. */
@@ -165,6 +167,20 @@ export class LocalSmtpServer {
    */
   setMailboxAccess(appIds: string[] | undefined): void {
     this.mailboxAccess = appIds ? new Set(appIds.map((id) => id.toLowerCase())) : undefined;
+  }
+
+  /**
+   * Several apps and mailboxes, as Exchange Online keeps them: each app's service principal has
+   * FullAccess on its own mailboxes only, so a token of app A used for mailbox B is refused with
+   * 535 5.7.3. The mailboxes become authorized ones.
+   */
+  grantMailboxes(appId: string, mailboxes: string[]): void {
+    const own = this.appMailboxes.get(appId.toLowerCase()) ?? new Set<string>();
+    for (const mailbox of mailboxes) {
+      own.add(mailbox.toLowerCase());
+      this.authorized.add(mailbox.toLowerCase());
+    }
+    this.appMailboxes.set(appId.toLowerCase(), own);
   }
 
   /** Enforce who may send as whom (undefined: anyone as anyone, the default). */
@@ -321,6 +337,9 @@ export class LocalSmtpServer {
     const appIdClaim = verdict.claims?.appid ?? verdict.claims?.azp;
     const appId = (typeof appIdClaim === 'string' ? appIdClaim : '').toLowerCase();
     if (this.mailboxAccess && !this.mailboxAccess.has(appId)) return fail('no service principal with FullAccess on the mailbox for this app');
+    if (this.appMailboxes.size > 0 && !this.appMailboxes.get(appId)?.has(username.toLowerCase())) {
+      return fail("the token's app has no FullAccess on this mailbox");
+    }
     this.authenticatedSessions.set(session.id, username.toLowerCase());
     this.opts.log?.info('local SMTP: authenticated', { user: username });
     return username;

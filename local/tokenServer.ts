@@ -105,6 +105,11 @@ export class LocalTokenServer {
 
   private readonly clients = new Map<string, ClientState>();
   private readonly injected: InjectedReply[] = [];
+  /** Faults for one client's requests only (several senders, one of them broken): the next ones, then a lasting one. */
+  private readonly injectedFor = new Map<string, InjectedReply[]>();
+  private readonly lastingFor = new Map<string, InjectedReply>();
+  /** Token requests per client id (injected failures included). */
+  readonly requestsByClient = new Map<string, number>();
   private readonly lifetimeSeconds: number;
   private readonly roles: string[];
 
@@ -172,6 +177,19 @@ export class LocalTokenServer {
   /** Answer the next `times` token requests with `reply` instead of the real logic. */
   failNext(reply: InjectedReply, times = 1): void {
     for (let i = 0; i < times; i++) this.injected.push(reply);
+  }
+
+  /** Answer the next `times` token requests of this client only with `reply`. */
+  failNextFor(clientId: string, reply: InjectedReply, times = 1): void {
+    const queue = this.injectedFor.get(clientId) ?? [];
+    for (let i = 0; i < times; i++) queue.push(reply);
+    this.injectedFor.set(clientId, queue);
+  }
+
+  /** Answer every token request of this client with `reply` until called with undefined (an endpoint down for one app). */
+  failAlwaysFor(clientId: string, reply: InjectedReply | undefined): void {
+    if (reply) this.lastingFor.set(clientId, reply);
+    else this.lastingFor.delete(clientId);
   }
 
   /** Add a client or rotate its secret (clears an expired mark). */
@@ -305,6 +323,10 @@ export class LocalTokenServer {
       if (req.method !== 'POST') return this.sendJson(res, 405, { error: 'invalid_request', error_description: 'POST only' });
       const body = await readBody(req);
       this.tokenRequests++;
+      const requester = new URLSearchParams(body).get('client_id') ?? parseBasicAuth(req.headers.authorization)?.clientId;
+      if (requester) this.requestsByClient.set(requester, (this.requestsByClient.get(requester) ?? 0) + 1);
+      const own = requester === undefined ? undefined : (this.injectedFor.get(requester)?.shift() ?? this.lastingFor.get(requester));
+      if (own) return this.sendInjected(res, own, body);
       const injected = this.injected.shift();
       if (injected) return this.sendInjected(res, injected, body);
       const tenant = tenantToken ? decodeURIComponent(tenantToken[1]!) : this.tenantId;

@@ -1,7 +1,6 @@
 /** The package's commands (src/cli) over what src/app builds from the settings they are given. */
 import type { Logger } from '../core/log';
-import type { CheckReport } from '../diagnostics/checks';
-import { runDoctor as runChecks, type DoctorOptions } from '../cli/doctor';
+import { runDoctor as runChecks, type DoctorOptions, type DoctorReport } from '../cli/doctor';
 import { main as runCommand, type CliIo, type CliServices } from '../cli/main';
 import type { RelayIdentityOverrides } from './components';
 import { openDoctorTarget } from './diagnostics';
@@ -24,6 +23,6 @@ export function main(argv: string[], io: CliIo): Promise<number> {
 }
 
 /** The doctor's checks against components built from `options.env`, closed before returning. */
-export function runDoctor(options: DoctorOptions & { logger?: Logger; identity?: RelayIdentityOverrides }): Promise<CheckReport> {
+export function runDoctor(options: DoctorOptions & { logger?: Logger; identity?: RelayIdentityOverrides }): Promise<DoctorReport> {
   return runChecks(options, (env) => openDoctorTarget(env, options));
 }

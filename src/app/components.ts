@@ -13,7 +13,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import { keyVaultOf, oauthOf, type RelayConfig } from '../settings';
+import { DEFAULT_SENDER_ID, keyVaultOf, oauthOf, sendersOf, type RelayConfig, type SenderSettings } from '../settings';
 import type { Logger } from '../core/log';
 import { newDeliveryCounters, type DeliveryCounters } from '../core/metrics';
 import { redactingLogger } from '../core/redact';
@@ -40,6 +40,34 @@ export interface RelayIdentityOverrides {
   assertions?: AssertionProvider;
 }
 
+/**
+ * One sender's parts (the default one's, or a RELAY_SENDERS entry's): its own secret source,
+ * token cache, SMTP pool behind its own throttle, mailbox conditions and counters, so a
+ * sender whose token endpoint or SMTP server fails holds no other sender back.
+ */
+export interface SenderComponents {
+  readonly id: string;
+  readonly settings: SenderSettings;
+  readonly vault?: SecretClient;
+  readonly secrets?: ClientSecretProvider;
+  readonly tokens?: TokenCache;
+  readonly throttle: MailboxThrottle;
+  readonly mailboxConditions: MailboxConditions;
+  readonly sender: MailSender;
+  readonly sendSlots: ConcurrencyGate;
+  readonly counters: DeliveryCounters;
+}
+
+/** Every sender of the configuration, each one's parts built on first use, once. */
+export interface SenderParts {
+  /** The senders' settings, the default one first. */
+  readonly list: readonly SenderSettings[];
+  /** The sender's parts (built now if they were not yet); throws for an id the settings do not know. */
+  get(id: string): SenderComponents;
+  /** The senders built so far. */
+  built(): SenderComponents[];
+}
+
 export interface RelayComponents {
   readonly config: RelayConfig;
   /** The process's logger, redacting. */
@@ -64,32 +92,28 @@ export interface RelayComponents {
   readonly retries: { queue: QueueRetries; policy: RetryPolicy; envelopes: BlobEnvelopeKeys };
   /** Claim-check attachments of the attachment container, for the queue handler and /api/send alike. */
   readonly attachments: AttachmentBlobs;
+  /** Every sender; the fields above (vault … sendSlots) are the default sender's. */
+  readonly senders: SenderParts;
 }
 
 export function createRelayComponents(config: RelayConfig, processLogger: Logger, identity: RelayIdentityOverrides = {}): RelayComponents {
   const logger = redactingLogger(processLogger);
-  const extraCa = config.smtp.extraCa;
-  const oauth = oauthOf(config.auth);
-  const password = config.auth.kind === 'password' ? config.auth : undefined;
-  const keyVault = keyVaultOf(config.auth);
-  const vault = keyVault
-    ? createSecretClient(keyVault, identity.vaultCredential ?? createVaultCredential(keyVault.managedIdentityClientId), { extraCa })
-    : undefined;
-  const secrets = oauth ? createSecretProvider(oauth, { logger, vault }) : undefined;
-  const tokens = oauth ? createTokenProvider(oauth, { extraCa, logger, secrets, assertions: identity.assertions }) : undefined;
-  // One pool and one throttle for the mailbox on this instance, shared by every invocation.
-  const throttle = new MailboxThrottle({
-    messagesPerWindow: config.smtp.rateLimitPerMinute,
-    windowMs: 60_000,
-    maxWaitMs: config.smtp.rateLimitMaxWaitMs,
-    backoffMs: config.smtp.throttleBackoffMs,
-  });
-  const mailboxConditions = new MailboxConditions();
-  const sender = throttledSender(
-    createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password, tokenSettings: oauth && judgementOf(oauth), logger }),
-    throttle,
-    mailboxConditions,
-  );
+  const list = sendersOf(config);
+  const built = new Map<string, SenderComponents>();
+  const senders: SenderParts = {
+    list,
+    get(id) {
+      let parts = built.get(id);
+      if (parts) return parts;
+      const settings = list.find((sender) => sender.id === id);
+      if (!settings) throw new Error(`no sender ${JSON.stringify(id)} in the settings`);
+      parts = createSenderComponents(settings, logger, identity);
+      built.set(id, parts);
+      return parts;
+    },
+    built: () => [...built.values()],
+  };
+  const { vault, secrets, tokens, throttle, mailboxConditions, sender, sendSlots } = senders.get(DEFAULT_SENDER_ID);
   const storage = createStorageClients(config.queue.connection);
   const ledgerContainer = storage.blobs.getContainerClient(config.queue.ledgerContainerName);
   return {
@@ -102,7 +126,8 @@ export function createRelayComponents(config: RelayConfig, processLogger: Logger
     mailboxConditions,
     sender,
     counters: newDeliveryCounters(),
-    sendSlots: new ConcurrencyGate(config.smtp.poolSize),
+    sendSlots,
+    senders,
     storage,
     deadLetters: new DeadLetterWriter(storage, config.queue.deadLetterQueueName, config.queue.deadLetterContainerName),
     ledger: new BlobDeliveryLedger(ledgerContainer, { leaseSeconds: config.queue.ledgerLeaseSeconds }),
@@ -112,5 +137,44 @@ export function createRelayComponents(config: RelayConfig, processLogger: Logger
       envelopes: new BlobEnvelopeKeys(ledgerContainer),
     },
     attachments: new AttachmentBlobs(storage.blobs.getContainerClient(config.queue.attachmentContainerName), config.queue.maxAttachmentBytes),
+  };
+}
+
+/** One sender's parts, from its settings alone. */
+export function createSenderComponents(settings: SenderSettings, logger: Logger, identity: RelayIdentityOverrides = {}): SenderComponents {
+  const { smtp, auth, mail } = settings;
+  const extraCa = smtp.extraCa;
+  const oauth = oauthOf(auth);
+  const password = auth.kind === 'password' ? auth : undefined;
+  const keyVault = keyVaultOf(auth);
+  const vault = keyVault
+    ? createSecretClient(keyVault, identity.vaultCredential ?? createVaultCredential(keyVault.managedIdentityClientId), { extraCa })
+    : undefined;
+  const secrets = oauth ? createSecretProvider(oauth, { logger, vault }) : undefined;
+  const tokens = oauth ? createTokenProvider(oauth, { extraCa, logger, secrets, assertions: identity.assertions }) : undefined;
+  // One pool and one throttle per sender's mailbox on this instance, shared by every invocation.
+  const throttle = new MailboxThrottle({
+    messagesPerWindow: smtp.rateLimitPerMinute,
+    windowMs: 60_000,
+    maxWaitMs: smtp.rateLimitMaxWaitMs,
+    backoffMs: smtp.throttleBackoffMs,
+  });
+  const mailboxConditions = new MailboxConditions();
+  const sender = throttledSender(
+    createMailSender({ smtp, user: mail.user, tokens, password, tokenSettings: oauth && judgementOf(oauth), logger }),
+    throttle,
+    mailboxConditions,
+  );
+  return {
+    id: settings.id,
+    settings,
+    vault,
+    secrets,
+    tokens,
+    throttle,
+    mailboxConditions,
+    sender,
+    sendSlots: new ConcurrencyGate(smtp.poolSize),
+    counters: newDeliveryCounters(),
   };
 }

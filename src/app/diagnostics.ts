@@ -1,18 +1,25 @@
 /**
  * What the checks run against: the process's own components for GET /api/health,
- * components built from the given settings for the doctor (closed after it).
+ * components built from the given settings for the doctor (closed after it). With
+ * several senders (RELAY_SENDERS) each sender gets a target of its own, over its own
+ * secret source, token cache and SMTP pool.
  */
-import { loadConfig, oauthOf, type Environment } from '../settings';
+import { ConfigError, DEFAULT_SENDER_ID, loadConfig, oauthOf, type Environment } from '../settings';
 import { silentLogger, type Logger } from '../core/log';
 import { createTokenSource } from '../token';
 import type { DiagnosticTarget } from '../diagnostics/checks';
-import { relayTarget } from '../diagnostics/target';
-import type { DoctorTarget } from '../cli/doctor';
+import { relayTarget, type RelayParts } from '../diagnostics/target';
+import type { DoctorTarget, SenderTarget } from '../cli/doctor';
 import { createRelayComponents, type RelayComponents, type RelayIdentityOverrides } from './components';
 
 /** `load` may throw ConfigError: the configuration check reports it. */
 export function diagnosticTarget(load: () => RelayComponents): DiagnosticTarget {
-  return relayTarget(load, {
+  return senderDiagnosticTarget(load, DEFAULT_SENDER_ID);
+}
+
+/** One sender's checks: the settings seen as that sender's (its SMTP, sign-in and mailbox), over its own parts. */
+export function senderDiagnosticTarget(load: () => RelayComponents, id: string): DiagnosticTarget {
+  return relayTarget(() => senderParts(load(), id), {
     freshToken: (parts) => {
       const oauth = oauthOf(parts.config.auth);
       // The token check runs only with OAuth2 on.
@@ -20,6 +27,24 @@ export function diagnosticTarget(load: () => RelayComponents): DiagnosticTarget 
       return createTokenSource(oauth, { extraCa: parts.config.smtp.extraCa, secrets: parts.secrets }).fetchToken();
     },
   });
+}
+
+/** Every sender's target, the default one first; only the default one while the settings cannot be read (its configuration check says why). */
+export function senderTargets(load: () => RelayComponents): SenderTarget[] {
+  let ids: string[] = [DEFAULT_SENDER_ID];
+  try {
+    ids = load().senders.list.map((sender) => sender.id);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+  }
+  return ids.map((id) => ({ id, target: senderDiagnosticTarget(load, id) }));
+}
+
+function senderParts(components: RelayComponents, id: string): RelayParts {
+  if (id === DEFAULT_SENDER_ID) return components;
+  const one = components.senders.get(id);
+  const { smtp, auth, mail } = one.settings;
+  return { config: { ...components.config, smtp, auth, mail }, sender: one.sender, tokens: one.tokens, secrets: one.secrets };
 }
 
 export interface DoctorTargetOptions {
@@ -30,8 +55,8 @@ export interface DoctorTargetOptions {
 
 /**
  * The doctor's target: components built from `env` when a check first needs them (a
- * ConfigError then fails the settings check), their SMTP pool closed by `close`. Being
- * new, their token cache is empty: the token check asks the endpoint, through the relay's
+ * ConfigError then fails the settings check), their SMTP pools closed by `close`. Being
+ * new, their token caches are empty: the token check asks the endpoint, through the relay's
  * own secret source.
  */
 export function openDoctorTarget(env: Environment, options: DoctorTargetOptions = {}): DoctorTarget {
@@ -39,8 +64,9 @@ export function openDoctorTarget(env: Environment, options: DoctorTargetOptions 
   const load = () => (components ??= createRelayComponents(loadConfig(env), options.logger ?? silentLogger, options.identity));
   return {
     target: diagnosticTarget(load),
+    senders: () => senderTargets(load),
     async close() {
-      components?.sender.close();
+      for (const one of components?.senders.built() ?? []) one.sender.close();
     },
   };
 }

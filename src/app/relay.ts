@@ -8,8 +8,8 @@ import type { Logger } from '../core/log';
 import type { DeliveryCounters } from '../core/metrics';
 import { redactingLogger } from '../core/redact';
 import type { QueueDelivery } from '../delivery/ports';
-import { relayQueueMessage, type RelayDependencies, type RelayOutcome } from '../relay/handler';
-import { createRelayComponents, type RelayComponents, type RelayIdentityOverrides } from './components';
+import { relayQueueMessage, type RelayDependencies, type RelayOutcome, type SenderDirectory } from '../relay/handler';
+import { createRelayComponents, type RelayComponents, type RelayIdentityOverrides, type SenderParts } from './components';
 
 export type QueueMessageHandler = (payload: unknown, delivery: QueueDelivery, logger: Logger) => Promise<RelayOutcome>;
 
@@ -30,7 +30,12 @@ export interface RelayActivity extends DeliveryCounters {
   pausedForMs: number;
   tokenRequests: number;
   smtpConnectionsOpened: number;
+  /** With RELAY_SENDERS: each sender's own activity, by id (senders not used yet are absent). */
+  senders?: Record<string, SenderActivity>;
 }
+
+/** One sender's share of the activity. */
+export type SenderActivity = Omit<RelayActivity, 'senders'>;
 
 /**
  * The queue handler over `deps`, logging through redaction: whoever calls it cannot
@@ -41,20 +46,46 @@ export function queueHandler(deps: RelayDependencies): QueueMessageHandler {
 }
 
 export function relayOf(parts: RelayComponents): Relay {
-  const { config, sender, deadLetters, ledger, retries, attachments, counters, sendSlots, throttle, tokens } = parts;
+  const { config, sender, deadLetters, ledger, retries, attachments, counters, sendSlots, throttle, tokens, senders } = parts;
   return {
     config,
-    activity: () => ({
-      ...counters,
-      throttleWaits: throttle.stats.waited,
-      throttleDeferrals: throttle.stats.deferred,
-      pausedForMs: throttle.pausedForMs(),
-      tokenRequests: tokens?.stats.fetches ?? 0,
-      smtpConnectionsOpened: sender.stats.connectionsOpened,
-    }),
-    handleQueueMessage: queueHandler({ config, sender, deadLetters, ledger, retries, attachments, counters, sendSlots }),
+    activity: () => {
+      const activity: RelayActivity = {
+        ...counters,
+        throttleWaits: throttle.stats.waited,
+        throttleDeferrals: throttle.stats.deferred,
+        pausedForMs: throttle.pausedForMs(),
+        tokenRequests: tokens?.stats.fetches ?? 0,
+        smtpConnectionsOpened: sender.stats.connectionsOpened,
+      };
+      if (senders.list.length > 1) activity.senders = Object.fromEntries(senders.built().map((one) => [one.id, senderActivity(one)]));
+      return activity;
+    },
+    handleQueueMessage: queueHandler({ config, sender, deadLetters, ledger, retries, attachments, counters, sendSlots, senders: senderDirectory(senders) }),
     async close() {
-      sender.close();
+      for (const one of senders.built()) one.sender.close();
+    },
+  };
+}
+
+function senderActivity(one: ReturnType<SenderParts['get']>): SenderActivity {
+  return {
+    ...one.counters,
+    throttleWaits: one.throttle.stats.waited,
+    throttleDeferrals: one.throttle.stats.deferred,
+    pausedForMs: one.throttle.pausedForMs(),
+    tokenRequests: one.tokens?.stats.fetches ?? 0,
+    smtpConnectionsOpened: one.sender.stats.connectionsOpened,
+  };
+}
+
+/** The handler's view of the senders: their From policies for routing, and each one's parts on first use. */
+export function senderDirectory(senders: SenderParts): SenderDirectory {
+  return {
+    routing: { senders: senders.list.map((one) => ({ id: one.id, ...one.mail })), defaultId: senders.list[0]!.id },
+    route(id) {
+      const one = senders.get(id);
+      return { id, mail: one.settings.mail, sender: one.sender, sendSlots: one.sendSlots, counters: one.counters };
     },
   };
 }

@@ -18,7 +18,7 @@ import type { HttpAnswer, HttpInput } from '../http/types';
 import { createRelayComponents, type RelayComponents } from './components';
 import { relayOf, type Relay } from './relay';
 import { monitorOf, type SecretMonitor } from './monitor';
-import { diagnosticTarget } from './diagnostics';
+import { diagnosticTarget, senderTargets } from './diagnostics';
 import { testSendDependencies } from './http';
 import { holdingParts } from './holding';
 import { handleMessageStatus } from '../http/messageStatus';
@@ -62,7 +62,10 @@ export function getSecretMonitor(): SecretMonitor {
 }
 
 /** GET /api/health: one handler per process (it keeps the last report for a short while), checking the process's own components. */
-export const processHealth = createHealthHandler(() => diagnosticTarget(processComponents), { activity: () => getRelay().activity() });
+export const processHealth = createHealthHandler(() => diagnosticTarget(processComponents), {
+  activity: () => getRelay().activity(),
+  senders: () => senderTargets(processComponents),
+});
 
 const sendDependencies = testSendDependencies(processComponents);
 

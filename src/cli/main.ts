@@ -2,8 +2,8 @@
  * The package's command line (its entry point, package.json "bin", is bin.ts; the
  * clients the commands use come from src/app, through CliServices):
  *
- *   oauth2-smtp-relay doctor [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS] [--json]
- *   oauth2-smtp-relay setup --tenant-id T --mailbox M [--mode secret|keyvault|federation] [--out DIR] ...
+ *   oauth2-smtp-relay doctor [--settings local.settings.json] [--sender ID] [--send-to ADDRESS] [--from ADDRESS] [--json]
+ *   oauth2-smtp-relay setup [--sender ID] --tenant-id T --mailbox M [--mode secret|keyvault|federation] [--out DIR] ...
  *   oauth2-smtp-relay setup --check [--settings local.settings.json]
  *   oauth2-smtp-relay replay [--settings local.settings.json] [--reason CODE]... [--dry-run]
  *   oauth2-smtp-relay replay --from-poison [--settings local.settings.json] [--dry-run]
@@ -14,7 +14,7 @@
  * The doctor reads the same settings as the relay (the environment, and the
  * Values of a local.settings.json given with --settings).
  */
-import { loadQueueConfig, type Environment, type QueueSettings, type RelayConfig } from '../settings';
+import { ConfigError, keyVaultOf, loadConfig, loadQueueConfig, oauthOf, sendersOf, type Environment, type QueueSettings, type RelayConfig } from '../settings';
 import { redactValue } from '../core/redact';
 import {
   formatReplayCounts,
@@ -25,7 +25,7 @@ import {
   type PoisonReplayDependencies,
   type ReplayDependencies,
 } from '../deadletters/replay';
-import { formatReport, runDoctor, type DoctorTarget } from './doctor';
+import { formatReport, runDoctor, UnknownSenderError, type DoctorTarget } from './doctor';
 import { withIdentityEnvironment } from './identityEnvironment';
 import { checkSetupValues, firstMissingStep, setupNextSteps, writeSetupScripts, type SetupMode, type SetupValues } from './setup';
 import { parse, readSettingsFile, UsageError, type ParsedOptions } from './options';
@@ -56,8 +56,8 @@ export interface CliServices {
 }
 
 const USAGE = `usage:
-  oauth2-smtp-relay doctor [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS] [--json]
-  oauth2-smtp-relay setup --tenant-id ID --mailbox ADDRESS [--mode secret|keyvault|federation] [--out DIR]
+  oauth2-smtp-relay doctor [--settings local.settings.json] [--sender ID] [--send-to ADDRESS] [--from ADDRESS] [--json]
+  oauth2-smtp-relay setup [--sender ID [--settings F]] --tenant-id ID --mailbox ADDRESS [--mode secret|keyvault|federation] [--out DIR]
                           [--app-name NAME | --client-id ID] [--object-id ID] [--send-as ADDRESS]...
                           [--key-vault NAME] [--secret-name NAME] [--secret-days N]
                           [--function-app NAME --resource-group NAME] [--identity-principal-id ID]
@@ -111,11 +111,23 @@ async function doctor(args: string[], io: CliIo, services: CliServices): Promise
     settings: { type: 'string' },
     'send-to': { type: 'string' },
     from: { type: 'string' },
+    sender: { type: 'string' },
     json: { type: 'boolean', default: false },
   });
   const env = values.settings ? { ...io.env, ...readSettingsFile(values.settings as string) } : io.env;
-  const options = { env, sendTo: values['send-to'] as string | undefined, from: values.from as string | undefined };
-  const report = await runDoctor(options, (settings) => services.doctorTarget(settings));
+  const options = {
+    env,
+    sendTo: values['send-to'] as string | undefined,
+    from: values.from as string | undefined,
+    sender: values.sender as string | undefined,
+  };
+  let report;
+  try {
+    report = await runDoctor(options, (settings) => services.doctorTarget(settings));
+  } catch (error) {
+    if (error instanceof UnknownSenderError) throw new UsageError(error.message);
+    throw error;
+  }
   // Both forms go through the same redaction (formatReport redacts its text).
   io.out(values.json ? JSON.stringify(redactValue(report), null, 2) + '\n' : formatReport(report));
   return report.ok ? 0 : 1;
@@ -202,18 +214,22 @@ async function setup(args: string[], io: CliIo, services: CliServices): Promise<
     settings: { type: 'string' },
     'send-to': { type: 'string' },
     from: { type: 'string' },
+    sender: { type: 'string' },
   });
   if (values.check) return setupCheck(values, io, services);
-  const missing = ['tenant-id', 'mailbox'].filter((name) => values[name] === undefined);
+  // --sender: the sender's tenant, client, mailbox, From addresses and secret name come from the settings (options given win).
+  const env = values.settings ? { ...io.env, ...readSettingsFile(values.settings as string) } : io.env;
+  const known = values.sender === undefined ? {} : senderSetup(values.sender as string, env);
+  const text = (name: string) => (values[name] as string | undefined) ?? (known[name] as string | undefined);
+  const missing = ['tenant-id', 'mailbox'].filter((name) => text(name) === undefined);
   if (missing.length > 0) throw new UsageError(`missing ${missing.map((name) => `--${name}`).join(', ')}`);
-  const text = (name: string) => values[name] as string | undefined;
   const setupValues: SetupValues = {
     tenantId: text('tenant-id')!,
     mailbox: text('mailbox')!,
     appName: text('app-name'),
     clientId: text('client-id'),
     objectId: text('object-id'),
-    sendAs: values['send-as'] as string[] | undefined,
+    sendAs: (values['send-as'] as string[] | undefined) ?? (known['send-as'] as string[] | undefined),
     mode: text('mode') as SetupMode | undefined,
     keyVault: text('key-vault'),
     secretName: text('secret-name'),
@@ -236,4 +252,28 @@ async function setupCheck(values: ParsedOptions, io: CliIo, services: CliService
   const missing = firstMissingStep(report);
   io.out(`${formatReport(report)}\n${missing ?? 'Every setup step the doctor checks is done.'}\n`);
   return report.ok ? 0 : 1;
+}
+
+/** What the settings say about one sender, as setup's options (--tenant-id, --client-id, --mailbox, --send-as, --secret-name). */
+function senderSetup(id: string, env: Environment): Record<string, string | string[] | undefined> {
+  let config: RelayConfig;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(`--sender needs valid settings:\n${error.message}`);
+    throw error;
+  }
+  const all = sendersOf(config);
+  const sender = all.find((one) => one.id === id);
+  if (!sender) throw new UsageError(`--sender ${JSON.stringify(id)}: no such sender in the settings (senders: ${all.map((one) => one.id).join(', ')})`);
+  const oauth = oauthOf(sender.auth);
+  const mailbox = sender.mail.user.toLowerCase();
+  const sendAs = [sender.mail.from, ...sender.mail.allowedFrom].filter((address, i, list) => address.toLowerCase() !== mailbox && list.indexOf(address) === i);
+  return {
+    'tenant-id': oauth?.provider === 'microsoft' ? oauth.tenantId : undefined,
+    'client-id': oauth?.clientId,
+    mailbox: sender.mail.user,
+    'send-as': sendAs.length > 0 ? sendAs : undefined,
+    'secret-name': keyVaultOf(sender.auth)?.secretName,
+  };
 }

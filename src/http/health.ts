@@ -23,7 +23,12 @@ export interface HealthOptions {
   now?: () => number;
   /** This instance's delivery counters, reported as they are now (never from the cached report). */
   activity?: () => object | undefined;
+  /** With several senders (RELAY_SENDERS): every sender's target, the default one first; each is checked and listed. */
+  senders?: () => Array<{ id: string; target: DiagnosticTarget }>;
 }
+
+/** A run's report; with several senders, each one's as well (the top-level checks are the default sender's). */
+type HealthReport = CheckReport & { senders?: Array<CheckReport & { sender: string }> };
 
 export const DEFAULT_HEALTH_CACHE_TTL_MS = 60_000;
 /**
@@ -35,7 +40,7 @@ export const DEFAULT_HEALTH_FRESH_MIN_INTERVAL_MS = 30_000;
 export type HealthHandler = (request: HttpInput) => Promise<HttpAnswer>;
 
 interface Run {
-  report: CheckReport;
+  report: HealthReport;
   /** When the run finished. */
   at: number;
 }
@@ -56,8 +61,17 @@ export function createHealthHandler(target: () => DiagnosticTarget, options: Hea
   let lastFreshAt: number | undefined;
   let running: { fresh: boolean; done: Promise<Run> } | undefined;
 
+  /** Every sender's checks one after the other: each logs in to its own mailbox once per run. */
+  async function check(fresh: boolean): Promise<HealthReport> {
+    const all = options.senders?.() ?? [];
+    if (all.length <= 1) return runChecks(target(), { fresh });
+    const senders: Array<CheckReport & { sender: string }> = [];
+    for (const one of all) senders.push({ sender: one.id, ...(await runChecks(one.target, { fresh })) });
+    return { ok: senders.every((one) => one.ok), checks: senders[0]!.checks, senders };
+  }
+
   function start(fresh: boolean): Promise<Run> {
-    const done: Promise<Run> = runChecks(target(), { fresh })
+    const done: Promise<Run> = check(fresh)
       .then((report) => {
         last = { report, at: now() };
         if (fresh) lastFreshAt = last.at;
@@ -95,7 +109,7 @@ export function createHealthHandler(target: () => DiagnosticTarget, options: Hea
     const { run, reused, nextFreshAt } = await answer(fresh);
     const { report, at } = run;
     const ageSeconds = Math.max(0, Math.floor((now() - at) / 1000));
-    const warned = report.checks.some((check) => check.status === 'warning');
+    const warned = [report, ...(report.senders ?? [])].some((one) => one.checks.some((check) => check.status === 'warning'));
     return {
       status: report.ok ? 200 : 503,
       // Age (RFC 9111): how old the result is, for monitors that read headers only.
@@ -107,10 +121,16 @@ export function createHealthHandler(target: () => DiagnosticTarget, options: Hea
         fromCache: reused,
         ...(nextFreshAt !== undefined ? { nextFreshAt: new Date(nextFreshAt).toISOString() } : {}),
         checks: report.checks,
+        ...(report.senders ? { senders: report.senders.map((one) => ({ sender: one.sender, status: statusOf(one), checks: one.checks })) } : {}),
         ...(options.activity ? { activity: currentActivity(options.activity) } : {}),
       }),
     };
   };
+}
+
+function statusOf(report: CheckReport): 'healthy' | 'degraded' | 'unhealthy' {
+  if (!report.ok) return 'unhealthy';
+  return report.checks.some((check) => check.status === 'warning') ? 'degraded' : 'healthy';
 }
 
 /** Counters must not make the health answer fail: a relay that cannot be built has none. */

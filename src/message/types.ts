@@ -73,6 +73,18 @@ export interface MessagePolicy {
   maxRecipients: number;
 }
 
+/** A sender a message may choose (RELAY_SENDERS, or the default one): its id and its From policy. */
+export interface SenderPolicy extends MessagePolicy {
+  id: string;
+}
+
+/** The senders a message chooses among, by its `sender` field or its `from`. */
+export interface SenderRouting {
+  senders: readonly SenderPolicy[];
+  /** The sender of a message that names neither a sender nor a `from`. */
+  defaultId: string;
+}
+
 /** The authorized mailbox the relay sends through (SMTP_USER): the Sender of a message sent as another address. */
 export interface SendingMailbox {
   user: string;

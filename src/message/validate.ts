@@ -17,10 +17,10 @@ import { displayNameProblem, verbatimValueProblem } from './headerText';
 import schema from './message.schema.json';
 import validateShape from './messageShape';
 import { parsePayload } from './payload';
-import type { BlobAttachment, MessagePolicy, RelayAttachment, RelayMessage } from './types';
+import type { BlobAttachment, MessagePolicy, RelayAttachment, RelayMessage, SenderPolicy, SenderRouting } from './types';
 
 export { decodeQueueText } from './payload';
-export type { BlobAttachment, Mailbox, RelayAttachment, RelayMessage };
+export type { BlobAttachment, Mailbox, RelayAttachment, RelayMessage, SenderPolicy, SenderRouting };
 
 export interface MessageProblem {
   /** Where the problem is, e.g. `$.to[1].address`. */
@@ -53,6 +53,7 @@ const PATTERN_PROBLEMS: Record<string, string> = {
   '^[ -~]*$': 'must be printable ASCII',
   '^[!-;=?-~]+$': 'must be printable ASCII without spaces or angle brackets',
   [schema.definitions.attachment.properties.contentType.pattern]: 'must be a MIME type such as application/pdf',
+  [schema.properties.sender.pattern]: 'is not a sender id (1 to 32 lower-case letters, digits and inner hyphens)',
 };
 const FORMAT_PROBLEMS: Record<string, string> = {
   mailbox: 'must be exactly one e-mail address, written "a@example.com" or "Name <a@example.com>"',
@@ -68,7 +69,61 @@ const RECIPIENT_FIELDS = ['to', 'cc', 'bcc'] as const;
  * `sender_not_allowed` (all permanent).
  */
 export function parseQueueMessage(payload: unknown, mail: MessagePolicy): RelayMessage {
+  return parseRoutedMessage(payload, { senders: [{ id: DEFAULT_SENDER, ...mail }], defaultId: DEFAULT_SENDER }).message;
+}
+
+/**
+ * Like parseQueueMessage, choosing the message's sender first: the one its `sender` field
+ * names, else the one whose From addresses include its `from`, else the default sender.
+ * A sender that does not exist, or may not use the `from`, is `sender_not_allowed`.
+ */
+export function parseRoutedMessage(payload: unknown, routing: SenderRouting): { message: RelayMessage; sender: string } {
   const data = parsePayload(payload);
+  const route = chooseSender(data, routing);
+  return { message: checkMessage(data, route.policy, route.problems), sender: route.policy.id };
+}
+
+/** The id the single-sender settings' sender has. */
+const DEFAULT_SENDER = 'default';
+
+/** The sender of `data`, and what is wrong with its choice (the sender_not_allowed problems). */
+function chooseSender(data: unknown, routing: SenderRouting): { policy: SenderPolicy; problems: MessageProblem[] } {
+  const fallback = routing.senders.find((sender) => sender.id === routing.defaultId) ?? routing.senders[0]!;
+  if (!isPlainObject(data)) return { policy: fallback, problems: [] };
+  const named = typeof data.sender === 'string' ? data.sender : undefined;
+  const address = senderAddress(data.from);
+  if (named !== undefined) {
+    const policy = routing.senders.find((sender) => sender.id === named);
+    // An id off the schema's pattern is reported by the schema already.
+    if (!policy)
+      return {
+        policy: fallback,
+        problems: SENDER_ID_SHAPE.test(named) ? [{ path: '$.sender', problem: `${echoInput(named)} is not a sender of this relay` }] : [],
+      };
+    if (address !== undefined && !isAllowedSender(address, policy)) {
+      return { policy, problems: [{ path: '$.from', problem: `${echoInput(address)} is not a From address of sender ${echoInput(named)}` }] };
+    }
+    return { policy, problems: [] };
+  }
+  if (address === undefined) return { policy: fallback, problems: [] };
+  const candidates = routing.senders.filter((sender) => isAllowedSender(address, sender));
+  if (candidates.length === 1) return { policy: candidates[0]!, problems: [] };
+  if (candidates.length > 1) {
+    const ids = candidates.map((sender) => sender.id).join(', ');
+    return { policy: fallback, problems: [{ path: '$.from', problem: `${echoInput(address)} may be sent by several senders (${ids}): name one in "sender"` }] };
+  }
+  const problem =
+    routing.senders.length === 1
+      ? `${echoInput(address)} is neither MAIL_FROM nor listed in MAIL_ALLOWED_FROM`
+      : `${echoInput(address)} is a From address of no sender (MAIL_FROM, MAIL_ALLOWED_FROM, RELAY_SENDERS)`;
+  return { policy: fallback, problems: [{ path: '$.from', problem }] };
+}
+
+/** What the schema says a sender id is (the settings' SENDER_ID), to tell its problems once. */
+const SENDER_ID_SHAPE = new RegExp(schema.properties.sender.pattern);
+
+/** Every check after the sender is chosen; `routeProblems` are the sender_not_allowed ones. */
+function checkMessage(data: unknown, mail: MessagePolicy, routeProblems: MessageProblem[]): RelayMessage {
   const invalid: MessageProblem[] = [];
   if (!validateShape(data)) invalid.push(...describeSchemaErrors(validateShape.errors ?? []));
   if (!isPlainObject(data)) throw rejection('invalid_message', invalid, mail);
@@ -84,11 +139,7 @@ export function parseQueueMessage(payload: unknown, mail: MessagePolicy): RelayM
       problem: `has ${recipientCount} recipients in to, cc and bcc; at most ${mail.maxRecipients} are allowed (MAIL_MAX_RECIPIENTS)`,
     });
   }
-  const sender = senderAddress(data.from);
-  const notAllowed: MessageProblem[] = [];
-  if (sender !== undefined && !isAllowedSender(sender, mail)) {
-    notAllowed.push({ path: '$.from', problem: `${echoInput(sender)} is neither MAIL_FROM nor listed in MAIL_ALLOWED_FROM` });
-  }
+  const notAllowed = routeProblems;
 
   // Every problem is listed; the reason names the most fundamental one.
   const all = [...invalid, ...tooMany, ...notAllowed];
@@ -282,6 +333,7 @@ function countRecipients(data: Record<string, unknown>): number {
 
 interface ValidMessage {
   id?: string;
+  sender?: string;
   from?: RecipientInput;
   to?: RecipientInput | RecipientInput[];
   cc?: RecipientInput | RecipientInput[];

@@ -35,6 +35,8 @@ export interface SecretMonitorParts {
   secrets?: ClientSecretProvider;
   /** Key Vault secret name, for alert texts and the state blob's name. */
   secretName?: string;
+  /** Names the state blob instead of the secret name: one per sender (RELAY_SENDERS), so senders never share alert state. */
+  stateKey?: string;
   /** Absent when OAuth2 is off. */
   tokens?: TokenCache;
   /** Proves SMTP login (its own connection: nodemailer's pool cannot open one without a message). */
@@ -73,7 +75,7 @@ function alertChannels(settings: MonitorSettings, alertMail: SecretMonitorParts[
 /** `run`'s logger is expected to redact (src/app wraps it). */
 export function createSecretMonitor(parts: SecretMonitorParts, options: SecretMonitorOptions = {}): SecretMonitor {
   const { settings } = parts;
-  const state = new MonitorStateStore(parts.stateContainer, `secret-monitor/${parts.secretName ?? 'relay'}.json`);
+  const state = new MonitorStateStore(parts.stateContainer, `secret-monitor/${parts.stateKey ?? parts.secretName ?? 'relay'}.json`);
   const channels = alertChannels(settings, parts.alertMail, parts.extraCa);
   const rotation = createRotator(parts, options);
   return {

@@ -55,6 +55,8 @@ export interface MonitorReport {
   raised: string[];
   /** Conditions active now, raised now or earlier. */
   active: string[];
+  /** With several senders (RELAY_SENDERS): each other sender's own report, by id. */
+  senders?: Record<string, MonitorReport>;
 }
 
 export async function runSecretMonitor(deps: SecretMonitorDependencies, logger: Logger): Promise<MonitorReport> {

@@ -23,7 +23,7 @@ import type { DeliveryCounters } from '../core/metrics';
 import { relayMetrics } from '../telemetry/metrics';
 import type { ConcurrencyGate } from '../throttle/concurrencyGate';
 import { redact } from '../core/redact';
-import { decodeQueueText, InvalidMessageError, parseQueueMessage, type RelayMessage } from '../message/validate';
+import { decodeQueueText, InvalidMessageError, parseQueueMessage, parseRoutedMessage, type RelayMessage, type SenderRouting } from '../message/validate';
 import { stableMessageId, toMailOptions } from '../message/compose';
 import { closeAttachmentStreams } from '../delivery/attachmentBlobs';
 import type { DeadLetterReceipt, DeadLetterSink, MessageSender, QueueDelivery, RetryQueue, SentMessage } from '../delivery/ports';
@@ -34,9 +34,29 @@ import type { EnvelopeKeys } from '../delivery/envelopeKey';
 import { messageDigest } from '../delivery/messageDigest';
 import { renewWhileSending, type ClaimRenewal } from '../delivery/claimRenewal';
 
+/** One sender's parts, as the handler uses them for a message routed to it. */
+export interface SenderRoute {
+  id: string;
+  /** The sender's From policy and mailbox. */
+  mail: RelayConfig['mail'];
+  sender: MessageSender;
+  sendSlots?: ConcurrencyGate;
+  /** The sender's own delivery counters (besides the process's). */
+  counters?: DeliveryCounters;
+}
+
+/** The senders a message may choose, by its `sender` field or its `from` (src/app builds each one's parts on first use). */
+export interface SenderDirectory {
+  routing: SenderRouting;
+  route(id: string): SenderRoute;
+}
+
 export interface RelayDependencies {
   config: Pick<RelayConfig, 'mail' | 'queue'>;
+  /** The default sender's mail sender; with `senders`, a message goes through the sender it chose instead. */
   sender: MessageSender;
+  /** Several senders (RELAY_SENDERS); absent: every message goes through `sender` with `config.mail`. */
+  senders?: SenderDirectory;
   deadLetters: DeadLetterSink;
   /** Fetches attachments sent by reference (claim check); without it only inline attachments can be sent. */
   attachments?: { resolve(message: RelayMessage): Promise<RelayMessage> };
@@ -106,6 +126,8 @@ interface Attempt {
   digest?: string;
   /** Set when a renewal found the claim taken over while this attempt was sending. */
   claimLost?: boolean;
+  /** The sender the message chose, once it is read (logs and counters carry its id). */
+  route?: SenderRoute;
 }
 
 /**
@@ -113,22 +135,24 @@ interface Attempt {
  * hands the handler out only behind redactingLogger (src/app/relay.ts).
  */
 export async function relayQueueMessage(payload: unknown, delivery: QueueDelivery, deps: RelayDependencies, logger: Logger): Promise<RelayOutcome> {
+  const seen: { route?: SenderRoute } = {};
+  const counterSets = () => [deps.counters, seen.route?.counters].filter((set, i, all): set is DeliveryCounters => set !== undefined && all.indexOf(set) === i);
   try {
-    const outcome = await handleOnce(payload, delivery, deps, logger);
-    if (deps.counters) countOutcome(deps.counters, outcome);
+    const outcome = await handleOnce(payload, delivery, deps, logger, seen);
+    for (const counters of counterSets()) countOutcome(counters, outcome);
     return outcome;
   } catch (error) {
     // Thrown: the host delivers the message again.
-    if (deps.counters) {
-      deps.counters.retried++;
-      if (error instanceof RetryLaterError && error.failure.reason === 'smtp_throttled') deps.counters.throttled++;
+    for (const counters of counterSets()) {
+      counters.retried++;
+      if (error instanceof RetryLaterError && error.failure.reason === 'smtp_throttled') counters.throttled++;
     }
     throw error;
   }
 }
 
-function runInSendSlot<T>(deps: RelayDependencies, task: () => Promise<T>): Promise<T> {
-  return deps.sendSlots ? deps.sendSlots.run(task) : task();
+function runInSendSlot<T>(route: SenderRoute, task: () => Promise<T>): Promise<T> {
+  return route.sendSlots ? route.sendSlots.run(task) : task();
 }
 
 function countOutcome(counters: DeliveryCounters, outcome: RelayOutcome): void {
@@ -139,7 +163,13 @@ function countOutcome(counters: DeliveryCounters, outcome: RelayOutcome): void {
   if (outcome.status === 'retry-scheduled' && outcome.reason === 'smtp_throttled') counters.throttled++;
 }
 
-async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: RelayDependencies, logger: Logger): Promise<RelayOutcome> {
+async function handleOnce(
+  payload: unknown,
+  delivery: QueueDelivery,
+  deps: RelayDependencies,
+  logger: Logger,
+  seen: { route?: SenderRoute },
+): Promise<RelayOutcome> {
   const started = performance.now();
   const now = deps.now ?? (() => new Date());
   const { attempt, untrusted, keyError } = await openAttempt(payload, delivery, deps, now);
@@ -148,8 +178,10 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
   if (keyError) return fail(keyUnreadable(keyError), attempt, deps, logger, now);
 
   let message: RelayMessage;
+  let senderId: string | undefined;
   try {
-    message = parseQueueMessage(attempt.payload, deps.config.mail);
+    if (deps.senders) ({ message, sender: senderId } = parseRoutedMessage(attempt.payload, deps.senders.routing));
+    else message = parseQueueMessage(attempt.payload, deps.config.mail);
   } catch (error) {
     // Claimed too (under the queue message's key), so a redelivery does not dead-letter it twice.
     const invalid = untrusted === undefined ? toRelayError(error) : notARetryCopy(error, untrusted);
@@ -163,20 +195,27 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
   }
   attempt.messageKey = message.id;
   if (message.id !== undefined) attempt.ledgerKey = `id:${message.id}`;
-  if (deps.ledger) attempt.digest = messageDigest(message, deps.config.mail.from);
 
   try {
+    // Built on first use of the sender; a sender that cannot be built fails this message only.
+    const route: SenderRoute =
+      deps.senders && senderId !== undefined
+        ? deps.senders.route(senderId)
+        : { id: 'default', mail: deps.config.mail, sender: deps.sender, sendSlots: deps.sendSlots };
+    attempt.route = route;
+    seen.route = route;
+    if (deps.ledger) attempt.digest = messageDigest(message, route.mail.from);
     const claimed = await claim(attempt, deps, logger, message);
     if (claimed) return claimed;
     const renewal = keepClaim(attempt, deps, logger);
     let sent: SentMessage;
     try {
-      sent = await runInSendSlot(deps, async () => {
+      sent = await runInSendSlot(route, async () => {
         const complete = deps.attachments ? await deps.attachments.resolve(message) : message;
         try {
           // Taken over while waiting for a slot, the rate limit or the attachments: the other attempt sends it.
           if (renewal?.lost) throw claimTakenOver(attempt, deps.ledger!.leaseSeconds);
-          return await deps.sender.send(toMailOptions(complete, deps.config.mail));
+          return await route.sender.send(toMailOptions(complete, route.mail));
         } finally {
           // Blob downloads a send did not read to the end (e.g. the rate limit handed the message back).
           closeAttachmentStreams(complete);
@@ -194,6 +233,7 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
     logger.info('mail delivered', {
       event: 'relay.delivered',
       outcome: 'delivered',
+      sender: route.id,
       messageKey: attempt.messageKey,
       queueMessageId: delivery.queueMessageId,
       attempt: attempt.number,
@@ -208,6 +248,7 @@ async function handleOnce(payload: unknown, delivery: QueueDelivery, deps: Relay
     if (sent.rejected.length > 0) {
       logger.warn('some recipients were rejected', {
         event: 'relay.recipients_rejected',
+        sender: route.id,
         messageKey: attempt.messageKey,
         messageId: sent.messageId,
         rejected: sent.rejected,
@@ -434,6 +475,7 @@ function logRetry(
   relayMetrics.retried(failure.reason);
   logger.warn(scheduled ? `delivery failed, retrying in ${scheduled.delaySeconds} s` : 'delivery failed, the queue will retry', {
     event: 'relay.retry',
+    sender: attempt.route?.id,
     messageKey: attempt.messageKey,
     queueMessageId: attempt.delivery.queueMessageId,
     attempt: attempt.number,
@@ -501,6 +543,7 @@ async function deadLetter(failure: RelayError, attempt: Attempt, deps: FailureDe
   }
   logger.error(finalAttempt ? 'last attempt failed, message dead-lettered' : 'permanent failure, message dead-lettered', {
     event: 'relay.dead_lettered',
+    sender: attempt.route?.id,
     messageKey: attempt.messageKey,
     queueMessageId: delivery.queueMessageId,
     attempt: attempt.number,

@@ -9,16 +9,19 @@
  * file and the README are generated from.
  */
 import * as fs from 'node:fs';
-import { readOAuth, readPassword } from './auth';
+import { keyVaultOf, readOAuth, readPassword } from './auth';
 import { readMail } from './mail';
 import { checkRotationNeeds, readMonitor } from './monitor';
 import { checkAttachmentContainerApart, readQueue } from './queue';
 import { SettingsReader, type ConfigProblem, type Environment } from './reader';
+import { readSenders } from './senders';
+import { SETTINGS } from './spec';
 import { readSmtp, type ReadTextFile } from './smtp';
 import type { QueueSettings, RelayConfig } from './types';
 
 export type * from './types';
 export { keyVaultOf, looksLikeSecretId, oauthOf } from './auth';
+export { DEFAULT_SENDER_ID, SENDER_ID, sendersOf } from './senders';
 export { describeSettings, type SettingDescription } from './describe';
 export type { ConfigProblem, Environment } from './reader';
 export type { ReadTextFile } from './smtp';
@@ -51,10 +54,13 @@ export function loadConfig(env: Environment = process.env, readFile: ReadTextFil
   const monitor = readMonitor(reader);
   if (queue) checkAttachmentContainerApart(reader, queue.attachmentContainerName, { MONITOR_STATE_CONTAINER: monitor.stateContainer });
   checkRotationNeeds(reader, monitor.rotation, auth);
+  const defaultVault = auth ? keyVaultOf(auth) : undefined;
+  const senders = readSenders(reader, { smtp, auth, mail, keyVault: defaultVault ?? { cacheMs: SETTINGS.OAUTH2_CLIENT_SECRET_CACHE_SECONDS.default * 1000 } });
 
   // A section is undefined only after a problem was reported for it.
   if (reader.problems.length > 0 || !mail || !auth || !queue) throw new ConfigError(reader.problems);
-  return { smtp, auth, mail, queue, monitor };
+  // Absent without RELAY_SENDERS, so a single-sender configuration is exactly what it was.
+  return senders.length > 0 ? { smtp, auth, mail, queue, monitor, senders } : { smtp, auth, mail, queue, monitor };
 }
 
 /**

@@ -59,6 +59,31 @@ export class SettingsReader {
     this.problems.push(item);
   }
 
+  /**
+   * A problem inside a structured setting, named by its path (`RELAY_SENDERS[1].credential.keyVaultSecret`);
+   * `setting` is the setting it belongs to, marked as reported.
+   */
+  reportAt(setting: SettingName, path: string, problem: string, diagnosis?: DiagnosisId): void {
+    this.reported.add(setting);
+    const item: ConfigProblem = { setting: path, problem: this.withoutSecrets(problem) };
+    if (diagnosis !== undefined) item.diagnosis = diagnosis;
+    this.problems.push(item);
+  }
+
+  /**
+   * The value of an app setting a structured setting names as its secret (a sender's
+   * `credential.secretSetting`): registered with the redactor and kept out of every problem,
+   * like the spec's own secret settings. Undefined when absent or an unresolved Key Vault reference.
+   */
+  referencedSecret(name: string): { value?: string; unresolved?: boolean } {
+    const value = this.env[name]?.trim();
+    if (!value) return {};
+    if (value.startsWith(KEY_VAULT_REFERENCE)) return { unresolved: true };
+    this.secrets.push(value);
+    registerSecret(value);
+    return { value };
+  }
+
   /** Defence in depth: echoSetting() shows only values safe by shape, but a short password can look like a host name. */
   private withoutSecrets(text: string): string {
     let out = text;

@@ -334,6 +334,11 @@ export const SETTINGS = {
     max: 1000,
     description: `Most recipients (to + cc + bcc) one message may have ({range}; Exchange Online accepts ${EXCHANGE_RECIPIENT_LIMIT}).`,
   }),
+  RELAY_SENDERS: text({
+    section: 'mail',
+    description:
+      'More senders beside the default one (the settings above), as a JSON array of objects with id, mailbox, from, allowedFrom, provider (microsoft or generic), tenant or tokenUrl, clientId, credential, smtp (host, port, security) and limits (connections, messagesPerMinute, recipientsPerDay). Secrets only by reference: credential.secretSetting names an app setting, credential.keyVaultSecret a Key Vault secret, or credential.federation is true. See "Several senders".',
+  }),
   RELAY_QUEUE_NAME: storageName({ section: 'queue', kind: 'queue', default: 'outbound-mail', description: 'Storage queue the relay reads messages from.' }),
   RELAY_DEADLETTER_QUEUE_NAME: storageName({
     section: 'queue',

@@ -174,10 +174,28 @@ export interface RotationSettings {
   graphUrl: string;
 }
 
+/* Senders ------------------------------------------------------------------ */
+
+/**
+ * One sender: a mailbox with its app registration, its SMTP server and its limits. The
+ * default one comes from the single-sender settings, the others from RELAY_SENDERS; all
+ * code below the settings takes "a sender's settings" in these same types.
+ */
+export interface SenderSettings {
+  id: string;
+  smtp: SmtpSettings;
+  auth: AuthSettings;
+  mail: MailSettings;
+  /** Recipients per rolling 24 hours the mailbox may reach (Exchange Online: 10,000); 0 = not counted. Carried for the limits. */
+  recipientsPerDay: number;
+}
+
 export interface RelayConfig {
   smtp: SmtpSettings;
   auth: AuthSettings;
   mail: MailSettings;
   queue: QueueSettings;
   monitor: MonitorSettings;
+  /** The senders RELAY_SENDERS adds beside the default one (absent or empty: the default sender only). */
+  senders?: SenderSettings[];
 }

@@ -9,7 +9,8 @@ export const MESSAGE_REMEDIES = {
   message_off_schema: 'Fix the producer so its messages follow src/message/message.schema.json, then re-queue the dead-lettered message.',
   too_many_recipients: ({ maxRecipients }: { maxRecipients: number }) =>
     `Split the message so each has at most ${maxRecipients} recipients (Exchange Online accepts 500 per message).`,
-  sender_not_allowed: 'Omit "from" to send as MAIL_FROM, or add the address to MAIL_ALLOWED_FROM and grant the mailbox SendAs rights for it in Exchange.',
+  sender_not_allowed:
+    'Omit "from" to send as MAIL_FROM, or add the address to MAIL_ALLOWED_FROM (or to the allowedFrom of its sender in RELAY_SENDERS) and grant the mailbox SendAs rights for it in Exchange; a message\'s "sender" must be the id of a sender in RELAY_SENDERS (or "default").',
   /** `rule` is the blob-name rule as src/message/blobName.ts words it. */
   blob_name_refused: ({ container, rule }: { container: string; rule: string }) => `Name a blob inside container "${container}" as stored: ${rule}.`,
   attachment_not_found: 'Upload the file before queuing the message, name it exactly in "blob", and keep it until the message is sent.',
