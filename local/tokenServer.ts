@@ -147,6 +147,9 @@ export class LocalTokenServer {
         if (!res.headersSent) res.writeHead(500).end();
       });
     });
+    // Idle keep-alive sockets live a minute, as behind Entra's front doors: with Node's 5 s default a
+    // busy machine lets the server close a socket just as the relay's shared agent reuses it (ECONNRESET).
+    server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port ?? 0, '127.0.0.1', () => {

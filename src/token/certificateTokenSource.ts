@@ -12,9 +12,9 @@ import { advice } from '../core/diagnoses';
 import { silentLogger, type Logger } from '../core/log';
 import { readClientCertificate } from '../secrets/clientCertificate';
 import { azureTlsPolicy } from '../transport/tls';
-import { aadstsCodes, classifyIdentityError } from './classifyTokenError';
-import type { TokenSourceOptions } from './microsoftTokenSource';
-import type { AccessToken, TokenSource } from './types';
+import { aadstsCodes, classifyIdentityError, type TokenEndpointFailure } from './classifyTokenError';
+import { observeTokenEndpoint, type TokenSourceOptions } from './microsoftTokenSource';
+import { DEFAULT_TOKEN_REQUEST_TIMEOUT_MS, type AccessToken, type TokenSource } from './types';
 
 export type CertificateTokenSettings = Pick<
   CertificateAuth,
@@ -38,6 +38,7 @@ export class CertificateTokenSource implements TokenSource {
 
   async fetchToken(): Promise<AccessToken> {
     const certificate = readClientCertificate(this.settings.certificatePem, this.settings.source);
+    const observed: TokenEndpointFailure = {};
     // A new credential per fetch, as in MicrosoftTokenSource: TokenCache decides when a token is renewed.
     const credential = new ClientCertificateCredential(
       this.settings.tenantId,
@@ -48,14 +49,18 @@ export class CertificateTokenSource implements TokenSource {
         disableInstanceDiscovery: this.settings.disableInstanceDiscovery,
         sendCertificateChain: this.settings.sendCertificateChain,
         retryOptions: { maxRetries: 0 },
-        additionalPolicies: [azureTlsPolicy(this.options.extraCa)],
+        additionalPolicies: [
+          azureTlsPolicy(this.options.extraCa),
+          // What the endpoint answered (MSAL keeps little of it), and a timeout per request.
+          { policy: observeTokenEndpoint(observed, this.options.requestTimeoutMs ?? DEFAULT_TOKEN_REQUEST_TIMEOUT_MS), position: 'perRetry' },
+        ],
       },
     );
     try {
       const result = await credential.getToken(this.settings.scopes);
       return { token: result.token, expiresOnTimestamp: result.expiresOnTimestamp };
     } catch (error) {
-      const classified = certificateRemedy(classifyIdentityError(error));
+      const classified = certificateRemedy(classifyIdentityError(error, observed));
       this.logger.warn('the token endpoint refused the certificate assertion', {
         event: 'token.certificate_failed',
         thumbprintSha256: certificate.thumbprintSha256,

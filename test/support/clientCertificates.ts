@@ -7,7 +7,11 @@
  * what Key Vault's secret of a PEM certificate holds: the private key (PKCS#8)
  * followed by the certificate (and its issuer).
  */
-import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPair, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+
+/** Off the event loop: a 2048-bit key takes long enough on a busy machine to stall the sockets of the servers in this process. */
+const newKeyPair = () => promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
 
 export interface TestClientCertificate {
   /** Private key + certificate (+ issuer when issued by a CA), as the Key Vault secret of a PEM certificate. */
@@ -39,8 +43,8 @@ export interface CertificateOptions {
 
 const DAY_MS = 86_400_000;
 
-export function createTestCertificateAuthority(commonName = 'relay test CA'): TestCertificateAuthority {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+export async function createTestCertificateAuthority(commonName = 'relay test CA'): Promise<TestCertificateAuthority> {
+  const { privateKey, publicKey } = await newKeyPair();
   const certificatePem = certificate({
     subject: commonName,
     issuer: commonName,
@@ -52,11 +56,11 @@ export function createTestCertificateAuthority(commonName = 'relay test CA'): Te
   return { certificatePem, commonName, privateKey };
 }
 
-export function createClientCertificate(options: CertificateOptions = {}): TestClientCertificate {
+export async function createClientCertificate(options: CertificateOptions = {}): Promise<TestClientCertificate> {
   const commonName = options.commonName ?? `oauth2-smtp-relay-${randomBytes(4).toString('hex')}`;
   const notBefore = new Date(Math.floor((Date.now() - (options.validSinceDays ?? 1) * DAY_MS) / 1000) * 1000);
   const notAfter = new Date(Math.floor((Date.now() + (options.validDays ?? 365) * DAY_MS) / 1000) * 1000);
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } = await newKeyPair();
   const certificatePem = certificate({
     subject: commonName,
     issuer: options.issuer?.commonName ?? commonName,

@@ -92,6 +92,14 @@ export const TOKEN_DIAGNOSES = {
       'az keyvault certificate create --vault-name <vault name> --name <certificate name> --policy @policy.json), ' +
       'or convert a file with openssl pkcs12 -in cert.pfx -out cert.pem -nodes.',
   },
+  certificate_expiring: {
+    symptom: 'the client certificate (OAUTH2_AUTH_MODE=certificate) is past its expiry date or expires within ALERT_WARNING_DAYS',
+    finding: 'The client certificate expires soon or has expired; mail stops when it does.',
+    steps: ['clientCertificate'],
+    fix:
+      'Renew the Key Vault certificate (az keyvault certificate create with the same name and policy, or let its policy auto-renew) and ' +
+      "upload the new version's public part to the app registration; the relay reads the new version without a restart.",
+  },
   invalid_scope: {
     symptom: 'AADSTS1002012 (or AADSTS70011, AADSTS500011), or OAUTH2_SCOPES not ending in /.default',
     finding: 'The scope is not valid for the client-credentials flow.',

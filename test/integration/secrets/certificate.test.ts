@@ -18,6 +18,10 @@ import { monitorOf } from '../../../src/app/monitor';
 import { runDoctor } from '../../../src/app/cli';
 import { formatReport } from '../../../src/cli/doctor';
 import { stepLabel } from '../../../src/core/setupSteps';
+import { createHealthHandler } from '../../../src/http/health';
+import { diagnosticTarget } from '../../../src/app/diagnostics';
+import { httpInput, httpResponse } from '../../../functions/lib/http';
+import { HttpRequest } from '@azure/functions';
 import { queueMessage, recordingLogger, startRelayVaultStack, type RelayVaultStack } from '../../support/relayVaultStack';
 import { createClientCertificate, createTestCertificateAuthority, type TestClientCertificate } from '../../support/clientCertificates';
 import { tempDir } from '../../support/localHelpers';
@@ -55,7 +59,7 @@ async function retryReason(promise: Promise<unknown>): Promise<RetryLaterError> 
 
 before(async () => {
   env = await startRelayVaultStack();
-  current = createClientCertificate();
+  current = await createClientCertificate();
   env.stack.tokenServer.addClientCertificate(LOCAL_CLIENT_ID, current.certificatePem);
   storeInVault(current);
 });
@@ -99,8 +103,8 @@ describe('certificate credential', () => {
   });
 
   it('sends the chain with OAUTH2_SEND_CERTIFICATE_CHAIN, for subject name + issuer trust', async () => {
-    const ca = createTestCertificateAuthority();
-    const issued = createClientCertificate({ issuer: ca });
+    const ca = await createTestCertificateAuthority();
+    const issued = await createClientCertificate({ issuer: ca });
     env.stack.tokenServer.trustCertificateSubject(LOCAL_CLIENT_ID, issued.subject, ca.certificatePem);
     const name = 'relay-sni-certificate';
     storeInVault(issued, name);
@@ -113,7 +117,7 @@ describe('certificate credential', () => {
   });
 
   it('a certificate not uploaded to the app: AADSTS700027 with the upload remedy, retried, dead-lettered with the reason on the last attempt', async () => {
-    const stranger = createClientCertificate();
+    const stranger = await createClientCertificate();
     const name = 'relay-unregistered-certificate';
     storeInVault(stranger, name);
     const relay = env.relay(certificateSettings({ OAUTH2_CLIENT_CERTIFICATE_NAME: name, RELAY_MAX_DEQUEUE_COUNT: '2' }));
@@ -161,7 +165,7 @@ describe('certificate credential', () => {
 
   it('picks up a renewed certificate (a new Key Vault version) without a restart once the old one is refused', async () => {
     const name = 'relay-renewed-certificate';
-    const old = createClientCertificate();
+    const old = await createClientCertificate();
     env.stack.tokenServer.addClientCertificate(LOCAL_CLIENT_ID, old.certificatePem);
     storeInVault(old, name);
     const logger = recordingLogger();
@@ -169,7 +173,7 @@ describe('certificate credential', () => {
     // This instance has read the certificate (as on its first message) and keeps it for an hour.
     await relay.parts.secrets!.current();
     // Renewal outside the relay: a new version in Key Vault, its public part uploaded, the old one removed from the app.
-    const renewed = createClientCertificate();
+    const renewed = await createClientCertificate();
     env.stack.tokenServer.addClientCertificate(LOCAL_CLIENT_ID, renewed.certificatePem);
     env.stack.tokenServer.removeClientCertificate(LOCAL_CLIENT_ID, old.certificatePem);
     const version = storeInVault(renewed, name);
@@ -183,25 +187,25 @@ describe('certificate credential', () => {
 
   it('the monitor reads a renewed version, drops the token made with the old one and proves the new one', async () => {
     const name = 'relay-monitored-renewal';
-    const old = createClientCertificate();
+    const old = await createClientCertificate();
     env.stack.tokenServer.addClientCertificate(LOCAL_CLIENT_ID, old.certificatePem);
     storeInVault(old, name);
     const relay = env.relay(certificateSettings({ OAUTH2_CLIENT_CERTIFICATE_NAME: name }));
     await monitorOf(relay.parts).run(recordingLogger());
-    const renewed = createClientCertificate();
+    const renewed = await createClientCertificate();
     env.stack.tokenServer.addClientCertificate(LOCAL_CLIENT_ID, renewed.certificatePem);
     storeInVault(renewed, name);
     const log = recordingLogger();
     const report = await monitorOf(relay.parts).run(log);
-    assert.equal(report.rotationDetected, true);
-    assert.equal(report.tokenOk, true);
+    assert.equal(report.rotationDetected, true, log.lines.join('\n'));
+    assert.equal(report.tokenOk, true, log.lines.join('\n'));
     assert.ok(relay.parts.tokens!.stats.invalidations >= 1, 'the token made with the old certificate was dropped');
     assert.equal(env.stack.tokenServer.lastCertificateAssertion!.header['x5t#S256'], thumbprintSha256(renewed.certificatePem));
   });
 
   it('the monitor warns before the certificate expires, once per version, with the renewal remedy', async () => {
     const name = 'relay-expiring-certificate';
-    const expiring = createClientCertificate({ validDays: 10 });
+    const expiring = await createClientCertificate({ validDays: 10 });
     env.stack.tokenServer.addClientCertificate(LOCAL_CLIENT_ID, expiring.certificatePem);
     const version = storeInVault(expiring, name);
     const relay = env.relay(certificateSettings({ OAUTH2_CLIENT_CERTIFICATE_NAME: name }));
@@ -219,7 +223,7 @@ describe('certificate credential', () => {
 
   it("the monitor takes the certificate's own notAfter when the Key Vault secret has no expiry", async () => {
     const name = 'relay-hand-stored-certificate';
-    const expiring = createClientCertificate({ validDays: 3 });
+    const expiring = await createClientCertificate({ validDays: 3 });
     env.stack.tokenServer.addClientCertificate(LOCAL_CLIENT_ID, expiring.certificatePem);
     const version = env.vault.setSecret(name, { value: expiring.pem, contentType: 'application/x-pem-file' });
     const relay = env.relay(certificateSettings({ OAUTH2_CLIENT_CERTIFICATE_NAME: name }));
@@ -236,9 +240,58 @@ describe('certificate credential', () => {
     assert.ok(!formatReport(report).includes(current.keyPem.split('\n')[1]!));
   });
 
+  it('the doctor warns ahead of the certificate expiry with the renewal finding, and the other checks still pass', async () => {
+    const name = 'relay-doctor-expiring';
+    const expiring = await createClientCertificate({ validDays: 10 });
+    env.stack.tokenServer.addClientCertificate(LOCAL_CLIENT_ID, expiring.certificatePem);
+    storeInVault(expiring, name);
+    const report = await runDoctor({
+      env: env.settings(certificateSettings({ OAUTH2_CLIENT_CERTIFICATE_NAME: name })),
+      identity: { vaultCredential: env.credential },
+    });
+    assert.equal(report.ok, true, formatReport(report));
+    const secret = report.checks.find((check) => check.id === 'secret')!;
+    assert.equal(secret.status, 'warning');
+    assert.equal(secret.finding?.diagnosis, 'certificate_expiring');
+    assert.match(secret.finding.observed!, /the certificate expires on .* in (9|10) days/);
+  });
+
+  it('/api/health runs the same checks in certificate mode over the process components', async () => {
+    const relay = env.relay(certificateSettings());
+    const handler = createHealthHandler(() => diagnosticTarget(() => relay.parts));
+    const response = httpResponse(await handler(httpInput(new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' }))));
+    assert.equal(response.status, 200, JSON.stringify(response.jsonBody));
+    const checks = (response.jsonBody as { checks: Array<{ id: string; status: string; detail?: string }> }).checks;
+    const byId = Object.fromEntries(checks.map((check) => [check.id, check]));
+    assert.equal(byId.secret!.status, 'ok');
+    assert.match(byId.secret!.detail!, /Key Vault certificate/);
+    assert.equal(byId.token!.status, 'ok');
+    assert.equal(byId.smtp_auth!.status, 'ok');
+  });
+
+  it('the monitor warns before a PEM file certificate expires, and reads a renewed file without a restart', async () => {
+    const file = path.join(await tempDir('relay-cert-'), 'client.pem');
+    const expiring = await createClientCertificate({ validDays: 5 });
+    env.stack.tokenServer.addClientCertificate(LOCAL_CLIENT_ID, expiring.certificatePem);
+    await writeFile(file, expiring.pem, { mode: 0o600 });
+    const relay = env.relay(certificateSettings({ KEYVAULT_URL: undefined, OAUTH2_CLIENT_CERTIFICATE_NAME: undefined, OAUTH2_CLIENT_CERTIFICATE_PATH: file }));
+    const log = recordingLogger();
+    const first = await monitorOf(relay.parts).run(log);
+    assert.equal(first.raised.length, 1);
+    assert.match(first.raised[0]!, /^secret:expiry_critical:/);
+    assert.match(log.lines.join('\n'), /The client certificate in the certificate file .* expires in (5|6) day/);
+    const renewed = await createClientCertificate();
+    env.stack.tokenServer.addClientCertificate(LOCAL_CLIENT_ID, renewed.certificatePem);
+    await writeFile(file, renewed.pem, { mode: 0o600 });
+    const second = await monitorOf(relay.parts).run(recordingLogger());
+    assert.equal(second.rotationDetected, true);
+    assert.deepEqual(second.active, [], 'the renewed certificate is far from its expiry');
+    assert.equal(env.stack.tokenServer.lastCertificateAssertion!.header['x5t#S256'], thumbprintSha256(renewed.certificatePem));
+  });
+
   it('the doctor names the upload step for a certificate the app does not know', async () => {
     const name = 'relay-doctor-unregistered';
-    storeInVault(createClientCertificate(), name);
+    storeInVault(await createClientCertificate(), name);
     const report = await runDoctor({
       env: env.settings(certificateSettings({ OAUTH2_CLIENT_CERTIFICATE_NAME: name })),
       identity: { vaultCredential: env.credential },
