@@ -9,7 +9,7 @@
  * classification is exercised against the same shapes it meets in production.
  * Secrets are compared, never logged or stored in `lastTokenRequest`.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { X509Certificate, createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -76,6 +76,16 @@ interface ClientState {
   roles?: string[];
   /** Workload identity federation: assertions this app registration trusts. */
   federated?: FederatedCredential[];
+  /** Certificates uploaded to the app registration (their public part): client assertions signed with their keys. */
+  certificates?: X509Certificate[];
+  /** Subject name + issuer trust: an assertion carrying its chain (x5c) whose leaf has this subject and is signed by this CA. */
+  trustedSubjects?: Array<{ subject: string; issuer: X509Certificate }>;
+}
+
+/** What the last certificate-signed client assertion carried (header and claims; never the signature). */
+export interface SeenAssertion {
+  header: Record<string, unknown>;
+  claims: Record<string, unknown>;
 }
 
 /** A federated identity credential of an app registration (issuer, subject, audience must all match). */
@@ -102,6 +112,8 @@ export class LocalTokenServer {
   discoveryRequests = 0;
   /** The last token request's form fields, client_secret removed. */
   lastTokenRequest: Record<string, string> | undefined;
+  /** The last certificate-signed client assertion that verified. */
+  lastCertificateAssertion: SeenAssertion | undefined;
 
   private readonly clients = new Map<string, ClientState>();
   private readonly injected: InjectedReply[] = [];
@@ -140,6 +152,9 @@ export class LocalTokenServer {
         if (!res.headersSent) res.writeHead(500).end();
       });
     });
+    // Idle keep-alive sockets live a minute, as behind Entra's front doors: with Node's 5 s default a
+    // busy machine lets the server close a socket just as the relay's shared agent reuses it (ECONNRESET).
+    server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port ?? 0, '127.0.0.1', () => {
@@ -201,7 +216,34 @@ export class LocalTokenServer {
       objectId: existing?.objectId ?? randomUUID(),
       roles: existing?.roles,
       federated: existing?.federated,
+      certificates: existing?.certificates,
+      trustedSubjects: existing?.trustedSubjects,
     });
+  }
+
+  /** Upload a certificate's public part to the client (app registration → Certificates & secrets → Certificates). */
+  addClientCertificate(clientId: string, certificatePem: string): void {
+    const client = this.clientState(clientId);
+    client.certificates = [...(client.certificates ?? []), new X509Certificate(certificatePem)];
+  }
+
+  /** Delete an uploaded certificate (matched by its thumbprint). */
+  removeClientCertificate(clientId: string, certificatePem: string): void {
+    const client = this.clientState(clientId);
+    const gone = new X509Certificate(certificatePem).fingerprint256;
+    client.certificates = (client.certificates ?? []).filter((certificate) => certificate.fingerprint256 !== gone);
+  }
+
+  /** Trust certificates by subject name and issuer (SNI): the assertion must carry its chain (x5c). */
+  trustCertificateSubject(clientId: string, subject: string, issuerPem: string): void {
+    const client = this.clientState(clientId);
+    client.trustedSubjects = [...(client.trustedSubjects ?? []), { subject, issuer: new X509Certificate(issuerPem) }];
+  }
+
+  private clientState(clientId: string): ClientState {
+    const client = this.clients.get(clientId);
+    if (!client) throw new Error(`unknown client ${clientId}`);
+    return client;
   }
 
   /** Add one more valid secret to the client, as a second client secret of the app registration. */
@@ -374,7 +416,7 @@ export class LocalTokenServer {
 
     let assertionVerified = false;
     if (form.client_assertion !== undefined || form.client_assertion_type !== undefined) {
-      const problem = await this.checkAssertion(clientId, form);
+      const problem = await this.checkAssertion(clientId, form, tenant);
       if (problem) return this.sendError(req, res, problem);
       assertionVerified = true;
     }
@@ -463,7 +505,7 @@ export class LocalTokenServer {
   }
 
   /** A jwt-bearer client assertion: signed by a key we trust, unexpired, and matching a federated credential of the client. */
-  private async checkAssertion(clientId: string | undefined, form: Record<string, string>): Promise<EntraError | undefined> {
+  private async checkAssertion(clientId: string | undefined, form: Record<string, string>, tenant: string): Promise<EntraError | undefined> {
     if (form.client_assertion_type !== JWT_BEARER_ASSERTION || !form.client_assertion) {
       return {
         status: 400,
@@ -472,6 +514,13 @@ export class LocalTokenServer {
         message: 'Invalid JWT token. The client assertion is missing or its type is not jwt-bearer.',
       };
     }
+    let header: Record<string, unknown>;
+    try {
+      header = this.jose.decodeProtectedHeader(form.client_assertion);
+    } catch {
+      return { status: 400, error: 'invalid_request', code: 50027, message: 'Invalid JWT token. The client assertion is not a JWT.' };
+    }
+    if (header['x5t#S256'] !== undefined || header.x5t !== undefined) return this.checkCertificateAssertion(clientId, form.client_assertion, header, tenant);
     let claims: Record<string, unknown>;
     try {
       claims = (await this.jose.jwtVerify(form.client_assertion, this.publicKey, { algorithms: ['RS256'] })).payload;
@@ -496,6 +545,71 @@ export class LocalTokenServer {
           `Assertion Subject: '${String(claims.sub)}'. Assertion Audience: '${audiences.join(',')}'.`,
       };
     }
+    return undefined;
+  }
+
+  /**
+   * RFC 7523 §3 with Entra's certificate rules: the x5t#S256 (or x5t) header names a certificate
+   * uploaded to the client, or (x5c) a chain whose leaf matches a trusted subject and issuer; the
+   * signature verifies with that certificate's key (PS256 or RS256); aud is this token endpoint;
+   * iss = sub = the client id; exp and nbf hold (no skew allowed beyond 5 minutes); jti is present.
+   */
+  private async checkCertificateAssertion(
+    clientId: string | undefined,
+    assertion: string,
+    header: Record<string, unknown>,
+    tenant: string,
+  ): Promise<EntraError | undefined> {
+    const client = clientId ? this.clients.get(clientId) : undefined;
+    if (!client) return undefined; // unknown client: checkTokenRequest answers AADSTS700016
+    const thumbprint = typeof header['x5t#S256'] === 'string' ? header['x5t#S256'] : typeof header.x5t === 'string' ? header.x5t : '';
+    const digest = header['x5t#S256'] !== undefined ? 'sha256' : 'sha1';
+    const thumbprintOf = (certificate: X509Certificate) => createHash(digest).update(certificate.raw).digest('base64url');
+    let signer = (client.certificates ?? []).find((certificate) => thumbprintOf(certificate) === thumbprint);
+    if (!signer && Array.isArray(header.x5c) && typeof header.x5c[0] === 'string') {
+      const leaf = certificateFromX5c(header.x5c[0]);
+      const trusted = leaf && (client.trustedSubjects ?? []).find((trust) => trust.subject === leaf.subject && leaf.verify(trust.issuer.publicKey));
+      if (leaf && trusted && thumbprintOf(leaf) === thumbprint) signer = leaf;
+    }
+    if (!signer) {
+      const configured = (client.certificates ?? []).map((certificate) => thumbprintOf(certificate)).join(', ');
+      return {
+        status: 401,
+        error: 'invalid_client',
+        code: 700027,
+        message:
+          'The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., ' +
+          `Thumbprint of key used by client: '${thumbprint}', Configured keys for Application: '${configured}']`,
+      };
+    }
+    let claims: Record<string, unknown>;
+    try {
+      const verified = await this.jose.jwtVerify(assertion, signer.publicKey, {
+        algorithms: ['PS256', 'RS256'],
+        audience: this.tokenUrl(tenant),
+        issuer: clientId,
+        subject: clientId,
+        requiredClaims: ['exp', 'nbf', 'jti'],
+        clockTolerance: 300,
+      });
+      claims = verified.payload;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const claim = (error as { claim?: string }).claim;
+      if (code === 'ERR_JWT_EXPIRED' || (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && (claim === 'nbf' || claim === 'iat'))) {
+        return { status: 400, error: 'invalid_client', code: 700024, message: 'Client assertion is not within its valid time range.' };
+      }
+      if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' || code === 'ERR_JOSE_ALG_NOT_ALLOWED' || code === 'ERR_JWS_INVALID') {
+        return { status: 401, error: 'invalid_client', code: 700027, message: 'Client assertion failed signature validation.' };
+      }
+      return {
+        status: 400,
+        error: 'invalid_client',
+        code: 50027,
+        message: `Invalid JWT token. The client assertion's ${claim ?? 'claims'} did not validate (aud must be the token endpoint, iss and sub the client id).`,
+      };
+    }
+    this.lastCertificateAssertion = { header, claims };
     return undefined;
   }
 
@@ -579,6 +693,14 @@ export class LocalTokenServer {
       'x-ms-request-id': randomUUID(),
     });
     res.end(JSON.stringify(body));
+  }
+}
+
+function certificateFromX5c(der: string): X509Certificate | undefined {
+  try {
+    return new X509Certificate(Buffer.from(der, 'base64'));
+  } catch {
+    return undefined;
   }
 }
 

@@ -34,6 +34,17 @@ export interface SecretVersionInput {
   notBefore?: Date;
   tags?: Record<string, string>;
   contentType?: string;
+  /** Set for the secret behind a Key Vault certificate (managed: true, kid), as Key Vault shows it. */
+  managed?: boolean;
+}
+
+/** A Key Vault certificate version as its secret serves it: the value in the policy's content type, exp and nbf from the certificate. */
+export interface CertificateVersionInput {
+  /** PEM (private key + certificate) or base64 PKCS#12. */
+  value: string;
+  contentType: 'application/x-pem-file' | 'application/x-pkcs12';
+  notBefore: Date;
+  notAfter: Date;
 }
 
 interface StoredVersion {
@@ -46,6 +57,7 @@ interface StoredVersion {
   nbf?: number;
   tags?: Record<string, string>;
   contentType?: string;
+  managed?: boolean;
 }
 
 export class KeyVaultDouble {
@@ -89,9 +101,18 @@ export class KeyVaultDouble {
       ...(input.notBefore ? { nbf: Math.floor(input.notBefore.getTime() / 1000) } : {}),
       ...(input.tags ? { tags: input.tags } : {}),
       ...(input.contentType ? { contentType: input.contentType } : {}),
+      ...(input.managed ? { managed: true } : {}),
     };
     this.secrets.set(name.toLowerCase(), [...(this.secrets.get(name.toLowerCase()) ?? []), stored]);
     return version;
+  }
+
+  /**
+   * Adds a version of a Key Vault certificate (GET certificates/… is not served: the relay reads the
+   * private key through GET secrets/<name>, the only way Key Vault hands it out). Returns the version id.
+   */
+  setCertificate(name: string, input: CertificateVersionInput): string {
+    return this.setSecret(name, { value: input.value, contentType: input.contentType, expiresOn: input.notAfter, notBefore: input.notBefore, managed: true });
   }
 
   /** Enable or disable a version (default: the current one). */
@@ -236,6 +257,7 @@ export class KeyVaultDouble {
       },
       ...(stored.tags ? { tags: stored.tags } : {}),
       ...(stored.contentType ? { contentType: stored.contentType } : {}),
+      ...(stored.managed ? { managed: true, kid: `${this.url}/keys/${name}/${stored.version}` } : {}),
     };
   }
 

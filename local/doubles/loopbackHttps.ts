@@ -15,6 +15,9 @@ export async function startLoopbackHttps(tls: { certPem: string; keyPem: string 
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
+  // Idle keep-alive sockets live a minute, as behind Azure's front doors: with Node's 5 s default a busy
+  // machine lets the server close a socket just as the client's shared agent reuses it (ECONNRESET).
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());

@@ -89,6 +89,7 @@ function rotationParts(components: RelayComponents, settings: SecretMonitorParts
   const oauth = oauthOf(components.config.auth);
   const keyVault = keyVaultOf(components.config.auth);
   const { secrets, vault } = components;
-  if (!settings.rotation.enabled || !oauth || !keyVault || oauth.provider !== 'microsoft' || !secrets || !vault) return undefined;
+  if (!settings.rotation.enabled || !oauth || oauth.kind === 'certificate' || !keyVault || oauth.provider !== 'microsoft' || !secrets || !vault)
+    return undefined;
   return { settings: settings.rotation, oauth, secretName: keyVault.secretName, secrets, vault };
 }

@@ -34,6 +34,10 @@ export type ReasonCode =
   | 'invalid_client_secret'
   | 'expired_client_secret'
   | 'invalid_scope'
+  // certificate credential (OAUTH2_AUTH_MODE=certificate): the assertion refused, or the PEM unusable
+  | 'invalid_client_certificate'
+  | 'client_assertion_time_invalid'
+  | 'client_certificate_unusable'
   // SMTP connection and authentication
   | 'smtp_unreachable'
   | 'smtp_tls_failed'

@@ -34,6 +34,11 @@ export const SETUP_STEPS = {
   emailServer: { part: SETTINGS, title: 'SMTP_HOST, SMTP_PORT and SMTP_SECURITY (guide: Email server tab)' },
   oauthSettings: { part: SETTINGS, title: 'OAuth2 tenant, client ID, secret, scope and user (guide: OAuth2 tab)' },
   keyVault: { part: DEPLOYMENT, title: "client secret in Key Vault, readable by the Function App's managed identity" },
+  clientCertificate: {
+    part: DEPLOYMENT,
+    title:
+      'client certificate instead of a secret: a PEM certificate in Key Vault, its public part uploaded to the app registration (README: Certificate credential)',
+  },
   network: { part: DEPLOYMENT, title: 'outbound network access from the Function App to the SMTP server and the token endpoint' },
 } as const satisfies Record<string, SetupStep>;
 

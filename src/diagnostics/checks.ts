@@ -49,6 +49,8 @@ export interface SecretStatus {
   description: string;
   expiresOn?: Date;
   enabled?: boolean;
+  /** A client certificate (OAUTH2_AUTH_MODE=certificate): its findings name the certificate, not a secret. */
+  credential?: 'certificate';
 }
 
 /** What the checks run against: the relay's own components, or ones built for the doctor. */
@@ -292,11 +294,15 @@ function secretOutcome(status: SecretStatus, now: Date, warnDays: number): Outco
   const expires = status.expiresOn.toISOString();
   const daysLeft = Math.floor((status.expiresOn.getTime() - now.getTime()) / 86_400_000);
   const detail = `${status.description}; expires ${expires}`;
+  const certificate = status.credential === 'certificate';
   if (status.expiresOn.getTime() <= now.getTime()) {
-    return { status: 'failed', detail, finding: findingFor('expired_client_secret', { observed: `the secret expired on ${expires}` }) };
+    const diagnosis = certificate ? 'certificate_expiring' : 'expired_client_secret';
+    return { status: 'failed', detail, finding: findingFor(diagnosis, { observed: `the ${certificate ? 'certificate' : 'secret'} expired on ${expires}` }) };
   }
   if (daysLeft < warnDays) {
-    return { status: 'warning', detail, finding: findingFor('secret_expiring', { observed: `the secret expires on ${expires}, in ${daysLeft} days` }) };
+    const diagnosis = certificate ? 'certificate_expiring' : 'secret_expiring';
+    const observed = `the ${certificate ? 'certificate' : 'secret'} expires on ${expires}, in ${daysLeft} days`;
+    return { status: 'warning', detail, finding: findingFor(diagnosis, { observed }) };
   }
   return { status: 'ok', detail };
 }

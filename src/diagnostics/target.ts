@@ -43,7 +43,9 @@ export function relayTarget(load: () => RelayParts, options: TargetOptions): Dia
     if (options.secretStatus) return options.secretStatus(parts.config);
     if (!parts.secrets) return undefined;
     const { properties } = await parts.secrets.reload();
-    return { description: parts.secrets.description, expiresOn: properties?.expiresOn, enabled: properties?.enabled };
+    const status: SecretStatus = { description: parts.secrets.description, expiresOn: properties?.expiresOn, enabled: properties?.enabled };
+    if (parts.secrets.credential) status.credential = parts.secrets.credential;
+    return status;
   };
   return target;
 }

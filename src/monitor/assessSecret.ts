@@ -22,7 +22,19 @@ const DAY_MS = 86_400_000;
 
 const NEW_SECRET_REMEDY = remedyText('secret_renewal');
 
-export function assessSecret(secretName: string, props: ClientSecretProperties, now: number, windows: ExpiryWindows): Finding[] {
+/** A client certificate (OAUTH2_AUTH_MODE=certificate) instead of a client secret; `where` names it (vault or file). */
+export interface CertificateCredential {
+  kind: 'certificate';
+  where: string;
+}
+
+export function assessSecret(
+  secretName: string,
+  props: ClientSecretProperties,
+  now: number,
+  windows: ExpiryWindows,
+  certificate?: CertificateCredential,
+): Finding[] {
   const version = props.version ?? 'unversioned';
   const base = { secretName, version };
   /** The one finding for this version; `condition` keys it, so each is raised once per version. */
@@ -36,6 +48,7 @@ export function assessSecret(secretName: string, props: ClientSecretProperties, 
       details: base,
     });
   }
+  if (certificate) return assessCertificate(secretName, props, now, windows, certificate.where);
   if (!props.expiresOn) {
     return found('no_expiry', {
       name: 'secret_no_expiry',
@@ -59,6 +72,34 @@ export function assessSecret(secretName: string, props: ClientSecretProperties, 
   if (daysLeft <= windows.warningDays) {
     const summary = `The client secret in Key Vault secret "${secretName}" expires in ${Math.ceil(daysLeft)} days, on ${expiresOn}.`;
     return found('expiry_warning', { name: 'secret_expiry_warning', severity: 'warning', summary, remedy: NEW_SECRET_REMEDY, details });
+  }
+  return [];
+}
+
+const CERTIFICATE_RENEWAL = remedyText('certificate_renewal');
+
+/**
+ * The client certificate's expiry: the earlier of its notAfter and the Key Vault secret's `expires`
+ * (ClientCertificateProvider gives it). Same windows, alert names and keys as for a secret, so the
+ * channels and the state need nothing new; the texts say certificate.
+ */
+function assessCertificate(name: string, props: ClientSecretProperties, now: number, windows: ExpiryWindows, where: string): Finding[] {
+  const version = props.version ?? 'unversioned';
+  const found = (condition: string, alert: Alert): Finding[] => [{ key: `secret:${condition}:${version}`, alert }];
+  if (!props.expiresOn) return [];
+  const expiresOn = props.expiresOn.toISOString();
+  const daysLeft = (props.expiresOn.getTime() - now) / DAY_MS;
+  const details = { secretName: name, version, credential: 'certificate', expiresOn, daysLeft: Math.max(0, Math.floor(daysLeft)) };
+  if (daysLeft <= 0) {
+    const summary = `The client certificate in ${where} expired on ${expiresOn}: mail stops as soon as the cached token runs out.`;
+    return found('expired', { name: 'secret_expired', severity: 'critical', summary, remedy: CERTIFICATE_RENEWAL, details });
+  }
+  const summary = `The client certificate in ${where} expires in ${Math.ceil(daysLeft)} day(s), on ${expiresOn}.`;
+  if (daysLeft <= windows.criticalDays) {
+    return found('expiry_critical', { name: 'secret_expiry_critical', severity: 'critical', summary, remedy: CERTIFICATE_RENEWAL, details });
+  }
+  if (daysLeft <= windows.warningDays) {
+    return found('expiry_warning', { name: 'secret_expiry_warning', severity: 'warning', summary, remedy: CERTIFICATE_RENEWAL, details });
   }
   return [];
 }

@@ -92,7 +92,8 @@ export async function runSecretMonitor(deps: SecretMonitorDependencies, logger: 
       });
     }
     state.secretVersion = properties.version ?? state.secretVersion;
-    findings.push(...assessSecret(deps.secretName ?? 'client secret', properties, now, deps.settings));
+    const credential = deps.secrets?.credential === 'certificate' ? { kind: 'certificate' as const, where: deps.secrets.description } : undefined;
+    findings.push(...assessSecret(deps.secretName ?? 'client secret', properties, now, deps.settings, credential));
   }
 
   // 2. A new access token: proves signing in still works (a secret deleted or expired in Entra
@@ -166,8 +167,8 @@ export async function runSecretMonitor(deps: SecretMonitorDependencies, logger: 
 }
 
 function isKeyVault(secrets: ClientSecretProvider): boolean {
-  // A setting has no version to check and no properties to read.
-  return secrets.store === 'key-vault';
+  // A setting has no version to check and no properties to read; a certificate always has its notAfter.
+  return secrets.store === 'key-vault' || secrets.credential === 'certificate';
 }
 
 async function loadState(store: MonitorStateStore, logger: Logger): Promise<{ state: MonitorState; etag?: string; stateReadable: boolean }> {

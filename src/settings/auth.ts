@@ -1,7 +1,8 @@
 /**
  * The authentication section: OAuth2 (the provider's token endpoint, the app
  * registration, and how it proves itself: a client secret from a setting or Key Vault,
- * or federation with the managed identity), or the mailbox password when OAuth2 is off.
+ * federation with the managed identity, or a client certificate from Key Vault or a
+ * PEM file), or the mailbox password when OAuth2 is off.
  */
 import { echoSetting } from '../core/echo';
 import { GUID, HOST_LABEL, parseUrl, splitList } from './formats';
@@ -10,6 +11,7 @@ import type { SettingsReader } from './reader';
 import { SETTINGS, type SettingName } from './spec';
 import type {
   AuthSettings,
+  ClientCertificateSource,
   GenericOAuthSettings,
   KeyVaultSecretSettings,
   MicrosoftOAuthSettings,
@@ -23,9 +25,12 @@ export function oauthOf(auth: AuthSettings): OAuthSettings | undefined {
   return auth.kind === 'password' ? undefined : auth;
 }
 
-/** The Key Vault secret of the settings (the client secret's source, or one left beside federation); undefined when none. */
+/**
+ * The Key Vault secret of the settings (the client secret's source, the secret behind a Key Vault
+ * certificate, or one left beside federation); undefined when none.
+ */
 export function keyVaultOf(auth: AuthSettings): KeyVaultSecretSettings | undefined {
-  if (auth.kind === 'clientSecret') return auth.source.kind === 'keyVault' ? auth.source.keyVault : undefined;
+  if (auth.kind === 'clientSecret' || auth.kind === 'certificate') return auth.source.kind === 'keyVault' ? auth.source.keyVault : undefined;
   return auth.kind === 'federation' ? auth.keyVault : undefined;
 }
 
@@ -55,7 +60,8 @@ export function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
   const clientId = reader.required('OAUTH2_CLIENT_ID', 'the Application (client) ID of the app registration');
   const authMode = reader.choice('OAUTH2_AUTH_MODE');
   const managedIdentityClientId = readManagedIdentityClientId(reader);
-  const keyVault = readKeyVaultSecret(reader, managedIdentityClientId);
+  const keyVault = readKeyVaultSecret(reader, managedIdentityClientId, authMode === 'certificate' ? CERTIFICATE_NAME : SECRET_NAME);
+  const certificatePath = readCertificatePath(reader, authMode, keyVault);
   const clientSecret = readClientSecretSetting(reader, authMode, keyVault);
   const scopesText = reader.get('OAUTH2_SCOPES');
   const refreshMarginSeconds = reader.integer('OAUTH2_REFRESH_MARGIN_SECONDS');
@@ -118,9 +124,10 @@ export function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
     if (tokenUrl !== undefined) endpoint = { provider: 'generic', tokenUrl: tokenUrl.href };
   }
 
-  if (authMode === 'managed-identity-federation' && !isMicrosoft) {
-    reader.report('OAUTH2_AUTH_MODE', 'managed-identity-federation works only with Microsoft Entra ID (set OAUTH2_TENANT_ID)');
+  if ((authMode === 'managed-identity-federation' || authMode === 'certificate') && !isMicrosoft) {
+    reader.report('OAUTH2_AUTH_MODE', `${authMode} works only with Microsoft Entra ID (set OAUTH2_TENANT_ID)`);
   }
+  const sendCertificateChain = reader.boolean('OAUTH2_SEND_CERTIFICATE_CHAIN');
   if (reader.problems.length > problemsBefore || endpoint === undefined || clientId === undefined) return undefined;
   const client: OAuthClientSettings = { clientId, scopes, refreshMarginMs: refreshMarginSeconds * 1000 };
   if (authMode === 'managed-identity-federation') {
@@ -130,24 +137,27 @@ export function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
       ? { kind: 'federation', ...endpoint, ...client, federation }
       : { kind: 'federation', ...endpoint, ...client, federation, keyVault };
   }
+  if (authMode === 'certificate') {
+    if (endpoint.provider !== 'microsoft') return undefined;
+    const source: ClientCertificateSource | undefined =
+      keyVault !== undefined ? { kind: 'keyVault', keyVault } : certificatePath !== undefined ? { kind: 'file', path: certificatePath } : undefined;
+    return source === undefined ? undefined : { kind: 'certificate', ...endpoint, ...client, source, sendCertificateChain };
+  }
   if (keyVault !== undefined) return { kind: 'clientSecret', ...endpoint, ...client, source: { kind: 'keyVault', keyVault } };
   if (clientSecret !== undefined) return { kind: 'clientSecret', ...endpoint, ...client, source: { kind: 'setting', clientSecret } };
   return undefined;
 }
 
-/** OAUTH2_CLIENT_SECRET, required only when neither Key Vault nor federation supplies the credential. */
-function readClientSecretSetting(
-  reader: SettingsReader,
-  authMode: 'secret' | 'managed-identity-federation',
-  keyVault: KeyVaultSecretSettings | undefined,
-): string | undefined {
-  const fromElsewhere =
-    authMode === 'managed-identity-federation' || keyVault !== undefined || reader.hasProblem('KEYVAULT_URL') || reader.hasProblem('OAUTH2_CLIENT_SECRET_NAME');
+type AuthMode = 'secret' | 'managed-identity-federation' | 'certificate';
+
+/** OAUTH2_CLIENT_SECRET, required only when neither Key Vault, federation nor a certificate supplies the credential. */
+function readClientSecretSetting(reader: SettingsReader, authMode: AuthMode, keyVault: KeyVaultSecretSettings | undefined): string | undefined {
+  const fromElsewhere = authMode !== 'secret' || keyVault !== undefined || reader.hasProblem('KEYVAULT_URL') || reader.hasProblem('OAUTH2_CLIENT_SECRET_NAME');
   const secret = fromElsewhere
     ? reader.get('OAUTH2_CLIENT_SECRET')
     : reader.required('OAUTH2_CLIENT_SECRET', "the client secret's Value from the app registration (or KEYVAULT_URL and OAUTH2_CLIENT_SECRET_NAME)");
-  if (secret !== undefined && authMode === 'managed-identity-federation') {
-    reader.report('OAUTH2_CLIENT_SECRET', 'is set although OAUTH2_AUTH_MODE=managed-identity-federation uses no secret: remove it');
+  if (secret !== undefined && authMode !== 'secret') {
+    reader.report('OAUTH2_CLIENT_SECRET', `is set although OAUTH2_AUTH_MODE=${authMode} uses no secret: remove it`);
   } else if (secret !== undefined && keyVault !== undefined) {
     reader.report('OAUTH2_CLIENT_SECRET', 'is set although the secret is read from Key Vault (KEYVAULT_URL): remove it, so the secret lives in one place only');
   }
@@ -163,14 +173,44 @@ function readManagedIdentityClientId(reader: SettingsReader): string | undefined
   return clientId;
 }
 
-/** KEYVAULT_URL + OAUTH2_CLIENT_SECRET_NAME, or undefined when Key Vault is not used. */
-function readKeyVaultSecret(reader: SettingsReader, managedIdentityClientId: string | undefined): KeyVaultSecretSettings | undefined {
+/** The setting that names the Key Vault item, and what it holds, for the texts. */
+interface VaultItemName {
+  setting: 'OAUTH2_CLIENT_SECRET_NAME' | 'OAUTH2_CLIENT_CERTIFICATE_NAME';
+  other: 'OAUTH2_CLIENT_SECRET_NAME' | 'OAUTH2_CLIENT_CERTIFICATE_NAME';
+  holds: string;
+  kind: string;
+}
+const SECRET_NAME: VaultItemName = {
+  setting: 'OAUTH2_CLIENT_SECRET_NAME',
+  other: 'OAUTH2_CLIENT_CERTIFICATE_NAME',
+  holds: 'the Key Vault secret that holds the client secret Value',
+  kind: 'secret',
+};
+const CERTIFICATE_NAME: VaultItemName = {
+  setting: 'OAUTH2_CLIENT_CERTIFICATE_NAME',
+  other: 'OAUTH2_CLIENT_SECRET_NAME',
+  holds: 'the Key Vault certificate the relay signs in with',
+  kind: 'certificate',
+};
+
+/**
+ * KEYVAULT_URL + the item's name (OAUTH2_CLIENT_SECRET_NAME, or OAUTH2_CLIENT_CERTIFICATE_NAME in
+ * certificate mode: a Key Vault certificate's private key is read through the secret of the same
+ * name), or undefined when Key Vault is not used.
+ */
+function readKeyVaultSecret(reader: SettingsReader, managedIdentityClientId: string | undefined, item: VaultItemName): KeyVaultSecretSettings | undefined {
   const urlText = reader.get('KEYVAULT_URL');
-  const name = reader.get('OAUTH2_CLIENT_SECRET_NAME');
+  const name = reader.get(item.setting);
   const cacheSeconds = reader.integer('OAUTH2_CLIENT_SECRET_CACHE_SECONDS');
+  if (reader.get(item.other) !== undefined) {
+    const mode =
+      item.kind === 'certificate'
+        ? 'is set although OAUTH2_AUTH_MODE=certificate reads no client secret'
+        : 'is set although OAUTH2_AUTH_MODE is not certificate';
+    reader.report(item.other, `${mode}: remove it`);
+  }
   if (urlText === undefined) {
-    if (name !== undefined)
-      reader.report('KEYVAULT_URL', 'is missing: OAUTH2_CLIENT_SECRET_NAME is set, so the vault URI (https://<vault>.vault.azure.net) is needed');
+    if (name !== undefined) reader.report('KEYVAULT_URL', `is missing: ${item.setting} is set, so the vault URI (https://<vault>.vault.azure.net) is needed`);
     return undefined;
   }
   const url = parseUrl(urlText);
@@ -181,15 +221,39 @@ function readKeyVaultSecret(reader: SettingsReader, managedIdentityClientId: str
     vaultUrl = url.origin;
   }
   if (name === undefined) {
-    reader.report('OAUTH2_CLIENT_SECRET_NAME', 'is missing: the name of the Key Vault secret that holds the client secret Value');
+    reader.report(item.setting, `is missing: the name of ${item.holds}`);
   } else if (!/^[0-9A-Za-z-]{1,127}$/.test(name)) {
-    reader.report('OAUTH2_CLIENT_SECRET_NAME', `${echoSetting(name)} is not a Key Vault secret name (1 to 127 letters, digits and hyphens)`);
+    reader.report(item.setting, `${echoSetting(name)} is not a Key Vault ${item.kind} name (1 to 127 letters, digits and hyphens)`);
     return undefined;
   }
   if (vaultUrl === undefined || name === undefined) return undefined;
   const settings: KeyVaultSecretSettings = { vaultUrl, secretName: name, cacheMs: cacheSeconds * 1000 };
   if (managedIdentityClientId !== undefined) settings.managedIdentityClientId = managedIdentityClientId;
   return settings;
+}
+
+/** OAUTH2_CLIENT_CERTIFICATE_PATH: the PEM file of certificate mode when Key Vault does not hold the certificate. */
+function readCertificatePath(reader: SettingsReader, authMode: AuthMode, keyVault: KeyVaultSecretSettings | undefined): string | undefined {
+  const path = reader.get('OAUTH2_CLIENT_CERTIFICATE_PATH');
+  if (authMode !== 'certificate') {
+    if (path !== undefined) reader.report('OAUTH2_CLIENT_CERTIFICATE_PATH', 'is set although OAUTH2_AUTH_MODE is not certificate: remove it');
+    return undefined;
+  }
+  const inVault = keyVault !== undefined || reader.hasProblem('KEYVAULT_URL') || reader.hasProblem('OAUTH2_CLIENT_CERTIFICATE_NAME');
+  if (path !== undefined && inVault) {
+    reader.report(
+      'OAUTH2_CLIENT_CERTIFICATE_PATH',
+      'is set although the certificate is read from Key Vault (KEYVAULT_URL): remove it, so the key lives in one place only',
+    );
+    return undefined;
+  }
+  if (path === undefined && !inVault) {
+    reader.report(
+      'OAUTH2_CLIENT_CERTIFICATE_PATH',
+      'is missing: OAUTH2_AUTH_MODE=certificate needs the PEM file of the private key and certificate (or KEYVAULT_URL and OAUTH2_CLIENT_CERTIFICATE_NAME)',
+    );
+  }
+  return path;
 }
 
 function readTenant(reader: SettingsReader, setting: SettingName, tenant: string | undefined): string | undefined {

@@ -66,7 +66,12 @@ function readGraphUrl(reader: SettingsReader): string {
 export function checkRotationNeeds(reader: SettingsReader, rotation: RotationSettings, auth: AuthSettings | undefined): void {
   if (!rotation.enabled || auth === undefined || auth.kind === 'password') return;
   const keyVault = keyVaultOf(auth);
-  if (keyVault === undefined || auth.provider !== 'microsoft') {
+  if (auth.kind === 'certificate') {
+    reader.report(
+      'ROTATION_ENABLED',
+      "rotation renews client secrets; with OAUTH2_AUTH_MODE=certificate Key Vault renews the certificate (its policy's auto-renew): turn ROTATION_ENABLED off",
+    );
+  } else if (keyVault === undefined || auth.provider !== 'microsoft') {
     reader.report('ROTATION_ENABLED', 'rotation needs the client secret in Key Vault (KEYVAULT_URL, OAUTH2_CLIENT_SECRET_NAME) and Microsoft Entra ID');
   } else if (rotation.graceMs <= keyVault.cacheMs) {
     reader.report(

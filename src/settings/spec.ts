@@ -210,10 +210,10 @@ export const SETTINGS = {
   }),
   OAUTH2_AUTH_MODE: choice({
     section: 'auth',
-    options: ['secret', 'managed-identity-federation'],
+    options: ['secret', 'managed-identity-federation', 'certificate'],
     default: 'secret',
     description:
-      "secret (client secret from a setting or Key Vault) or managed-identity-federation (no secret: the app's managed identity signs in for the app registration).",
+      "secret (client secret from a setting or Key Vault), managed-identity-federation (no secret: the app's managed identity signs in for the app registration) or certificate (a client certificate from Key Vault or a PEM file; Microsoft Entra ID only).",
   }),
   KEYVAULT_URL: text({
     section: 'auth',
@@ -224,12 +224,29 @@ export const SETTINGS = {
     description: 'Name of the Key Vault secret holding the client secret Value.',
     required: 'with KEYVAULT_URL',
   }),
+  OAUTH2_CLIENT_CERTIFICATE_NAME: text({
+    section: 'auth',
+    description:
+      'OAUTH2_AUTH_MODE=certificate: name of the Key Vault certificate (created with content type application/x-pem-file) whose private key signs the client assertion.',
+    required: 'with OAUTH2_AUTH_MODE=certificate and KEYVAULT_URL',
+  }),
+  OAUTH2_CLIENT_CERTIFICATE_PATH: text({
+    section: 'auth',
+    description: 'OAUTH2_AUTH_MODE=certificate without Key Vault (local runs): path of a PEM file holding the private key and the certificate.',
+    required: 'with OAUTH2_AUTH_MODE=certificate, unless KEYVAULT_URL is set',
+  }),
+  OAUTH2_SEND_CERTIFICATE_CHAIN: boolean({
+    section: 'auth',
+    default: false,
+    description:
+      'OAUTH2_AUTH_MODE=certificate: send the certificate chain (x5c) with each assertion, for apps that trust a subject name and issuer instead of one uploaded certificate.',
+  }),
   OAUTH2_CLIENT_SECRET_CACHE_SECONDS: integer({
     section: 'auth',
     default: 3600,
     min: 60,
     max: 86400,
-    description: 'How long the client secret read from Key Vault is kept in memory ({range}); a rejected secret is re-read at once.',
+    description: 'How long the client secret (or certificate) read from Key Vault is kept in memory ({range}); a rejected one is re-read at once.',
   }),
   MANAGED_IDENTITY_CLIENT_ID: text({
     section: 'auth',

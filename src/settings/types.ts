@@ -93,11 +93,26 @@ export type FederationAuth = OAuthClientSettings &
   };
 
 /**
- * The OAuth2 ways to sign in. A certificate credential will be one more member
- * (`{ kind: 'certificate'; certificate: … }` beside ClientSecretAuth), and every
- * `switch (auth.kind)` then names the places to extend.
+ * Where the client certificate (PEM: private key and certificate) is read: a Key Vault
+ * certificate through its secret (KEYVAULT_URL + OAUTH2_CLIENT_CERTIFICATE_NAME; `secretName`
+ * is the certificate's name), or a PEM file for local runs.
  */
-export type OAuthSettings = ClientSecretAuth | FederationAuth;
+export type ClientCertificateSource = { kind: 'keyVault'; keyVault: KeyVaultSecretSettings } | { kind: 'file'; path: string };
+
+/** A client assertion signed with a certificate registered on the app (OAUTH2_AUTH_MODE=certificate); Entra ID only. */
+export type CertificateAuth = OAuthClientSettings &
+  MicrosoftOAuthSettings & {
+    kind: 'certificate';
+    source: ClientCertificateSource;
+    /** Send the chain (x5c) with each assertion: subject name + issuer authentication. */
+    sendCertificateChain: boolean;
+  };
+
+/**
+ * The OAuth2 ways to sign in; every `switch (auth.kind)` names the places to extend
+ * when another one is added.
+ */
+export type OAuthSettings = ClientSecretAuth | FederationAuth | CertificateAuth;
 
 /** Password authentication, only when OAuth2 is switched off (providers that still allow it). */
 export interface PasswordAuthSettings {

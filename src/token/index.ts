@@ -8,6 +8,7 @@ import type { Logger } from '../core/log';
 import { createSecretProvider, type ClientSecretProvider } from '../secrets';
 import { FederatedTokenSource, managedIdentityAssertions, type AssertionProvider } from './federatedTokenSource';
 import { SecretProviderTokenSource } from './secretTokenSource';
+import { CertificateTokenSource } from './certificateTokenSource';
 import { GenericTokenSource } from './genericTokenSource';
 import { MicrosoftTokenSource } from './microsoftTokenSource';
 import { TokenCache } from './tokenCache';
@@ -17,6 +18,7 @@ export type { AccessToken, TokenSource } from './types';
 export { TokenCache, type TokenCacheOptions } from './tokenCache';
 export { MicrosoftTokenSource, type TokenSourceOptions } from './microsoftTokenSource';
 export { GenericTokenSource } from './genericTokenSource';
+export { CertificateTokenSource, certificateRemedy } from './certificateTokenSource';
 export { SecretProviderTokenSource, isSecretRejection } from './secretTokenSource';
 export { FederatedTokenSource, managedIdentityAssertions, type AssertionProvider } from './federatedTokenSource';
 export { classifyIdentityError, classifyTokenFailure, type TokenEndpointFailure } from './classifyTokenError';
@@ -39,6 +41,11 @@ export function createTokenSource(oauth: OAuthSettings, opts: TokenProviderOptio
   }
   const secrets = opts.secrets ?? createSecretProvider(oauth, opts);
   if (!secrets) throw new Error('no client secret configured (OAUTH2_CLIENT_SECRET or KEYVAULT_URL)');
+  if (oauth.kind === 'certificate') {
+    const source = secrets.description;
+    const sourceFor = (certificatePem: string) => new CertificateTokenSource({ ...oauth, certificatePem, source }, sourceOptions);
+    return new SecretProviderTokenSource(secrets, sourceFor, opts.logger);
+  }
   const sourceFor =
     oauth.provider === 'microsoft'
       ? (clientSecret: string) => new MicrosoftTokenSource({ ...oauth, clientSecret }, sourceOptions)

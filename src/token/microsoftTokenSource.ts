@@ -102,7 +102,7 @@ const MIN_PLAUSIBLE_LIFETIME_MS = 60_000;
  * socket error, into `observed`, for classification; and gives each request a timeout.
  * Only answers are read, never the request (it carries the client secret).
  */
-function observeTokenEndpoint(observed: TokenEndpointFailure, timeoutMs: number): PipelinePolicy {
+export function observeTokenEndpoint(observed: TokenEndpointFailure, timeoutMs: number): PipelinePolicy {
   return {
     name: 'relayObserveTokenEndpoint',
     async sendRequest(request, next) {

@@ -87,9 +87,9 @@ export class SecretProviderTokenSource implements TokenSource {
   }
 }
 
-/** The secret itself was refused: the only token failures a newer secret version can fix. */
+/** The secret (or certificate) itself was refused: the only token failures a newer version can fix. */
 export function isSecretRejection(error: unknown): error is RelayError {
   if (!isRelayError(error)) return false;
-  if (error.reason === 'invalid_client_secret' || error.reason === 'expired_client_secret') return true;
+  if (error.reason === 'invalid_client_secret' || error.reason === 'expired_client_secret' || error.reason === 'invalid_client_certificate') return true;
   return error.reason === 'token_request_rejected' && /^invalid_client\b/.test(error.providerReply ?? '');
 }

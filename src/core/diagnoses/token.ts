@@ -57,6 +57,49 @@ export const TOKEN_DIAGNOSES = {
     steps: ['clientSecret', 'keyVault'],
     fix: 'Create a new client secret before the expiry date and store its Value as a new version of the Key Vault secret.',
   },
+  certificate_not_registered: {
+    symptom: 'AADSTS700027 from the token endpoint (OAUTH2_AUTH_MODE=certificate)',
+    finding: "The client assertion's signature was not accepted: the certificate it was signed with is not (or no longer) registered on the app registration.",
+    steps: ['clientCertificate', 'enterpriseApplication'],
+    fix:
+      `Upload the certificate's public part to ${APP_REGISTRATION} → Certificates & secrets → Certificates → Upload certificate ` +
+      '(or: az ad app credential reset --id <client id> --keyvault <vault name> --cert <certificate name> --append); ' +
+      'after a renewal upload the new version too. ' +
+      'Check that OAUTH2_CLIENT_ID names the app the certificate was uploaded to.',
+  },
+  client_assertion_time_invalid: {
+    symptom: 'AADSTS700024 from the token endpoint (OAUTH2_AUTH_MODE=certificate)',
+    finding: "The client assertion is not within its valid time range: the relay host's clock is wrong.",
+    steps: ['clientCertificate'],
+    fix: "Correct the host's clock (NTP); the assertion is valid for 10 minutes from the relay's own time. Messages are retried meanwhile.",
+  },
+  certificate_without_private_key: {
+    symptom: 'the client certificate PEM holds no private key, no certificate, or a key that does not belong to the certificate',
+    finding: 'The relay cannot sign a client assertion with this PEM: it needs the private key and the certificate together.',
+    steps: ['clientCertificate'],
+    fix:
+      'Give the PEM of the private key (-----BEGIN PRIVATE KEY-----, unencrypted) followed by its certificate (-----BEGIN CERTIFICATE-----). ' +
+      'A Key Vault certificate gives both through its secret when it was created exportable with content type application/x-pem-file; ' +
+      'a certificate imported without its key (a .cer) cannot sign.',
+  },
+  certificate_is_pkcs12: {
+    symptom: 'the Key Vault certificate (or the file) is PKCS#12 (content type application/x-pkcs12), not PEM',
+    finding: "The certificate is stored as PKCS#12, which Node.js cannot read without an extra library; @azure/identity's certificate credential takes PEM.",
+    steps: ['clientCertificate'],
+    fix:
+      'Store the certificate as PEM: create a new version with a policy whose secretProperties.contentType is application/x-pem-file ' +
+      '(az keyvault certificate get-default-policy > policy.json, set "contentType": "application/x-pem-file", then ' +
+      'az keyvault certificate create --vault-name <vault name> --name <certificate name> --policy @policy.json), ' +
+      'or convert a file with openssl pkcs12 -in cert.pfx -out cert.pem -nodes.',
+  },
+  certificate_expiring: {
+    symptom: 'the client certificate (OAUTH2_AUTH_MODE=certificate) is past its expiry date or expires within ALERT_WARNING_DAYS',
+    finding: 'The client certificate expires soon or has expired; mail stops when it does.',
+    steps: ['clientCertificate'],
+    fix:
+      'Renew the Key Vault certificate (az keyvault certificate create with the same name and policy, or let its policy auto-renew) and ' +
+      "upload the new version's public part to the app registration; the relay reads the new version without a restart.",
+  },
   invalid_scope: {
     symptom: 'AADSTS1002012 (or AADSTS70011, AADSTS500011), or OAUTH2_SCOPES not ending in /.default',
     finding: 'The scope is not valid for the client-credentials flow.',

@@ -51,3 +51,30 @@ describe('assessSecret', () => {
     assert.match(finding!.alert.remedy ?? '', /Certificates & secrets/);
   });
 });
+
+describe('assessSecret for a client certificate', () => {
+  const where = 'Key Vault certificate "relay-cert" in https://v.vault.azure.net';
+  const cert = (expiresInDays: number | undefined, enabled = true) =>
+    assessSecret(
+      'relay-cert',
+      { version: 'v1', enabled, expiresOn: expiresInDays === undefined ? undefined : new Date(NOW + expiresInDays * DAY) },
+      NOW,
+      WINDOWS,
+      { kind: 'certificate', where },
+    );
+
+  it('same windows and keys as a secret, texts that name the certificate and its renewal', () => {
+    assert.deepEqual(cert(31), []);
+    const [warning] = cert(20);
+    assert.equal(warning!.key, 'secret:expiry_warning:v1');
+    assert.match(warning!.alert.summary, /^The client certificate in Key Vault certificate "relay-cert" .* expires in 20 day/);
+    assert.match(warning!.alert.remedy!, /Renew the Key Vault certificate/);
+    assert.equal(cert(3)[0]!.key, 'secret:expiry_critical:v1');
+    assert.equal(cert(-1)[0]!.key, 'secret:expired:v1');
+    assert.equal(cert(3, false)[0]!.key, 'secret:disabled:v1');
+  });
+
+  it('no "no expiry" warning: a certificate always has its notAfter (the provider gives it)', () => {
+    assert.deepEqual(cert(undefined), []);
+  });
+});
