@@ -58,6 +58,7 @@ const DONE_BY: Record<SetupStepId, string> = {
   enterpriseApplication: SCRIPT_NAMES.entra,
   apiPermission: SCRIPT_NAMES.entra,
   clientSecret: SCRIPT_NAMES.entra,
+  clientCertificate: 'the az steps in the README section "Certificate credential" (certificate in Key Vault as PEM, its public part on the app registration)',
   authenticatedSmtp: SCRIPT_NAMES.exchange,
   servicePrincipal: SCRIPT_NAMES.exchange,
   mailboxPermission: SCRIPT_NAMES.exchange,
