@@ -25,6 +25,8 @@ import { createMailSender, type MailSender } from '../smtp';
 import { MailboxThrottle } from '../throttle/mailboxThrottle';
 import { throttledSender } from '../throttle/throttledSender';
 import { ConcurrencyGate } from '../throttle/concurrencyGate';
+import { appLimitedSender } from '../throttle/coordinatedSender';
+import type { CoordinationStats } from '../throttle/sendingWindow';
 import { DeadLetterWriter } from '../delivery/deadLetters';
 import { BlobDeliveryLedger } from '../delivery/ledger';
 import { QueueRetries } from '../delivery/retryQueue';
@@ -55,6 +57,8 @@ export interface RelayComponents {
   readonly mailboxConditions: MailboxConditions;
   /** The one SMTP pool of this process, behind the mailbox throttle. */
   readonly sender: MailSender;
+  /** RELAY_LIMITS_SCOPE=app: the storage requests made to hold the mailbox's limits across instances. */
+  readonly coordination?: CoordinationStats;
   readonly counters: DeliveryCounters;
   /** As many messages fetch attachments and send at once as the pool has connections. */
   readonly sendSlots: ConcurrencyGate;
@@ -77,20 +81,28 @@ export function createRelayComponents(config: RelayConfig, processLogger: Logger
     : undefined;
   const secrets = oauth ? createSecretProvider(oauth, { logger, vault }) : undefined;
   const tokens = oauth ? createTokenProvider(oauth, { extraCa, logger, secrets, assertions: identity.assertions }) : undefined;
-  // One pool and one throttle for the mailbox on this instance, shared by every invocation.
+  const storage = createStorageClients(config.queue.connection);
+  // The mailbox's limits for the whole app (connection slots and a shared window in the coordination
+  // container), or for this instance alone; either way one throttle per process pauses after a throttling reply.
+  const appLimits = config.smtp.limitsScope === 'app';
   const throttle = new MailboxThrottle({
-    messagesPerWindow: config.smtp.rateLimitPerMinute,
-    windowMs: 60_000,
+    messagesPerWindow: appLimits ? 0 : config.smtp.rateLimitPerMinute,
+    windowMs: config.smtp.rateLimitWindowMs,
     maxWaitMs: config.smtp.rateLimitMaxWaitMs,
     backoffMs: config.smtp.throttleBackoffMs,
   });
   const mailboxConditions = new MailboxConditions();
-  const sender = throttledSender(
-    createMailSender({ smtp: config.smtp, user: config.mail.user, tokens, password, tokenSettings: oauth && judgementOf(oauth), logger }),
-    throttle,
-    mailboxConditions,
-  );
-  const storage = createStorageClients(config.queue.connection);
+  const senderOptions = { smtp: config.smtp, user: config.mail.user, tokens, password, tokenSettings: oauth && judgementOf(oauth), logger };
+  const limited = appLimits
+    ? appLimitedSender({
+        container: storage.blobs.getContainerClient(config.queue.coordinationContainerName),
+        smtp: config.smtp,
+        user: config.mail.user,
+        openLane: () => createMailSender({ ...senderOptions, smtp: { ...config.smtp, poolSize: 1 } }),
+        logger,
+      })
+    : undefined;
+  const sender = throttledSender(limited ?? createMailSender(senderOptions), throttle, mailboxConditions);
   const ledgerContainer = storage.blobs.getContainerClient(config.queue.ledgerContainerName);
   return {
     config,
@@ -101,6 +113,7 @@ export function createRelayComponents(config: RelayConfig, processLogger: Logger
     throttle,
     mailboxConditions,
     sender,
+    coordination: limited?.coordination,
     counters: newDeliveryCounters(),
     sendSlots: new ConcurrencyGate(config.smtp.poolSize),
     storage,
