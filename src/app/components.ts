@@ -99,6 +99,8 @@ export function createRelayComponents(config: RelayConfig, processLogger: Logger
         smtp: config.smtp,
         user: config.mail.user,
         openLane: () => createMailSender({ ...senderOptions, smtp: { ...config.smtp, poolSize: 1 } }),
+        // A token failure then fails the send before it is counted; the pool's own call is served from the cache.
+        prepare: tokens ? () => tokens.getToken() : undefined,
         logger,
       })
     : undefined;

@@ -148,7 +148,8 @@ export const SETTINGS = {
     default: 86400,
     min: 10,
     max: 604800,
-    description: 'The rolling window SMTP_DAILY_RECIPIENT_LIMIT counts over, in seconds ({range}): 86400 (24 hours) for Exchange Online; shorter only for scaled-down tests.',
+    description:
+      'The rolling window SMTP_DAILY_RECIPIENT_LIMIT counts over, in seconds ({range}): 86400 (24 hours) for Exchange Online; shorter only for scaled-down tests.',
   }),
   RELAY_LIMITS_SCOPE: choice({
     section: 'smtp',
@@ -429,7 +430,8 @@ export const SETTINGS = {
     section: 'queue',
     kind: 'container',
     default: 'relay-coordination',
-    description: "Blob container where the instances share each mailbox's limits (connection slots as leased blobs, the sending window); with RELAY_LIMITS_SCOPE=app.",
+    description:
+      "Blob container where the instances share each mailbox's limits (connection slots as leased blobs, the sending window); with RELAY_LIMITS_SCOPE=app.",
   }),
   RELAY_LEDGER_LEASE_SECONDS: integer({
     section: 'queue',

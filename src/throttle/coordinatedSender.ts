@@ -37,6 +37,11 @@ export interface CoordinatedSenderOptions {
   window: SendingWindow;
   /** Longest a send waits for a slot and the window before it goes back to the queue. */
   maxWaitMs: number;
+  /**
+   * Run before a send is counted in the window (fetching the token): the time from the count to the
+   * server's MAIL FROM is then only the connection's, well inside the window's margin.
+   */
+  prepare?: () => Promise<unknown>;
   logger?: Logger;
 }
 
@@ -91,13 +96,14 @@ export function coordinatedSender(options: CoordinatedSenderOptions): MailSender
         acquiring = false;
         if (lease && closed) return void lease.release();
         if (lease) lanes.push(openLane(lease));
-        else pollTimer = setTimeout(
+        else
+          pollTimer = setTimeout(
             () => {
               pollTimer = undefined;
               pump();
             },
             SLOT_POLL_MS + Math.floor(Math.random() * SLOT_POLL_MS),
-          ).unref();
+          ); // not unref'd, as the waiters' timers: a send is waiting
         pump();
       },
       (error: Error) => {
@@ -118,17 +124,20 @@ export function coordinatedSender(options: CoordinatedSenderOptions): MailSender
       openedAt: Date.now(),
       busy: false,
       lost: false,
-      renewTimer: setInterval(() => {
-        lease.renew().catch((error: Error) => {
-          logger.warn("a connection slot's lease could not be renewed; its connection is closed", {
-            event: 'smtp.slot_lost',
-            slot: lease.index,
-            error: error.message,
+      renewTimer: setInterval(
+        () => {
+          lease.renew().catch((error: Error) => {
+            logger.warn("a connection slot's lease could not be renewed; its connection is closed", {
+              event: 'smtp.slot_lost',
+              slot: lease.index,
+              error: error.message,
+            });
+            lane.lost = true;
+            if (!lane.busy) closeLane(lane);
           });
-          lane.lost = true;
-          if (!lane.busy) closeLane(lane);
-        });
-      }, (LEASE_SECONDS * 1000) / 3).unref(),
+        },
+        (LEASE_SECONDS * 1000) / 3,
+      ).unref(),
     };
     return lane;
   }
@@ -165,7 +174,7 @@ export function coordinatedSender(options: CoordinatedSenderOptions): MailSender
           waiters.splice(index, 1);
           options.window.stats.deferred++;
           reject(windowFull(SLOT_POLL_MS * 4));
-        }, options.maxWaitMs).unref(),
+        }, options.maxWaitMs),
       };
       if (lanes.some((lane) => !lane.busy && !lane.lost) && waiters.length === 0) {
         clearTimeout(waiter.timer);
@@ -188,6 +197,7 @@ export function coordinatedSender(options: CoordinatedSenderOptions): MailSender
       const started = Date.now();
       const lane = await acquire();
       try {
+        await options.prepare?.();
         await options.window.reserve(recipientCount(mail), started + options.maxWaitMs);
         return await lane.sender.send(mail);
       } finally {
@@ -221,7 +231,12 @@ export function coordinatedSender(options: CoordinatedSenderOptions): MailSender
 
 /** Recipients the server will count: the envelope's (compose.ts sets it), else to + cc + bcc. */
 export function recipientCount(mail: SendMailOptions): number {
-  const listed = (value: unknown): number => (Array.isArray(value) ? value.length : value ? String(value).split(',').length : 0);
+  // A list, an address object, or a comma-separated string (a comma in a display name over-counts: on the safe side).
+  const listed = (value: unknown): number => {
+    if (Array.isArray(value)) return value.length;
+    if (typeof value === 'string') return value.split(',').filter((part) => part.trim()).length;
+    return value ? 1 : 0;
+  };
   if (mail.envelope && 'to' in mail.envelope && mail.envelope.to) return listed(mail.envelope.to);
   return listed(mail.to) + listed(mail.cc) + listed(mail.bcc);
 }
@@ -229,10 +244,14 @@ export function recipientCount(mail: SendMailOptions): number {
 export interface AppLimitsOptions {
   /** The coordination container (RELAY_COORDINATION_CONTAINER). */
   container: ContainerClient;
-  smtp: Pick<SmtpSettings, 'host' | 'poolSize' | 'rateLimitPerMinute' | 'rateLimitWindowMs' | 'dailyRecipientLimit' | 'dailyRecipientWindowMs' | 'rateLimitMaxWaitMs'>;
+  smtp: Pick<
+    SmtpSettings,
+    'host' | 'poolSize' | 'rateLimitPerMinute' | 'rateLimitWindowMs' | 'dailyRecipientLimit' | 'dailyRecipientWindowMs' | 'rateLimitMaxWaitMs'
+  >;
   /** The SMTP user: with the host, it names the mailbox whose limits these are. */
   user: string;
   openLane: () => MailSender;
+  prepare?: () => Promise<unknown>;
   logger?: Logger;
 }
 
@@ -257,6 +276,7 @@ export function appLimitedSender(options: AppLimitsOptions): MailSender & { coor
     slots: new ConnectionSlots(options.container, prefix, smtp.poolSize, stats),
     window,
     maxWaitMs: smtp.rateLimitMaxWaitMs,
+    prepare: options.prepare,
     logger: options.logger,
   });
   return Object.assign(sender, { coordination: stats });

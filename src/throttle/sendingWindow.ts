@@ -59,9 +59,12 @@ const BUCKETS_PER_DAY = 24;
 /** Lost races in a row before the send is handed back rather than tried again. */
 const MAX_CONFLICTS = 25;
 
-/** The time between a reservation and the server's count of it (connect, TLS, AUTH): at most 2 s, less for scaled-down windows. */
+/**
+ * The time allowed between a reservation and the server's count of it (a new connection's TCP, TLS and AUTH;
+ * the token is fetched before the reservation): 2 s, or a quarter of a scaled-down window.
+ */
 export function countingMarginMs(windowMs: number): number {
-  return Math.min(2000, Math.floor(windowMs / 10));
+  return Math.min(2000, Math.floor(windowMs / 4));
 }
 
 export interface Sleeper {
@@ -72,7 +75,8 @@ export interface Sleeper {
 
 const systemSleeper: Sleeper = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+  // Not unref'd: a send is waiting on it, which must keep a process without other work alive.
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   random: () => Math.random(),
 };
 
@@ -119,7 +123,7 @@ export class SendingWindow {
       });
     }
     let waited = false;
-    for (let conflicts = 0; ; ) {
+    for (let conflicts = 0; ;) {
       const read = await this.read();
       const now = this.time.now();
       const state = this.pruned(read?.state, now);

@@ -141,7 +141,7 @@ export const SMTP_DIAGNOSES = {
     steps: [],
     fix:
       'Nothing to fix now: the relay sends nothing more into the block Exchange would impose (554 5.2.0 SubmissionQuotaExceeded, up to 24 hours); ' +
-      'each message waits in the queue until enough of the day\'s sends age out, then goes. A message still waiting RELAY_RETRY_MAX_AGE_SECONDS after it was ' +
+      "each message waits in the queue until enough of the day's sends age out, then goes. A message still waiting RELAY_RETRY_MAX_AGE_SECONDS after it was " +
       'queued is dead-lettered as daily_limit (replay it). If it happens regularly, spread the mail over several mailboxes or send to fewer recipients.',
   },
   mailbox_full: {
