@@ -36,7 +36,7 @@ export class ConnectionSlots {
     private readonly random: () => number = Math.random,
   ) {
     this.ensureContainer = createOnce(async () => {
-      this.stats.requests++;
+      this.countRequest();
       await container.createIfNotExists();
     });
   }
@@ -60,15 +60,16 @@ export class ConnectionSlots {
     const blob = this.container.getBlockBlobClient(`${this.prefix}/slot-${index}`);
     const client = blob.getBlobLeaseClient(randomUUID());
     for (let created = false; ; created = true) {
-      this.stats.requests++;
+      this.countRequest();
       try {
         await client.acquireLease(LEASE_SECONDS);
+        this.stats.leases++;
         return this.leaseOf(index, client);
       } catch (error) {
         if (isLeaseHeld(error)) return undefined;
         if (!created && error instanceof RestError && error.statusCode === 404) {
           // The slot's first use: create its (empty) blob; another instance may have just done so.
-          this.stats.requests++;
+          this.countRequest();
           try {
             await uploadIf(blob, '', { ifNoneMatch: '*' });
           } catch (creation) {
@@ -81,12 +82,18 @@ export class ConnectionSlots {
     }
   }
 
+  /** One storage request of the slots. */
+  private countRequest(): void {
+    this.stats.requests++;
+    this.stats.slotRequests++;
+  }
+
   private leaseOf(index: number, client: BlobLeaseClient): SlotLease {
-    const stats = this.stats;
+    const count = () => this.countRequest();
     return {
       index,
       async renew() {
-        stats.requests++;
+        count();
         try {
           await client.renewLease();
         } catch (error) {
@@ -94,7 +101,7 @@ export class ConnectionSlots {
         }
       },
       async release() {
-        stats.requests++;
+        count();
         try {
           await client.releaseLease();
         } catch {

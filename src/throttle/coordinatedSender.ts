@@ -205,16 +205,15 @@ export function coordinatedSender(options: CoordinatedSenderOptions): MailSender
       }
     },
     async verify(): Promise<void> {
-      const lane = await acquire();
+      // The health check and the doctor: one short connection of their own, outside the slots, so they work
+      // without storage (the doctor on a workstation) and say what is wrong with storage apart. While the relay
+      // holds every slot, the server may refuse this one connection (421 4.3.2): the check then says so.
+      const probe = options.openLane();
       try {
-        // verify() opens a connection of its own: the lane's pooled one must be gone first, or the slot would cover two.
-        for (const key of Object.keys(retired) as Array<keyof MailSenderStats>) retired[key] += lane.sender.stats[key];
-        lane.sender.close();
-        lane.sender = options.openLane();
-        await new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS));
-        await lane.sender.verify();
+        await probe.verify();
       } finally {
-        release(lane);
+        for (const key of Object.keys(retired) as Array<keyof MailSenderStats>) retired[key] += probe.stats[key];
+        probe.close();
       }
     },
     close(): void {

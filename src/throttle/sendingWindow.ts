@@ -34,6 +34,10 @@ export interface SendingWindowOptions {
 export interface CoordinationStats {
   /** Storage requests of any kind (reads, conditional writes, lease operations, creations). */
   requests: number;
+  /** Of those, the connection slots' (lease acquire, renew, release, slot creation). */
+  slotRequests: number;
+  /** Slot leases acquired: connections opened under the app-wide limit. */
+  leases: number;
   /** Conditional writes that lost the race to another instance (412) and were tried again. */
   conflicts: number;
   /** Sends that waited for the shared window or a connection slot. */
@@ -43,7 +47,7 @@ export interface CoordinationStats {
 }
 
 export function newCoordinationStats(): CoordinationStats {
-  return { requests: 0, conflicts: 0, waited: 0, deferred: 0 };
+  return { requests: 0, slotRequests: 0, leases: 0, conflicts: 0, waited: 0, deferred: 0 };
 }
 
 /** The blob's body: version 1. */
