@@ -76,7 +76,7 @@ export async function measureLimits(): Promise<LimitsMeasure> {
       env: { ...process.env, RELAY_SETTINGS_JSON: JSON.stringify(settings) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    createInterface({ input: worker.stdout! }).on('line', (line) => {
+    createInterface({ input: worker.stdout }).on('line', (line) => {
       if (line.startsWith('STATS ')) latest.set(i, JSON.parse(line.slice(6)) as { coordination?: CoordinationStats; delivered: number });
     });
     workers.push(worker);
