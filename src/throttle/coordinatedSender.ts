@@ -28,7 +28,7 @@ const LANE_MAX_LIFE_MS = 60_000;
 /** Between closing a connection and freeing its slot: the server sees the close first. */
 const CLOSE_GRACE_MS = 500;
 /** How often a process waiting for a slot held elsewhere tries again (plus up to as much at random): each try costs a request per slot. */
-const SLOT_POLL_MS = 1000;
+const SLOT_POLL_MS = 500;
 
 export interface CoordinatedSenderOptions {
   /** A sender with one connection (SMTP_POOL_SIZE 1), for one lane. */
