@@ -2,7 +2,7 @@
  * What the checks run against: the process's own components for GET /api/health,
  * components built from the given settings for the doctor (closed after it).
  */
-import { loadConfig, oauthOf, type Environment } from '../settings';
+import { loadConfig, oauthOf, type Environment, type RelayConfig } from '../settings';
 import { silentLogger, type Logger } from '../core/log';
 import { createTokenSource } from '../token';
 import type { DiagnosticTarget } from '../diagnostics/checks';
@@ -36,7 +36,10 @@ export interface DoctorTargetOptions {
  */
 export function openDoctorTarget(env: Environment, options: DoctorTargetOptions = {}): DoctorTarget {
   let components: RelayComponents | undefined;
-  const load = () => (components ??= createRelayComponents(loadConfig(env), options.logger ?? silentLogger, options.identity));
+  // The doctor runs anywhere, often without access to the app's storage: its one test message goes on a
+  // connection of its own, outside the app-wide connection slots and sending window (RELAY_LIMITS_SCOPE=app).
+  const forDoctor = (config: RelayConfig): RelayConfig => ({ ...config, smtp: { ...config.smtp, limitsScope: 'instance' } });
+  const load = () => (components ??= createRelayComponents(forDoctor(loadConfig(env)), options.logger ?? silentLogger, options.identity));
   return {
     target: diagnosticTarget(load),
     async close() {
