@@ -70,7 +70,7 @@ param producersUploadAttachments bool = false
 ])
 param instanceMemoryMB int = 2048
 
-@description('Most instances per function group. 1: a Microsoft 365 mailbox allows 30 messages a minute over 3 connections and the relay enforces both per instance, so more instances share the same mailbox and add no throughput. Above 1, SMTP_RATE_LIMIT_PER_MINUTE and SMTP_POOL_SIZE default to the mailbox limits divided by this number. Regions that do not yet accept values below 40 refuse the deployment: see the README.')
+@description('Most instances per function group. The mailbox\'s limits (3 connections, 30 messages a minute, 10,000 recipients a day for Microsoft 365) hold for all instances together (RELAY_LIMITS_SCOPE=app), so this may be raised; more instances add no throughput past the mailbox\'s rate. Regions that do not yet accept values below 40 refuse the deployment: see the README.')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 1
@@ -137,10 +137,10 @@ param smtpPort string = '587'
 @description('SMTP_SECURITY: starttls or implicit; empty: implicit for port 465, otherwise starttls.')
 param smtpSecurity string = ''
 
-@description('SMTP_POOL_SIZE: concurrent SMTP connections per instance; empty: 3, divided by maximumInstanceCount for Microsoft 365.')
+@description('SMTP_POOL_SIZE: concurrent SMTP connections to the mailbox, for all instances together; empty: 3.')
 param smtpPoolSize string = ''
 
-@description('SMTP_RATE_LIMIT_PER_MINUTE: messages one instance starts per minute; empty: 30 for Microsoft 365 (divided by maximumInstanceCount), otherwise no limit.')
+@description('SMTP_RATE_LIMIT_PER_MINUTE: messages the mailbox starts per minute, for all instances together; empty: 30 for Microsoft 365, otherwise no limit.')
 param smtpRateLimitPerMinute string = ''
 
 @description('SMTP_RATE_LIMIT_MAX_WAIT_SECONDS: longest a message waits in an invocation for a sending slot.')
@@ -291,6 +291,17 @@ param relayLedgerContainer string = 'outbound-mail-ledger'
 @description('RELAY_LEDGER_LEASE_SECONDS: how long a claim on a message protects its send.')
 param relayLedgerLeaseSeconds string = '60'
 
+@minLength(3)
+@maxLength(63)
+@description('RELAY_COORDINATION_CONTAINER: blob container where the instances share each mailbox\'s limits (leased slot blobs, the sending window).')
+param relayCoordinationContainer string = 'relay-coordination'
+
+@description('RELAY_LIMITS_SCOPE: app (the mailbox limits hold for all instances together, through the coordination container) or instance (each instance alone: only with one instance); empty: app.')
+param relayLimitsScope string = ''
+
+@description('SMTP_DAILY_RECIPIENT_LIMIT: recipients the mailbox reaches per rolling 24 hours, for all instances together; empty: 10000 for Microsoft 365, otherwise not counted.')
+param smtpDailyRecipientLimit string = ''
+
 // ---------------------------------------------------------------------------------------------------------
 // Names
 // ---------------------------------------------------------------------------------------------------------
@@ -335,20 +346,9 @@ var alertWebhookSecrets = [
 // Must equal extensions.queues.maxDequeueCount in host.json, which the package carries; not a parameter on purpose.
 var relayMaxDequeueCount = '5'
 
-// One Microsoft 365 mailbox allows 30 messages a minute over 3 connections (README, Throughput and the provider's
-// limits). The relay enforces both per instance; with more than one instance each takes its share, unless the
-// operator chose the values.
-var exchangeHosts = [
-  'smtp.office365.com'
-  'smtp-mail.outlook.com'
-  'smtp.office365.us'
-  'smtp.partner.outlook.cn'
-]
-var sharesMailbox = maximumInstanceCount > 1 && contains(exchangeHosts, toLower(smtpHost))
-var mailboxShare = {
-  ratePerMinute: !empty(smtpRateLimitPerMinute) ? smtpRateLimitPerMinute : (sharesMailbox ? string(max(1, 30 / maximumInstanceCount)) : '')
-  poolSize: !empty(smtpPoolSize) ? smtpPoolSize : (sharesMailbox ? string(max(1, 3 / maximumInstanceCount)) : '')
-}
+// The mailbox's limits hold for all instances together (RELAY_LIMITS_SCOPE=app, the default: connection slots
+// and a sending window in RELAY_COORDINATION_CONTAINER), so SMTP_RATE_LIMIT_PER_MINUTE and SMTP_POOL_SIZE are
+// no longer divided by maximumInstanceCount (README, Throughput and the provider's limits).
 
 // ---------------------------------------------------------------------------------------------------------
 // Every app setting of the Function App. Empty values are left out by app/relay.bicep (the relay reads an
@@ -371,8 +371,8 @@ var appSettings = {
   SMTP_HOST: smtpHost
   SMTP_PORT: smtpPort
   SMTP_SECURITY: smtpSecurity
-  SMTP_POOL_SIZE: mailboxShare.poolSize
-  SMTP_RATE_LIMIT_PER_MINUTE: mailboxShare.ratePerMinute
+  SMTP_POOL_SIZE: smtpPoolSize
+  SMTP_RATE_LIMIT_PER_MINUTE: smtpRateLimitPerMinute
   SMTP_RATE_LIMIT_MAX_WAIT_SECONDS: smtpRateLimitMaxWaitSeconds
   SMTP_THROTTLE_BACKOFF_SECONDS: smtpThrottleBackoffSeconds
   SMTP_CONNECTION_TIMEOUT_MS: smtpConnectionTimeoutMs
@@ -423,6 +423,9 @@ var appSettings = {
   RELAY_RETRY_MAX_AGE_SECONDS: relayRetryMaxAgeSeconds
   RELAY_LEDGER_CONTAINER: relayLedgerContainer
   RELAY_LEDGER_LEASE_SECONDS: relayLedgerLeaseSeconds
+  RELAY_COORDINATION_CONTAINER: relayCoordinationContainer
+  RELAY_LIMITS_SCOPE: relayLimitsScope
+  SMTP_DAILY_RECIPIENT_LIMIT: smtpDailyRecipientLimit
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -527,6 +530,9 @@ module storage 'br/public:avm/res/storage/storage-account:0.33.0' = {
         }
         {
           name: monitorStateContainer
+        }
+        {
+          name: relayCoordinationContainer
         }
       ]
     }

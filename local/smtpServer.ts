@@ -53,6 +53,8 @@ export interface MailboxLimits {
   storageBytes?: number;
   /** Recipients per rolling 24 hours before 554 5.2.0 SubmissionQuotaExceeded (Exchange Online: 10,000). */
   recipientsPerDay?: number;
+  /** The rolling "day" of recipientsPerDay in ms (default 24 hours; shorter for scaled-down tests). */
+  dayMs?: number;
 }
 
 export interface LocalSmtpServerOptions {
@@ -69,9 +71,16 @@ export interface LocalSmtpServerOptions {
   maildir?: string;
   /** Largest accepted message in bytes (advertised with SIZE); default 35 MB like Exchange Online. */
   sizeLimit?: number;
-  /** Concurrent authenticated connections per mailbox before 432 4.3.2 (Exchange Online allows 3); default unlimited. */
+  /**
+   * Concurrent authenticated connections per mailbox, over all connections (Exchange Online allows 3); one more is
+   * refused at AUTH with `421 4.3.2 The maximum number of concurrent connections has exceeded a limit, closing
+   * transmission channel` and closed. Default unlimited.
+   */
   maxConnections?: number;
-  /** Messages per window per mailbox before 421 4.7.0 (Exchange Online: 30 a minute); default unlimited. */
+  /**
+   * Messages per window per mailbox (Exchange Online: 30 a minute), over all connections; one more is refused at
+   * MAIL FROM with `432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded`. Default unlimited.
+   */
   rateLimit?: { messages: number; windowMs: number };
   /** 'retired': AUTH LOGIN is offered (as Exchange Online does) but answered `550 5.7.30`, as after basic auth was switched off. */
   passwordLogin?: 'retired';
@@ -110,8 +119,14 @@ export class LocalSmtpServer {
   connectionsOpened = 0;
   authAttempts = 0;
   authFailures = 0;
-  /** Messages refused with 421 4.7.0 for exceeding `rateLimit`. */
+  /** Messages refused with 432 4.3.2 for exceeding `rateLimit`. */
   rateRejections = 0;
+  /** Connections refused with 421 4.3.2 for exceeding `maxConnections`. */
+  connectionRejections = 0;
+  /** Messages refused with 554 5.2.0 SubmissionQuotaExceeded for exceeding the daily recipients of `limitMailbox`. */
+  quotaRejections = 0;
+  /** Most authenticated connections one mailbox had open at once. */
+  peakConnections = 0;
   /** Messages refused after DATA by the sender policy or the mailbox limits (SendAsDenied, mailbox full, daily quota). */
   refusedSubmissions = 0;
   private readonly submissions = new Map<string, number[]>();
@@ -340,7 +355,16 @@ export class LocalSmtpServer {
     if (this.appMailboxes.size > 0 && !this.appMailboxes.get(appId)?.has(username.toLowerCase())) {
       return fail("the token's app has no FullAccess on this mailbox");
     }
-    this.authenticatedSessions.set(session.id, username.toLowerCase());
+    const mailbox = username.toLowerCase();
+    const open = [...this.authenticatedSessions.values()].filter((user) => user === mailbox).length;
+    if (this.opts.maxConnections !== undefined && open >= this.opts.maxConnections) {
+      this.connectionRejections++;
+      this.opts.log?.info('local SMTP: too many concurrent connections', { user: username, open });
+      // smtp-server closes the connection after a 421, as Exchange does.
+      throw smtpError({ code: 421, message: '4.3.2 The maximum number of concurrent connections has exceeded a limit, closing transmission channel' });
+    }
+    this.authenticatedSessions.set(session.id, mailbox);
+    this.peakConnections = Math.max(this.peakConnections, open + 1);
     this.opts.log?.info('local SMTP: authenticated', { user: username });
     return username;
   }
@@ -361,16 +385,9 @@ export class LocalSmtpServer {
       return callback(smtpError({ code: 530, message: `5.7.57 Client not authenticated to send mail. ${exchangeStamp()}` }));
     }
     const mailbox = this.authenticatedSessions.get(session.id);
-    const limit = this.opts.maxConnections;
-    if (mailbox && limit !== undefined) {
-      const concurrent = [...this.authenticatedSessions.values()].filter((user) => user === mailbox).length;
-      if (concurrent > limit) {
-        return callback(smtpError({ code: 432, message: `4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded ${exchangeStamp()}` }));
-      }
-    }
     if (mailbox && this.opts.rateLimit && !this.admitByRate(mailbox, this.opts.rateLimit)) {
       this.rateRejections++;
-      return callback(smtpError({ code: 421, message: `4.7.0 Message submission rate for this client has exceeded the configured limit ${exchangeStamp()}` }));
+      return callback(smtpError({ code: 432, message: `4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded ${exchangeStamp()}` }));
     }
     callback();
   }
@@ -427,9 +444,10 @@ export class LocalSmtpServer {
         message: `5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded; ${exchangeStamp()}`,
       };
     }
-    const dayAgo = Date.now() - 86_400_000;
+    const dayAgo = Date.now() - (limits.dayMs ?? 86_400_000);
     const recent = (this.sentRecipients.get(key) ?? []).filter((time) => time > dayAgo);
     if (limits.recipientsPerDay !== undefined && recent.length + session.envelope.rcptTo.length > limits.recipientsPerDay) {
+      this.quotaRejections++;
       return {
         code: 554,
         message:

@@ -29,7 +29,9 @@
  * BENCH_LATENCY_MESSAGES (100), BENCH_BATCH_SIZE (16), BENCH_LARGE_BATCH_SIZE (32), BENCH_SIZES (a comma-separated
  * subset of the size names, default all), BENCH_WORKER_ARGS (node arguments for the
  * relay's worker, e.g. "--cpu-prof" to profile the relay alone), BENCH_INSTANCE_MEMORY_MB
- * (2048; 0 runs every worker without a limit).
+ * (2048; 0 runs every worker without a limit). Last, the limits phase (scripts/benchLimits.ts): several relay
+ * processes on one mailbox at its scaled-down limits, RELAY_LIMITS_SCOPE=app (BENCH_LIMITS_MESSAGES, default 60;
+ * 0 skips it).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -48,6 +50,7 @@ import { startMeasuring, type ProcessUsage } from './processUsage';
 import { functionModules } from './functionModules';
 import { createMemoryLimit, type MemoryLimit } from './memoryLimit';
 import { formatRedactionWorstCase, measureRedactionWorstCase } from './redactionWorstCase';
+import { LIMITS_MESSAGES, measureLimits } from './benchLimits';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 300);
 const LARGE_MESSAGES = Number(process.env.BENCH_LARGE_MESSAGES ?? 64);
@@ -384,7 +387,17 @@ async function main(): Promise<void> {
     await worker.close();
     stack.stop();
   }
+  // Last, on a stack of its own: several relay processes on one mailbox at its (scaled-down) limits.
+  const limits = LIMITS_MESSAGES > 0 ? await measureLimits() : undefined;
   console.table(results);
+  if (limits) {
+    console.log(
+      `limits (${limits.processes} relay processes, one mailbox, RELAY_LIMITS_SCOPE=app): ${limits.messages} messages in ${limits.seconds} s = ` +
+        `${limits.messagesPerSecond}/s of ${limits.allowedPerSecond}/s allowed; throttling replies ${limits.throttlingReplies}; ` +
+        `storage requests per message ${limits.storageRequestsPerMessage} (window ${limits.windowRequestsPerMessage}, connection slots ${limits.slotRequestsPerMessage}); ` +
+        `${limits.connections} connections, ${limits.conflicts} lost races, ${limits.handedBack} hand-backs`,
+    );
+  }
   // Over the whole run (warm-up included): the token lifetime and the secret cache outlast it.
   console.log(`whole run: ${relayed} messages relayed with ${totals.tokenRequests} token request(s) and ${totals.vaultReads} Key Vault read(s)`);
   console.log(`loading all function modules in a fresh process (cold start, the app's share): ${round(loadMs)} ms`);
@@ -396,6 +409,7 @@ async function main(): Promise<void> {
     redactionWorstCase: redaction,
     totals: { messages: relayed, tokenRequests: totals.tokenRequests, vaultReads: totals.vaultReads },
     results,
+    limits,
   };
   console.log(`BENCH ${JSON.stringify(summary)}`);
 }

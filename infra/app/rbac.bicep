@@ -107,7 +107,7 @@ resource relayBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
     principalId: relayPrincipalId
     principalType: 'ServicePrincipal'
-    description: 'Functions host storage, the Flex Consumption package, and the relay\'s ledger, dead-letter, attachment and monitor containers.'
+    description: 'Functions host storage, the Flex Consumption package, and the relay\'s ledger, dead-letter, attachment, monitor and coordination containers.'
   }
 }
 

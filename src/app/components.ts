@@ -13,6 +13,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
+import type { ContainerClient } from '@azure/storage-blob';
 import { DEFAULT_SENDER_ID, keyVaultOf, oauthOf, sendersOf, type RelayConfig, type SenderSettings } from '../settings';
 import type { Logger } from '../core/log';
 import { newDeliveryCounters, type DeliveryCounters } from '../core/metrics';
@@ -25,6 +26,8 @@ import { createMailSender, type MailSender } from '../smtp';
 import { MailboxThrottle } from '../throttle/mailboxThrottle';
 import { throttledSender } from '../throttle/throttledSender';
 import { ConcurrencyGate } from '../throttle/concurrencyGate';
+import { appLimitedSender } from '../throttle/coordinatedSender';
+import type { CoordinationStats } from '../throttle/sendingWindow';
 import { DeadLetterWriter } from '../delivery/deadLetters';
 import { BlobDeliveryLedger } from '../delivery/ledger';
 import { QueueRetries } from '../delivery/retryQueue';
@@ -54,6 +57,8 @@ export interface SenderComponents {
   readonly throttle: MailboxThrottle;
   readonly mailboxConditions: MailboxConditions;
   readonly sender: MailSender;
+  /** RELAY_LIMITS_SCOPE=app: the storage requests made to hold this mailbox's limits across instances. */
+  readonly coordination?: CoordinationStats;
   readonly sendSlots: ConcurrencyGate;
   readonly counters: DeliveryCounters;
 }
@@ -83,6 +88,8 @@ export interface RelayComponents {
   readonly mailboxConditions: MailboxConditions;
   /** The one SMTP pool of this process, behind the mailbox throttle. */
   readonly sender: MailSender;
+  /** RELAY_LIMITS_SCOPE=app: the storage requests made to hold the mailbox's limits across instances. */
+  readonly coordination?: CoordinationStats;
   readonly counters: DeliveryCounters;
   /** As many messages fetch attachments and send at once as the pool has connections. */
   readonly sendSlots: ConcurrencyGate;
@@ -98,6 +105,9 @@ export interface RelayComponents {
 
 export function createRelayComponents(config: RelayConfig, processLogger: Logger, identity: RelayIdentityOverrides = {}): RelayComponents {
   const logger = redactingLogger(processLogger);
+  const storage = createStorageClients(config.queue.connection);
+  // One coordination container for every sender: each mailbox's slots and window have blobs of their own.
+  const coordination = storage.blobs.getContainerClient(config.queue.coordinationContainerName);
   const list = sendersOf(config);
   const built = new Map<string, SenderComponents>();
   const senders: SenderParts = {
@@ -107,14 +117,14 @@ export function createRelayComponents(config: RelayConfig, processLogger: Logger
       if (parts) return parts;
       const settings = list.find((sender) => sender.id === id);
       if (!settings) throw new Error(`no sender ${JSON.stringify(id)} in the settings`);
-      parts = createSenderComponents(settings, logger, identity);
+      parts = createSenderComponents(settings, logger, identity, coordination);
       built.set(id, parts);
       return parts;
     },
     built: () => [...built.values()],
   };
-  const { vault, secrets, tokens, throttle, mailboxConditions, sender, sendSlots } = senders.get(DEFAULT_SENDER_ID);
-  const storage = createStorageClients(config.queue.connection);
+  const defaultSender = senders.get(DEFAULT_SENDER_ID);
+  const { vault, secrets, tokens, throttle, mailboxConditions, sender, sendSlots } = defaultSender;
   const ledgerContainer = storage.blobs.getContainerClient(config.queue.ledgerContainerName);
   return {
     config,
@@ -125,6 +135,7 @@ export function createRelayComponents(config: RelayConfig, processLogger: Logger
     throttle,
     mailboxConditions,
     sender,
+    coordination: defaultSender.coordination,
     counters: newDeliveryCounters(),
     sendSlots,
     senders,
@@ -141,7 +152,12 @@ export function createRelayComponents(config: RelayConfig, processLogger: Logger
 }
 
 /** One sender's parts, from its settings alone. */
-export function createSenderComponents(settings: SenderSettings, logger: Logger, identity: RelayIdentityOverrides = {}): SenderComponents {
+export function createSenderComponents(
+  settings: SenderSettings,
+  logger: Logger,
+  identity: RelayIdentityOverrides = {},
+  coordinationContainer?: ContainerClient,
+): SenderComponents {
   const { smtp, auth, mail } = settings;
   const extraCa = smtp.extraCa;
   const oauth = oauthOf(auth);
@@ -152,19 +168,30 @@ export function createSenderComponents(settings: SenderSettings, logger: Logger,
     : undefined;
   const secrets = oauth ? createSecretProvider(oauth, { logger, vault }) : undefined;
   const tokens = oauth ? createTokenProvider(oauth, { extraCa, logger, secrets, assertions: identity.assertions }) : undefined;
-  // One pool and one throttle per sender's mailbox on this instance, shared by every invocation.
+  // The mailbox's limits for the whole app (connection slots and a shared window in the coordination
+  // container), or for this instance alone; either way one throttle per sender and process pauses after a
+  // throttling reply.
+  const appLimits = smtp.limitsScope === 'app' && coordinationContainer !== undefined;
   const throttle = new MailboxThrottle({
-    messagesPerWindow: smtp.rateLimitPerMinute,
-    windowMs: 60_000,
+    messagesPerWindow: appLimits ? 0 : smtp.rateLimitPerMinute,
+    windowMs: smtp.rateLimitWindowMs,
     maxWaitMs: smtp.rateLimitMaxWaitMs,
     backoffMs: smtp.throttleBackoffMs,
   });
   const mailboxConditions = new MailboxConditions();
-  const sender = throttledSender(
-    createMailSender({ smtp, user: mail.user, tokens, password, tokenSettings: oauth && judgementOf(oauth), logger }),
-    throttle,
-    mailboxConditions,
-  );
+  const senderOptions = { smtp, user: mail.user, tokens, password, tokenSettings: oauth && judgementOf(oauth), logger };
+  const limited = appLimits
+    ? appLimitedSender({
+        container: coordinationContainer,
+        smtp,
+        user: mail.user,
+        openLane: () => createMailSender({ ...senderOptions, smtp: { ...smtp, poolSize: 1 } }),
+        // A token failure then fails the send before it is counted; the pool's own call is served from the cache.
+        prepare: tokens ? () => tokens.getToken() : undefined,
+        logger,
+      })
+    : undefined;
+  const sender = throttledSender(limited ?? createMailSender(senderOptions), throttle, mailboxConditions);
   return {
     id: settings.id,
     settings,
@@ -174,6 +201,7 @@ export function createSenderComponents(settings: SenderSettings, logger: Logger,
     throttle,
     mailboxConditions,
     sender,
+    coordination: limited?.coordination,
     sendSlots: new ConcurrencyGate(smtp.poolSize),
     counters: newDeliveryCounters(),
   };

@@ -4,7 +4,7 @@
  * several senders (RELAY_SENDERS) each sender gets a target of its own, over its own
  * secret source, token cache and SMTP pool.
  */
-import { ConfigError, DEFAULT_SENDER_ID, loadConfig, oauthOf, type Environment } from '../settings';
+import { ConfigError, DEFAULT_SENDER_ID, loadConfig, oauthOf, type Environment, type RelayConfig } from '../settings';
 import { silentLogger, type Logger } from '../core/log';
 import { createTokenSource } from '../token';
 import type { DiagnosticTarget } from '../diagnostics/checks';
@@ -61,7 +61,14 @@ export interface DoctorTargetOptions {
  */
 export function openDoctorTarget(env: Environment, options: DoctorTargetOptions = {}): DoctorTarget {
   let components: RelayComponents | undefined;
-  const load = () => (components ??= createRelayComponents(loadConfig(env), options.logger ?? silentLogger, options.identity));
+  // The doctor runs anywhere, often without access to the app's storage: its one test message goes on a
+  // connection of its own, outside the app-wide connection slots and sending window (RELAY_LIMITS_SCOPE=app).
+  const forDoctor = (config: RelayConfig): RelayConfig => ({
+    ...config,
+    smtp: { ...config.smtp, limitsScope: 'instance' },
+    senders: config.senders?.map((sender) => ({ ...sender, smtp: { ...sender.smtp, limitsScope: 'instance' } })),
+  });
+  const load = () => (components ??= createRelayComponents(forDoctor(loadConfig(env)), options.logger ?? silentLogger, options.identity));
   return {
     target: diagnosticTarget(load),
     senders: () => senderTargets(load),

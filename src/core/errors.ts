@@ -61,6 +61,8 @@ export type ReasonCode =
   | 'message_too_large'
   | 'attachment_not_found'
   | 'quota_exceeded'
+  // the relay's own count of the mailbox's daily recipients (SMTP_DAILY_RECIPIENT_LIMIT) has no room for the message
+  | 'daily_limit'
   | 'mailbox_full'
   | 'smtp_transient_failure'
   | 'smtp_permanent_failure'

@@ -13,6 +13,8 @@ const MICROSOFT_SMTP_HOSTS: ReadonlySet<string> = new Set(['smtp.office365.com',
 export const EXCHANGE_POOL_LIMIT = 3;
 /** Exchange Online's sending rate per mailbox. */
 export const EXCHANGE_MESSAGES_PER_MINUTE = 30;
+/** Exchange Online's recipients per mailbox in a rolling 24 hours, past which it blocks the mailbox for up to 24 hours. */
+export const EXCHANGE_RECIPIENTS_PER_DAY = 10_000;
 /** Exchange Online's recipients (to + cc + bcc) per message. */
 export const EXCHANGE_RECIPIENT_LIMIT = 500;
 

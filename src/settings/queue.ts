@@ -26,9 +26,11 @@ export function readQueue(reader: SettingsReader): QueueSettings | undefined {
       `equals RELAY_DEADLETTER_CONTAINER (${echoSetting(ledgerContainerName)}): keep ledger entries and dead-letter records apart`,
     );
   }
+  const coordinationContainerName = reader.storageName('RELAY_COORDINATION_CONTAINER');
   checkAttachmentContainerApart(reader, attachmentContainerName, {
     RELAY_LEDGER_CONTAINER: ledgerContainerName,
     RELAY_DEADLETTER_CONTAINER: deadLetterContainerName,
+    RELAY_COORDINATION_CONTAINER: coordinationContainerName,
   });
   if (HOST_CONTAINER_PREFIXES.some((prefix) => attachmentContainerName.startsWith(prefix))) {
     reader.report(
@@ -57,6 +59,7 @@ export function readQueue(reader: SettingsReader): QueueSettings | undefined {
     attachmentContainerName,
     maxAttachmentBytes,
     ledgerContainerName,
+    coordinationContainerName,
     ledgerLeaseSeconds,
     retry,
   };

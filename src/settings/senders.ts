@@ -76,8 +76,7 @@ export interface SenderDefaults {
 
 /** The default sender and the senders of RELAY_SENDERS, in that order. */
 export function sendersOf(config: { smtp: SmtpSettings; auth: AuthSettings; mail: MailSettings; senders?: SenderSettings[] }): SenderSettings[] {
-  const recipientsPerDay = isMicrosoftSmtpHost(config.smtp.host) ? EXCHANGE_RECIPIENTS_PER_DAY : 0;
-  return [{ id: DEFAULT_SENDER_ID, smtp: config.smtp, auth: config.auth, mail: config.mail, recipientsPerDay }, ...(config.senders ?? [])];
+  return [{ id: DEFAULT_SENDER_ID, smtp: config.smtp, auth: config.auth, mail: config.mail }, ...(config.senders ?? [])];
 }
 
 /** The senders of RELAY_SENDERS ([] when absent); every problem is reported with its path. */
@@ -164,13 +163,13 @@ function readEntry(
   if (isMicrosoftSmtpHost(smtp.host) && maxRecipients > EXCHANGE_RECIPIENT_LIMIT) {
     fail('.maxRecipients', `${maxRecipients} exceeds the ${EXCHANGE_RECIPIENT_LIMIT} recipients per message Exchange Online accepts`);
   }
-  const recipientsPerDay = readLimits(entry, smtp, fail);
+  readLimits(entry, smtp, fail);
   const auth = readAuthPart(entry, defaults, fail, reader);
   if (broken || id === undefined || mailbox === undefined || from === undefined || auth === undefined) return undefined;
   // The mailbox itself is always a From address of its sender.
   const allowed = [...new Set([mailbox.toLowerCase(), ...allowedFrom])];
   const claimed: Claimed = [['.mailbox', mailbox], ['.from', from], ...allowedFrom.map((address, i): [string, string] => [`.allowedFrom[${i}]`, address])];
-  return { sender: { id, smtp, auth, mail: { user: mailbox, from, allowedFrom: allowed, maxRecipients }, recipientsPerDay }, claimed };
+  return { sender: { id, smtp, auth, mail: { user: mailbox, from, allowedFrom: allowed, maxRecipients } }, claimed };
 }
 
 function readSmtpPart(entry: Record<string, unknown>, base: SmtpSettings, fail: Problem): SmtpSettings {
@@ -195,8 +194,8 @@ function readSmtpPart(entry: Record<string, unknown>, base: SmtpSettings, fail: 
   return { ...base, host, port, security };
 }
 
-/** Connections and messages a minute go into the sender's SMTP settings; recipients a day is returned. */
-function readLimits(entry: Record<string, unknown>, smtp: SmtpSettings, fail: Problem): number {
+/** Connections, messages a minute and recipients a day go into the sender's SMTP settings (the limits the throttle holds). */
+function readLimits(entry: Record<string, unknown>, smtp: SmtpSettings, fail: Problem): void {
   const exchange = isMicrosoftSmtpHost(smtp.host);
   const part = entry.limits;
   const fallbackPerDay = exchange ? EXCHANGE_RECIPIENTS_PER_DAY : 0;
@@ -218,7 +217,7 @@ function readLimits(entry: Record<string, unknown>, smtp: SmtpSettings, fail: Pr
   if (connections !== undefined) smtp.poolSize = connections;
   if (perMinute !== undefined) smtp.rateLimitPerMinute = perMinute;
   else if (entry.smtp !== undefined) smtp.rateLimitPerMinute = SETTINGS.SMTP_RATE_LIMIT_PER_MINUTE.default.rule({ host: smtp.host });
-  return perDay;
+  smtp.dailyRecipientLimit = perDay;
 }
 
 /** Provider, tenant, client id and credential; undefined after a problem. */

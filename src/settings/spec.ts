@@ -9,7 +9,7 @@
  * that describe it sit together here, and the section that reads the setting applies
  * the rule. Checks that involve several settings live in the section modules.
  */
-import { EXCHANGE_MESSAGES_PER_MINUTE, EXCHANGE_POOL_LIMIT, EXCHANGE_RECIPIENT_LIMIT, isMicrosoftSmtpHost } from './microsoft';
+import { EXCHANGE_MESSAGES_PER_MINUTE, EXCHANGE_POOL_LIMIT, EXCHANGE_RECIPIENT_LIMIT, EXCHANGE_RECIPIENTS_PER_DAY, isMicrosoftSmtpHost } from './microsoft';
 
 /** The module that reads the setting (smtp.ts, auth.ts, mail.ts, queue.ts, storage.ts, monitor.ts). */
 export type Section = 'smtp' | 'auth' | 'mail' | 'queue' | 'storage' | 'monitor';
@@ -116,7 +116,7 @@ export const SETTINGS = {
     default: 3,
     min: 1,
     max: 20,
-    description: `Concurrent SMTP connections; Exchange Online allows at most ${EXCHANGE_POOL_LIMIT} per mailbox.`,
+    description: `Concurrent SMTP connections to the mailbox, for the whole app (or per instance with RELAY_LIMITS_SCOPE=instance); Exchange Online allows at most ${EXCHANGE_POOL_LIMIT}.`,
   }),
   SMTP_RATE_LIMIT_PER_MINUTE: integer({
     section: 'smtp',
@@ -125,7 +125,38 @@ export const SETTINGS = {
     ),
     min: 0,
     max: 100000,
-    description: `Messages one instance starts per minute for the mailbox (Exchange Online allows ${EXCHANGE_MESSAGES_PER_MINUTE} per mailbox; divide by the instance cap).`,
+    description: `Messages the mailbox starts per minute (Exchange Online allows ${EXCHANGE_MESSAGES_PER_MINUTE}); for the whole app, or per instance with RELAY_LIMITS_SCOPE=instance.`,
+  }),
+  SMTP_RATE_LIMIT_WINDOW_SECONDS: integer({
+    section: 'smtp',
+    default: 60,
+    min: 1,
+    max: 3600,
+    description: 'The window SMTP_RATE_LIMIT_PER_MINUTE counts over, in seconds ({range}): 60 for every provider we know; shorter only for scaled-down tests.',
+  }),
+  SMTP_DAILY_RECIPIENT_LIMIT: integer({
+    section: 'smtp',
+    default: derived(`${EXCHANGE_RECIPIENTS_PER_DAY} for Microsoft 365 hosts, otherwise 0 (not counted)`, (smtp: { host: string }) =>
+      isMicrosoftSmtpHost(smtp.host) ? EXCHANGE_RECIPIENTS_PER_DAY : 0,
+    ),
+    min: 0,
+    max: 10_000_000,
+    description: `Recipients (to + cc + bcc) the mailbox sends to per rolling day, for the whole app ({range}; Exchange Online blocks the mailbox for up to 24 hours past ${EXCHANGE_RECIPIENTS_PER_DAY}); a message that would pass it waits in the queue. Only with RELAY_LIMITS_SCOPE=app.`,
+  }),
+  SMTP_DAILY_RECIPIENT_WINDOW_SECONDS: integer({
+    section: 'smtp',
+    default: 86400,
+    min: 10,
+    max: 604800,
+    description:
+      'The rolling window SMTP_DAILY_RECIPIENT_LIMIT counts over, in seconds ({range}): 86400 (24 hours) for Exchange Online; shorter only for scaled-down tests.',
+  }),
+  RELAY_LIMITS_SCOPE: choice({
+    section: 'smtp',
+    options: ['app', 'instance'],
+    default: 'app',
+    description:
+      "app: the mailbox's connections (SMTP_POOL_SIZE), rate and daily recipients hold for all instances together, coordinated through blobs in RELAY_COORDINATION_CONTAINER; instance: each instance keeps them alone (no storage requests; divide them by the instance cap).",
   }),
   SMTP_RATE_LIMIT_MAX_WAIT_SECONDS: integer({
     section: 'smtp',
@@ -416,6 +447,13 @@ export const SETTINGS = {
     kind: 'container',
     default: 'outbound-mail-ledger',
     description: 'Blob container of the delivery ledger, which keeps a redelivered message from being sent twice.',
+  }),
+  RELAY_COORDINATION_CONTAINER: storageName({
+    section: 'queue',
+    kind: 'container',
+    default: 'relay-coordination',
+    description:
+      "Blob container where the instances share each mailbox's limits (connection slots as leased blobs, the sending window); with RELAY_LIMITS_SCOPE=app.",
   }),
   RELAY_LEDGER_LEASE_SECONDS: integer({
     section: 'queue',

@@ -17,6 +17,14 @@ export interface SmtpSettings {
   poolSize: number;
   /** Messages this instance may start per minute for the mailbox; 0 = no limit. */
   rateLimitPerMinute: number;
+  /** The window rateLimitPerMinute counts over (60 s but in scaled-down tests), in ms. */
+  rateLimitWindowMs: number;
+  /** Recipients per rolling day for the mailbox, for the whole app; 0 = not counted. */
+  dailyRecipientLimit: number;
+  /** The rolling "day" of dailyRecipientLimit (24 h but in scaled-down tests), in ms. */
+  dailyRecipientWindowMs: number;
+  /** app: the limits (pool size, rate, daily recipients) hold for all instances together; instance: per instance. */
+  limitsScope: 'app' | 'instance';
   /** Longest a message waits in an invocation for a sending slot before it goes back to the queue, in ms. */
   rateLimitMaxWaitMs: number;
   /** First pause after a throttling reply (doubled on each consecutive one), in ms. */
@@ -157,6 +165,8 @@ export interface QueueSettings {
   maxAttachmentBytes: number;
   /** Blob container of the delivery ledger (one entry per message key: sent once). */
   ledgerContainerName: string;
+  /** Blob container where the instances coordinate each mailbox's limits (RELAY_LIMITS_SCOPE=app). */
+  coordinationContainerName: string;
   /** How long a ledger claim holds without renewal (renewed every third of it while the send runs). */
   ledgerLeaseSeconds: number;
   /** Backoff of retry copies and the age after which a failing message is dead-lettered. */
@@ -201,8 +211,6 @@ export interface SenderSettings {
   smtp: SmtpSettings;
   auth: AuthSettings;
   mail: MailSettings;
-  /** Recipients per rolling 24 hours the mailbox may reach (Exchange Online: 10,000); 0 = not counted. Carried for the limits. */
-  recipientsPerDay: number;
 }
 
 export interface RelayConfig {

@@ -17,6 +17,8 @@ export class StorageTap {
   readonly requests: TappedRequest[] = [];
   /** The most GET responses that were streaming at the same moment. */
   peakOpenDownloads = 0;
+  /** While set, requests under this container are answered with this status instead of forwarded (storage down for it). */
+  fault?: { account: string; container: string; status: number };
   private openDownloads = 0;
 
   private constructor(
@@ -55,6 +57,13 @@ export class StorageTap {
 
   private forward(request: http.IncomingMessage, response: http.ServerResponse, blobPort: number): void {
     this.requests.push({ method: request.method ?? '', url: request.url ?? '' });
+    const fault = this.fault;
+    if (fault && /^\/[^/?]+\/[^/?]+/.exec(request.url ?? '')?.[0] === `/${fault.account}/${fault.container}`) {
+      request.resume();
+      response.writeHead(fault.status, { 'content-type': 'application/xml', 'x-ms-error-code': 'ServerBusy' });
+      response.end('<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code><Message>injected by the storage tap</Message></Error>');
+      return;
+    }
     const download = request.method === 'GET';
     let counted = false;
     const upstream = http.request({ host: '127.0.0.1', port: blobPort, method: request.method, path: request.url, headers: request.headers }, (reply) => {

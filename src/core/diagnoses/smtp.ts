@@ -122,6 +122,7 @@ export const SMTP_DIAGNOSES = {
     steps: ['emailServer'],
     fix:
       'Exchange Online allows 3 concurrent connections and 30 messages a minute per mailbox: keep SMTP_POOL_SIZE at 3 or less and ' +
+      'RELAY_LIMITS_SCOPE=app (the default), which holds them for all instances together; with RELAY_LIMITS_SCOPE=instance, ' +
       'limit how many function instances send at once.',
   },
   quota_exceeded: {
@@ -132,6 +133,16 @@ export const SMTP_DIAGNOSES = {
       'Nothing to fix now: the relay pauses this mailbox for an hour at a time and then tries one message, until the block lifts; the other messages ' +
       'wait in the queue. A message still blocked RELAY_RETRY_MAX_AGE_SECONDS after it was queued is dead-lettered as quota_exceeded (replay it). ' +
       'If it happens regularly, spread the mail over several mailboxes or send to fewer recipients.',
+  },
+  daily_limit: {
+    symptom: 'daily_limit: the relay held messages back to stay under the daily recipient limit',
+    finding:
+      'The mailbox has sent to as many recipients within the rolling day as SMTP_DAILY_RECIPIENT_LIMIT allows (Exchange Online: 10,000), counted by the relay for all instances together.',
+    steps: [],
+    fix:
+      'Nothing to fix now: the relay sends nothing more into the block Exchange would impose (554 5.2.0 SubmissionQuotaExceeded, up to 24 hours); ' +
+      "each message waits in the queue until enough of the day's sends age out, then goes. A message still waiting RELAY_RETRY_MAX_AGE_SECONDS after it was " +
+      'queued is dead-lettered as daily_limit (replay it). If it happens regularly, spread the mail over several mailboxes or send to fewer recipients.',
   },
   mailbox_full: {
     symptom: '554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException',

@@ -222,6 +222,44 @@ describe('LocalSmtpServer', () => {
     assert.deepEqual(server.received[0]?.envelope.rcptTo, ['b@fabrikam.example']);
   });
 
+  it('limits the messages per window per mailbox over all its connections: 432 4.3.2 STOREDRV.ClientSubmit at MAIL FROM', async () => {
+    const server = await startSmtp({ rateLimit: { messages: 2, windowMs: 60_000 } });
+    const clients: RawSmtpClient[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const { client } = await RawSmtpClient.connect(server.port);
+        clients.push(client);
+        await client.command('EHLO client.test');
+        await client.startTls(certs.caPem);
+        await client.command('EHLO client.test');
+        assert.match(await client.command(`AUTH XOAUTH2 ${xoauth2(MAILBOX, goodToken)}`), /^235 /);
+      }
+      assert.match(await clients[0]!.command(`MAIL FROM:<${MAILBOX}>`), /^250 /);
+      assert.match(await clients[1]!.command(`MAIL FROM:<${MAILBOX}>`), /^250 /);
+      await clients[0]!.command('RSET');
+      assert.match(await clients[0]!.command(`MAIL FROM:<${MAILBOX}>`), /^432 4\.3\.2 STOREDRV\.ClientSubmit; sender thread limit exceeded/);
+      assert.equal(server.rateRejections, 1);
+    } finally {
+      for (const client of clients) client.close();
+    }
+  });
+
+  it('counts the daily recipients over a rolling window that can be scaled down (dayMs)', async () => {
+    const server = await startSmtp();
+    server.limitMailbox(MAILBOX, { recipientsPerDay: 2, dayMs: 400 });
+    const mail = transport(server);
+    await mail.sendMail(message(['a@fabrikam.example', 'b@fabrikam.example']));
+    const refused = await mail.sendMail(message()).then(
+      () => undefined,
+      (error: { response?: string }) => error,
+    );
+    assert.match(refused?.response ?? '', /^554 5\.2\.0 STOREDRV\.Submission\.Exception:SubmissionQuotaExceededException/);
+    assert.equal(server.quotaRejections, 1);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    await mail.sendMail(message());
+    assert.equal(server.received.length, 2, 'the budget reopened once the "day" passed');
+  });
+
   it('drops the connection at a stage when asked', async () => {
     const server = await startSmtp();
     for (const stage of ['connect', 'auth', 'data'] as const) {
@@ -232,27 +270,32 @@ describe('LocalSmtpServer', () => {
     assert.equal(server.received.length, 0);
   });
 
-  it('limits concurrent authenticated connections per mailbox with 432 4.3.2', async () => {
+  it('limits concurrent authenticated connections per mailbox as Exchange does: 421 4.3.2 at AUTH, then closes', async () => {
     const server = await startSmtp({ maxConnections: 2 });
     const clients: RawSmtpClient[] = [];
+    const login = async () => {
+      const { client } = await RawSmtpClient.connect(server.port);
+      clients.push(client);
+      await client.command('EHLO client.test');
+      await client.startTls(certs.caPem);
+      await client.command('EHLO client.test');
+      return { client, reply: await client.command(`AUTH XOAUTH2 ${xoauth2(MAILBOX, goodToken)}`) };
+    };
     try {
-      for (let i = 0; i < 3; i++) {
-        const { client } = await RawSmtpClient.connect(server.port);
-        clients.push(client);
-        await client.command('EHLO client.test');
-        await client.startTls(certs.caPem);
-        await client.command('EHLO client.test');
-        assert.match(await client.command(`AUTH XOAUTH2 ${xoauth2(MAILBOX, goodToken)}`), /^235 /);
-      }
-      assert.match(await clients[0]!.command(`MAIL FROM:<${MAILBOX}>`), /^432 4\.3\.2 STOREDRV\.ClientSubmit; sender thread limit exceeded/);
-      clients.pop()!.close();
-      // Once the third connection is gone, the others may send again.
+      for (let i = 0; i < 2; i++) assert.match((await login()).reply, /^235 /);
+      const third = await login();
+      assert.match(third.reply, /^421 4\.3\.2 The maximum number of concurrent connections has exceeded a limit, closing transmission channel/);
+      assert.equal(server.connectionRejections, 1);
+      assert.equal(server.peakConnections, 2);
+      assert.match(await clients[0]!.command(`MAIL FROM:<${MAILBOX}>`), /^250 /, 'the connections within the limit still send');
+      clients.shift()!.close();
+      // Once one of the two is gone, a new connection may log in.
       let reply = '';
-      for (let attempt = 0; attempt < 50 && !reply.startsWith('250'); attempt++) {
-        reply = await clients[0]!.command(`MAIL FROM:<${MAILBOX}>`);
-        if (!reply.startsWith('250')) await new Promise((resolve) => setTimeout(resolve, 10));
+      for (let attempt = 0; attempt < 50 && !reply.startsWith('235'); attempt++) {
+        reply = (await login()).reply;
+        if (!reply.startsWith('235')) await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      assert.match(reply, /^250 /);
+      assert.match(reply, /^235 /);
     } finally {
       for (const client of clients) client.close();
     }

@@ -43,6 +43,8 @@ const NOT_DEPLOYED: Partial<Record<SettingName, string>> = {
   SMTP_PASSWORD: 'password SMTP AUTH is not deployed',
   OAUTH2_ENABLED: 'always OAuth2 (the default)',
   TLS_EXTRA_CA_FILE: 'a file path on the machine, not a deployment value',
+  SMTP_RATE_LIMIT_WINDOW_SECONDS: 'Exchange counts a minute: a shorter window is for scaled-down tests and benchmarks',
+  SMTP_DAILY_RECIPIENT_WINDOW_SECONDS: 'Exchange counts a rolling day: a shorter one is for scaled-down tests and benchmarks',
   OAUTH2_CLIENT_CERTIFICATE_PATH: 'a file path on the machine (local runs): in Azure the certificate is read from Key Vault',
   AzureWebJobsStorage: 'identity-based storage: no connection string',
   AzureWebJobsStorage__accountName: 'the service URIs are set instead',
@@ -184,13 +186,13 @@ describe('infra: the deployed app settings are a configuration the relay accepts
     assert.equal(config.monitor.alertWebhookUrl, WEBHOOK);
   });
 
-  it('more instances: each takes its share of the mailbox, and the relay accepts the shares', () => {
+  it('more instances: the mailbox’s whole limits, held for all instances together through the coordination container', () => {
     const config = loadDeployed(deploy({ maximumInstanceCount: 3 }));
-    assert.equal(config.smtp.rateLimitPerMinute, 10);
-    assert.equal(config.smtp.poolSize, 1);
-    const single = loadDeployed(deploy());
-    assert.equal(single.smtp.rateLimitPerMinute, 30);
-    assert.equal(single.smtp.poolSize, 3);
+    assert.equal(config.smtp.limitsScope, 'app');
+    assert.equal(config.smtp.rateLimitPerMinute, 30);
+    assert.equal(config.smtp.poolSize, 3);
+    assert.equal(config.smtp.dailyRecipientLimit, 10_000);
+    assert.equal(config.queue.coordinationContainerName, 'relay-coordination');
   });
 
   it('the storage connection is identity-based and complete for the host and the relay: URIs of the template’s account, the user-assigned identity', () => {
@@ -317,6 +319,7 @@ describe('infra: the queues, containers and secrets it creates are the ones its 
     relayAttachmentContainer: 'billing-files',
     relayLedgerContainer: 'billing-ledger',
     monitorStateContainer: 'billing-monitor',
+    relayCoordinationContainer: 'billing-coordination',
   };
 
   for (const [label, params] of [
@@ -338,6 +341,7 @@ describe('infra: the queues, containers and secrets it creates are the ones its 
           config.queue.deadLetterContainerName,
           config.queue.attachmentContainerName,
           config.monitor.stateContainer,
+          config.queue.coordinationContainerName,
         ].sort(),
       );
       // Flex Consumption reads the package from that container of the same account.

@@ -93,21 +93,21 @@ describe('RELAY_SENDERS', () => {
     assert.deepEqual(billing!.auth.source, { kind: 'setting', clientSecret: BILLING_SECRET });
     assert.deepEqual(billing!.smtp, config.smtp, "without its own smtp a sender uses the process's");
     assert.notEqual(billing!.smtp, config.smtp, "a copy: a sender's limits never change the default sender's");
-    assert.equal(billing!.recipientsPerDay, 10_000);
+    assert.equal(billing!.smtp.dailyRecipientLimit, 10_000);
 
     assert.ok(ops!.auth.kind === 'clientSecret' && ops!.auth.source.kind === 'keyVault');
     assert.equal(ops!.auth.source.keyVault.secretName, 'ops-secret');
     assert.equal(ops!.auth.source.keyVault.vaultUrl, 'https://ops-vault.vault.azure.net');
     assert.equal(ops!.smtp.poolSize, 2);
     assert.equal(ops!.smtp.rateLimitPerMinute, 20);
-    assert.equal(ops!.recipientsPerDay, 5000);
+    assert.equal(ops!.smtp.dailyRecipientLimit, 5000);
 
     assert.ok(generic!.auth.kind === 'clientSecret' && generic!.auth.provider === 'generic');
     assert.equal(generic!.auth.tokenUrl, 'https://idp.example.org/oauth2/token');
     assert.deepEqual(generic!.auth.scopes, []);
     assert.equal(generic!.smtp.security, 'implicit');
     assert.equal(generic!.smtp.rateLimitPerMinute, 0, 'another provider: no per-minute limit unless given');
-    assert.equal(generic!.recipientsPerDay, 0);
+    assert.equal(generic!.smtp.dailyRecipientLimit, 0);
     assert.equal(config.smtp.poolSize, 3, 'the default sender keeps its own pool size');
   });
 

@@ -126,6 +126,7 @@ describe('the settings spec', () => {
   it('applies each derived default as its rule computes it', () => {
     const { rule: security } = SETTINGS.SMTP_SECURITY.default;
     const { rule: rateLimit } = SETTINGS.SMTP_RATE_LIMIT_PER_MINUTE.default;
+    const { rule: dailyRecipients } = SETTINGS.SMTP_DAILY_RECIPIENT_LIMIT.default;
     const { rule: tokenUrl } = SETTINGS.OAUTH2_TOKEN_URL.default;
     const { rule: from } = SETTINGS.MAIL_FROM.default;
     const { rule: blobUri } = SETTINGS.AzureWebJobsStorage__blobServiceUri.default;
@@ -139,6 +140,8 @@ describe('the settings spec', () => {
       { name: 'SMTP_SECURITY', env: { ...MINIMAL, SMTP_PORT: '25' }, value: security({ port: 25 }) },
       { name: 'SMTP_RATE_LIMIT_PER_MINUTE', env: MINIMAL, value: rateLimit({ host: 'smtp.office365.com' }) },
       { name: 'SMTP_RATE_LIMIT_PER_MINUTE', env: { ...MINIMAL, SMTP_HOST: 'mail.example.org' }, value: rateLimit({ host: 'mail.example.org' }) },
+      { name: 'SMTP_DAILY_RECIPIENT_LIMIT', env: MINIMAL, value: dailyRecipients({ host: 'smtp.office365.com' }) },
+      { name: 'SMTP_DAILY_RECIPIENT_LIMIT', env: { ...MINIMAL, SMTP_HOST: 'mail.example.org' }, value: dailyRecipients({ host: 'mail.example.org' }) },
       {
         name: 'OAUTH2_TOKEN_URL',
         env: { ...MINIMAL, OAUTH2_TOKEN_URL: undefined, OAUTH2_TENANT_ID: TENANT },
@@ -151,6 +154,7 @@ describe('the settings spec', () => {
       [security({ port: 465 }), security({ port: 25 }), rateLimit({ host: 'SMTP.Office365.com' }), rateLimit({ host: 'mail.example.org' })],
       ['implicit', 'starttls', 30, 0],
     );
+    assert.deepEqual([dailyRecipients({ host: 'SMTP.Office365.com' }), dailyRecipients({ host: 'mail.example.org' })], [10_000, 0]);
     for (const { name, env, value } of cases) {
       assert.notEqual(value, undefined, name);
       assert.deepEqual(load({ ...env, [name]: String(value) }), load(env), `${name}=${value}`);
