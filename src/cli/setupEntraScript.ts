@@ -109,9 +109,7 @@ export function entraScript(values: SetupValues, now: Date): string {
     ...servicePrincipal(),
     ...permission(),
     // The identity matters to the vault's role and to the federated credential; the secret mode has neither.
-    ...(values.functionApp !== undefined && mode !== 'secret'
-      ? appIdentity(step(IDENTITY, IDENTITY_STEP[mode], mode === 'federation' ? NO_SECRET : ''))
-      : []),
+    ...(values.functionApp !== undefined && mode !== 'secret' ? appIdentity(step(IDENTITY, IDENTITY_STEP[mode], mode === 'federation' ? NO_SECRET : '')) : []),
     ...credential(mode, values.functionApp !== undefined),
     ...relaySettings(mode),
     ...nextStep(),
@@ -349,19 +347,21 @@ function clientCertificate(): string[] {
     '[[ $thumbprint =~ ^[0-9A-F]{40}$ ]] || stop "the certificate $certificate_name is not issued yet (az keyvault certificate pending show --vault-name $key_vault --name $certificate_name): run this script again when it is"',
     '',
     step("Upload the certificate's public part to the app registration (Certificates & secrets → Certificates)", 'clientCertificate'),
-    '# Graph gives a key credential\'s customKeyIdentifier (the SHA-1 thumbprint by default) as base64; some tools show it as hex.',
-    "thumbprint_base64=\"$(printf \"$(printf '%s' \"$thumbprint\" | sed 's/../\\\\x&/g')\" | base64)\"",
+    "# Graph gives a key credential's customKeyIdentifier (the SHA-1 thumbprint by default) as base64; some tools show it as hex.",
+    'thumbprint_base64="$(printf "$(printf \'%s\' "$thumbprint" | sed \'s/../\\\\x&/g\')" | base64)"',
     'registered="$(az ad app credential list --id "$app_id" --cert --query \'[].customKeyIdentifier\' --output tsv)"',
     'if printf \'%s\\n\' "$registered" | grep -Fix -e "$thumbprint" -e "$thumbprint_base64" >/dev/null; then',
     '  say "the app registration already has the certificate $thumbprint"',
     'else',
-    '  # --append keeps the app\'s other credentials (an older version stays valid until you remove it).',
+    "  # --append keeps the app's other credentials (an older version stays valid until you remove it).",
     '  az ad app credential reset --id "$app_id" --keyvault "$key_vault" --cert "$certificate_name" --append --output none',
     '  say "uploaded the public part of $certificate_name (thumbprint $thumbprint) to the app registration"',
     'fi',
     'say "after each renewal (a new version in Key Vault) run this script again: it uploads the new version"',
     '',
-    ...secretsUserRole(step("Let the Function App's identity read the certificate's private key (through its secret): Key Vault Secrets User", 'clientCertificate')),
+    ...secretsUserRole(
+      step("Let the Function App's identity read the certificate's private key (through its secret): Key Vault Secrets User", 'clientCertificate'),
+    ),
   ];
 }
 

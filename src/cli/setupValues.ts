@@ -98,7 +98,8 @@ function modeProblems(values: SetupValues): string[] {
   const problems: string[] = [];
   if (mode === 'keyvault' && values.keyVault === undefined) problems.push('--mode keyvault: needs --key-vault');
   if (mode === 'secret' && values.keyVault !== undefined) problems.push('--key-vault: the secret mode puts the secret in an app setting; use --mode keyvault');
-  if (mode !== 'certificate' && values.certificateName !== undefined) problems.push('--certificate-name: only the certificate mode uses it (--mode certificate)');
+  if (mode !== 'certificate' && values.certificateName !== undefined)
+    problems.push('--certificate-name: only the certificate mode uses it (--mode certificate)');
   if (mode === 'certificate') {
     if (values.keyVault === undefined) problems.push('--mode certificate: needs --key-vault (the certificate and its private key live there)');
     for (const [option, value] of [

@@ -258,16 +258,35 @@ test('the certificate mode after a renewal: the new version is uploaded beside t
   const appId = 'aaaaaaaa-0000-4000-8000-00000000000a';
   const old = 'AB'.repeat(20);
   const renewed = 'cd'.repeat(20);
-  tenant.apps.push({ appId, displayName: 'oauth2-smtp-relay', requiredRoles: [], passwords: [], federated: [], certificates: [Buffer.from(old, 'hex').toString('base64')] });
-  tenant.vaults.push({ name: 'kv-relay', secrets: {}, certificates: { 'smtp-relay-client-certificate': { thumbprint: renewed, contentType: 'application/x-pem-file', policy: {} } } });
+  tenant.apps.push({
+    appId,
+    displayName: 'oauth2-smtp-relay',
+    requiredRoles: [],
+    passwords: [],
+    federated: [],
+    certificates: [Buffer.from(old, 'hex').toString('base64')],
+  });
+  tenant.vaults.push({
+    name: 'kv-relay',
+    secrets: {},
+    certificates: { 'smtp-relay-client-certificate': { thumbprint: renewed, contentType: 'application/x-pem-file', policy: {} } },
+  });
   const values: SetupValues = { tenantId: TENANT, mailbox: 'relay@contoso.com', mode: 'certificate', keyVault: 'kv-relay', clientId: appId };
   const run = await runEntra('certificate-renewed', values, tenant);
   assert.equal(run.status, 0, run.stderr);
-  assert.deepEqual(run.state.apps[0]!.certificates, [old, renewed].map((hex) => Buffer.from(hex, 'hex').toString('base64')), 'appended, the old one kept');
+  assert.deepEqual(
+    run.state.apps[0]!.certificates,
+    [old, renewed].map((hex) => Buffer.from(hex, 'hex').toString('base64')),
+    'appended, the old one kept',
+  );
   assert.equal(creates(run.state).filter((call) => call.startsWith('keyvault certificate create')).length, 0, 'the vault already had it');
 
   const pkcs12 = freshTenant(TENANT);
-  pkcs12.vaults.push({ name: 'kv-relay', secrets: {}, certificates: { 'smtp-relay-client-certificate': { thumbprint: renewed, contentType: 'application/x-pkcs12', policy: {} } } });
+  pkcs12.vaults.push({
+    name: 'kv-relay',
+    secrets: {},
+    certificates: { 'smtp-relay-client-certificate': { thumbprint: renewed, contentType: 'application/x-pkcs12', policy: {} } },
+  });
   const refused = await runEntra('certificate-pkcs12', { ...values, clientId: undefined }, pkcs12);
   assert.equal(refused.status, 1);
   assert.match(refused.stderr, /stored as application\/x-pkcs12, not application\/x-pem-file: the relay cannot read it/);

@@ -48,7 +48,9 @@ test('each mode asks for what it needs and refuses what it would ignore', () => 
   );
   assert.match(checkSetupValues({ ...minimal, functionApp: 'func-relay' }).join(), /give both or neither/);
   assert.match(checkSetupValues({ ...minimal, mode: 'other' as never }).join(), /--mode: one of secret, keyvault, federation, certificate/);
-  assert.deepEqual(checkSetupValues({ ...minimal, mode: 'certificate' }), ['--mode certificate: needs --key-vault (the certificate and its private key live there)']);
+  assert.deepEqual(checkSetupValues({ ...minimal, mode: 'certificate' }), [
+    '--mode certificate: needs --key-vault (the certificate and its private key live there)',
+  ]);
   assert.deepEqual(checkSetupValues({ ...minimal, mode: 'certificate', keyVault: 'kv-relay', certificateName: 'relay-cert' }), []);
   assert.match(
     checkSetupValues({ ...minimal, mode: 'certificate', keyVault: 'kv-relay', secretName: 's', secretDays: 30 }).join('\n'),

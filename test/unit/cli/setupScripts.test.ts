@@ -218,7 +218,10 @@ describe('the certificate mode: the certificate made in Key Vault, uploaded once
   });
 
   test('the public part is uploaded with --append only when no certificate credential of the app has its thumbprint', () => {
-    assert.match(entra, /thumbprint="\$\(az keyvault certificate show --vault-name "\$key_vault" --name "\$certificate_name" --query x509ThumbprintHex --output tsv\)"/);
+    assert.match(
+      entra,
+      /thumbprint="\$\(az keyvault certificate show --vault-name "\$key_vault" --name "\$certificate_name" --query x509ThumbprintHex --output tsv\)"/,
+    );
     assert.ok(
       at(entra, `registered="$(az ad app credential list --id "$app_id" --cert --query '[].customKeyIdentifier' --output tsv)"`) <
         at(entra, 'az ad app credential reset --id "$app_id" --keyvault "$key_vault" --cert "$certificate_name" --append --output none'),
@@ -226,8 +229,10 @@ describe('the certificate mode: the certificate made in Key Vault, uploaded once
     assert.match(entra, /grep -Fix -e "\$thumbprint" -e "\$thumbprint_base64"/);
   });
 
-  test("the identity gets Key Vault Secrets User (the key is read through the secret) and the settings name the certificate", () => {
-    assert.ok(at(entra, 'az role assignment list --assignee "$identity_principal"') < at(entra, "az role assignment create --assignee-object-id \"$identity_principal\""));
+  test('the identity gets Key Vault Secrets User (the key is read through the secret) and the settings name the certificate', () => {
+    assert.ok(
+      at(entra, 'az role assignment list --assignee "$identity_principal"') < at(entra, 'az role assignment create --assignee-object-id "$identity_principal"'),
+    );
     assert.match(entra, /--role 'Key Vault Secrets User' --scope "\$vault_id"/);
     assert.match(
       entra,
