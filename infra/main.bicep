@@ -175,15 +175,25 @@ param oauth2TokenUrl string = ''
 @description('OAUTH2_CLIENT_ID (required): Application (client) ID of the app registration that has SMTP.SendAsApp.')
 param oauth2ClientId string
 
-@description('OAUTH2_AUTH_MODE: secret (client secret read from Key Vault by the managed identity) or managed-identity-federation (no secret: the managed identity signs in for the app registration through a federated credential).')
+@description('OAUTH2_AUTH_MODE: secret (client secret read from Key Vault by the managed identity), managed-identity-federation (no secret: the managed identity signs in for the app registration through a federated credential) or certificate (a Key Vault certificate, PEM, signs the client assertion).')
 @allowed([
   'secret'
   'managed-identity-federation'
+  'certificate'
 ])
 param oauth2AuthMode string = 'secret'
 
 @description('OAUTH2_CLIENT_SECRET_NAME: name of the Key Vault secret that holds the client secret Value (secret mode).')
 param oauth2ClientSecretName string = 'smtp-relay-client-secret'
+
+@description('OAUTH2_CLIENT_CERTIFICATE_NAME: name of the Key Vault certificate (content type application/x-pem-file) whose private key signs the client assertion (certificate mode).')
+param oauth2ClientCertificateName string = 'smtp-relay-client-certificate'
+
+@description('OAUTH2_SEND_CERTIFICATE_CHAIN: send the certificate chain (x5c) with each assertion, for subject-name-and-issuer trust (certificate mode).')
+param oauth2SendCertificateChain string = 'false'
+
+@description('RELAY_SENDERS: more senders beside the default one, as a JSON array (README, Several senders); secrets only by reference (a Key Vault secret name, federation, or the name of an app setting you add outside this template: it would not survive the next provision).')
+param relaySenders string = ''
 
 @description('OAUTH2_CLIENT_SECRET_CACHE_SECONDS: how long the secret read from Key Vault stays in memory.')
 param oauth2ClientSecretCacheSeconds string = '3600'
@@ -310,6 +320,9 @@ var queueServiceUri = 'https://${names.storage}.queue.${environment().suffixes.s
 var blobServiceUri = 'https://${names.storage}.blob.${environment().suffixes.storage}'
 var keyVaultUri = 'https://${names.keyVault}${environment().suffixes.keyvaultDns}'
 var usesClientSecret = oauth2AuthMode == 'secret'
+// The certificate's private key is read through the Key Vault secret of the same name, with the same role.
+var usesCertificate = oauth2AuthMode == 'certificate'
+var readsCredentialFromKeyVault = usesClientSecret || usesCertificate
 var hasAlertWebhook = !empty(alertWebhookUrl)
 var alertWebhookSecretName = 'alert-webhook-url'
 var alertWebhookSecrets = [
@@ -372,8 +385,10 @@ var appSettings = {
   OAUTH2_TOKEN_URL: oauth2TokenUrl
   OAUTH2_CLIENT_ID: oauth2ClientId
   OAUTH2_AUTH_MODE: oauth2AuthMode
-  KEYVAULT_URL: usesClientSecret ? keyVaultUri : ''
+  KEYVAULT_URL: readsCredentialFromKeyVault ? keyVaultUri : ''
   OAUTH2_CLIENT_SECRET_NAME: usesClientSecret ? oauth2ClientSecretName : ''
+  OAUTH2_CLIENT_CERTIFICATE_NAME: usesCertificate ? oauth2ClientCertificateName : ''
+  OAUTH2_SEND_CERTIFICATE_CHAIN: usesCertificate ? oauth2SendCertificateChain : ''
   OAUTH2_CLIENT_SECRET_CACHE_SECONDS: oauth2ClientSecretCacheSeconds
   MANAGED_IDENTITY_CLIENT_ID: identity.outputs.clientId
   OAUTH2_SCOPES: oauth2Scopes
@@ -394,6 +409,7 @@ var appSettings = {
   SMTP_USER: smtpUser
   MAIL_FROM: mailFrom
   MAIL_ALLOWED_FROM: mailAllowedFrom
+  RELAY_SENDERS: relaySenders
   MAIL_MAX_RECIPIENTS: mailMaxRecipients
   MAIL_MAX_ATTACHMENTS_MB: mailMaxAttachmentsMb
   // Queues, containers, retries, ledger
@@ -628,7 +644,7 @@ module rbac 'app/rbac.bicep' = {
     appInsightsName: appInsights.outputs.name
     keyVaultName: keyVault.outputs.name
     relayPrincipalId: identity.outputs.principalId
-    relayReadsKeyVault: usesClientSecret || hasAlertWebhook
+    relayReadsKeyVault: readsCredentialFromKeyVault || hasAlertWebhook
     rotationEnabled: rotationEnabled
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
@@ -673,7 +689,7 @@ output AZURE_FUNCTION_APP_NAME string = relay.outputs.name
 output SERVICE_RELAY_NAME string = relay.outputs.name
 output AZURE_FUNCTION_APP_URL string = 'https://${relay.outputs.defaultHostname}'
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
-output KEYVAULT_URL string = usesClientSecret ? keyVaultUri : ''
+output KEYVAULT_URL string = readsCredentialFromKeyVault ? keyVaultUri : ''
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_STORAGE_QUEUE_ENDPOINT string = queueServiceUri
 output AZURE_STORAGE_BLOB_ENDPOINT string = blobServiceUri

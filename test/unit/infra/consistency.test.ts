@@ -43,6 +43,7 @@ const NOT_DEPLOYED: Partial<Record<SettingName, string>> = {
   SMTP_PASSWORD: 'password SMTP AUTH is not deployed',
   OAUTH2_ENABLED: 'always OAuth2 (the default)',
   TLS_EXTRA_CA_FILE: 'a file path on the machine, not a deployment value',
+  OAUTH2_CLIENT_CERTIFICATE_PATH: 'a file path on the machine (local runs): in Azure the certificate is read from Key Vault',
   AzureWebJobsStorage: 'identity-based storage: no connection string',
   AzureWebJobsStorage__accountName: 'the service URIs are set instead',
 };
@@ -160,6 +161,20 @@ describe('infra: the deployed app settings are a configuration the relay accepts
     assert.equal(deployment.settings.OAUTH2_CLIENT_SECRET_NAME, undefined);
   });
 
+  it('certificate mode: the certificate is read from the template’s Key Vault (its secret) with the user-assigned identity, which may read it', () => {
+    const deployment = deploy({ oauth2AuthMode: 'certificate' });
+    const config = loadDeployed(deployment);
+    assert.ok(config.auth.kind === 'certificate' && config.auth.source.kind === 'keyVault', 'the certificate must come from Key Vault');
+    assert.equal(config.auth.source.keyVault.secretName, 'smtp-relay-client-certificate');
+    assert.equal(config.auth.source.keyVault.managedIdentityClientId, IDENTITY_CLIENT_ID);
+    assert.equal(deployment.settings.OAUTH2_CLIENT_SECRET_NAME, undefined);
+    const vaultRoles = assignmentsOf(deployment).filter((item) => item.principal === IDENTITY_PRINCIPAL_ID && item.role.startsWith('Key Vault'));
+    assert.deepEqual(
+      vaultRoles.map((item) => item.role),
+      ['Key Vault Secrets User'],
+    );
+  });
+
   it('rotation and an alert webhook: accepted, and the webhook is a Key Vault reference to the secret the template stores', () => {
     const deployment = deploy({ rotationEnabled: true, alertWebhookUrl: WEBHOOK });
     assert.match(deployment.settings.ALERT_WEBHOOK_URL ?? '', /^@Microsoft\.KeyVault\(/);
@@ -268,8 +283,8 @@ describe('infra: setting names, parameters and defaults match the settings spec'
         if (param.value !== undefined) drift.push(`${param.name} has a default, but the deployment requires ${name}`);
         continue;
       }
-      // OAUTH2_CLIENT_SECRET_NAME has no relay default; the template names the secret the setup guide stores.
-      if (name === 'OAUTH2_CLIENT_SECRET_NAME') continue;
+      // The Key Vault names have no relay default; the template names the secret (or certificate) setup stores.
+      if (name === 'OAUTH2_CLIENT_SECRET_NAME' || name === 'OAUTH2_CLIENT_CERTIFICATE_NAME') continue;
       const value = defaults.value(param.name);
       if (value === '') continue;
       const preset = settingSpec(name).default;
