@@ -108,6 +108,29 @@ test('setup --mode certificate --certificate-name writes the certificate steps w
   }
 });
 
+test("setup --sender of a certificate sender takes the certificate mode and the certificate's name from the settings", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-setup-'));
+  try {
+    const io = capture();
+    Object.assign(io.env, {
+      OAUTH2_TENANT_ID: values.tenantId,
+      OAUTH2_CLIENT_ID: values.clientId,
+      SMTP_USER: values.mailbox,
+      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+      OAUTH2_AUTH_MODE: 'certificate',
+      KEYVAULT_URL: 'https://kv-relay.vault.azure.net/',
+      OAUTH2_CLIENT_CERTIFICATE_NAME: 'relay-cert',
+    });
+    assert.equal(await main(['setup', '--sender', 'default', '--key-vault', 'kv-relay', '--out', dir], io), 0, io.stderr);
+    assert.match(io.stdout, /Mode: certificate\./);
+    const script = readFileSync(join(dir, 'setup-entra.sh'), 'utf8');
+    assert.match(script, /^certificate_name='relay-cert'$/m);
+    assert.match(script, new RegExp(`^client_id='${values.clientId}'$`, 'm'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('missing or wrong values exit 2 with the reason, and write nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'relay-setup-'));
   try {
