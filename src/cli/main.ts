@@ -3,7 +3,7 @@
  * clients the commands use come from src/app, through CliServices):
  *
  *   oauth2-smtp-relay doctor [--settings local.settings.json] [--sender ID] [--send-to ADDRESS] [--from ADDRESS] [--json]
- *   oauth2-smtp-relay setup [--sender ID] --tenant-id T --mailbox M [--mode secret|keyvault|federation] [--out DIR] ...
+ *   oauth2-smtp-relay setup [--sender ID] --tenant-id T --mailbox M [--mode secret|keyvault|federation|certificate] [--out DIR] ...
  *   oauth2-smtp-relay setup --check [--settings local.settings.json]
  *   oauth2-smtp-relay replay [--settings local.settings.json] [--reason CODE]... [--dry-run]
  *   oauth2-smtp-relay replay --from-poison [--settings local.settings.json] [--dry-run]
@@ -57,9 +57,9 @@ export interface CliServices {
 
 const USAGE = `usage:
   oauth2-smtp-relay doctor [--settings local.settings.json] [--sender ID] [--send-to ADDRESS] [--from ADDRESS] [--json]
-  oauth2-smtp-relay setup [--sender ID [--settings F]] --tenant-id ID --mailbox ADDRESS [--mode secret|keyvault|federation] [--out DIR]
+  oauth2-smtp-relay setup [--sender ID [--settings F]] --tenant-id ID --mailbox ADDRESS [--mode secret|keyvault|federation|certificate] [--out DIR]
                           [--app-name NAME | --client-id ID] [--object-id ID] [--send-as ADDRESS]...
-                          [--key-vault NAME] [--secret-name NAME] [--secret-days N]
+                          [--key-vault NAME] [--secret-name NAME] [--secret-days N] [--certificate-name NAME]
                           [--function-app NAME --resource-group NAME] [--identity-principal-id ID]
                           writes setup-entra.sh and setup-exchange.ps1 (default folder ./relay-setup)
   oauth2-smtp-relay setup --check [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS]
@@ -205,6 +205,7 @@ async function setup(args: string[], io: CliIo, services: CliServices): Promise<
     mode: { type: 'string' },
     'key-vault': { type: 'string' },
     'secret-name': { type: 'string' },
+    'certificate-name': { type: 'string' },
     'function-app': { type: 'string' },
     'resource-group': { type: 'string' },
     'identity-principal-id': { type: 'string' },
@@ -233,6 +234,7 @@ async function setup(args: string[], io: CliIo, services: CliServices): Promise<
     mode: text('mode') as SetupMode | undefined,
     keyVault: text('key-vault'),
     secretName: text('secret-name'),
+    certificateName: text('certificate-name'),
     functionApp: text('function-app'),
     resourceGroup: text('resource-group'),
     identityPrincipalId: text('identity-principal-id'),
@@ -254,7 +256,7 @@ async function setupCheck(values: ParsedOptions, io: CliIo, services: CliService
   return report.ok ? 0 : 1;
 }
 
-/** What the settings say about one sender, as setup's options (--tenant-id, --client-id, --mailbox, --send-as, --secret-name). */
+/** What the settings say about one sender, as setup's options (--tenant-id, --client-id, --mailbox, --send-as, --secret-name or --mode certificate --certificate-name). */
 function senderSetup(id: string, env: Environment): Record<string, string | string[] | undefined> {
   let config: RelayConfig;
   try {
@@ -267,6 +269,7 @@ function senderSetup(id: string, env: Environment): Record<string, string | stri
   const sender = all.find((one) => one.id === id);
   if (!sender) throw new UsageError(`--sender ${JSON.stringify(id)}: no such sender in the settings (senders: ${all.map((one) => one.id).join(', ')})`);
   const oauth = oauthOf(sender.auth);
+  const certificate = sender.auth.kind === 'certificate';
   const mailbox = sender.mail.user.toLowerCase();
   const sendAs = [sender.mail.from, ...sender.mail.allowedFrom].filter((address, i, list) => address.toLowerCase() !== mailbox && list.indexOf(address) === i);
   return {
@@ -274,6 +277,9 @@ function senderSetup(id: string, env: Environment): Record<string, string | stri
     'client-id': oauth?.clientId,
     mailbox: sender.mail.user,
     'send-as': sendAs.length > 0 ? sendAs : undefined,
-    'secret-name': keyVaultOf(sender.auth)?.secretName,
+    // A certificate sender's Key Vault name is its certificate's (OAUTH2_CLIENT_CERTIFICATE_NAME), not a secret's.
+    mode: certificate ? 'certificate' : undefined,
+    'secret-name': certificate ? undefined : keyVaultOf(sender.auth)?.secretName,
+    'certificate-name': certificate ? keyVaultOf(sender.auth)?.secretName : undefined,
   };
 }

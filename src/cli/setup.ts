@@ -58,7 +58,7 @@ const DONE_BY: Record<SetupStepId, string> = {
   enterpriseApplication: SCRIPT_NAMES.entra,
   apiPermission: SCRIPT_NAMES.entra,
   clientSecret: SCRIPT_NAMES.entra,
-  clientCertificate: 'the az steps in the README section "Certificate credential" (certificate in Key Vault as PEM, its public part on the app registration)',
+  clientCertificate: `${SCRIPT_NAMES.entra} with --mode certificate --key-vault <vault> (run it again after each renewal to upload the new version)`,
   authenticatedSmtp: SCRIPT_NAMES.exchange,
   servicePrincipal: SCRIPT_NAMES.exchange,
   mailboxPermission: SCRIPT_NAMES.exchange,

@@ -6,7 +6,7 @@
  * so running the script again changes nothing that is already in place.
  */
 import { stepLabel, type SetupStepId } from '../core/setupSteps';
-import { modeOf, SCRIPT_NAMES, SETUP_DEFAULTS, type SetupValues } from './setupValues';
+import { modeOf, SCRIPT_NAMES, SETUP_DEFAULTS, type SetupMode, type SetupValues } from './setupValues';
 import { odataString, shQuote as sh } from './setupQuoting';
 
 /** Office 365 Exchange Online, the API that offers SMTP.SendAsApp (the same appId in every tenant). */
@@ -18,6 +18,44 @@ export const FEDERATION_AUDIENCE = 'api://AzureADTokenExchange';
 const step = (what: string, replaces: SetupStepId, note = '') => `step ${sh(what)} ${sh(stepLabel(replaces) + note)}`;
 const IDENTITY = "Find the Function App's managed identity (none is created)";
 const NO_SECRET = ' (not needed: no secret)';
+/** The guide step the managed identity is looked up for, by mode. */
+const IDENTITY_STEP = { keyvault: 'keyVault', federation: 'clientSecret', certificate: 'clientCertificate' } as const;
+
+/** The client credential's steps: a secret (in Key Vault or an app setting), a federated credential, or a certificate. */
+function credential(mode: SetupMode, hasFunctionApp: boolean): string[] {
+  switch (mode) {
+    case 'keyvault':
+      return keyVaultSecret();
+    case 'secret':
+      return settingSecret(hasFunctionApp);
+    case 'federation':
+      return federatedCredential();
+    case 'certificate':
+      return clientCertificate();
+  }
+}
+
+/**
+ * The Key Vault certificate policy of the certificate mode: self-signed, exportable,
+ * its secret as PEM (the relay reads the private key through the secret of the same
+ * name, and Node.js cannot read PKCS#12 without an extra library), client
+ * authentication, renewed by Key Vault at 80% of its 12 months.
+ */
+export function certificatePolicy(certificateName: string) {
+  return {
+    issuerParameters: { name: 'Self' },
+    keyProperties: { exportable: true, keyType: 'RSA', keySize: 2048, reuseKey: false },
+    secretProperties: { contentType: PEM_CONTENT_TYPE },
+    x509CertificateProperties: {
+      subject: `CN=${certificateName}`,
+      keyUsage: ['digitalSignature'],
+      ekus: ['1.3.6.1.5.5.7.3.2'],
+      validityInMonths: 12,
+    },
+    lifetimeActions: [{ trigger: { lifetimePercentage: 80 }, action: { actionType: 'AutoRenew' } }],
+  };
+}
+export const PEM_CONTENT_TYPE = 'application/x-pem-file';
 
 export function entraScript(values: SetupValues, now: Date): string {
   const mode = modeOf(values);
@@ -43,6 +81,12 @@ export function entraScript(values: SetupValues, now: Date): string {
     `key_vault=${sh(values.keyVault ?? '')}`,
     `secret_name=${sh(values.secretName ?? SETUP_DEFAULTS.secretName)}`,
     `secret_days=${sh(String(values.secretDays ?? SETUP_DEFAULTS.secretDays))}`,
+    ...(mode === 'certificate'
+      ? [
+          `certificate_name=${sh(values.certificateName ?? SETUP_DEFAULTS.certificateName)}`,
+          `certificate_policy=${sh(JSON.stringify(certificatePolicy(values.certificateName ?? SETUP_DEFAULTS.certificateName)))}`,
+        ]
+      : []),
     `function_app=${sh(values.functionApp ?? '')}`,
     `resource_group=${sh(values.resourceGroup ?? '')}`,
     `identity_principal=${sh(values.identityPrincipalId ?? '')}`,
@@ -65,10 +109,8 @@ export function entraScript(values: SetupValues, now: Date): string {
     ...servicePrincipal(),
     ...permission(),
     // The identity matters to the vault's role and to the federated credential; the secret mode has neither.
-    ...(values.functionApp !== undefined && mode !== 'secret'
-      ? appIdentity(mode === 'keyvault' ? step(IDENTITY, 'keyVault') : step(IDENTITY, 'clientSecret', NO_SECRET))
-      : []),
-    ...(mode === 'keyvault' ? keyVaultSecret() : mode === 'secret' ? settingSecret(values.functionApp !== undefined) : federatedCredential()),
+    ...(values.functionApp !== undefined && mode !== 'secret' ? appIdentity(step(IDENTITY, IDENTITY_STEP[mode], mode === 'federation' ? NO_SECRET : '')) : []),
+    ...credential(mode, values.functionApp !== undefined),
     ...relaySettings(mode),
     ...nextStep(),
   ];
@@ -191,10 +233,13 @@ function appIdentity(header: string): string[] {
 /** Expiry of a new secret, with GNU date or BSD date (macOS). */
 const EXPIRES = 'expires="$(date -u -d "+${secret_days} days" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -v+"${secret_days}"d +%Y-%m-%dT%H:%M:%SZ)"';
 
+const VAULT_ID =
+  'vault_id="$(az keyvault show --name "$key_vault" --query id --output tsv)" || stop "no Key Vault $key_vault is visible to you (az account set --subscription <the vault subscription>)"';
+
 function keyVaultSecret(): string[] {
   return [
     step('Client secret: created straight into Key Vault, with an expiry, never shown', 'clientSecret'),
-    'vault_id="$(az keyvault show --name "$key_vault" --query id --output tsv)" || stop "no Key Vault $key_vault is visible to you (az account set --subscription <the vault subscription>)"',
+    VAULT_ID,
     'present="$(az keyvault secret list --vault-name "$key_vault" --query "length([?name==\'$secret_name\'])" --output tsv)" \\',
     '  || stop "cannot list the secrets of $key_vault: you need Key Vault Secrets Officer on it (azd gives it to AZURE_PRINCIPAL_ID)"',
     'if [[ $present == 0 || ${RELAY_SETUP_NEW_SECRET:-} == 1 ]]; then',
@@ -209,7 +254,14 @@ function keyVaultSecret(): string[] {
     '  say "kept the secret $secret_name already in $key_vault (RELAY_SETUP_NEW_SECRET=1 adds a new one)"',
     'fi',
     '',
-    step("Let the Function App's identity read the secret: Key Vault Secrets User", 'keyVault'),
+    ...secretsUserRole(step("Let the Function App's identity read the secret: Key Vault Secrets User", 'keyVault')),
+  ];
+}
+
+/** Key Vault Secrets User on the vault for the Function App's identity, when one was found. */
+function secretsUserRole(header: string): string[] {
+  return [
+    header,
     'if [[ -n $identity_principal ]]; then',
     '  roles="$(az role assignment list --assignee "$identity_principal" --role \'Key Vault Secrets User\' --scope "$vault_id" --query \'length(@)\' --output tsv)"',
     '  if [[ $roles == 0 ]]; then',
@@ -269,14 +321,60 @@ function federatedCredential(): string[] {
   ];
 }
 
+/**
+ * The certificate mode: the certificate is made in Key Vault (never on this machine, so
+ * its private key is never here), its public part uploaded to the app registration
+ * unless a credential with its thumbprint is already there, and the identity may read
+ * the private key through the certificate's secret.
+ */
+function clientCertificate(): string[] {
+  const show = (query: string) => `az keyvault certificate show --vault-name "$key_vault" --name "$certificate_name" --query ${query} --output tsv`;
+  return [
+    step('Client certificate: created in Key Vault as PEM when absent, renewed there automatically', 'clientCertificate'),
+    VAULT_ID,
+    'present="$(az keyvault certificate list --vault-name "$key_vault" --query "length([?name==\'$certificate_name\'])" --output tsv)" \\',
+    '  || stop "cannot list the certificates of $key_vault: you need Key Vault Certificates Officer on it"',
+    'if [[ $present == 0 ]]; then',
+    '  az keyvault certificate create --vault-name "$key_vault" --name "$certificate_name" --policy "$certificate_policy" --output none',
+    '  say "created the certificate $certificate_name in $key_vault (PEM, exportable, renewed at 80% of its 12 months)"',
+    'else',
+    `  content_type="$(${show("'policy.secretProperties.contentType'")})"`,
+    `  [[ $content_type == '${PEM_CONTENT_TYPE}' ]] || stop "the certificate $certificate_name in $key_vault is stored as \${content_type:-an unknown type}, not ${PEM_CONTENT_TYPE}: the relay cannot read it. Run setup again with another --certificate-name, or give it a new version with a PEM policy"`,
+    '  say "kept the certificate $certificate_name already in $key_vault"',
+    'fi',
+    `thumbprint="$(${show('x509ThumbprintHex')})"`,
+    "thumbprint=\"$(printf '%s' \"$thumbprint\" | tr '[:lower:]' '[:upper:]')\"",
+    '[[ $thumbprint =~ ^[0-9A-F]{40}$ ]] || stop "the certificate $certificate_name is not issued yet (az keyvault certificate pending show --vault-name $key_vault --name $certificate_name): run this script again when it is"',
+    '',
+    step("Upload the certificate's public part to the app registration (Certificates & secrets → Certificates)", 'clientCertificate'),
+    "# Graph gives a key credential's customKeyIdentifier (the SHA-1 thumbprint by default) as base64; some tools show it as hex.",
+    'thumbprint_base64="$(printf "$(printf \'%s\' "$thumbprint" | sed \'s/../\\\\x&/g\')" | base64)"',
+    'registered="$(az ad app credential list --id "$app_id" --cert --query \'[].customKeyIdentifier\' --output tsv)"',
+    'if printf \'%s\\n\' "$registered" | grep -Fix -e "$thumbprint" -e "$thumbprint_base64" >/dev/null; then',
+    '  say "the app registration already has the certificate $thumbprint"',
+    'else',
+    "  # --append keeps the app's other credentials (an older version stays valid until you remove it).",
+    '  az ad app credential reset --id "$app_id" --keyvault "$key_vault" --cert "$certificate_name" --append --output none',
+    '  say "uploaded the public part of $certificate_name (thumbprint $thumbprint) to the app registration"',
+    'fi',
+    'say "after each renewal (a new version in Key Vault) run this script again: it uploads the new version"',
+    '',
+    ...secretsUserRole(
+      step("Let the Function App's identity read the certificate's private key (through its secret): Key Vault Secrets User", 'clientCertificate'),
+    ),
+  ];
+}
+
 /** The relay's settings for this app: printed, and set on the Function App when one is given. */
-function relaySettings(mode: ReturnType<typeof modeOf>): string[] {
+function relaySettings(mode: SetupMode): string[] {
   const byMode =
     mode === 'keyvault'
       ? ['settings+=("KEYVAULT_URL=https://$key_vault.vault.azure.net" "OAUTH2_CLIENT_SECRET_NAME=$secret_name")']
       : mode === 'federation'
         ? ['settings+=("OAUTH2_AUTH_MODE=managed-identity-federation")']
-        : [];
+        : mode === 'certificate'
+          ? ['settings+=("OAUTH2_AUTH_MODE=certificate" "KEYVAULT_URL=https://$key_vault.vault.azure.net" "OAUTH2_CLIENT_CERTIFICATE_NAME=$certificate_name")']
+          : [];
   return [
     step('Relay settings for this app and mailbox (no secret among them)', 'oauthSettings'),
     'settings=("OAUTH2_TENANT_ID=$tenant_id" "OAUTH2_CLIENT_ID=$app_id" "SMTP_USER=$mailbox")',
@@ -288,6 +386,12 @@ function relaySettings(mode: ReturnType<typeof modeOf>): string[] {
     '  az functionapp config appsettings set --name "$function_app" --resource-group "$resource_group" --settings "${settings[@]}" --output none',
     '  say "set on the Function App $function_app"',
     'fi',
+    ...(mode === 'certificate'
+      ? [
+          'say "Remove OAUTH2_CLIENT_SECRET and OAUTH2_CLIENT_SECRET_NAME wherever they are set (the relay refuses them beside a certificate),"',
+          'say "then delete the app\'s client secrets (Certificates & secrets → Client secrets)."',
+        ]
+      : []),
     "say 'With azd, keep them in its environment too (azd provision rewrites the app settings from it; infra/ sets the rest):'",
     'for setting in "${settings[@]}"; do',
     '  case "$setting" in',

@@ -6,7 +6,7 @@ import { echoSetting } from '../core/echo';
 import { isEmailAddress } from '../message/address';
 
 /** Where the relay's client credential comes from. */
-export const SETUP_MODES = ['secret', 'keyvault', 'federation'] as const;
+export const SETUP_MODES = ['secret', 'keyvault', 'federation', 'certificate'] as const;
 export type SetupMode = (typeof SETUP_MODES)[number];
 
 export interface SetupValues {
@@ -20,10 +20,12 @@ export interface SetupValues {
   objectId?: string;
   /** Other From addresses the app may send as. */
   sendAs?: string[];
-  /** secret (an app setting), keyvault (default with --key-vault) or federation (no secret). */
+  /** secret (an app setting), keyvault (default with --key-vault), federation (no secret) or certificate (a Key Vault certificate, no secret). */
   mode?: SetupMode;
   keyVault?: string;
   secretName?: string;
+  /** Key Vault certificate name of the certificate mode (OAUTH2_CLIENT_CERTIFICATE_NAME). */
+  certificateName?: string;
   /** Lifetime of the new client secret, in days. */
   secretDays?: number;
   functionApp?: string;
@@ -33,7 +35,12 @@ export interface SetupValues {
 }
 
 /** What the scripts use when a value is not given (azd's infra uses the same names). */
-export const SETUP_DEFAULTS = { appName: 'oauth2-smtp-relay', secretName: 'smtp-relay-client-secret', secretDays: 180 } as const;
+export const SETUP_DEFAULTS = {
+  appName: 'oauth2-smtp-relay',
+  secretName: 'smtp-relay-client-secret',
+  certificateName: 'smtp-relay-client-certificate',
+  secretDays: 180,
+} as const;
 
 export const SCRIPT_NAMES = { entra: 'setup-entra.sh', exchange: 'setup-exchange.ps1' } as const;
 
@@ -68,6 +75,9 @@ export function checkSetupValues(values: SetupValues): string[] {
     problems.push('--key-vault: must be a Key Vault name (3 to 24 letters, digits and hyphens)');
   }
   if (values.secretName !== undefined && !/^[A-Za-z0-9-]{1,127}$/.test(values.secretName)) problems.push('--secret-name: letters, digits and hyphens only');
+  if (values.certificateName !== undefined && !/^[A-Za-z0-9-]{1,127}$/.test(values.certificateName)) {
+    problems.push('--certificate-name: a Key Vault certificate name (letters, digits and hyphens, up to 127)');
+  }
   if (values.functionApp !== undefined && !AZURE_NAME.test(values.functionApp)) problems.push('--function-app: not a Function App name');
   if (values.resourceGroup !== undefined && !RESOURCE_GROUP.test(values.resourceGroup)) problems.push('--resource-group: not a resource group name');
   if ((values.functionApp === undefined) !== (values.resourceGroup === undefined)) problems.push('--function-app and --resource-group: give both or neither');
@@ -88,6 +98,17 @@ function modeProblems(values: SetupValues): string[] {
   const problems: string[] = [];
   if (mode === 'keyvault' && values.keyVault === undefined) problems.push('--mode keyvault: needs --key-vault');
   if (mode === 'secret' && values.keyVault !== undefined) problems.push('--key-vault: the secret mode puts the secret in an app setting; use --mode keyvault');
+  if (mode !== 'certificate' && values.certificateName !== undefined)
+    problems.push('--certificate-name: only the certificate mode uses it (--mode certificate)');
+  if (mode === 'certificate') {
+    if (values.keyVault === undefined) problems.push('--mode certificate: needs --key-vault (the certificate and its private key live there)');
+    for (const [option, value] of [
+      ['--secret-name', values.secretName],
+      ['--secret-days', values.secretDays],
+    ] as const) {
+      if (value !== undefined) problems.push(`${option}: the certificate mode has no client secret (the certificate's policy sets its lifetime)`);
+    }
+  }
   if (mode === 'federation') {
     for (const [option, value] of [
       ['--key-vault', values.keyVault],

@@ -10,7 +10,7 @@
  * Installed as an `az` executable on PATH by installAzDouble(); the state file
  * is named by AZ_DOUBLE_STATE.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -21,11 +21,19 @@ export interface AzState {
   tenantId: string;
   domains: string[];
   signedIn: boolean;
-  apps: { appId: string; displayName: string; requiredRoles: string[]; passwords: string[]; federated: Record<string, unknown>[] }[];
+  apps: {
+    appId: string;
+    displayName: string;
+    requiredRoles: string[];
+    passwords: string[];
+    federated: Record<string, unknown>[];
+    /** Certificate credentials' customKeyIdentifier as Graph gives it: the SHA-1 thumbprint's bytes in base64. */
+    certificates?: string[];
+  }[];
   servicePrincipals: { id: string; appId: string }[];
   exchangeRoleId: string;
   appRoleAssignments: { principalId: string; resourceId: string; appRoleId: string }[];
-  vaults: { name: string; secrets: Record<string, { value: string; expires: string }> }[];
+  vaults: { name: string; secrets: Record<string, { value: string; expires: string }>; certificates?: Record<string, DoubleCertificate> }[];
   functionApps: {
     name: string;
     group: string;
@@ -35,6 +43,15 @@ export interface AzState {
   }[];
   roleAssignments: { assignee: string; role: string; scope: string }[];
   calls: string[][];
+}
+
+/** A Key Vault certificate as `az keyvault certificate show` reports it (the double makes no key). */
+export interface DoubleCertificate {
+  /** x509ThumbprintHex: upper-case hex SHA-1; absent while the certificate is pending. */
+  thumbprint?: string;
+  /** policy.secretProperties.contentType */
+  contentType: string;
+  policy: unknown;
 }
 
 export const EXCHANGE_APP = '00000002-0000-0ff1-ce00-000000000000';
@@ -109,6 +126,11 @@ function run(state: AzState, argv: string[]): string {
   const app = (id: string | undefined) => state.apps.find((entry) => entry.appId === id);
   const functionApp = () => state.functionApps.find((entry) => entry.name === opt('name') && entry.group === opt('resource-group'));
   const count = (n: number) => String(n);
+  const vaultNamed = (name: string | undefined) => {
+    const vault = state.vaults.find((entry) => entry.name === name);
+    if (!vault) throw new AzFailure(`The Vault '${name}' not found within subscription.`);
+    return vault;
+  };
 
   switch (command) {
     case 'account show':
@@ -175,11 +197,24 @@ function run(state: AzState, argv: string[]): string {
       const found = app(opt('id'));
       if (!found) throw new AzFailure('application not found');
       if (options.append === undefined) throw new AzFailure('double: reset without --append would remove the other secrets');
+      if (options.cert !== undefined) {
+        // --keyvault --cert: az reads the certificate's current version from the vault and uploads its public part.
+        const certificate = vaultNamed(opt('keyvault')).certificates?.[opt('cert')!];
+        if (!certificate?.thumbprint) throw new AzFailure(`Certificate ${opt('cert')} not found in the vault`);
+        (found.certificates ??= []).push(Buffer.from(certificate.thumbprint, 'hex').toString('base64'));
+        return '';
+      }
       found.passwords.push(opt('end-date')!);
       if (query === 'password') return DOUBLE_CLIENT_SECRET;
       if (query === '{OAUTH2_CLIENT_SECRET: password}' && opt('output') === 'json')
         return JSON.stringify({ OAUTH2_CLIENT_SECRET: DOUBLE_CLIENT_SECRET }, null, 2);
       throw new AzFailure(`double: unexpected query ${query}`);
+    }
+    case 'ad app credential list': {
+      const found = app(opt('id'));
+      if (!found) throw new AzFailure('application not found');
+      if (options.cert === undefined || query !== '[].customKeyIdentifier') throw new AzFailure(`double: unexpected ${argv.join(' ')}`);
+      return (found.certificates ?? []).join('\n');
     }
     case 'ad app federated-credential list': {
       const filter = queryValues(query);
@@ -218,6 +253,22 @@ function run(state: AzState, argv: string[]): string {
       if (opt('file') !== '/dev/stdin' || options.value) throw new AzFailure('double: the secret must come from stdin');
       vault.secrets[opt('name')!] = { value: readStdin(), expires: opt('expires')! };
       return '';
+    }
+    case 'keyvault certificate list':
+      return count(Object.keys(vaultNamed(opt('vault-name')).certificates ?? {}).filter((name) => name === queryValues(query).name).length);
+    case 'keyvault certificate create': {
+      const policy = JSON.parse(opt('policy')!) as { secretProperties?: { contentType?: string } };
+      const vault = vaultNamed(opt('vault-name'));
+      const contentType = policy.secretProperties?.contentType ?? 'application/x-pkcs12';
+      (vault.certificates ??= {})[opt('name')!] = { thumbprint: randomBytes(20).toString('hex').toUpperCase(), contentType, policy };
+      return '';
+    }
+    case 'keyvault certificate show': {
+      const certificate = vaultNamed(opt('vault-name')).certificates?.[opt('name')!];
+      if (!certificate) throw new AzFailure(`Certificate not found: ${opt('name')}`);
+      if (query === 'x509ThumbprintHex') return certificate.thumbprint ?? '';
+      if (query === 'policy.secretProperties.contentType') return certificate.contentType;
+      throw new AzFailure(`double: unexpected query ${query}`);
     }
     case 'role assignment list':
       return count(state.roleAssignments.filter((a) => a.assignee === opt('assignee') && a.role === opt('role') && a.scope === opt('scope')).length);

@@ -41,6 +41,7 @@ test('bash parses the script of every mode (bash -n), with hostile values in it'
     { tenantId: 'contoso.com', mailbox: 'relay@contoso.com', mode: 'keyvault', keyVault: 'kv-relay', functionApp: 'func-relay', resourceGroup: 'rg' },
     { tenantId: TENANT, mailbox: 'relay@contoso.com', mode: 'federation', identityPrincipalId: IDENTITY.principalId, clientId: IDENTITY.clientId },
     { tenantId: TENANT, mailbox: 'relay@contoso.com', mode: 'secret', functionApp: 'func-relay', resourceGroup: 'rg' },
+    { tenantId: TENANT, mailbox: 'relay@contoso.com', mode: 'certificate', keyVault: 'kv-relay', functionApp: 'func-relay', resourceGroup: 'rg' },
   ];
   for (const value of values) {
     const file = join(dir, 'parse.sh');
@@ -90,6 +91,7 @@ const CREATING = [
   /^ad app credential reset/,
   /^role assignment create/,
   /^ad app federated-credential create/,
+  /^keyvault certificate create/,
   /^rest --method POST/,
 ];
 const creates = (state: AzState) => state.calls.map((call) => call.join(' ')).filter((call) => CREATING.some((pattern) => pattern.test(call)));
@@ -199,6 +201,96 @@ test('the secret mode: the new secret goes straight into the app setting, never 
   assert.equal(again.status, 0, again.stderr);
   assert.equal(again.state.apps[0]!.passwords.length, 1, 'no second secret');
   assert.match(again.stdout, /kept the app setting OAUTH2_CLIENT_SECRET of func-relay/);
+});
+
+test('the certificate mode: PEM certificate made in Key Vault, its public part on the app, the read role, the settings; the second run makes nothing', async () => {
+  const tenant = freshTenant(TENANT);
+  tenant.vaults.push({ name: 'kv-relay', secrets: {} });
+  tenant.functionApps.push({ name: 'func-relay', group: 'rg-relay', userAssigned: [IDENTITY], settings: {} });
+  const values: SetupValues = {
+    tenantId: TENANT,
+    mailbox: 'relay@contoso.com',
+    mode: 'certificate',
+    keyVault: 'kv-relay',
+    certificateName: 'relay-cert',
+    functionApp: 'func-relay',
+    resourceGroup: 'rg-relay',
+  };
+  const first = await runEntra('certificate', values, tenant);
+  assert.equal(first.status, 0, first.stderr);
+  const state = first.state;
+  const app = state.apps[0]!;
+  const certificate = state.vaults[0]!.certificates!['relay-cert']!;
+  assert.equal(certificate.contentType, 'application/x-pem-file');
+  assert.deepEqual(app.passwords, [], 'no client secret');
+  assert.deepEqual(app.certificates, [Buffer.from(certificate.thumbprint!, 'hex').toString('base64')], 'the public part uploaded once');
+  assert.deepEqual(state.vaults[0]!.secrets, {}, 'no secret written to the vault');
+  assert.deepEqual(state.roleAssignments, [
+    {
+      assignee: IDENTITY.principalId,
+      role: 'Key Vault Secrets User',
+      scope: '/subscriptions/0/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-relay',
+    },
+  ]);
+  assert.deepEqual(state.functionApps[0]!.settings, {
+    OAUTH2_TENANT_ID: TENANT,
+    OAUTH2_CLIENT_ID: app.appId,
+    SMTP_USER: 'relay@contoso.com',
+    OAUTH2_AUTH_MODE: 'certificate',
+    KEYVAULT_URL: 'https://kv-relay.vault.azure.net',
+    OAUTH2_CLIENT_CERTIFICATE_NAME: 'relay-cert',
+    MANAGED_IDENTITY_CLIENT_ID: IDENTITY.clientId,
+  });
+  assert.match(first.stdout, /created the certificate relay-cert in kv-relay/);
+  assert.match(first.stdout, new RegExp(`uploaded the public part of relay-cert \\(thumbprint ${certificate.thumbprint}\\)`));
+  assert.ok(first.stdout.includes(`(replaces ${stepLabel('clientCertificate')})`));
+
+  const second = await runEntra('certificate', values);
+  assert.equal(second.status, 0, second.stderr);
+  assert.deepEqual(creates(second.state), creates(state), 'nothing created on the second run');
+  assert.deepEqual(withoutCalls(second.state), withoutCalls(state));
+  assert.match(second.stdout, /kept the certificate relay-cert already in kv-relay/);
+  assert.match(second.stdout, new RegExp(`the app registration already has the certificate ${certificate.thumbprint}`));
+});
+
+test('the certificate mode after a renewal: the new version is uploaded beside the old; a PKCS#12 certificate stops the script', async () => {
+  const tenant = freshTenant(TENANT);
+  const appId = 'aaaaaaaa-0000-4000-8000-00000000000a';
+  const old = 'AB'.repeat(20);
+  const renewed = 'cd'.repeat(20);
+  tenant.apps.push({
+    appId,
+    displayName: 'oauth2-smtp-relay',
+    requiredRoles: [],
+    passwords: [],
+    federated: [],
+    certificates: [Buffer.from(old, 'hex').toString('base64')],
+  });
+  tenant.vaults.push({
+    name: 'kv-relay',
+    secrets: {},
+    certificates: { 'smtp-relay-client-certificate': { thumbprint: renewed, contentType: 'application/x-pem-file', policy: {} } },
+  });
+  const values: SetupValues = { tenantId: TENANT, mailbox: 'relay@contoso.com', mode: 'certificate', keyVault: 'kv-relay', clientId: appId };
+  const run = await runEntra('certificate-renewed', values, tenant);
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(
+    run.state.apps[0]!.certificates,
+    [old, renewed].map((hex) => Buffer.from(hex, 'hex').toString('base64')),
+    'appended, the old one kept',
+  );
+  assert.equal(creates(run.state).filter((call) => call.startsWith('keyvault certificate create')).length, 0, 'the vault already had it');
+
+  const pkcs12 = freshTenant(TENANT);
+  pkcs12.vaults.push({
+    name: 'kv-relay',
+    secrets: {},
+    certificates: { 'smtp-relay-client-certificate': { thumbprint: renewed, contentType: 'application/x-pkcs12', policy: {} } },
+  });
+  const refused = await runEntra('certificate-pkcs12', { ...values, clientId: undefined }, pkcs12);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /stored as application\/x-pkcs12, not application\/x-pem-file: the relay cannot read it/);
+  assert.equal(refused.state.apps[0]!.certificates, undefined, 'nothing uploaded');
 });
 
 test('the script stops, saying why, when az is signed out, signed in elsewhere, or the app name is ambiguous', async () => {

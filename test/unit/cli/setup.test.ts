@@ -47,7 +47,17 @@ test('each mode asks for what it needs and refuses what it would ignore', () => 
     /--key-vault: the federation mode has no client secret\n--secret-days: the federation mode has no client secret/,
   );
   assert.match(checkSetupValues({ ...minimal, functionApp: 'func-relay' }).join(), /give both or neither/);
-  assert.match(checkSetupValues({ ...minimal, mode: 'other' as never }).join(), /--mode: one of secret, keyvault, federation/);
+  assert.match(checkSetupValues({ ...minimal, mode: 'other' as never }).join(), /--mode: one of secret, keyvault, federation, certificate/);
+  assert.deepEqual(checkSetupValues({ ...minimal, mode: 'certificate' }), [
+    '--mode certificate: needs --key-vault (the certificate and its private key live there)',
+  ]);
+  assert.deepEqual(checkSetupValues({ ...minimal, mode: 'certificate', keyVault: 'kv-relay', certificateName: 'relay-cert' }), []);
+  assert.match(
+    checkSetupValues({ ...minimal, mode: 'certificate', keyVault: 'kv-relay', secretName: 's', secretDays: 30 }).join('\n'),
+    /--secret-name: the certificate mode has no client secret.*\n--secret-days: the certificate mode has no client secret/,
+  );
+  assert.match(checkSetupValues({ ...minimal, keyVault: 'kv-relay', certificateName: 'relay-cert' }).join(), /--certificate-name: only the certificate mode/);
+  assert.match(checkSetupValues({ ...minimal, mode: 'certificate', keyVault: 'kv-relay', certificateName: "it's" }).join(), /--certificate-name: a Key Vault/);
   assert.match(checkSetupValues({ ...minimal, identityPrincipalId: 'x' }).join(), /--identity-principal-id: must be/);
 });
 
@@ -83,6 +93,44 @@ test('setup writes both scripts to --out (0755 and 0644), prints what to run, an
   }
 });
 
+test('setup --mode certificate --certificate-name writes the certificate steps with that name', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-setup-'));
+  try {
+    const io = capture();
+    const args = ['setup', '--tenant-id', values.tenantId, '--mailbox', values.mailbox, '--mode', 'certificate', '--key-vault', 'kv-relay'];
+    assert.equal(await main([...args, '--certificate-name', 'relay-cert', '--out', dir], io), 0, io.stderr);
+    assert.match(io.stdout, /Mode: certificate\./);
+    const script = readFileSync(join(dir, 'setup-entra.sh'), 'utf8');
+    assert.match(script, /^certificate_name='relay-cert'$/m);
+    assert.match(script, /az keyvault certificate create --vault-name "\$key_vault" --name "\$certificate_name"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("setup --sender of a certificate sender takes the certificate mode and the certificate's name from the settings", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-setup-'));
+  try {
+    const io = capture();
+    Object.assign(io.env, {
+      OAUTH2_TENANT_ID: values.tenantId,
+      OAUTH2_CLIENT_ID: values.clientId,
+      SMTP_USER: values.mailbox,
+      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+      OAUTH2_AUTH_MODE: 'certificate',
+      KEYVAULT_URL: 'https://kv-relay.vault.azure.net/',
+      OAUTH2_CLIENT_CERTIFICATE_NAME: 'relay-cert',
+    });
+    assert.equal(await main(['setup', '--sender', 'default', '--key-vault', 'kv-relay', '--out', dir], io), 0, io.stderr);
+    assert.match(io.stdout, /Mode: certificate\./);
+    const script = readFileSync(join(dir, 'setup-entra.sh'), 'utf8');
+    assert.match(script, /^certificate_name='relay-cert'$/m);
+    assert.match(script, new RegExp(`^client_id='${values.clientId}'$`, 'm'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('missing or wrong values exit 2 with the reason, and write nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'relay-setup-'));
   try {
@@ -94,6 +142,8 @@ test('missing or wrong values exit 2 with the reason, and write nothing', async 
     assert.match(io.stderr, /--object-id: is the Application \(client\) ID/);
     assert.equal(await main(['setup', '--tenant-id', values.tenantId, '--mailbox', values.mailbox, '--mode', 'federation', '--out', dir], io), 2);
     assert.match(io.stderr, /--mode federation: needs --identity-principal-id/);
+    assert.equal(await main(['setup', '--tenant-id', values.tenantId, '--mailbox', values.mailbox, '--mode', 'certificate', '--out', dir], io), 2);
+    assert.match(io.stderr, /--mode certificate: needs --key-vault/);
     assert.throws(() => statSync(join(dir, 'setup-entra.sh')), /ENOENT/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -112,6 +162,7 @@ test('--check names the first guide step the failing check points to, and the sc
     `First setup step still missing: ${stepLabel('servicePrincipal')}.\nDone by: setup-exchange.ps1.`,
   );
   assert.match(firstMissingStep(failedAt('token_role_missing'))!, /Azure portal, step 5: API permission .*\nDone by: setup-entra\.sh\./);
+  assert.match(firstMissingStep(failedAt('certificate_not_registered'))!, /Done by: setup-entra\.sh with --mode certificate --key-vault <vault>/);
   assert.match(firstMissingStep(failedAt('smtp_auth_disabled'))!, /Microsoft 365 admin center, step 2: Authenticated SMTP.*\nDone by: setup-exchange\.ps1\./);
   const unnamed = { id: 'smtp_auth' as const, title: 'SMTP login', status: 'failed' as const, durationMs: 1, finding: { finding: 'odd', steps: [], fix: 'x' } };
   assert.match(firstMissingStep({ ok: false, checks: [unnamed], firstFailure: unnamed })!, /none named; the check "SMTP login" failed/);

@@ -25,6 +25,7 @@ const MODES: Record<SetupMode, SetupValues> = {
   secret: { ...base, mode: 'secret' },
   keyvault: { ...base, mode: 'keyvault', keyVault: 'kv-relay', secretName: 'smtp-secret', secretDays: 90 },
   federation: { ...base, mode: 'federation', identityPrincipalId: '1d000000-0000-4000-8000-0000000000aa' },
+  certificate: { ...base, mode: 'certificate', keyVault: 'kv-relay', certificateName: 'relay-cert' },
 };
 
 /** A bash word made of single-quoted parts and \\' (what shQuote writes), unquoted. */
@@ -39,6 +40,17 @@ const ENTRA_STEPS: Record<SetupMode, SetupStepId[]> = {
   secret: ['tenantId', 'enterpriseApplication', 'enterpriseApplication', 'apiPermission', 'clientSecret', 'oauthSettings'],
   keyvault: ['tenantId', 'enterpriseApplication', 'enterpriseApplication', 'apiPermission', 'keyVault', 'clientSecret', 'keyVault', 'oauthSettings'],
   federation: ['tenantId', 'enterpriseApplication', 'enterpriseApplication', 'apiPermission', 'clientSecret', 'clientSecret', 'oauthSettings'],
+  certificate: [
+    'tenantId',
+    'enterpriseApplication',
+    'enterpriseApplication',
+    'apiPermission',
+    'clientCertificate',
+    'clientCertificate',
+    'clientCertificate',
+    'clientCertificate',
+    'oauthSettings',
+  ],
 };
 
 /** Index of `pattern` in `text`, failing when absent. */
@@ -120,6 +132,11 @@ for (const mode of Object.keys(MODES) as SetupMode[]) {
       }
       // A new secret only ever leaves `az ad app credential reset` through a pipe into its store.
       const resets = [...entra.matchAll(/az ad app credential reset[^\n]*\\\n([^\n]*\\\n)*[^\n]*/g)].map((match) => match[0]);
+      if (mode === 'certificate') {
+        assert.equal(resets.length, 0, 'no client secret is piped anywhere');
+        assert.doesNotMatch(entra, /--query password|--end-date|OAUTH2_CLIENT_SECRET_NAME=/);
+        return;
+      }
       if (mode === 'federation') {
         assert.equal(resets.length, 0, 'federation creates no client secret');
         assert.match(entra, /az ad app federated-credential create --id "\$app_id"/);
@@ -170,4 +187,56 @@ test('without --function-app: the secret mode says where the Value goes without 
   assert.match(exchange, /\$AppId = '5e4d0000-0000-4000-8000-0000000000a1',\n {2}\[string\] \$ObjectId = '0b1ec700-0000-4000-8000-0000000000e1'/);
   assert.doesNotMatch(exchange, /RecipientPermission/, 'no SendAs step without --send-as');
   assert.match(exchange, /^\$SendAs = @\(\)$/m);
+});
+
+describe('the certificate mode: the certificate made in Key Vault, uploaded once per version, readable by the identity', () => {
+  const entra = entraScript(MODES.certificate, NOW);
+
+  test('the certificate name and the PEM policy are quoted assignments; the policy is the one the relay can read', () => {
+    assert.match(entra, /^key_vault='kv-relay'$/m);
+    assert.match(entra, /^certificate_name='relay-cert'$/m);
+    const policy = JSON.parse(unquoteWord(/^certificate_policy=(.*)$/m.exec(entra)![1]!)) as {
+      secretProperties: { contentType: string };
+      keyProperties: { exportable: boolean; keyType: string };
+      x509CertificateProperties: { subject: string; ekus: string[] };
+      lifetimeActions: { action: { actionType: string } }[];
+    };
+    assert.equal(policy.secretProperties.contentType, 'application/x-pem-file', 'PEM: Node.js cannot read PKCS#12');
+    assert.equal(policy.keyProperties.exportable, true, 'the private key is readable through the secret');
+    assert.equal(policy.x509CertificateProperties.subject, 'CN=relay-cert');
+    assert.deepEqual(policy.x509CertificateProperties.ekus, ['1.3.6.1.5.5.7.3.2'], 'client authentication');
+    assert.equal(policy.lifetimeActions[0]!.action.actionType, 'AutoRenew');
+    assert.match(entraScript({ ...MODES.certificate, certificateName: undefined }, NOW), /^certificate_name='smtp-relay-client-certificate'$/m);
+  });
+
+  test('the certificate is created only when the vault has none of that name, and an existing one must be PEM', () => {
+    assert.ok(
+      at(entra, `az keyvault certificate list --vault-name "$key_vault" --query "length([?name=='$certificate_name'])"`) <
+        at(entra, 'az keyvault certificate create --vault-name "$key_vault" --name "$certificate_name" --policy "$certificate_policy" --output none'),
+    );
+    assert.match(entra, /--query 'policy\.secretProperties\.contentType' --output tsv\)"\n {2}\[\[ \$content_type == 'application\/x-pem-file' \]\] \|\| stop/);
+  });
+
+  test('the public part is uploaded with --append only when no certificate credential of the app has its thumbprint', () => {
+    assert.match(
+      entra,
+      /thumbprint="\$\(az keyvault certificate show --vault-name "\$key_vault" --name "\$certificate_name" --query x509ThumbprintHex --output tsv\)"/,
+    );
+    assert.ok(
+      at(entra, `registered="$(az ad app credential list --id "$app_id" --cert --query '[].customKeyIdentifier' --output tsv)"`) <
+        at(entra, 'az ad app credential reset --id "$app_id" --keyvault "$key_vault" --cert "$certificate_name" --append --output none'),
+    );
+    assert.match(entra, /grep -Fix -e "\$thumbprint" -e "\$thumbprint_base64"/);
+  });
+
+  test('the identity gets Key Vault Secrets User (the key is read through the secret) and the settings name the certificate', () => {
+    assert.ok(
+      at(entra, 'az role assignment list --assignee "$identity_principal"') < at(entra, 'az role assignment create --assignee-object-id "$identity_principal"'),
+    );
+    assert.match(entra, /--role 'Key Vault Secrets User' --scope "\$vault_id"/);
+    assert.match(
+      entra,
+      /settings\+=\("OAUTH2_AUTH_MODE=certificate" "KEYVAULT_URL=https:\/\/\$key_vault\.vault\.azure\.net" "OAUTH2_CLIENT_CERTIFICATE_NAME=\$certificate_name"\)/,
+    );
+  });
 });
