@@ -2,8 +2,10 @@
  * Several senders in one relay (issue 14, points 1 and 2), through the queue handler on
  * Azurite as src/app/components.ts wires it: the local token endpoint knows three app
  * registrations, the local SMTP server gives each app FullAccess on its own mailbox only,
- * and one sender is broken (its token endpoint fails for its client, its own SMTP server
- * refuses connections) while the other senders' mail flows.
+ * and two senders are broken — one's token endpoint fails for its client, the other's own SMTP
+ * server refuses every connection — while the other senders' mail flows. (Two senders, because
+ * a sender whose token fails never opens a connection: the token is fetched before a send is
+ * counted against the mailbox's limits.)
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +20,9 @@ const BILLING_CLIENT = '5e4d0000-0000-4000-8000-0000000000b2';
 const BROKEN_CLIENT = '5e4d0000-0000-4000-8000-0000000000c3';
 const BILLING_MAILBOX = 'billing@example.com';
 const BROKEN_MAILBOX = 'broken@example.com';
+const REFUSING_CLIENT = '5e4d0000-0000-4000-8000-0000000000d5';
+const REFUSING_MAILBOX = 'refusing@example.com';
+const refusingSecret = `refusing~${randomBytes(18).toString('base64url')}`;
 const billingSecret = `billing~${randomBytes(18).toString('base64url')}`;
 const brokenSecret = `broken~${randomBytes(18).toString('base64url')}`;
 
@@ -29,13 +34,14 @@ before(async () => {
   stack = await startLocalStack({ inMemory: true });
   stack.tokenServer.setClientSecret(BILLING_CLIENT, billingSecret);
   stack.tokenServer.setClientSecret(BROKEN_CLIENT, brokenSecret);
+  stack.tokenServer.setClientSecret(REFUSING_CLIENT, refusingSecret);
   // Each app's service principal has FullAccess on its own mailbox only, as in Exchange Online.
   stack.smtpServer.grantMailboxes(LOCAL_CLIENT_ID, [LOCAL_MAILBOX]);
   stack.smtpServer.grantMailboxes(BILLING_CLIENT, [BILLING_MAILBOX]);
   stack.smtpServer.grantMailboxes(BROKEN_CLIENT, [BROKEN_MAILBOX]);
   brokenSmtp = await LocalSmtpServer.start({
     tls: { certPem: stack.certs.certPem, keyPem: stack.certs.keyPem },
-    authorizedMailboxes: [BROKEN_MAILBOX],
+    authorizedMailboxes: [BROKEN_MAILBOX, REFUSING_MAILBOX],
     verifyToken: (token) => stack.tokenServer.verifyAccessToken(token),
   });
 });
@@ -50,7 +56,7 @@ function recording(): Logger & { entries: Array<Record<string, unknown>> } {
   return { entries, info: push, warn: push, error: push };
 }
 
-/** The stack's default sender plus billing (same SMTP server, its own app) and broken (its own SMTP server). */
+/** The stack's default sender plus billing (same SMTP server, its own app), broken (its token fails) and refusing (its own SMTP server refuses). */
 function sendersSetting(): string {
   const common = { tenant: LOCAL_TENANT_ID, authorityHost: stack.tokenServer.url };
   return JSON.stringify([
@@ -70,6 +76,14 @@ function sendersSetting(): string {
       smtp: { host: '127.0.0.1', port: brokenSmtp.port, security: 'starttls' },
       ...common,
     },
+    {
+      id: 'refusing',
+      mailbox: REFUSING_MAILBOX,
+      clientId: REFUSING_CLIENT,
+      credential: { secretSetting: 'REFUSING_SECRET' },
+      smtp: { host: '127.0.0.1', port: brokenSmtp.port, security: 'starttls' },
+      ...common,
+    },
   ]);
 }
 
@@ -86,10 +100,16 @@ describe('several senders on the local stack', () => {
       runtime: true,
       logger,
       // A failing message is dead-lettered at once (no wait for retries): the broken sender's mail ends with its reason.
-      settings: { RELAY_SENDERS: sendersSetting(), BILLING_SECRET: billingSecret, BROKEN_SECRET: brokenSecret, RELAY_RETRY_MAX_AGE_SECONDS: '0' },
+      settings: {
+        RELAY_SENDERS: sendersSetting(),
+        BILLING_SECRET: billingSecret,
+        BROKEN_SECRET: brokenSecret,
+        REFUSING_SECRET: refusingSecret,
+        RELAY_RETRY_MAX_AGE_SECONDS: '0',
+      },
     }).start();
-    // The broken sender: its SMTP server refuses the first connection, and its token endpoint fails for its client.
-    brokenSmtp.failNext('connect', { code: 421, message: '4.3.2 Service not available, closing transmission channel' });
+    // The refusing sender's SMTP server refuses every connection; the broken sender's token endpoint fails for its client.
+    brokenSmtp.failNext('connect', { code: 421, message: '4.3.2 Service not available, closing transmission channel' }, 1000);
     stack.tokenServer.failAlwaysFor(BROKEN_CLIENT, {
       status: 400,
       body: {
@@ -106,6 +126,7 @@ describe('several senders on the local stack', () => {
         plan.push([`${name}-default-${i}`, {}, 'default']);
         plan.push([`${name}-billing-${i}`, i % 2 === 0 ? { sender: 'billing' } : { from: 'Invoices <invoices@example.com>' }, 'billing']);
         plan.push([`${name}-broken-${i}`, { sender: 'broken' }, 'broken']);
+        plan.push([`${name}-refusing-${i}`, { sender: 'refusing' }, 'refusing']);
       }
       plan.push([`${name}-unknown`, { sender: 'payroll' }, 'none']);
       plan.push([`${name}-stranger`, { from: 'ceo@example.com' }, 'none']);
@@ -127,16 +148,17 @@ describe('several senders on the local stack', () => {
       assert.equal(userOf(`${name}-default-0`), LOCAL_MAILBOX);
       assert.equal(userOf(`${name}-billing-0`), BILLING_MAILBOX);
       assert.equal(userOf(`${name}-billing-1`), BILLING_MAILBOX, 'routed by its from');
-      assert.equal(received.filter((message) => message.user === BROKEN_MAILBOX).length, 0);
+      assert.equal(received.filter((message) => message.user === BROKEN_MAILBOX || message.user === REFUSING_MAILBOX).length, 0);
 
-      // The broken sender's mail ends dead-lettered with its own failure: the SMTP refusal or the token endpoint's reply.
-      const brokenReasons = plan.filter(([, , sender]) => sender === 'broken').map(([key]) => result.deadLetters.get(key)?.[0]?.reason);
+      // Each broken sender's mail ends dead-lettered with its own failure: the token endpoint's reply, the SMTP refusal.
+      const reasonsOf = (who: string) => plan.filter(([, , sender]) => sender === who).map(([key]) => result.deadLetters.get(key)?.[0]?.reason);
+      assert.deepEqual(reasonsOf('broken'), Array(4).fill('invalid_client_secret'));
+      const refusals = reasonsOf('refusing');
       assert.ok(
-        brokenReasons.every((reason) => reason === 'invalid_client_secret' || reason === 'smtp_throttled' || reason === 'smtp_unreachable'),
-        String(brokenReasons),
+        refusals.every((reason) => reason === 'smtp_throttled' || reason === 'smtp_unreachable'),
+        String(refusals),
       );
-      assert.ok(brokenReasons.includes('invalid_client_secret'), String(brokenReasons));
-      assert.ok(brokenSmtp.connectionsOpened >= 1, 'the broken sender used its own SMTP server');
+      assert.ok(brokenSmtp.connectionsOpened >= 1, 'the refusing sender used its own SMTP server');
       assert.ok((stack.tokenServer.requestsByClient.get(BROKEN_CLIENT) ?? 0) >= 1);
       for (const key of [`${name}-unknown`, `${name}-stranger`, `${name}-crossed`]) {
         assert.equal(result.deadLetters.get(key)?.[0]?.reason, 'sender_not_allowed', key);
@@ -153,14 +175,18 @@ describe('several senders on the local stack', () => {
       assert.equal(activity.senders?.billing?.delivered, 4);
       assert.equal(activity.senders?.broken?.delivered, 0);
       assert.equal(activity.senders?.broken?.deadLettered, 4);
+      assert.equal(activity.senders?.refusing?.delivered, 0);
+      assert.equal(activity.senders?.refusing?.deadLettered, 4);
       // Log lines carry the sender's id.
       const delivered = logger.entries.filter((entry) => entry.event === 'relay.delivered');
       assert.deepEqual(new Set(delivered.map((entry) => entry.sender)), new Set(['default', 'billing']));
-      const deadLettered = logger.entries.filter((entry) => entry.event === 'relay.dead_lettered' && entry.sender === 'broken');
-      assert.equal(deadLettered.length, 4);
+      for (const who of ['broken', 'refusing']) {
+        const deadLettered = logger.entries.filter((entry) => entry.event === 'relay.dead_lettered' && entry.sender === who);
+        assert.equal(deadLettered.length, 4, who);
+      }
       // No client secret anywhere in the log.
       const text = JSON.stringify(logger.entries);
-      assert.ok(!text.includes(billingSecret) && !text.includes(brokenSecret));
+      assert.ok(!text.includes(billingSecret) && !text.includes(brokenSecret) && !text.includes(refusingSecret));
     } finally {
       stack.tokenServer.failAlwaysFor(BROKEN_CLIENT, undefined);
       await harness.relay?.close();
