@@ -136,6 +136,9 @@ describe('several senders on the local stack', () => {
         String(brokenReasons),
       );
       assert.ok(brokenReasons.includes('invalid_client_secret'), String(brokenReasons));
+      // Each record names the sender it was routed to; a message no sender may take names none.
+      for (const [key, , sender] of plan.filter(([, , one]) => one === 'broken')) assert.equal(result.deadLetters.get(key)?.[0]?.sender, sender, key);
+      assert.equal(result.deadLetters.get(`${name}-unknown`)?.[0]?.sender, undefined);
       assert.ok(brokenSmtp.connectionsOpened >= 1, 'the broken sender used its own SMTP server');
       assert.ok((stack.tokenServer.requestsByClient.get(BROKEN_CLIENT) ?? 0) >= 1);
       for (const key of [`${name}-unknown`, `${name}-stranger`, `${name}-crossed`]) {
