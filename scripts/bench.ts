@@ -31,7 +31,7 @@
  * relay's worker, e.g. "--cpu-prof" to profile the relay alone), BENCH_INSTANCE_MEMORY_MB
  * (2048; 0 runs every worker without a limit). Last, the limits phase (scripts/benchLimits.ts): several relay
  * processes on one mailbox at its scaled-down limits, RELAY_LIMITS_SCOPE=app (BENCH_LIMITS_MESSAGES, default 60;
- * 0 skips it).
+ * 0 skips it), then the same processes on several mailboxes (BENCH_LIMITS_SENDERS, default 2; 1 skips that run).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -50,7 +50,7 @@ import { startMeasuring, type ProcessUsage } from './processUsage';
 import { functionModules } from './functionModules';
 import { createMemoryLimit, type MemoryLimit } from './memoryLimit';
 import { formatRedactionWorstCase, measureRedactionWorstCase } from './redactionWorstCase';
-import { LIMITS_MESSAGES, measureLimits } from './benchLimits';
+import { LIMITS_MESSAGES, LIMITS_SENDERS, measureLimits } from './benchLimits';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 300);
 const LARGE_MESSAGES = Number(process.env.BENCH_LARGE_MESSAGES ?? 64);
@@ -389,13 +389,16 @@ async function main(): Promise<void> {
   }
   // Last, on a stack of its own: several relay processes on one mailbox at its (scaled-down) limits.
   const limits = LIMITS_MESSAGES > 0 ? await measureLimits() : undefined;
+  // Then the same processes serving several senders, each mailbox at its own limits.
+  const severalSenders = LIMITS_MESSAGES > 0 && LIMITS_SENDERS > 1 ? await measureLimits(LIMITS_SENDERS) : undefined;
   console.table(results);
-  if (limits) {
+  for (const measured of [limits, severalSenders]) {
+    if (!measured) continue;
     console.log(
-      `limits (${limits.processes} relay processes, one mailbox, RELAY_LIMITS_SCOPE=app): ${limits.messages} messages in ${limits.seconds} s = ` +
-        `${limits.messagesPerSecond}/s of ${limits.allowedPerSecond}/s allowed; throttling replies ${limits.throttlingReplies}; ` +
-        `storage requests per message ${limits.storageRequestsPerMessage} (window ${limits.windowRequestsPerMessage}, connection slots ${limits.slotRequestsPerMessage}); ` +
-        `${limits.connections} connections, ${limits.conflicts} lost races, ${limits.handedBack} hand-backs`,
+      `limits (${measured.processes} relay processes, ${measured.senders} mailbox(es), RELAY_LIMITS_SCOPE=app): ${measured.messages} messages in ${measured.seconds} s = ` +
+        `${measured.messagesPerSecond}/s of ${measured.allowedPerSecond}/s allowed; throttling replies ${measured.throttlingReplies}; ` +
+        `storage requests per message ${measured.storageRequestsPerMessage} (window ${measured.windowRequestsPerMessage}, connection slots ${measured.slotRequestsPerMessage}); ` +
+        `${measured.connections} connections, ${measured.conflicts} lost races, ${measured.handedBack} hand-backs`,
     );
   }
   // Over the whole run (warm-up included): the token lifetime and the secret cache outlast it.
@@ -410,6 +413,7 @@ async function main(): Promise<void> {
     totals: { messages: relayed, tokenRequests: totals.tokenRequests, vaultReads: totals.vaultReads },
     results,
     limits,
+    severalSenders,
   };
   console.log(`BENCH ${JSON.stringify(summary)}`);
 }

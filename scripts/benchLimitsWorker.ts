@@ -11,6 +11,14 @@ import { createRelayComponents } from '../src/app/components';
 import { relayOf } from '../src/app/relay';
 import { silentLogger } from '../src/core/log';
 import { QueueRunner } from '../src/worker/queueRunner';
+import { newCoordinationStats, type CoordinationStats } from '../src/throttle/sendingWindow';
+
+/** Every sender's coordination figures, summed (each mailbox coordinates on its own blobs). */
+function coordinationOf(senders: Array<{ coordination?: CoordinationStats }>): CoordinationStats {
+  const sum = newCoordinationStats();
+  for (const one of senders) for (const key of Object.keys(sum) as Array<keyof CoordinationStats>) sum[key] += one.coordination?.[key] ?? 0;
+  return sum;
+}
 
 async function main(): Promise<void> {
   const settings = JSON.parse(process.env.RELAY_SETTINGS_JSON ?? '{}') as Record<string, string>;
@@ -27,7 +35,7 @@ async function main(): Promise<void> {
   });
   setInterval(() => {
     const activity = relay.activity();
-    process.stdout.write(`STATS ${JSON.stringify({ coordination: parts.coordination, delivered: activity.delivered })}\n`);
+    process.stdout.write(`STATS ${JSON.stringify({ coordination: coordinationOf(parts.senders.built()), delivered: activity.delivered })}\n`);
   }, 200);
   for (;;) {
     if ((await runner.pollOnce()) === 0) await new Promise((resolve) => setTimeout(resolve, 50));

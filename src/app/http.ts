@@ -1,14 +1,15 @@
 /** What the host-free HTTP handlers (src/http) work with, from the process's components. */
 import type { TestSendDependencies } from '../http/testSend';
 import type { RelayComponents } from './components';
+import { senderDirectory } from './relay';
 
-/** /api/send: the settings, sender and attachment reader of `load()`, and its storage account's queues for mode=enqueue. */
+/** /api/send: the settings, senders and attachment reader of `load()`, and its storage account's queues for mode=enqueue. */
 export function testSendDependencies(load: () => RelayComponents): TestSendDependencies {
   const createdQueues = new Set<string>();
   return {
     relay() {
-      const { config, sender, attachments } = load();
-      return { config, sender, attachments };
+      const { config, sender, attachments, senders } = load();
+      return { config, sender, attachments, senders: senderDirectory(senders) };
     },
     async enqueue(queueName, text) {
       const queue = load().storage.queues.getQueueClient(queueName);

@@ -43,6 +43,7 @@ export async function status(args: string[], io: StatusIo, ledgerOf: StatusLedge
 
 const LABELS: Array<[keyof MessageStatus, string]> = [
   ['state', 'state'],
+  ['sender', 'sender'],
   ['attempts', 'attempts'],
   ['lastReason', 'last reason'],
   ['remedy', 'remedy'],

@@ -53,6 +53,8 @@ export interface LedgerEntry {
   /** A `sending` claim older than this may be taken over (its holder is presumed dead). */
   leaseUntil?: string;
   queueMessageId?: string;
+  /** The sender (RELAY_SENDERS id, or `default`) the message was routed to. */
+  sender?: string;
   /** The content digest of the message this key belongs to (messageDigest.ts); absent for unreadable messages. */
   digest?: string;
   /** The Message-ID the message is sent with (messages with an `id`: derived, so known before sending). */
@@ -103,6 +105,8 @@ export interface ClaimContext {
   attempt?: number;
   /** The first-enqueue time as this attempt knows it; the entry keeps the one it had first. */
   firstEnqueuedAt?: string;
+  /** The sender id the message was routed to (an operator's id, never the producer's text). */
+  sender?: string;
 }
 
 export type ReopenResult = 'reopened' | 'not-found' | 'already-sent' | 'busy';
@@ -263,6 +267,7 @@ export class BlobDeliveryLedger implements DeliveryLedger {
       claimedAt: now.toISOString(),
       leaseUntil: this.leaseEnd(now),
       queueMessageId: previous?.queueMessageId ?? context.queueMessageId,
+      sender: context.sender ?? previous?.sender,
       digest: context.digest ?? previous?.digest,
       plannedMessageId: context.plannedMessageId ?? previous?.plannedMessageId,
       attempts,

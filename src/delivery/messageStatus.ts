@@ -35,6 +35,8 @@ export interface MessageStatus {
   id: string;
   matchedBy: MatchedBy;
   state: LedgerState;
+  /** The sender (RELAY_SENDERS id, or `default`) the message was routed to, when the ledger knows it. */
+  sender?: string;
   /** Attempts that claimed the message so far (across retry copies and redeliveries). */
   attempts?: number;
   lastReason?: ReasonCode;
@@ -69,6 +71,7 @@ export function statusOf(entry: LedgerEntry, id: string, matchedBy: MatchedBy): 
     id,
     matchedBy,
     state: entry.state,
+    sender: entry.sender,
     attempts: entry.attempts,
     lastReason: entry.lastReason,
     remedy: remedyForReason(entry.lastReason),

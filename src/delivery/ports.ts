@@ -39,6 +39,8 @@ export interface DeadLetterInput {
   remedy?: string;
   /** The message exactly as it was taken from the queue. */
   original: string;
+  /** The sender (RELAY_SENDERS id, or `default`) the message was routed to, when it got that far. */
+  sender?: string;
   /** The application's idempotency key (`id`), when the message had a readable one. */
   messageKey?: string;
   /** The delivery ledger's key (`id:<id>` or `queue:<first queue message id>`); replay keeps it so the ledger still prevents duplicates. */

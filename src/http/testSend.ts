@@ -2,6 +2,9 @@
  * POST a message in the queue's JSON contract and either send it now, through
  * the process's own sender (same SMTP pool, same token cache), and answer with
  * the outcome, or (mode=enqueue) put it on the relay's queue and answer 202.
+ * With several senders (RELAY_SENDERS) the message chooses one as on the queue
+ * (its `sender`, or its `from`; anything else is sender_not_allowed) and is sent
+ * through that sender's own parts.
  *
  * A caller with a function key is a producer, not an operator: the message gets
  * the queue path's validation (parseQueueMessage: schema, blob names, recipient
@@ -19,7 +22,8 @@ import { isRelayError, type RelayError } from '../core/errors';
 import { toMailOptions } from '../message/compose';
 import { closeAttachmentStreams } from '../delivery/attachmentBlobs';
 import type { MessageSender } from '../delivery/ports';
-import { InvalidMessageError, parseQueueMessage, type RelayMessage } from '../message/validate';
+import { InvalidMessageError, parseQueueMessage, parseRoutedMessage, type RelayMessage } from '../message/validate';
+import type { SenderDirectory } from '../relay/handler';
 import type { ResolvedMessage } from '../message/types';
 import { redact, redactValue } from '../core/redact';
 import { findingOfConfigError, findingOfError } from '../diagnostics/findings';
@@ -33,6 +37,8 @@ export interface TestSendDependencies {
     sender: MessageSender;
     /** The queue path's claim-check reader (src/delivery/attachmentBlobs.ts). */
     attachments: { resolve(message: RelayMessage): Promise<ResolvedMessage> };
+    /** The senders a message may choose (as the queue handler routes); absent: every message goes through `sender`. */
+    senders?: SenderDirectory;
   };
   /** Put the text on the queue; resolves with the queue's message id. */
   enqueue(queueName: string, text: string): Promise<{ messageId: string }>;
@@ -74,8 +80,10 @@ export async function handleTestSend(request: HttpInput, deps: TestSendDependenc
   if (body.status === 'too_large') return bodyTooLarge(mode, body.limitBytes, relay.config);
   const text = body.bytes.toString('utf8');
   let message: RelayMessage;
+  let senderId: string | undefined;
   try {
-    message = parseQueueMessage(text, relay.config.mail);
+    if (relay.senders) ({ message, sender: senderId } = parseRoutedMessage(text, relay.senders.routing));
+    else message = parseQueueMessage(text, relay.config.mail);
   } catch (error) {
     if (error instanceof InvalidMessageError) return answer(400, { status: 'invalid', reason: error.reason, problems: error.problems });
     if (isRelayError(error) && error.kind === 'permanent') {
@@ -90,19 +98,22 @@ export async function handleTestSend(request: HttpInput, deps: TestSendDependenc
   let resolved: ResolvedMessage | undefined;
   try {
     // As on the queue path: inline and blob attachments within MAIL_MAX_ATTACHMENTS_MB, blobs streamed from their container.
+    // The chosen sender's parts (its From policy, token cache and SMTP pool), built on first use.
+    const route = relay.senders && senderId !== undefined ? relay.senders.route(senderId) : { id: undefined, mail: relay.config.mail, sender: relay.sender };
     resolved = await relay.attachments.resolve(message);
     let mail: SendMailOptions;
     try {
-      mail = toMailOptions(resolved, relay.config.mail);
+      mail = toMailOptions(resolved, route.mail);
     } catch (error) {
       if (isRelayError(error) && error.kind === 'permanent') {
         return answer(400, { status: 'invalid', reason: error.reason, problems: [{ path: '$', problem: error.message }] });
       }
       throw error;
     }
-    const sent = await relay.sender.send(mail);
+    const sent = await route.sender.send(mail);
     return answer(200, {
       status: 'sent',
+      sender: route.id,
       messageId: sent.messageId,
       smtpReply: sent.response,
       accepted: sent.accepted,

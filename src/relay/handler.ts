@@ -228,7 +228,7 @@ async function handleOnce(
     await recordSent(attempt, sent, deps, logger);
     // Enqueue (the application's, carried through retry copies and the ledger) to the server's 250.
     const latencyMs = Math.max(0, now().getTime() - attempt.firstEnqueuedAt.getTime());
-    relayMetrics.delivered(latencyMs);
+    relayMetrics.delivered(latencyMs, route.id);
     // One line per delivery, for Application Insights queries (customDimensions).
     logger.info('mail delivered', {
       event: 'relay.delivered',
@@ -329,6 +329,7 @@ async function claim(attempt: Attempt, deps: RelayDependencies, logger: Logger, 
       plannedMessageId: message?.id === undefined ? undefined : stableMessageId(message.id, message.from.address),
       attempt: attempt.number,
       firstEnqueuedAt: attempt.firstEnqueuedAt.toISOString(),
+      sender: attempt.route?.id,
     });
   } catch (error) {
     throw storageUnavailable('could not claim the message in the delivery ledger; it will be tried again', error);
@@ -452,13 +453,14 @@ async function scheduleRetry(
     const unavailable = storageUnavailable(`could not queue the retry copy (${failure.reason}); the message stays queued`, error);
     logger.error('retry copy not written, the message stays on its queue', {
       event: 'relay.retry_copy_failed',
+      sender: attempt.route?.id,
       messageKey: attempt.messageKey,
       queueMessageId: attempt.delivery.queueMessageId,
       attempt: attempt.number,
       originalReason: failure.reason,
       ...unavailable.toJSON(),
     });
-    relayMetrics.retried(failure.reason);
+    relayMetrics.retried(failure.reason, attempt.route?.id);
     throw new RetryLaterError(failure, attempt.number);
   }
   logRetry(failure, attempt, deps, logger, { delaySeconds, retryQueueMessageId });
@@ -472,7 +474,7 @@ function logRetry(
   logger: Logger,
   scheduled: { delaySeconds: number; retryQueueMessageId: string } | undefined,
 ): void {
-  relayMetrics.retried(failure.reason);
+  relayMetrics.retried(failure.reason, attempt.route?.id);
   logger.warn(scheduled ? `delivery failed, retrying in ${scheduled.delaySeconds} s` : 'delivery failed, the queue will retry', {
     event: 'relay.retry',
     sender: attempt.route?.id,
@@ -510,6 +512,7 @@ async function deadLetter(failure: RelayError, attempt: Attempt, deps: FailureDe
       providerReply: failure.providerReply,
       remedy: failure.remedy,
       original: attempt.original(),
+      sender: attempt.route?.id,
       messageKey: attempt.messageKey,
       ledgerKey: attempt.ledgerKey,
       queueMessageId: attempt.originalQueueMessageId ?? delivery.queueMessageId,
@@ -522,6 +525,7 @@ async function deadLetter(failure: RelayError, attempt: Attempt, deps: FailureDe
     const unavailable = storageUnavailable('could not write the dead-letter record; the message stays queued', storageError);
     logger.error('dead-lettering failed, the message stays on its queue', {
       event: 'relay.deadletter_failed',
+      sender: attempt.route?.id,
       messageKey: attempt.messageKey,
       queueMessageId: delivery.queueMessageId,
       attempt: attempt.number,
@@ -529,7 +533,7 @@ async function deadLetter(failure: RelayError, attempt: Attempt, deps: FailureDe
       ...unavailable.toJSON(),
     });
     await releaseClaim(attempt, failure, deps, logger);
-    relayMetrics.retried(unavailable.reason);
+    relayMetrics.retried(unavailable.reason, attempt.route?.id);
     throw new RetryLaterError(unavailable, attempt.number);
   }
   if (deps.ledger && attempt.claim) {
@@ -551,7 +555,7 @@ async function deadLetter(failure: RelayError, attempt: Attempt, deps: FailureDe
     recordId: record.recordId,
     ...failure.toJSON(),
   });
-  relayMetrics.deadLettered(failure.reason);
+  relayMetrics.deadLettered(failure.reason, attempt.route?.id);
   return { status: 'dead-lettered', reason: failure.reason, messageKey: attempt.messageKey, record };
 }
 

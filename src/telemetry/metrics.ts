@@ -21,8 +21,11 @@ export const METRIC_NAMES = {
   keyVaultReads: 'relay.keyvault.reads',
 } as const;
 
-/** The attributes the instruments carry (each a small closed set: reason codes, two outcomes). */
-export const METRIC_ATTRIBUTES = ['reason', 'outcome'] as const;
+/**
+ * The attributes the instruments carry (each a small closed set: reason codes, two outcomes, and the
+ * sender ids the operator declared in RELAY_SENDERS, or `default`; never a producer's text).
+ */
+export const METRIC_ATTRIBUTES = ['reason', 'outcome', 'sender'] as const;
 
 export type RequestOutcome = 'success' | 'failure';
 
@@ -64,20 +67,26 @@ function relayInstruments(): Instruments {
   return instruments;
 }
 
-/** The one call per queue-message outcome (src/relay/handler.ts). */
+/** `sender` only when the message was routed (a message the relay could not read has none). */
+function withSender(attributes: Record<string, string>, sender: string | undefined): Record<string, string> {
+  return sender === undefined ? attributes : { ...attributes, sender };
+}
+
+/** The one call per queue-message outcome (src/relay/handler.ts); `sender` is the routed sender's id. */
 export const relayMetrics = {
-  delivered(latencyMs: number | undefined): void {
+  delivered(latencyMs: number | undefined, sender?: string): void {
     const meter = relayInstruments();
-    meter.delivered.add(1);
-    if (latencyMs !== undefined && Number.isFinite(latencyMs) && latencyMs >= 0) meter.latency.record(latencyMs);
+    const attributes = withSender({}, sender);
+    meter.delivered.add(1, attributes);
+    if (latencyMs !== undefined && Number.isFinite(latencyMs) && latencyMs >= 0) meter.latency.record(latencyMs, attributes);
   },
-  deadLettered(reason: ReasonCode): void {
-    relayInstruments().deadLettered.add(1, { reason });
+  deadLettered(reason: ReasonCode, sender?: string): void {
+    relayInstruments().deadLettered.add(1, withSender({ reason }, sender));
   },
-  retried(reason: ReasonCode): void {
+  retried(reason: ReasonCode, sender?: string): void {
     const meter = relayInstruments();
-    meter.retried.add(1, { reason });
-    if (reason === 'smtp_throttled') meter.throttled.add(1);
+    meter.retried.add(1, withSender({ reason }, sender));
+    if (reason === 'smtp_throttled') meter.throttled.add(1, withSender({}, sender));
   },
   tokenRequest(outcome: RequestOutcome, reason?: ReasonCode): void {
     relayInstruments().tokenRequests.add(1, reason ? { outcome, reason } : { outcome });

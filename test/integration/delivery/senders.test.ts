@@ -158,6 +158,10 @@ describe('several senders on the local stack', () => {
         refusals.every((reason) => reason === 'smtp_throttled' || reason === 'smtp_unreachable'),
         String(refusals),
       );
+      // Each record names the sender it was routed to; a message no sender may take names none.
+      for (const [key, , sender] of plan.filter(([, , one]) => one === 'broken' || one === 'refusing'))
+        assert.equal(result.deadLetters.get(key)?.[0]?.sender, sender, key);
+      assert.equal(result.deadLetters.get(`${name}-unknown`)?.[0]?.sender, undefined);
       assert.ok(brokenSmtp.connectionsOpened >= 1, 'the refusing sender used its own SMTP server');
       assert.ok((stack.tokenServer.requestsByClient.get(BROKEN_CLIENT) ?? 0) >= 1);
       for (const key of [`${name}-unknown`, `${name}-stranger`, `${name}-crossed`]) {

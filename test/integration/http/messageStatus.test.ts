@@ -64,6 +64,7 @@ test('a delivered message: state sent, its Message-ID and the server reply, no r
   assert.equal(status.id, SCENARIO_IDS.delivered);
   assert.equal(status.matchedBy, 'id');
   assert.equal(status.state, 'sent');
+  assert.equal(status.sender, 'default', 'the sender it was routed to');
   assert.equal(status.attempts, 1);
   assert.match(status.messageId, /^<.+@.+>$/);
   assert.match(status.smtpReply, /^250 /);
@@ -108,6 +109,7 @@ test('a message refused before it was read is found by its queue message id, not
   assert.equal(status.matchedBy, 'queueMessageId');
   assert.equal(status.state, 'dead-lettered');
   assert.equal(status.lastReason, 'sender_not_allowed');
+  assert.equal(status.sender, undefined, 'routed to no sender');
   assert.equal(status.remedy, remedyText('sender_not_allowed'));
   assertMetadataOnly(response);
 });
