@@ -51,14 +51,20 @@ export interface RelayIdentityOverrides {
 export interface SenderComponents {
   readonly id: string;
   readonly settings: SenderSettings;
+  /** The Key Vault client when the credential is kept there: the secret source reads with it, rotation writes with it. */
   readonly vault?: SecretClient;
+  /** Where the client secret comes from; absent with federation or without OAuth2. */
   readonly secrets?: ClientSecretProvider;
+  /** The sender's token cache (OAuth2 only). */
   readonly tokens?: TokenCache;
   readonly throttle: MailboxThrottle;
+  /** Conditions of the mailbox met while sending (full, daily quota), for the monitor's alerts. */
   readonly mailboxConditions: MailboxConditions;
+  /** The sender's SMTP pool, behind the mailbox throttle. */
   readonly sender: MailSender;
   /** RELAY_LIMITS_SCOPE=app: the storage requests made to hold this mailbox's limits across instances. */
   readonly coordination?: CoordinationStats;
+  /** As many messages fetch attachments and send at once as the pool has connections. */
   readonly sendSlots: ConcurrencyGate;
   readonly counters: DeliveryCounters;
 }
@@ -73,33 +79,23 @@ export interface SenderParts {
   built(): SenderComponents[];
 }
 
-export interface RelayComponents {
+/** The process's graph; the sender fields it shares with SenderComponents are the default sender's. */
+export interface RelayComponents extends Pick<
+  SenderComponents,
+  'vault' | 'secrets' | 'tokens' | 'throttle' | 'mailboxConditions' | 'sender' | 'coordination' | 'sendSlots'
+> {
   readonly config: RelayConfig;
   /** The process's logger, redacting. */
   readonly logger: Logger;
-  /** The Key Vault client when the secret is kept there: the secret source reads with it, rotation writes with it. */
-  readonly vault?: SecretClient;
-  /** Where the client secret comes from; absent with federation or without OAuth2. */
-  readonly secrets?: ClientSecretProvider;
-  /** The process's token cache (OAuth2 only). */
-  readonly tokens?: TokenCache;
-  readonly throttle: MailboxThrottle;
-  /** Conditions of the mailbox met while sending (full, daily quota), for the monitor's alerts. */
-  readonly mailboxConditions: MailboxConditions;
-  /** The one SMTP pool of this process, behind the mailbox throttle. */
-  readonly sender: MailSender;
-  /** RELAY_LIMITS_SCOPE=app: the storage requests made to hold the mailbox's limits across instances. */
-  readonly coordination?: CoordinationStats;
+  /** The process's delivery counters (the health answer, the benchmark). */
   readonly counters: DeliveryCounters;
-  /** As many messages fetch attachments and send at once as the pool has connections. */
-  readonly sendSlots: ConcurrencyGate;
   readonly storage: StorageClients;
   readonly deadLetters: DeadLetterWriter;
   readonly ledger: BlobDeliveryLedger;
   readonly retries: { queue: QueueRetries; policy: RetryPolicy; envelopes: BlobEnvelopeKeys };
   /** Claim-check attachments of the attachment container, for the queue handler and /api/send alike. */
   readonly attachments: AttachmentBlobs;
-  /** Every sender; the fields above (vault … sendSlots) are the default sender's. */
+  /** Every sender; the shared sender fields above are the default sender's. */
   readonly senders: SenderParts;
 }
 
