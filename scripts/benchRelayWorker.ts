@@ -11,6 +11,7 @@
 import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { ClientSecretCredential } from '@azure/identity';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { loadConfig } from '../src/settings';
 import { relayOf, type Relay } from '../src/app/relay';
 import { createRelayComponents, type RelayComponents } from '../src/app/components';
@@ -18,6 +19,7 @@ import { silentLogger } from '../src/core/log';
 import type { QueueDelivery } from '../src/delivery/ports';
 import { functionModules } from './functionModules';
 import { startMeasuring, type ProcessUsage } from './processUsage';
+import { StorageRequestCounter, storagePorts, type CountedOperation, type StorageRoles } from './storageOperations';
 
 export interface VaultReader {
   tenantId: string;
@@ -40,9 +42,15 @@ export interface WorkerStats {
   smtpConnectionsOpened: number;
 }
 
+/** What a measured stretch cost the worker: its CPU and memory, and the storage requests it sent. */
+export interface WorkerUsage extends ProcessUsage {
+  storage: CountedOperation[];
+}
+
 type Request =
-  | { id: number; type: 'start'; settings: Record<string, string>; vaultReader: VaultReader }
+  | { id: number; type: 'start'; settings: Record<string, string>; vaultReader: VaultReader; storageRoles: StorageRoles }
   | { id: number; type: 'invoke'; payload: unknown; delivery: QueueDelivery }
+  | { id: number; type: 'storageRequestCpu'; requests: number }
   | { id: number; type: 'token' | 'stats' | 'measureStart' | 'measureStop' | 'close' };
 
 /**
@@ -65,6 +73,31 @@ function loadFunctionModules(): void {
 
 let relay: (Relay & { parts: RelayComponents }) | undefined;
 let stopMeasuring: (() => ProcessUsage) | undefined;
+/** Every request this process sends to Azurite is the relay's (the host's part runs in the parent). */
+let storageRequests: StorageRequestCounter | undefined;
+let storageConnection = '';
+
+/**
+ * CPU time of one storage request the way the ledger makes them (a conditional Put Blob of a
+ * small JSON entry: create if absent, then replace if unchanged), through the same SDK:
+ * the benchmark's allowance for the ledger's share of the relay's CPU per message.
+ */
+let requestCpuRounds = 0;
+async function storageRequestCpuMs(requests: number): Promise<number> {
+  const round = ++requestCpuRounds;
+  const container = BlobServiceClient.fromConnectionString(storageConnection).getContainerClient('bench-request-cpu');
+  await container.createIfNotExists();
+  const entry = JSON.stringify({ schema: 'bench', state: 'claimed', at: new Date().toISOString(), attempt: 1 });
+  const pairs = Math.max(1, Math.floor(requests / 2));
+  const cpu = process.cpuUsage();
+  for (let i = 0; i < pairs; i++) {
+    const blob = container.getBlockBlobClient(`entries/${round}-${i}.json`);
+    const created = await blob.upload(entry, entry.length, { conditions: { ifNoneMatch: '*' }, blobHTTPHeaders: { blobContentType: 'application/json' } });
+    await blob.upload(entry, entry.length, { conditions: { ifMatch: created.etag }, blobHTTPHeaders: { blobContentType: 'application/json' } });
+  }
+  const used = process.cpuUsage(cpu);
+  return (used.user + used.system) / 1000 / (pairs * 2);
+}
 
 const started = (): Relay & { parts: RelayComponents } => {
   if (!relay) throw new Error('the worker has not been started');
@@ -76,6 +109,8 @@ async function handle(request: Request): Promise<unknown> {
     case 'start': {
       loadFunctionModules();
       const { vaultReader } = request;
+      storageConnection = request.settings.AzureWebJobsStorage ?? '';
+      storageRequests = new StorageRequestCounter(storagePorts(storageConnection), request.storageRoles, () => 'relay');
       const vaultCredential = new ClientSecretCredential(vaultReader.tenantId, vaultReader.clientId, vaultReader.secret, {
         authorityHost: vaultReader.authorityHost,
         disableInstanceDiscovery: true,
@@ -113,14 +148,17 @@ async function handle(request: Request): Promise<unknown> {
       return stats;
     }
     case 'measureStart':
+      storageRequests?.reset();
       stopMeasuring = startMeasuring();
       return null;
     case 'measureStop': {
       if (!stopMeasuring) throw new Error('not measuring');
-      const usage = stopMeasuring();
+      const usage: WorkerUsage = { ...stopMeasuring(), storage: storageRequests?.snapshot() ?? [] };
       stopMeasuring = undefined;
       return usage;
     }
+    case 'storageRequestCpu':
+      return storageRequestCpuMs(request.requests);
     case 'close':
       await relay?.close();
       setImmediate(() => process.exit(0));
