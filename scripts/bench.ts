@@ -37,7 +37,9 @@
  * invocation, the relay and the baseline side by side in each repeat and in alternating
  * order (so a machine that drifts slower or faster favours neither), and prints each
  * figure as its median and range; the targets of issue 17 are checked on the medians
- * (scripts/benchStats.ts). The cold start takes five fresh processes per repeat.
+ * (scripts/benchStats.ts). Each repeat starts a relay worker of its own, so none inherits
+ * the heap, connections or slot leases of another. The cold start takes five fresh
+ * processes per repeat.
  *
  * Storage requests: every request each process sends to Azurite is counted during the
  * throughput phases (scripts/storageOperations.ts), by who sent it (the relay's worker;
@@ -604,13 +606,24 @@ async function main(): Promise<void> {
   await attachments.createIfNotExists();
   await attachments.getBlockBlobClient(ATTACHMENT_BLOB).uploadData(ATTACHMENT);
   const nodeArguments = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean);
-  const worker = await RelayWorker.start(settings, stack.vaultReader, roles, { nodeArguments, memoryLimitMb: INSTANCE_MEMORY_MB });
-  if (INSTANCE_MEMORY_MB && worker.started.memoryLimitMb === null) {
-    console.error(
-      `bench: could not run the relay's worker under ${INSTANCE_MEMORY_MB} MB (no writable cgroup memory controller); its memory figures are for this machine's memory`,
-    );
-  }
-  const stats = () => worker.call<WorkerStats>('stats');
+  // Each worker coordinates in a container of its own: a worker that exits leaves its connection
+  // slots leased until the leases run out (up to a minute), which would starve the next one.
+  let workers = 0;
+  const own = () => {
+    const container = `bench-coordination-${++workers}`;
+    return { settings: { ...settings, RELAY_COORDINATION_CONTAINER: container }, roles: { ...roles, [container]: 'coordination' } };
+  };
+  /** Each repeat's relay runs in a fresh worker, so no repeat inherits the heap, pool or slot leases another left behind. */
+  const startLimitedWorker = async (repeat: number) => {
+    const mine = own();
+    const worker = await RelayWorker.start(mine.settings, stack.vaultReader, mine.roles, { nodeArguments, memoryLimitMb: INSTANCE_MEMORY_MB });
+    if (repeat === 0 && INSTANCE_MEMORY_MB && worker.started.memoryLimitMb === null) {
+      console.error(
+        `bench: could not run the relay's worker under ${INSTANCE_MEMORY_MB} MB (no writable cgroup memory controller); its memory figures are for this machine's memory`,
+      );
+    }
+    return worker;
+  };
 
   /** Each row's runs, keyed by size and worker (the 1 MB phase also runs in a worker without the limit). */
   const rowRuns = new Map<string, Row[]>();
@@ -618,45 +631,59 @@ async function main(): Promise<void> {
   const requestCpuRuns: number[] = [];
   const add = <T>(map: Map<string, T[]>, key: string, value: T) => map.set(key, [...(map.get(key) ?? []), value]);
   const chosen = process.env.BENCH_SIZES?.split(',') ?? SIZES.map((size) => size.name);
-  let relayed = 1; // the warm-up
-  let totals: WorkerStats;
+  let relayed = 0;
+  const totals: WorkerStats = { tokenRequests: 0, vaultReads: 0, smtpConnectionsOpened: 0 };
   let idle: IdlePolling | undefined;
   const large = SIZES[0];
   try {
     for (let repeat = 0; repeat < REPEAT; repeat++) {
       let largeBaselinePerSecond: number | undefined;
-      for (const size of SIZES.filter((candidate) => chosen.includes(candidate.name))) {
-        const relay = async () => {
-          const before = await stats();
-          const ours = await relayThroughput(config, worker, connection, size, hostRequests);
-          const latency = await relayLatency(config, worker, connection, size);
-          const handled = size.count + Math.min(LATENCY_MESSAGES, size.count);
-          relayed += handled;
-          const after = await stats();
-          return { ours, latency, handled, before, after };
-        };
-        // Alternating which goes first, so drift during a repeat favours neither.
-        const baselineFirst = !relayFirst(repeat);
-        const earlyBase = baselineFirst ? await baseline(config, worker, size) : undefined;
-        const { ours, latency, handled, before, after } = await relay();
-        const base = earlyBase ?? (await baseline(config, worker, size));
-        const baselinePerSecond = size.count / base.seconds;
-        add(rowRuns, `${size.name} limited`, {
-          ...relayColumns(size, worker, ours, baselinePerSecond),
-          baselineCpuMsPerMessage: round(base.cpuMs / size.count, 2),
-          p50Ms: round(latency.p50),
-          p99Ms: round(latency.p99),
-          tokenRequestsPer1000: round(((after.tokenRequests - before.tokenRequests) * 1000) / handled, 2),
-          vaultReadsPer1000: round(((after.vaultReads - before.vaultReads) * 1000) / handled, 2),
-          smtpConnectionsOpened: after.smtpConnectionsOpened - before.smtpConnectionsOpened,
-        });
-        add(storageRuns, size.name, { messages: size.count, requests: [...ours.relay.storage, ...ours.hostStorage] });
-        if (size === large) largeBaselinePerSecond = baselinePerSecond;
+      const worker = await startLimitedWorker(repeat);
+      relayed += 1; // its warm-up
+      const stats = () => worker.call<WorkerStats>('stats');
+      try {
+        for (const size of SIZES.filter((candidate) => chosen.includes(candidate.name))) {
+          const relay = async () => {
+            const before = await stats();
+            const ours = await relayThroughput(config, worker, connection, size, hostRequests);
+            const latency = await relayLatency(config, worker, connection, size);
+            const handled = size.count + Math.min(LATENCY_MESSAGES, size.count);
+            relayed += handled;
+            const after = await stats();
+            return { ours, latency, handled, before, after };
+          };
+          // Alternating which goes first, so drift during a repeat favours neither.
+          const baselineFirst = !relayFirst(repeat);
+          const earlyBase = baselineFirst ? await baseline(config, worker, size) : undefined;
+          const { ours, latency, handled, before, after } = await relay();
+          const base = earlyBase ?? (await baseline(config, worker, size));
+          const baselinePerSecond = size.count / base.seconds;
+          add(rowRuns, `${size.name} limited`, {
+            ...relayColumns(size, worker, ours, baselinePerSecond),
+            baselineCpuMsPerMessage: round(base.cpuMs / size.count, 2),
+            p50Ms: round(latency.p50),
+            p99Ms: round(latency.p99),
+            tokenRequestsPer1000: round(((after.tokenRequests - before.tokenRequests) * 1000) / handled, 2),
+            vaultReadsPer1000: round(((after.vaultReads - before.vaultReads) * 1000) / handled, 2),
+            smtpConnectionsOpened: after.smtpConnectionsOpened - before.smtpConnectionsOpened,
+          });
+          add(storageRuns, size.name, { messages: size.count, requests: [...ours.relay.storage, ...ours.hostStorage] });
+          if (size === large) largeBaselinePerSecond = baselinePerSecond;
+        }
+        requestCpuRuns.push(await worker.call<number>('storageRequestCpu', { requests: 200 }));
+        // The host's polling while idle, once: the runner needs a worker to hand messages to (there are none).
+        if (repeat === REPEAT - 1 && IDLE_SECONDS > 0) idle = await idlePolling(config, worker, connection, hostRequests);
+        const last = await stats();
+        totals.tokenRequests += last.tokenRequests;
+        totals.vaultReads += last.vaultReads;
+        totals.smtpConnectionsOpened += last.smtpConnectionsOpened;
+      } finally {
+        await worker.close();
       }
-      requestCpuRuns.push(await worker.call<number>('storageRequestCpu', { requests: 200 }));
       if (largeBaselinePerSecond !== undefined && worker.started.memoryLimitMb !== null) {
-        // The same phase in a fresh worker without the limit (V8 sized for this machine), side by side.
-        const unlimited = await RelayWorker.start(settings, stack.vaultReader, roles, { nodeArguments });
+        // The same phase in a fresh worker without the limit (V8 sized for this machine), side by side; its token and Key Vault read are not in the totals.
+        const mine = own();
+        const unlimited = await RelayWorker.start(mine.settings, stack.vaultReader, mine.roles, { nodeArguments });
         try {
           add(
             rowRuns,
@@ -668,11 +695,8 @@ async function main(): Promise<void> {
         }
       }
     }
-    totals = await stats();
-    if (IDLE_SECONDS > 0) idle = await idlePolling(config, worker, connection, hostRequests);
   } finally {
     hostRequests.close();
-    await worker.close();
     stack.stop();
   }
   const optional: Record<string, unknown> = {};
@@ -716,8 +740,10 @@ async function main(): Promise<void> {
     );
   }
   for (const line of optionalLines) console.log(line);
-  // Over the whole run (warm-up included): the token lifetime and the secret cache outlast it.
-  console.log(`whole run: ${relayed} messages relayed with ${totals.tokenRequests} token request(s) and ${totals.vaultReads} Key Vault read(s)`);
+  // Over the whole run (warm-ups included): the token lifetime and the secret cache outlast a worker's repeat.
+  console.log(
+    `whole run: ${relayed} messages relayed by ${REPEAT} worker(s) (one per repeat) with ${totals.tokenRequests} token request(s) and ${totals.vaultReads} Key Vault read(s)`,
+  );
   console.log(
     `loading all function modules in a fresh process (cold start, the app's share): ${formatSpread(coldStart)} ms over ${coldStart.runs.length} processes`,
   );

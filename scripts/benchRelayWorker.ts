@@ -91,7 +91,7 @@ async function storageRequestCpuMs(requests: number): Promise<number> {
   const pairs = Math.max(1, Math.floor(requests / 2));
   const cpu = process.cpuUsage();
   for (let i = 0; i < pairs; i++) {
-    const blob = container.getBlockBlobClient(`entries/${round}-${i}.json`);
+    const blob = container.getBlockBlobClient(`entries/${process.pid}-${round}-${i}.json`);
     const created = await blob.upload(entry, entry.length, { conditions: { ifNoneMatch: '*' }, blobHTTPHeaders: { blobContentType: 'application/json' } });
     await blob.upload(entry, entry.length, { conditions: { ifMatch: created.etag }, blobHTTPHeaders: { blobContentType: 'application/json' } });
   }
