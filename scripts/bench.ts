@@ -566,14 +566,13 @@ function targets(rows: MedianRow[], storage: Record<string, StorageFigures>, req
 
 /**
  * A phase that runs after the relay's own, on a stack of its own, once per invocation; its
- * result goes into the BENCH line under `key` and `describe` prints it. A new optional phase
+ * result goes into the BENCH line under `key` and its summary is printed. A new optional phase
  * (e.g. another transport's) is one more entry in OPTIONAL_PHASES.
  */
-interface OptionalPhase<T = unknown> {
+interface OptionalPhase {
   key: string;
   enabled: boolean;
-  run(): Promise<T>;
-  describe(result: T): string;
+  run(): Promise<{ result: unknown; summary: string }>;
 }
 
 const describeLimits = (measured: LimitsMeasure) =>
@@ -582,11 +581,20 @@ const describeLimits = (measured: LimitsMeasure) =>
   `storage requests per message ${measured.storageRequestsPerMessage} (window ${measured.windowRequestsPerMessage}, connection slots ${measured.slotRequestsPerMessage}); ` +
   `${measured.connections} connections, ${measured.conflicts} lost races, ${measured.handedBack} hand-backs`;
 
-const OPTIONAL_PHASES: Array<OptionalPhase<LimitsMeasure>> = [
+const limitsPhase = (key: string, enabled: boolean, senders?: number): OptionalPhase => ({
+  key,
+  enabled,
+  run: async () => {
+    const result = await measureLimits(senders);
+    return { result, summary: describeLimits(result) };
+  },
+});
+
+const OPTIONAL_PHASES: OptionalPhase[] = [
   // Several relay processes on one mailbox at its (scaled-down) limits.
-  { key: 'limits', enabled: LIMITS_MESSAGES > 0, run: () => measureLimits(), describe: describeLimits },
+  limitsPhase('limits', LIMITS_MESSAGES > 0),
   // Then the same processes serving several senders, each mailbox at its own limits.
-  { key: 'severalSenders', enabled: LIMITS_MESSAGES > 0 && LIMITS_SENDERS > 1, run: () => measureLimits(LIMITS_SENDERS), describe: describeLimits },
+  limitsPhase('severalSenders', LIMITS_MESSAGES > 0 && LIMITS_SENDERS > 1, LIMITS_SENDERS),
 ];
 
 async function main(): Promise<void> {
@@ -702,9 +710,9 @@ async function main(): Promise<void> {
   const optional: Record<string, unknown> = {};
   const optionalLines: string[] = [];
   for (const phase of OPTIONAL_PHASES.filter((candidate) => candidate.enabled)) {
-    const result = await phase.run();
+    const { result, summary } = await phase.run();
     optional[phase.key] = result;
-    optionalLines.push(phase.describe(result));
+    optionalLines.push(summary);
   }
 
   const rows = [...rowRuns.values()].map(medianRow);
