@@ -19,7 +19,7 @@ import type { Diagnosis, Remedy } from './diagnoses/entry';
 import { SETTINGS_DIAGNOSES, SETTINGS_REMEDIES } from './diagnoses/settings';
 import { TOKEN_DIAGNOSES, TOKEN_REMEDIES } from './diagnoses/token';
 import { SMTP_DIAGNOSES, SMTP_REMEDIES } from './diagnoses/smtp';
-import { GOOGLE_DIAGNOSES } from './diagnoses/google';
+import { GOOGLE_DIAGNOSES, GOOGLE_REMEDIES } from './diagnoses/google';
 import { KEY_VAULT_REMEDIES } from './diagnoses/keyVault';
 import { MESSAGE_REMEDIES } from './diagnoses/message';
 import { STORAGE_REMEDIES } from './diagnoses/storage';
@@ -43,6 +43,7 @@ export const REMEDIES = {
   ...STORAGE_REMEDIES,
   ...MONITOR_REMEDIES,
   ...DOCTOR_REMEDIES,
+  ...GOOGLE_REMEDIES,
 } as const satisfies Record<string, Remedy> & Partial<Record<DiagnosisId, never>>;
 
 export type RemedyId = keyof typeof REMEDIES;

@@ -3,7 +3,7 @@
  * key's token_uri (Google's OAuth `error` and `error_description`) and Gmail's XOAUTH2 refusal.
  * `<client id>` and `<scope>` are filled in with the key's client_id and the scopes asked for.
  */
-import type { Diagnosis } from './entry';
+import type { Diagnosis, Remedy } from './entry';
 
 const DELEGATION = 'admin.google.com → Security → Access and data control → API controls → Manage Domain Wide Delegation';
 
@@ -50,6 +50,12 @@ export const GOOGLE_DIAGNOSES = {
     steps: ['googleKey', 'googleKeyVault'],
     fix: 'Store the whole JSON file gcloud iam service-accounts keys create wrote (az keyvault secret set --file key.json), not a P12 key, an OAuth client file or a part of the file.',
   },
+  google_key_expiring: {
+    symptom: "the Google service account key's Key Vault secret expires within the warning window (an organization key expiry)",
+    finding: 'The service account key expires soon; mail stops when it does.',
+    steps: ['googleKey', 'googleKeyVault'],
+    fix: 'Run setup-google.sh again (a new key, stored as a new version of the Key Vault secret with its expiry), then delete the old key in Google Cloud.',
+  },
   gmail_token_refused: {
     symptom:
       '334 with {"status":"400"|"401","schemes":"Bearer","scope":"https://mail.google.com/"}, then 535-5.7.8 Username and Password not accepted, from smtp.gmail.com',
@@ -60,3 +66,10 @@ export const GOOGLE_DIAGNOSES = {
       'that SMTP_USER is the mailbox the token was issued for (the XOAUTH2 user is the JWT sub), and that the user is active with Gmail on.',
   },
 } as const satisfies Record<string, Diagnosis>;
+
+export const GOOGLE_REMEDIES = {
+  /** The monitor: the Google key's Key Vault secret expired or expires soon. */
+  google_key_renewal:
+    'Create a new key for the service account (setup-google.sh again, or gcloud iam service-accounts keys create), store it as a new version of the ' +
+    'Key Vault secret with its expiry (az keyvault secret set --file … --expires …), then delete the old key in Google Cloud once the relay logs secret.version_changed.',
+} as const satisfies Record<string, Remedy>;

@@ -284,8 +284,31 @@ describe('Google Workspace sender', () => {
     const first = await monitorOf(relay.parts).run(log);
     assert.deepEqual(first.raised, [`secret:expiry_warning:${version}`], log.lines.join('\n'));
     assert.equal(first.tokenOk, true, log.lines.join('\n'));
+    const text = log.lines.join('\n');
+    assert.match(
+      text,
+      /ALERT secret_expiry_warning \(warning\): The Google service account key in Key Vault secret "relay-expiring-key".* expires in (10|11) day/,
+    );
+    assert.match(text, /Create a new key for the service account/);
     assert.deepEqual((await monitorOf(relay.parts).run(recordingLogger())).raised, [], 'not repeated on the next tick');
     assertNoKeyMaterial(log.lines.join('\n'), created, 'the monitor log');
+  });
+
+  it('a key without an expiry (Google keys need none) raises no expiry alert; the doctor warns ahead of an expiry with the key step', async () => {
+    const relay = env.relay(googleSettings({ OAUTH2_SERVICE_ACCOUNT_KEY_NAME: 'relay-undated-key' }));
+    const created = await delegatedAccount('undated', 'relay-undated-key');
+    const report = await monitorOf(relay.parts).run(recordingLogger());
+    assert.deepEqual(report.raised, []);
+    assert.equal(report.tokenOk, true);
+    env.vault.setSecret('relay-undated-key', { value: created.keyJson, expiresOn: new Date(Date.now() + 5 * 86_400_000) });
+    const doctor = await runDoctor({
+      env: env.settings(googleSettings({ OAUTH2_SERVICE_ACCOUNT_KEY_NAME: 'relay-undated-key' })),
+      identity: { vaultCredential: env.credential },
+    });
+    const secret = doctor.checks.find((check) => check.id === 'secret')!;
+    assert.equal(secret.status, 'warning', formatReport(doctor));
+    assert.equal(secret.finding?.diagnosis, 'google_key_expiring');
+    assert.match(secret.detail!, /Google service account key/);
   });
 
   it('a RELAY_SENDERS google sender beside the default Microsoft one: routed by its id, its key by reference', async () => {
