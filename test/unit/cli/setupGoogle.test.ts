@@ -1,6 +1,10 @@
 /** setup --provider google: setup-google.sh's steps, its quoting, and the values it refuses. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../../src/app/cli';
 import { checkGoogleSetupValues, googleScript } from '../../../src/cli/setupGoogleScript';
 
 const VALUES = { project: 'relay-project', mailbox: 'relay@example.com', keyVault: 'relay-kv' };
@@ -36,5 +40,33 @@ describe('setup --provider google', () => {
       '--key-vault: the Key Vault name the key is stored in (3 to 24 letters, digits and hyphens)',
     ]);
     assert.deepEqual(checkGoogleSetupValues(VALUES), []);
+  });
+});
+
+describe('the setup command with --provider google', () => {
+  it('writes setup-google.sh (0755) to --out, prints what to run, and exits 0; wrong values exit 2 and write nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-setup-google-'));
+    try {
+      const io = { env: {}, out: (text: string) => (io.stdout += text), err: (text: string) => (io.stderr += text), stdout: '', stderr: '' };
+      const args = ['setup', '--provider', 'google', '--project', 'relay-project', '--mailbox', 'relay@example.com', '--key-vault', 'relay-kv', '--out', dir];
+      assert.equal(await main(args, io), 0, io.stderr);
+      const file = join(dir, 'setup-google.sh');
+      assert.equal(statSync(file).mode & 0o777, 0o755);
+      assert.match(readFileSync(file, 'utf8'), /^project='relay-project'$/m);
+      assert.match(io.stdout, /the client ID with scope https:\/\/mail\.google\.com\//);
+      const bad = { ...io, stdout: '', stderr: '' };
+      const other = mkdtempSync(join(tmpdir(), 'relay-setup-google-bad-'));
+      try {
+        assert.equal(
+          await main(['setup', '--provider', 'google', '--project', 'X', '--mailbox', 'relay@example.com', '--key-vault', 'relay-kv', '--out', other], bad),
+          2,
+        );
+        assert.equal(existsSync(join(other, 'setup-google.sh')), false);
+      } finally {
+        rmSync(other, { recursive: true, force: true });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
