@@ -14,7 +14,6 @@ import { sign } from 'node:crypto';
 import { parseServiceAccountKey, type ServiceAccountKey } from '../settings/googleKey';
 import { RelayError, isRelayError } from '../core/errors';
 import { advice, isDiagnosisId } from '../core/diagnoses';
-import { registerSecret } from '../core/redact';
 import { silentLogger, type Logger } from '../core/log';
 import { postTokenForm } from './genericTokenSource';
 import type { TokenSourceOptions } from './microsoftTokenSource';
@@ -51,7 +50,7 @@ export class GoogleTokenSource implements TokenSource {
   async fetchToken(): Promise<AccessToken> {
     const key = this.key();
     const assertion = signAssertion(key, this.settings.subject, this.settings.scopes, Math.floor(this.now() / 1000));
-    registerSecret(assertion);
+    // Not registered with the redactor (one per token would grow its set without end): it is never logged, and redact() masks any JWT.
     const form = new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion }).toString();
     try {
       return await postTokenForm(new URL(key.tokenUri), form, { ...this.options, logger: this.logger, now: this.now });
