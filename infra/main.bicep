@@ -248,8 +248,8 @@ param mailFrom string = ''
 @description('MAIL_ALLOWED_FROM: comma-separated other From addresses (the mailbox needs SendAs rights for each).')
 param mailAllowedFrom string = ''
 
-@description('MAIL_MAX_RECIPIENTS: most recipients per message.')
-param mailMaxRecipients string = '500'
+@description('MAIL_MAX_RECIPIENTS: most recipients per message; empty: 100 for smtp.gmail.com, otherwise 500.')
+param mailMaxRecipients string = ''
 
 @minLength(3)
 @maxLength(56)

@@ -12,6 +12,12 @@
  * and the daily recipient limit (limitMailbox), basic authentication retired
  * (passwordLogin: 'retired'). Nothing secret is logged: tokens are only handed to
  * the verifier.
+ *
+ * With `gmail: true` the front is Gmail's (smtp.gmail.com) instead: a refused token gets
+ * Gmail's XOAUTH2 error flow, a `334` whose base64 JSON says why
+ * ({"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"}), and after the
+ * client's empty answer `535-5.7.8 Username and Password not accepted…` (the
+ * xoauth2-protocol page); the token's `sub` must be the XOAUTH2 user and its scope Gmail's.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -20,6 +26,7 @@ import type { Readable } from 'node:stream';
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { Logger } from '../src/core/log';
+import { installGmailXoauth2Error } from './gmailReplies';
 
 export type SmtpStage = 'connect' | 'auth' | 'mail' | 'rcpt' | 'data';
 export type SmtpReply = { code: number; message: string };
@@ -86,6 +93,18 @@ export interface LocalSmtpServerOptions {
   passwordLogin?: 'retired';
   /** Optional event log (no tokens or message contents are ever passed to it). */
   log?: Logger;
+  /** Gmail's front: its XOAUTH2 error flow (334 JSON challenge, then 535-5.7.8) and its checks of the token's sub and scope. */
+  gmail?: boolean;
+}
+
+/** Gmail's scope for IMAP/POP/SMTP. */
+const GMAIL_SCOPE = 'https://mail.google.com/';
+
+/** A refusal Gmail answers with its 334 challenge (status 400: the token lacks the scope; 401: the token is not valid). */
+class GmailChallenge extends Error {
+  constructor(readonly status: '400' | '401') {
+    super('gmail challenge');
+  }
 }
 
 export interface ReceivedMessage {
@@ -240,12 +259,15 @@ export class LocalSmtpServer {
 
   private listen(): Promise<void> {
     const offerAuth = this.opts.offerAuth ?? true;
+    if (this.opts.gmail) installGmailXoauth2Error();
     this.server = new SMTPServer({
       secure: this.opts.secure ?? false,
       key: this.opts.tls.keyPem,
       cert: this.opts.tls.certPem,
-      name: HOST_TAG,
-      banner: 'Microsoft ESMTP MAIL Service ready (local test double)',
+      name: this.opts.gmail ? 'smtp.gmail.local' : HOST_TAG,
+      // Read by gmailReplies.ts' XOAUTH2 error step (not an smtp-server option).
+      ...(this.opts.gmail ? { gmailReplies: true } : {}),
+      banner: this.opts.gmail ? 'ESMTP ready (local Gmail-shaped test double)' : 'Microsoft ESMTP MAIL Service ready (local test double)',
       // Exchange Online offers "AUTH LOGIN XOAUTH2".
       authMethods: this.opts.passwordLogin ? ['LOGIN', 'XOAUTH2'] : ['XOAUTH2'],
       disabledCommands: offerAuth ? [] : ['AUTH'],
@@ -261,6 +283,15 @@ export class LocalSmtpServer {
         callback();
       },
       onAuth: (auth, session, callback) => {
+        if (this.opts.gmail && auth.method === 'XOAUTH2') {
+          this.onAuth(auth.username ?? '', auth.accessToken ?? '', session).then(
+            (user) => callback(null, { user }),
+            (error: Error) =>
+              // smtp-server answers a response without `user` with 334 <base64 JSON of data>, then 535 after the client's empty line.
+              error instanceof GmailChallenge ? callback(null, { data: { status: error.status, schemes: 'Bearer', scope: GMAIL_SCOPE } }) : callback(error),
+          );
+          return;
+        }
         if (auth.method !== 'XOAUTH2') {
           this.authAttempts++;
           this.authFailures++;
@@ -347,6 +378,22 @@ export class LocalSmtpServer {
     };
     if (fault) return fail('injected fault', fault);
     const verdict = await this.opts.verifyToken(accessToken);
+    if (this.opts.gmail) {
+      const refuse = (status: '400' | '401', reason: string): never => {
+        this.authFailures++;
+        this.opts.log?.info('local SMTP (Gmail): authentication refused', { user: username, reason });
+        throw new GmailChallenge(status);
+      };
+      if (!verdict.ok) return refuse('401', verdict.reason);
+      const sub = typeof verdict.claims?.sub === 'string' ? verdict.claims.sub.toLowerCase() : '';
+      if (sub !== username.toLowerCase()) return refuse('400', "the token's sub is not the XOAUTH2 user");
+      const scopes = typeof verdict.claims?.scope === 'string' ? verdict.claims.scope.split(' ') : [];
+      if (!scopes.includes(GMAIL_SCOPE)) return refuse('400', `the token has no ${GMAIL_SCOPE} scope`);
+      if (!this.authorized.has(username.toLowerCase())) return refuse('400', 'mailbox not known');
+      this.authenticatedSessions.set(session.id, username.toLowerCase());
+      this.opts.log?.info('local SMTP (Gmail): authenticated', { user: username });
+      return username;
+    }
     if (!verdict.ok) return fail(verdict.reason);
     if (!this.authorized.has(username.toLowerCase())) return fail('mailbox not authorized for this app');
     const appIdClaim = verdict.claims?.appid ?? verdict.claims?.azp;

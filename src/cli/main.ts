@@ -27,7 +27,16 @@ import {
 } from '../deadletters/replay';
 import { formatReport, runDoctor, UnknownSenderError, type DoctorTarget } from './doctor';
 import { withIdentityEnvironment } from './identityEnvironment';
-import { checkSetupValues, firstMissingStep, setupNextSteps, writeSetupScripts, type SetupMode, type SetupValues } from './setup';
+import {
+  checkGoogleSetupValues,
+  checkSetupValues,
+  firstMissingStep,
+  setupNextSteps,
+  writeGoogleSetup,
+  writeSetupScripts,
+  type SetupMode,
+  type SetupValues,
+} from './setup';
 import { parse, readSettingsFile, UsageError, type ParsedOptions } from './options';
 import { status, type StatusLedger } from './status';
 import { deadletters, PROGRESS_EVERY, type RecordStoreOf } from './deadletters';
@@ -62,6 +71,8 @@ const USAGE = `usage:
                           [--key-vault NAME] [--secret-name NAME] [--secret-days N] [--certificate-name NAME]
                           [--function-app NAME --resource-group NAME] [--identity-principal-id ID]
                           writes setup-entra.sh and setup-exchange.ps1 (default folder ./relay-setup)
+  oauth2-smtp-relay setup --provider google --project P --mailbox ADDRESS --key-vault V [--service-account ID] [--secret-name N] [--out DIR]
+                          writes setup-google.sh (service account, key into Key Vault) and prints the Admin console delegation step
   oauth2-smtp-relay setup --check [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS]
                           runs the doctor and names the first setup step still missing
   oauth2-smtp-relay replay [--settings local.settings.json] [--reason CODE]... [--dry-run]
@@ -216,8 +227,15 @@ async function setup(args: string[], io: CliIo, services: CliServices): Promise<
     'send-to': { type: 'string' },
     from: { type: 'string' },
     sender: { type: 'string' },
+    provider: { type: 'string' },
+    project: { type: 'string' },
+    'service-account': { type: 'string' },
   });
   if (values.check) return setupCheck(values, io, services);
+  if (values.provider !== undefined && values.provider !== 'microsoft') {
+    if (values.provider !== 'google') throw new UsageError('--provider: microsoft (default) or google');
+    return setupGoogle(values, io);
+  }
   // --sender: the sender's tenant, client, mailbox, From addresses and secret name come from the settings (options given win).
   const env = values.settings ? { ...io.env, ...readSettingsFile(values.settings as string) } : io.env;
   const known = values.sender === undefined ? {} : senderSetup(values.sender as string, env);
@@ -243,6 +261,24 @@ async function setup(args: string[], io: CliIo, services: CliServices): Promise<
   const problems = checkSetupValues(setupValues);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   io.out(setupNextSteps(writeSetupScripts(text('out')!, setupValues), setupValues));
+  return 0;
+}
+
+/** `setup --provider google`: setup-google.sh (gcloud, Key Vault) and the Admin console step. */
+function setupGoogle(values: ParsedOptions, io: CliIo): number {
+  const text = (name: string) => values[name] as string | undefined;
+  const google = {
+    project: text('project'),
+    mailbox: text('mailbox'),
+    keyVault: text('key-vault'),
+    serviceAccount: text('service-account'),
+    secretName: text('secret-name'),
+    functionApp: text('function-app'),
+    resourceGroup: text('resource-group'),
+  };
+  const problems = checkGoogleSetupValues(google);
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  io.out(writeGoogleSetup(text('out')!, google as Parameters<typeof writeGoogleSetup>[1]));
   return 0;
 }
 

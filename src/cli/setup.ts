@@ -13,7 +13,9 @@ import type { CheckReport } from '../diagnostics/checks';
 import { entraScript } from './setupEntraScript';
 import { exchangeScript } from './setupExchangeScript';
 import { modeOf, SCRIPT_NAMES, type SetupValues } from './setupValues';
+import { GOOGLE_SCRIPT, googleScript, type GoogleSetupValues } from './setupGoogleScript';
 
+export { checkGoogleSetupValues, type GoogleSetupValues } from './setupGoogleScript';
 export { checkSetupValues, modeOf, SETUP_MODES, type SetupMode, type SetupValues } from './setupValues';
 
 export interface WrittenScripts {
@@ -33,6 +35,25 @@ export function writeSetupScripts(dir: string, values: SetupValues, now = new Da
   writeFileSync(exchange, exchangeScript(values, now));
   chmodSync(exchange, 0o644);
   return { entra, exchange };
+}
+
+/** `setup --provider google`: writes setup-google.sh into `dir` and says what to run. */
+export function writeGoogleSetup(dir: string, values: GoogleSetupValues, now = new Date()): string {
+  const folder = resolve(dir);
+  mkdirSync(folder, { recursive: true });
+  const file = join(folder, GOOGLE_SCRIPT);
+  writeFileSync(file, googleScript(values, now));
+  chmodSync(file, 0o755);
+  return (
+    [
+      `Wrote ${file}`,
+      '',
+      `1. bash ${file}`,
+      '   (gcloud signed in as a project owner, az signed in with the right to set secrets in the vault)',
+      '2. the Admin console step it prints at its end (a Workspace super administrator): the client ID with scope https://mail.google.com/',
+      '3. oauth2-smtp-relay setup --check --settings <settings file>   (the doctor; names the first step still missing)',
+    ].join('\n') + '\n'
+  );
 }
 
 /** What to run, printed after the scripts are written. */
@@ -68,6 +89,11 @@ const DONE_BY: Record<SetupStepId, string> = {
   oauthSettings: `the relay settings (${SCRIPT_NAMES.entra} prints them, and sets them with --function-app)`,
   keyVault: `${SCRIPT_NAMES.entra} with --mode keyvault (under azd, infra/ grants the role)`,
   network: "the Function App's outbound network (not scripted)",
+  googleServiceAccount: `${GOOGLE_SCRIPT} (setup --provider google)`,
+  googleKey: `${GOOGLE_SCRIPT} (setup --provider google)`,
+  googleKeyVault: `${GOOGLE_SCRIPT} (setup --provider google)`,
+  googleDelegation: `the Google Admin console, by a super administrator (${GOOGLE_SCRIPT} prints the client ID and scope to enter)`,
+  googleMailbox: 'the Google Admin console: an active user with Gmail on (not scripted)',
 };
 
 /** The first guide step the doctor found missing, and which script does it; undefined when nothing failed. */

@@ -38,6 +38,13 @@ export type ReasonCode =
   | 'invalid_client_certificate'
   | 'client_assertion_time_invalid'
   | 'client_certificate_unusable'
+  // Google service account (OAUTH2_PROVIDER=google): the JWT-bearer grant refused, or the key unusable
+  | 'google_delegation_missing'
+  | 'google_key_rejected'
+  | 'google_clock_skew'
+  | 'google_user_unknown'
+  | 'google_account_disabled'
+  | 'google_key_unusable'
   // SMTP connection and authentication
   | 'smtp_unreachable'
   | 'smtp_tls_failed'

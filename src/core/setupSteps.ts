@@ -19,6 +19,8 @@ const M365 = 'Microsoft 365 admin center';
 const POWERSHELL = 'Exchange Online PowerShell';
 const SETTINGS = 'Relay settings';
 const DEPLOYMENT = 'Deployment';
+const GOOGLE_CLOUD = 'Google Cloud (README: Google Workspace)';
+const GOOGLE_ADMIN = 'Google Admin console (README: Google Workspace)';
 
 export const SETUP_STEPS = {
   tenantId: { part: AZURE, number: 2, title: 'Tenant ID' },
@@ -39,6 +41,15 @@ export const SETUP_STEPS = {
     title:
       'client certificate instead of a secret: a PEM certificate in Key Vault, its public part uploaded to the app registration (README: Certificate credential)',
   },
+  googleServiceAccount: { part: GOOGLE_CLOUD, number: 1, title: 'service account (gcloud iam service-accounts create); note its numeric client ID' },
+  googleKey: { part: GOOGLE_CLOUD, number: 2, title: 'JSON key of the service account (gcloud iam service-accounts keys create)' },
+  googleKeyVault: { part: GOOGLE_CLOUD, number: 3, title: 'the JSON key into Key Vault (az keyvault secret set --file), then the local file deleted' },
+  googleDelegation: {
+    part: GOOGLE_ADMIN,
+    number: 4,
+    title: 'Security → Access and data control → API controls → Manage Domain Wide Delegation: the client ID with scope https://mail.google.com/',
+  },
+  googleMailbox: { part: GOOGLE_ADMIN, number: 5, title: 'SMTP_USER is an active Workspace user of the domain, with Gmail on' },
   network: { part: DEPLOYMENT, title: 'outbound network access from the Function App to the SMTP server and the token endpoint' },
 } as const satisfies Record<string, SetupStep>;
 

@@ -50,7 +50,7 @@ export interface SecretStatus {
   expiresOn?: Date;
   enabled?: boolean;
   /** A client certificate (OAUTH2_AUTH_MODE=certificate): its findings name the certificate, not a secret. */
-  credential?: 'certificate';
+  credential?: 'certificate' | 'service-account-key';
 }
 
 /** What the checks run against: the relay's own components, or ones built for the doctor. */
@@ -295,6 +295,10 @@ function secretOutcome(status: SecretStatus, now: Date, warnDays: number): Outco
   const daysLeft = Math.floor((status.expiresOn.getTime() - now.getTime()) / 86_400_000);
   const detail = `${status.description}; expires ${expires}`;
   const certificate = status.credential === 'certificate';
+  if (status.credential === 'service-account-key' && status.expiresOn.getTime() - now.getTime() < warnDays * 86_400_000) {
+    const observed = `the service account key's Key Vault secret expires on ${expires}, in ${Math.max(0, daysLeft)} days`;
+    return { status: status.expiresOn.getTime() <= now.getTime() ? 'failed' : 'warning', detail, finding: findingFor('google_key_expiring', { observed }) };
+  }
   if (status.expiresOn.getTime() <= now.getTime()) {
     const diagnosis = certificate ? 'certificate_expiring' : 'expired_client_secret';
     return { status: 'failed', detail, finding: findingFor(diagnosis, { observed: `the ${certificate ? 'certificate' : 'secret'} expired on ${expires}` }) };

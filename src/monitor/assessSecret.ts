@@ -28,12 +28,18 @@ export interface CertificateCredential {
   where: string;
 }
 
+/** A Google service account's JSON key (OAUTH2_PROVIDER=google); `where` names its Key Vault secret. */
+export interface ServiceAccountKeyCredential {
+  kind: 'service-account-key';
+  where: string;
+}
+
 export function assessSecret(
   secretName: string,
   props: ClientSecretProperties,
   now: number,
   windows: ExpiryWindows,
-  certificate?: CertificateCredential,
+  certificate?: CertificateCredential | ServiceAccountKeyCredential,
 ): Finding[] {
   const version = props.version ?? 'unversioned';
   const base = { secretName, version };
@@ -48,6 +54,7 @@ export function assessSecret(
       details: base,
     });
   }
+  if (certificate?.kind === 'service-account-key') return assessServiceAccountKey(secretName, props, now, windows, certificate.where);
   if (certificate) return assessCertificate(secretName, props, now, windows, certificate.where);
   if (!props.expiresOn) {
     return found('no_expiry', {
@@ -100,6 +107,34 @@ function assessCertificate(name: string, props: ClientSecretProperties, now: num
   }
   if (daysLeft <= windows.warningDays) {
     return found('expiry_warning', { name: 'secret_expiry_warning', severity: 'warning', summary, remedy: CERTIFICATE_RENEWAL, details });
+  }
+  return [];
+}
+
+const GOOGLE_KEY_RENEWAL = remedyText('google_key_renewal');
+
+/**
+ * A Google key expires only when the organization sets a key expiry (iam.serviceAccountKeyExpiryHours), and
+ * then the Key Vault secret carries it (setup-google.sh sets --expires from the key's validBeforeTime): no
+ * expiry recorded is no alert. Same windows, alert names and keys as for a secret; the texts say key.
+ */
+function assessServiceAccountKey(name: string, props: ClientSecretProperties, now: number, windows: ExpiryWindows, where: string): Finding[] {
+  const version = props.version ?? 'unversioned';
+  const found = (condition: string, alert: Alert): Finding[] => [{ key: `secret:${condition}:${version}`, alert }];
+  if (!props.expiresOn) return [];
+  const expiresOn = props.expiresOn.toISOString();
+  const daysLeft = (props.expiresOn.getTime() - now) / DAY_MS;
+  const details = { secretName: name, version, credential: 'service-account-key', expiresOn, daysLeft: Math.max(0, Math.floor(daysLeft)) };
+  if (daysLeft <= 0) {
+    const summary = `The Google service account key in ${where} expired on ${expiresOn}: mail stops as soon as the cached token runs out.`;
+    return found('expired', { name: 'secret_expired', severity: 'critical', summary, remedy: GOOGLE_KEY_RENEWAL, details });
+  }
+  const summary = `The Google service account key in ${where} expires in ${Math.ceil(daysLeft)} day(s), on ${expiresOn}.`;
+  if (daysLeft <= windows.criticalDays) {
+    return found('expiry_critical', { name: 'secret_expiry_critical', severity: 'critical', summary, remedy: GOOGLE_KEY_RENEWAL, details });
+  }
+  if (daysLeft <= windows.warningDays) {
+    return found('expiry_warning', { name: 'secret_expiry_warning', severity: 'warning', summary, remedy: GOOGLE_KEY_RENEWAL, details });
   }
   return [];
 }

@@ -92,7 +92,8 @@ export async function runSecretMonitor(deps: SecretMonitorDependencies, logger: 
       });
     }
     state.secretVersion = properties.version ?? state.secretVersion;
-    const credential = deps.secrets?.credential === 'certificate' ? { kind: 'certificate' as const, where: deps.secrets.description } : undefined;
+    const kind = deps.secrets?.credential;
+    const credential = kind && deps.secrets ? { kind, where: deps.secrets.description } : undefined;
     findings.push(...assessSecret(deps.secretName ?? 'client secret', properties, now, deps.settings, credential));
   }
 

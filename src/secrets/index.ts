@@ -8,11 +8,13 @@ import { CertificateFileProvider, ClientCertificateProvider } from './clientCert
 import type { Logger } from '../core/log';
 import { KeyVaultSecretProvider, type SecretReader } from './keyVaultSecret';
 import { SettingSecretProvider } from './settingSecret';
+import { ServiceAccountKeyProvider } from './serviceAccountKey';
 import type { ClientSecretProvider } from './types';
 
 export type { ClientSecret, ClientSecretProperties, ClientSecretProvider } from './types';
 export { KeyVaultSecretProvider, type SecretReader } from './keyVaultSecret';
 export { SettingSecretProvider } from './settingSecret';
+export { ServiceAccountKeyProvider } from './serviceAccountKey';
 export { CertificateFileProvider, ClientCertificateProvider, readClientCertificate, type ClientCertificate } from './clientCertificate';
 export { classifyKeyVaultError } from './classifyKeyVaultError';
 export { createSecretClient, createVaultCredential, hasManagedIdentityEndpoint, isAzureVaultHost } from './vaultClient';
@@ -28,6 +30,10 @@ export function createSecretProvider(oauth: OAuthSettings, opts: SecretProviderO
   if (oauth.kind === 'certificate') {
     const source = oauth.source.kind === 'file' ? new CertificateFileProvider(oauth.source.path) : keyVaultProvider(oauth.source.keyVault, opts);
     return new ClientCertificateProvider(source);
+  }
+  if (oauth.provider === 'google' && oauth.kind === 'clientSecret') {
+    const inner = oauth.source.kind === 'keyVault' ? keyVaultProvider(oauth.source.keyVault, opts) : new SettingSecretProvider(oauth.source.clientSecret);
+    return new ServiceAccountKeyProvider(inner);
   }
   const keyVault = keyVaultOf(oauth);
   if (keyVault) return keyVaultProvider(keyVault, opts);

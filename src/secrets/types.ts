@@ -20,7 +20,7 @@ export interface ClientSecretProvider {
   /** A setting has no versions or properties; Key Vault has both; a certificate file can be read again. */
   readonly store: 'setting' | 'key-vault' | 'file';
   /** Set when the value is a client certificate's PEM (OAUTH2_AUTH_MODE=certificate), for alert and check texts. */
-  readonly credential?: 'certificate';
+  readonly credential?: 'certificate' | 'service-account-key';
   /** Where the secret comes from, for logs and alerts (no value). */
   readonly description: string;
   /** For a Key Vault secret: the vault and the secret's name, which remedies name. */

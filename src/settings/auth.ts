@@ -48,10 +48,16 @@ export function readPassword(reader: SettingsReader, user: string | undefined): 
   return password === undefined || user === undefined ? undefined : { kind: 'password', user, password };
 }
 
-/** OAuth2 client credentials; undefined when any of its settings has a problem (reported). */
+/**
+ * OAuth2 client credentials; undefined when any of its settings has a problem (reported).
+ * OAUTH2_PROVIDER=google is read by readGoogleOAuth (google.ts) instead: loadConfig chooses.
+ */
 export function readOAuth(reader: SettingsReader): OAuthSettings | undefined {
   const problemsBefore = reader.problems.length;
   const provider = reader.choice('OAUTH2_PROVIDER');
+  for (const name of ['OAUTH2_SERVICE_ACCOUNT_KEY', 'OAUTH2_SERVICE_ACCOUNT_KEY_NAME'] as const) {
+    if (reader.get(name) !== undefined) reader.report(name, 'is set although OAUTH2_PROVIDER is not google: remove it');
+  }
   const tenantSetting = readTenant(reader, 'OAUTH2_TENANT_ID', reader.get('OAUTH2_TENANT_ID'));
   const authoritySetting = readAuthorityHost(reader);
   const tokenUrlText = reader.get('OAUTH2_TOKEN_URL');
@@ -174,8 +180,8 @@ function readManagedIdentityClientId(reader: SettingsReader): string | undefined
 }
 
 /** The setting that names the Key Vault item, and what it holds, for the texts. */
-interface VaultItemName {
-  setting: 'OAUTH2_CLIENT_SECRET_NAME' | 'OAUTH2_CLIENT_CERTIFICATE_NAME';
+export interface VaultItemName {
+  setting: 'OAUTH2_CLIENT_SECRET_NAME' | 'OAUTH2_CLIENT_CERTIFICATE_NAME' | 'OAUTH2_SERVICE_ACCOUNT_KEY_NAME';
   other: 'OAUTH2_CLIENT_SECRET_NAME' | 'OAUTH2_CLIENT_CERTIFICATE_NAME';
   holds: string;
   kind: string;
@@ -198,15 +204,21 @@ const CERTIFICATE_NAME: VaultItemName = {
  * certificate mode: a Key Vault certificate's private key is read through the secret of the same
  * name), or undefined when Key Vault is not used.
  */
-function readKeyVaultSecret(reader: SettingsReader, managedIdentityClientId: string | undefined, item: VaultItemName): KeyVaultSecretSettings | undefined {
+export function readKeyVaultSecret(
+  reader: SettingsReader,
+  managedIdentityClientId: string | undefined,
+  item: VaultItemName,
+): KeyVaultSecretSettings | undefined {
   const urlText = reader.get('KEYVAULT_URL');
   const name = reader.get(item.setting);
   const cacheSeconds = reader.integer('OAUTH2_CLIENT_SECRET_CACHE_SECONDS');
   if (reader.get(item.other) !== undefined) {
     const mode =
-      item.kind === 'certificate'
-        ? 'is set although OAUTH2_AUTH_MODE=certificate reads no client secret'
-        : 'is set although OAUTH2_AUTH_MODE is not certificate';
+      item.setting === 'OAUTH2_SERVICE_ACCOUNT_KEY_NAME'
+        ? 'is set although OAUTH2_PROVIDER=google reads no client secret'
+        : item.kind === 'certificate'
+          ? 'is set although OAUTH2_AUTH_MODE=certificate reads no client secret'
+          : 'is set although OAUTH2_AUTH_MODE is not certificate';
     reader.report(item.other, `${mode}: remove it`);
   }
   if (urlText === undefined) {

@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import { keyVaultOf, readOAuth, readPassword } from './auth';
+import { isGoogleProvider, readGoogleOAuth } from './google';
 import { readMail } from './mail';
 import { checkRotationNeeds, readMonitor } from './monitor';
 import { checkAttachmentContainerApart, readQueue } from './queue';
@@ -46,10 +47,12 @@ export class ConfigError extends Error {
  */
 export function loadConfig(env: Environment = process.env, readFile: ReadTextFile = fs.readFileSync): RelayConfig {
   const reader = new SettingsReader(env);
-  const smtp = readSmtp(reader, readFile);
+  // A Google sender (OAUTH2_PROVIDER=google) has Gmail's SMTP defaults and its own sign-in.
+  const google = isGoogleProvider(reader);
+  const smtp = readSmtp(reader, readFile, google);
   const oauthEnabled = reader.boolean('OAUTH2_ENABLED');
   const mail = readMail(reader, smtp);
-  const auth = oauthEnabled ? readOAuth(reader) : readPassword(reader, mail?.user);
+  const auth = oauthEnabled ? (google ? readGoogleOAuth(reader, mail?.user) : readOAuth(reader)) : readPassword(reader, mail?.user);
   const queue = readQueue(reader);
   const monitor = readMonitor(reader);
   if (queue) checkAttachmentContainerApart(reader, queue.attachmentContainerName, { MONITOR_STATE_CONTAINER: monitor.stateContainer });

@@ -14,7 +14,7 @@ export function readMail(reader: SettingsReader, smtp: SmtpSettings): MailSettin
   for (const address of allowedText === undefined ? [] : splitList(allowedText)) {
     if (reader.emailAddress('MAIL_ALLOWED_FROM', address) !== undefined) allowedFrom.push(address.toLowerCase());
   }
-  const maxRecipients = reader.integer('MAIL_MAX_RECIPIENTS');
+  const maxRecipients = reader.integer('MAIL_MAX_RECIPIENTS') ?? SETTINGS.MAIL_MAX_RECIPIENTS.default.rule({ host: smtp.host });
   if (isMicrosoftSmtpHost(smtp.host) && maxRecipients > EXCHANGE_RECIPIENT_LIMIT) {
     reader.report('MAIL_MAX_RECIPIENTS', `${maxRecipients} exceeds the ${EXCHANGE_RECIPIENT_LIMIT} recipients per message Exchange Online accepts`);
   }

@@ -15,6 +15,8 @@ import { registerSecret } from '../core/redact';
 import { addressKey, isEmailAddress } from '../message/address';
 import { GUID, HOST_LABEL, parseUrl } from './formats';
 import { EXCHANGE_MESSAGES_PER_MINUTE, EXCHANGE_POOL_LIMIT, EXCHANGE_RECIPIENT_LIMIT, MICROSOFT_AUTHORITY_HOSTS, isMicrosoftSmtpHost } from './microsoft';
+import { GMAIL_RECIPIENT_LIMIT, GMAIL_RECIPIENTS_PER_DAY, GMAIL_SCOPE, GMAIL_SMTP_HOST, isGmailSmtpHost } from './gmail';
+import { parseServiceAccountKey } from './googleKey';
 import type { SettingsReader } from './reader';
 import { SETTINGS } from './spec';
 import type {
@@ -158,18 +160,30 @@ function readEntry(
   const mailbox = readAddress(entry, 'mailbox', fail, true);
   const from = readAddress(entry, 'from', fail, false) ?? mailbox;
   const allowedFrom = readAddressList(entry, 'allowedFrom', fail);
-  const smtp = readSmtpPart(entry, defaults.smtp, fail);
-  const maxRecipients = readInteger(entry, 'maxRecipients', '', 1, 1000, fail) ?? defaults.mail?.maxRecipients ?? SETTINGS.MAIL_MAX_RECIPIENTS.default;
+  const smtp = readSmtpPart(entry, googleBase(entry, defaults.smtp), fail);
+  // A Gmail sender beside a default sender elsewhere gets Gmail's limit, not the default sender's.
+  const gmailOwn = isGmailSmtpHost(smtp.host) && !isGmailSmtpHost(defaults.smtp.host);
+  const maxRecipients =
+    readInteger(entry, 'maxRecipients', '', 1, 1000, fail) ??
+    (gmailOwn ? GMAIL_RECIPIENT_LIMIT : defaults.mail?.maxRecipients) ??
+    SETTINGS.MAIL_MAX_RECIPIENTS.default.rule({ host: smtp.host });
   if (isMicrosoftSmtpHost(smtp.host) && maxRecipients > EXCHANGE_RECIPIENT_LIMIT) {
     fail('.maxRecipients', `${maxRecipients} exceeds the ${EXCHANGE_RECIPIENT_LIMIT} recipients per message Exchange Online accepts`);
   }
   readLimits(entry, smtp, fail);
-  const auth = readAuthPart(entry, defaults, fail, reader);
+  const auth = readAuthPart(entry, defaults, fail, reader, mailbox);
   if (broken || id === undefined || mailbox === undefined || from === undefined || auth === undefined) return undefined;
   // The mailbox itself is always a From address of its sender.
   const allowed = [...new Set([mailbox.toLowerCase(), ...allowedFrom])];
   const claimed: Claimed = [['.mailbox', mailbox], ['.from', from], ...allowedFrom.map((address, i): [string, string] => [`.allowedFrom[${i}]`, address])];
   return { sender: { id, smtp, auth, mail: { user: mailbox, from, allowedFrom: allowed, maxRecipients } }, claimed };
+}
+
+/** A google entry without its own SMTP host sends through smtp.gmail.com (587, STARTTLS), whatever the default sender uses. */
+function googleBase(entry: Record<string, unknown>, base: SmtpSettings): SmtpSettings {
+  const ownHost = isObject(entry.smtp) && entry.smtp.host !== undefined;
+  if (entry.provider !== 'google' || ownHost || isGmailSmtpHost(base.host)) return base;
+  return { ...base, host: GMAIL_SMTP_HOST, port: SETTINGS.SMTP_PORT.default, security: 'starttls', rateLimitPerMinute: 0 };
 }
 
 function readSmtpPart(entry: Record<string, unknown>, base: SmtpSettings, fail: Problem): SmtpSettings {
@@ -198,7 +212,7 @@ function readSmtpPart(entry: Record<string, unknown>, base: SmtpSettings, fail: 
 function readLimits(entry: Record<string, unknown>, smtp: SmtpSettings, fail: Problem): void {
   const exchange = isMicrosoftSmtpHost(smtp.host);
   const part = entry.limits;
-  const fallbackPerDay = exchange ? EXCHANGE_RECIPIENTS_PER_DAY : 0;
+  const fallbackPerDay = exchange ? EXCHANGE_RECIPIENTS_PER_DAY : isGmailSmtpHost(smtp.host) ? GMAIL_RECIPIENTS_PER_DAY : 0;
   if (part !== undefined && !isObject(part)) fail('.limits', 'must be an object ({ "connections": …, "messagesPerMinute": …, "recipientsPerDay": … })');
   const limits = isObject(part) ? part : {};
   checkKeys(limits, KNOWN.limits, '.limits', fail);
@@ -221,13 +235,20 @@ function readLimits(entry: Record<string, unknown>, smtp: SmtpSettings, fail: Pr
 }
 
 /** Provider, tenant, client id and credential; undefined after a problem. */
-function readAuthPart(entry: Record<string, unknown>, defaults: SenderDefaults, fail: Problem, reader: SettingsReader): OAuthSettings | undefined {
+function readAuthPart(
+  entry: Record<string, unknown>,
+  defaults: SenderDefaults,
+  fail: Problem,
+  reader: SettingsReader,
+  mailbox: string | undefined,
+): OAuthSettings | undefined {
   const base = defaults.auth?.kind === 'password' ? undefined : defaults.auth;
   const providerText = readString(entry, 'provider', fail, false) ?? 'microsoft';
-  if (providerText !== 'microsoft' && providerText !== 'generic') {
-    fail('.provider', `${echoSetting(providerText)} is not one of microsoft, generic`);
+  if (providerText !== 'microsoft' && providerText !== 'generic' && providerText !== 'google') {
+    fail('.provider', `${echoSetting(providerText)} is not one of microsoft, generic, google`);
     return undefined;
   }
+  if (providerText === 'google') return readGoogleAuthPart(entry, defaults, fail, reader, mailbox);
   const clientId = readString(entry, 'clientId', fail, true);
   if (clientId !== undefined && providerText === 'microsoft' && !GUID.test(clientId)) {
     fail('.clientId', `${echoSetting(clientId)} is not an Application (client) ID (a GUID)`);
@@ -270,6 +291,53 @@ function readAuthPart(entry: Record<string, unknown>, defaults: SenderDefaults, 
   };
   if (credential.kind === 'federation') return { kind: 'federation', ...endpoint, ...client, federation: credential.federation };
   return { kind: 'clientSecret', ...endpoint, ...client, source: credential.source };
+}
+
+/**
+ * provider "google": a service account's JSON key named by credential.secretSetting (an app setting
+ * holding the JSON) or credential.keyVaultSecret; the mailbox is the JWT's sub; clientId (optional)
+ * must be the key's numeric client_id.
+ */
+function readGoogleAuthPart(
+  entry: Record<string, unknown>,
+  defaults: SenderDefaults,
+  fail: Problem,
+  reader: SettingsReader,
+  mailbox: string | undefined,
+): OAuthSettings | undefined {
+  for (const key of ['tenant', 'authorityHost', 'tokenUrl'] as const) {
+    if (entry[key] !== undefined) fail(`.${key}`, 'is not for the google provider: the token URI is the service account key\'s "token_uri"');
+  }
+  const clientId = readString(entry, 'clientId', fail, false);
+  if (clientId !== undefined && !/^\d{1,40}$/.test(clientId)) fail('.clientId', `${echoSetting(clientId)} is not a service account's numeric client ID`);
+  const scopes = readScopes(entry, 'google', fail);
+  const credential = readCredential(entry, 'google', defaults, fail, reader);
+  if (credential?.kind === 'federation') {
+    fail('.credential.federation', 'managed-identity federation works only with the microsoft provider; a google sender names its key');
+    return undefined;
+  }
+  let keyClientId: string | undefined;
+  if (credential?.source.kind === 'setting') {
+    const parsed = parseServiceAccountKey(credential.source.clientSecret);
+    if ('problems' in parsed) {
+      for (const problem of parsed.problems) fail('.credential.secretSetting', `the service account key in that app setting ${problem}`);
+      return undefined;
+    }
+    keyClientId = parsed.key.clientId;
+    if (clientId !== undefined && clientId !== keyClientId) fail('.clientId', `${clientId} is not the client_id of the key in that app setting`);
+  }
+  if (!credential || scopes === undefined || mailbox === undefined) return undefined;
+  const refreshMarginMs =
+    (defaults.auth?.kind === 'password' ? undefined : defaults.auth)?.refreshMarginMs ?? SETTINGS.OAUTH2_REFRESH_MARGIN_SECONDS.default * 1000;
+  return {
+    kind: 'clientSecret',
+    provider: 'google',
+    subject: mailbox,
+    clientId: keyClientId ?? clientId ?? '',
+    scopes: scopes.length > 0 ? scopes : [GMAIL_SCOPE],
+    refreshMarginMs,
+    source: credential.source,
+  };
 }
 
 type Credential = { kind: 'clientSecret'; source: ClientSecretSource } | { kind: 'federation'; federation: { managedIdentityClientId?: string } };

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { echoSetting } from '../core/echo';
 import { HOST_LABEL } from './formats';
+import { GMAIL_SMTP_HOST } from './gmail';
 import { EXCHANGE_MESSAGES_PER_MINUTE, EXCHANGE_POOL_LIMIT, isMicrosoftSmtpHost } from './microsoft';
 import type { SettingsReader } from './reader';
 import { SETTINGS } from './spec';
@@ -9,8 +10,9 @@ import type { SmtpSettings } from './types';
 
 export type ReadTextFile = (path: string, encoding: 'utf8') => string;
 
-export function readSmtp(reader: SettingsReader, readFile: ReadTextFile): SmtpSettings {
-  const host = readHost(reader);
+/** `google`: OAUTH2_PROVIDER=google, whose SMTP_HOST default is smtp.gmail.com. */
+export function readSmtp(reader: SettingsReader, readFile: ReadTextFile, google = false): SmtpSettings {
+  const host = readHost(reader, google);
   const port = reader.integer('SMTP_PORT');
   const security = reader.choice('SMTP_SECURITY');
   const portKnown = !reader.hasProblem('SMTP_PORT');
@@ -54,10 +56,11 @@ export function readSmtp(reader: SettingsReader, readFile: ReadTextFile): SmtpSe
 }
 
 /** SMTP_HOST; a wrong host is reported and kept, so the Exchange checks still see what was meant. */
-function readHost(reader: SettingsReader): string {
+function readHost(reader: SettingsReader, google: boolean): string {
   const preset = SETTINGS.SMTP_HOST.default;
   const host = reader.get('SMTP_HOST');
-  if (host === undefined) return preset;
+  // Gmail's submission server, as smtp.office365.com is Microsoft's: 587 STARTTLS (or 465 implicit TLS).
+  if (host === undefined) return google ? GMAIL_SMTP_HOST : preset;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) {
     reader.report('SMTP_HOST', `${echoSetting(host)} is a URL; give the host name only (e.g. ${preset})`);
   } else if (/^[^:]+:[0-9]+$/.test(host)) {

@@ -10,6 +10,7 @@
  * the rule. Checks that involve several settings live in the section modules.
  */
 import { EXCHANGE_MESSAGES_PER_MINUTE, EXCHANGE_POOL_LIMIT, EXCHANGE_RECIPIENT_LIMIT, EXCHANGE_RECIPIENTS_PER_DAY, isMicrosoftSmtpHost } from './microsoft';
+import { GMAIL_RECIPIENT_LIMIT, GMAIL_RECIPIENTS_PER_DAY, GMAIL_SMTP_HOST, isGmailSmtpHost } from './gmail';
 
 /** The module that reads the setting (smtp.ts, auth.ts, mail.ts, queue.ts, storage.ts, monitor.ts). */
 export type Section = 'smtp' | 'auth' | 'mail' | 'queue' | 'storage' | 'monitor';
@@ -103,7 +104,11 @@ function text(spec: About & { default?: string | Derived<unknown, never> }): Tex
 }
 
 export const SETTINGS = {
-  SMTP_HOST: text({ section: 'smtp', default: 'smtp.office365.com', description: 'SMTP server host name (no scheme, no port).' }),
+  SMTP_HOST: text({
+    section: 'smtp',
+    default: 'smtp.office365.com',
+    description: 'SMTP server host name (no scheme, no port); smtp.gmail.com when unset and OAUTH2_PROVIDER=google.',
+  }),
   SMTP_PORT: integer({ section: 'smtp', default: 587, min: 1, max: 65535, description: 'SMTP server port: 587 for STARTTLS, 465 for implicit TLS.' }),
   SMTP_SECURITY: choice({
     section: 'smtp',
@@ -136,8 +141,9 @@ export const SETTINGS = {
   }),
   SMTP_DAILY_RECIPIENT_LIMIT: integer({
     section: 'smtp',
-    default: derived(`${EXCHANGE_RECIPIENTS_PER_DAY} for Microsoft 365 hosts, otherwise 0 (not counted)`, (smtp: { host: string }) =>
-      isMicrosoftSmtpHost(smtp.host) ? EXCHANGE_RECIPIENTS_PER_DAY : 0,
+    default: derived(
+      `${EXCHANGE_RECIPIENTS_PER_DAY} for Microsoft 365 hosts, ${GMAIL_RECIPIENTS_PER_DAY} for ${GMAIL_SMTP_HOST}, otherwise 0 (not counted)`,
+      (smtp: { host: string }) => (isMicrosoftSmtpHost(smtp.host) ? EXCHANGE_RECIPIENTS_PER_DAY : isGmailSmtpHost(smtp.host) ? GMAIL_RECIPIENTS_PER_DAY : 0),
     ),
     min: 0,
     max: 10_000_000,
@@ -205,9 +211,10 @@ export const SETTINGS = {
   }),
   OAUTH2_PROVIDER: choice({
     section: 'auth',
-    options: ['auto', 'microsoft', 'generic'],
+    options: ['auto', 'microsoft', 'generic', 'google'],
     default: 'auto',
-    description: 'microsoft (Entra ID client credentials), generic (plain OAuth2 client-credentials POST) or auto (microsoft when a tenant is known).',
+    description:
+      'microsoft (Entra ID client credentials), generic (plain OAuth2 client-credentials POST), google (a Google Workspace service account with domain-wide delegation, see "Google Workspace") or auto (microsoft when a tenant is known).',
   }),
   OAUTH2_TENANT_ID: text({
     section: 'auth',
@@ -271,6 +278,17 @@ export const SETTINGS = {
     default: false,
     description:
       'OAUTH2_AUTH_MODE=certificate: send the certificate chain (x5c) with each assertion, for apps that trust a subject name and issuer instead of one uploaded certificate.',
+  }),
+  OAUTH2_SERVICE_ACCOUNT_KEY_NAME: text({
+    section: 'auth',
+    description: "OAUTH2_PROVIDER=google: name of the Key Vault secret holding the service account's JSON key (az keyvault secret set --file).",
+    required: 'with OAUTH2_PROVIDER=google and KEYVAULT_URL',
+  }),
+  OAUTH2_SERVICE_ACCOUNT_KEY: text({
+    section: 'auth',
+    secret: 'value',
+    description: "OAUTH2_PROVIDER=google without Key Vault (local runs): the service account's JSON key itself (the whole file's text).",
+    required: 'with OAUTH2_PROVIDER=google, unless KEYVAULT_URL is set',
   }),
   OAUTH2_CLIENT_SECRET_CACHE_SECONDS: integer({
     section: 'auth',
@@ -377,10 +395,12 @@ export const SETTINGS = {
   }),
   MAIL_MAX_RECIPIENTS: integer({
     section: 'mail',
-    default: EXCHANGE_RECIPIENT_LIMIT,
+    default: derived(`${GMAIL_RECIPIENT_LIMIT} for ${GMAIL_SMTP_HOST}, otherwise ${EXCHANGE_RECIPIENT_LIMIT}`, (smtp: { host: string }) =>
+      isGmailSmtpHost(smtp.host) ? GMAIL_RECIPIENT_LIMIT : EXCHANGE_RECIPIENT_LIMIT,
+    ),
     min: 1,
     max: 1000,
-    description: `Most recipients (to + cc + bcc) one message may have ({range}; Exchange Online accepts ${EXCHANGE_RECIPIENT_LIMIT}).`,
+    description: `Most recipients (to + cc + bcc) one message may have ({range}; Exchange Online accepts ${EXCHANGE_RECIPIENT_LIMIT}, Gmail ${GMAIL_RECIPIENT_LIMIT} over SMTP).`,
   }),
   RELAY_SENDERS: text({
     section: 'mail',

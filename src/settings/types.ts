@@ -55,8 +55,20 @@ export interface GenericOAuthSettings {
   tokenUrl: string;
 }
 
-/** Who issues the tokens; a new provider (e.g. `google`) is one more member, discriminated by `provider`. */
-export type OAuthProviderSettings = MicrosoftOAuthSettings | GenericOAuthSettings;
+/**
+ * Google Workspace: a service account with domain-wide delegation signs a JWT (RFC 7523) for the
+ * mailbox. The "client secret" of this provider is the service account's JSON key (its token_uri
+ * is the endpoint); `clientId` is the key's client_id once known (OAUTH2_CLIENT_ID, optional, or
+ * the key from the setting), else empty.
+ */
+export interface GoogleOAuthSettings {
+  provider: 'google';
+  /** The mailbox the token is for (the JWT's sub): SMTP_USER, or the sender's mailbox. */
+  subject: string;
+}
+
+/** Who issues the tokens; a new provider is one more member, discriminated by `provider`. */
+export type OAuthProviderSettings = MicrosoftOAuthSettings | GenericOAuthSettings | GoogleOAuthSettings;
 
 /** What every OAuth2 sign-in has, whatever the credential. */
 export interface OAuthClientSettings {

@@ -17,6 +17,40 @@ import { advice } from '../core/diagnoses';
 export const PASSWORD_METHOD = 'RELAY-PASSWORD';
 
 const tokenOfRefusedLogin = new WeakMap<object, string>();
+const challengeOfRefusedLogin = new WeakMap<object, XOAuth2Challenge>();
+
+/**
+ * The error details a server sent in its 334 before refusing the token (RFC 7628 §3.2.2; Gmail:
+ * base64 of {"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"}). Only these
+ * three fields, each cut to a short run of URL-safe characters: the server's text is not ours.
+ */
+export interface XOAuth2Challenge {
+  status?: string;
+  schemes?: string;
+  scope?: string;
+}
+
+/** The challenge of a refused XOAUTH2 login, if `error` is one and the server sent one. */
+export function challengeOfRefusal(error: unknown): XOAuth2Challenge | undefined {
+  return error && typeof error === 'object' ? challengeOfRefusedLogin.get(error) : undefined;
+}
+
+function readChallenge(text: string): XOAuth2Challenge | undefined {
+  if (text.length > 4096) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(Buffer.from(text.trim(), 'base64').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!data || typeof data !== 'object') return undefined;
+  const challenge: XOAuth2Challenge = {};
+  for (const field of ['status', 'schemes', 'scope'] as const) {
+    const value = (data as Record<string, unknown>)[field];
+    if (typeof value === 'string' && /^[\w:/.\- ]{1,200}$/.test(value)) challenge[field] = value;
+  }
+  return Object.keys(challenge).length > 0 ? challenge : undefined;
+}
 
 /** The access token a refused XOAUTH2 login used, if `error` is such a refusal. */
 export function tokenRefusedBy(error: unknown): string | undefined {
@@ -48,10 +82,15 @@ export function xoauth2Handler(counters: AuthCounters) {
     counters.authentications++;
     let reply = await ctx.sendCommand(`AUTH XOAUTH2 ${oauth2.buildXOAuth2Token(token)}`);
     // A 334 carries the error details (RFC 7628); the client answers empty and gets the final reply.
-    if (reply.status === 334) reply = await ctx.sendCommand('');
+    let challenge: XOAuth2Challenge | undefined;
+    if (reply.status === 334) {
+      challenge = readChallenge(reply.text ?? '');
+      reply = await ctx.sendCommand('');
+    }
     if (reply.status === 235) return;
     const refused = new Error('AUTH XOAUTH2 was refused');
     tokenOfRefusedLogin.set(refused, token);
+    if (challenge) challengeOfRefusedLogin.set(refused, challenge);
     throw refused;
   };
 }

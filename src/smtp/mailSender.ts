@@ -17,7 +17,7 @@ import type { ReopenableStream } from '../message/types';
 import { silentLogger, type Logger } from '../core/log';
 import { redact } from '../core/redact';
 import type { TokenCache } from '../token/tokenCache';
-import { PASSWORD_METHOD, passwordHandler, tokenRefusedBy, xoauth2Handler } from './authHandlers';
+import { PASSWORD_METHOD, challengeOfRefusal, passwordHandler, tokenRefusedBy, xoauth2Handler } from './authHandlers';
 import { classifySmtpError, parseSmtpReply } from './classifySmtpError';
 import { smtpConnectionOptions } from './connectionOptions';
 import { explainRefusedToken } from './refusedToken';
@@ -133,7 +133,7 @@ export function createMailSender(options: MailSenderOptions): MailSender {
   /** The failure, classified; a refused token explained by its own claims. */
   function classified(error: unknown): RelayError {
     const failure = classifySmtpError(error);
-    const explained = explainRefusedToken(failure, tokenRefusedBy(error), options.tokenSettings);
+    const explained = explainRefusedToken(failure, tokenRefusedBy(error), options.tokenSettings, challengeOfRefusal(error));
     if (explained !== failure) {
       logger.warn('the SMTP server refused the access token; its claims name the likeliest cause', {
         event: 'smtp.token_diagnosed',

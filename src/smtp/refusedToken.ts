@@ -8,6 +8,7 @@ import { RelayError, type ReasonCode } from '../core/errors';
 import { redact } from '../core/redact';
 import { advice, type DiagnosisId } from '../core/diagnoses';
 import { refusedTokenCause, type TokenJudgement } from '../token/claims';
+import type { XOAuth2Challenge } from './authHandlers';
 
 /** The reason code each cause is recorded under. */
 const REASON_OF: Partial<Record<DiagnosisId, ReasonCode>> = {
@@ -23,8 +24,14 @@ const REASON_OF: Partial<Record<DiagnosisId, ReasonCode>> = {
  * `failure` explained by the token it refused; `failure` itself when it is not a refused
  * token or the token cannot be read (another provider's, not a JWT): the generic list stays.
  */
-export function explainRefusedToken(failure: RelayError, token: string | undefined, settings: TokenJudgement | undefined): RelayError {
+export function explainRefusedToken(
+  failure: RelayError,
+  token: string | undefined,
+  settings: TokenJudgement | undefined,
+  challenge?: XOAuth2Challenge,
+): RelayError {
   if (failure.reason !== 'smtp_auth_rejected' || token === undefined || !settings) return failure;
+  if (settings.provider === 'google' || challenge) return gmailRefusal(failure, challenge);
   const cause = refusedTokenCause(token, settings);
   const reason = cause && REASON_OF[cause.diagnosis];
   if (!cause || !reason) return failure;
@@ -33,6 +40,23 @@ export function explainRefusedToken(failure: RelayError, token: string | undefin
     kind: 'configuration',
     providerReply: failure.providerReply,
     ...advice(cause.diagnosis),
+    cause: failure,
+  });
+}
+
+/**
+ * Gmail's refusal (334 challenge, then 535-5.7.8): Google tokens are opaque, so what the challenge
+ * says (status, scope; decoded, the token itself never) is what the operator gets, with Google's remedy.
+ */
+function gmailRefusal(failure: RelayError, challenge: XOAuth2Challenge | undefined): RelayError {
+  const said = challenge
+    ? ` (its challenge: ${[`status ${challenge.status ?? '?'}`, challenge.schemes && `schemes ${challenge.schemes}`, challenge.scope && `scope ${challenge.scope}`].filter(Boolean).join(', ')})`
+    : '';
+  return new RelayError(redact(`SMTP: Gmail refused the access token${said}.`), {
+    reason: 'smtp_auth_rejected',
+    kind: 'configuration',
+    providerReply: failure.providerReply,
+    ...advice('gmail_token_refused'),
     cause: failure,
   });
 }

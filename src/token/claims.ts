@@ -112,7 +112,7 @@ function isExchangeScope(scope: string): boolean {
 
 /** The settings a token is judged against; only Microsoft Entra tokens are. */
 export interface TokenJudgement extends ClaimExpectations {
-  provider: 'microsoft' | 'generic';
+  provider: 'microsoft' | 'generic' | 'google';
 }
 
 export function judgementOf(oauth: OAuthSettings): TokenJudgement {

@@ -118,6 +118,8 @@ function verdictFor(failure: TokenEndpointFailure): Verdict {
     if (code === 50196) return THROTTLED;
   }
   const error = failure.error?.toLowerCase();
+  const google = googleVerdict(error, failure.errorDescription ?? '');
+  if (google) return google;
   if (error === 'invalid_scope') return INVALID_SCOPE;
   if ((failure.status ?? 0) >= 500 || error === 'temporarily_unavailable' || error === 'server_error') {
     return {
@@ -139,6 +141,56 @@ function verdictFor(failure: TokenEndpointFailure): Verdict {
     message: `the token request was rejected${error ? ` (${error})` : ''}${failure.status ? ` (HTTP ${failure.status})` : ''}`,
     diagnosis: 'token_request_rejected',
   };
+}
+
+/**
+ * Google's token endpoint (the JWT-bearer grant of a service account): the `error` with its
+ * `error_description`, whose texts are Google's (https://developers.google.com/identity/protocols/oauth2/service-account,
+ * "Error codes"). Gated on those texts, so another provider's unauthorized_client or invalid_grant keeps the generic verdict.
+ */
+function googleVerdict(error: string | undefined, description: string): Verdict | undefined {
+  if (error === 'unauthorized_client' && /client is unauthorized to retrieve access tokens|not authorized for any of the scopes/i.test(description)) {
+    return {
+      reason: 'google_delegation_missing',
+      kind: 'configuration',
+      message: 'Google refused the service account: domain-wide delegation is not granted to its client ID for the scope asked for',
+      diagnosis: 'google_delegation_missing',
+    };
+  }
+  if (error === 'disabled_client' || (error === 'invalid_grant' && /account not found/i.test(description))) {
+    return {
+      reason: 'google_account_disabled',
+      kind: 'configuration',
+      message: 'Google refused the service account: it is disabled or deleted',
+      diagnosis: 'google_account_disabled',
+    };
+  }
+  if (error !== 'invalid_grant') return undefined;
+  if (/Invalid JWT Signature/i.test(description)) {
+    return {
+      reason: 'google_key_rejected',
+      kind: 'configuration',
+      message: "Google refused the assertion's signature: the service account key was deleted or disabled, or is another account's",
+      diagnosis: 'google_key_rejected',
+    };
+  }
+  if (/short-lived token|reasonable timeframe|\biat\b|\bexp\b/i.test(description)) {
+    return {
+      reason: 'google_clock_skew',
+      kind: 'configuration',
+      message: "Google refused the assertion's time range (iat/exp): the host's clock is wrong",
+      diagnosis: 'google_clock_skew',
+    };
+  }
+  if (/Invalid email or User ID/i.test(description)) {
+    return {
+      reason: 'google_user_unknown',
+      kind: 'configuration',
+      message: 'Google does not know the mailbox the token was asked for (the JWT sub) as a user of the domain',
+      diagnosis: 'google_user_unknown',
+    };
+  }
+  return undefined;
 }
 
 /** "error: description", first line only (Entra appends trace and correlation ids on further lines). */

@@ -10,6 +10,7 @@ import { FederatedTokenSource, managedIdentityAssertions, type AssertionProvider
 import { SecretProviderTokenSource } from './secretTokenSource';
 import { CertificateTokenSource } from './certificateTokenSource';
 import { GenericTokenSource } from './genericTokenSource';
+import { GoogleTokenSource } from './googleTokenSource';
 import { MicrosoftTokenSource } from './microsoftTokenSource';
 import { TokenCache } from './tokenCache';
 import type { TokenSource } from './types';
@@ -18,6 +19,7 @@ export type { AccessToken, TokenSource } from './types';
 export { TokenCache, type TokenCacheOptions } from './tokenCache';
 export { MicrosoftTokenSource, type TokenSourceOptions } from './microsoftTokenSource';
 export { GenericTokenSource } from './genericTokenSource';
+export { GoogleTokenSource, JWT_BEARER_GRANT, signAssertion } from './googleTokenSource';
 export { CertificateTokenSource, certificateRemedy } from './certificateTokenSource';
 export { SecretProviderTokenSource, isSecretRejection } from './secretTokenSource';
 export { FederatedTokenSource, managedIdentityAssertions, type AssertionProvider } from './federatedTokenSource';
@@ -45,6 +47,16 @@ export function createTokenSource(oauth: OAuthSettings, opts: TokenProviderOptio
     const source = secrets.description;
     const sourceFor = (certificatePem: string) => new CertificateTokenSource({ ...oauth, certificatePem, source }, sourceOptions);
     return new SecretProviderTokenSource(secrets, sourceFor, opts.logger);
+  }
+  if (oauth.provider === 'google') {
+    // The "secret" of a Google sender is the service account's JSON key.
+    const { subject, scopes, clientId } = oauth;
+    const source = secrets.description;
+    return new SecretProviderTokenSource(
+      secrets,
+      (keyJson) => new GoogleTokenSource({ keyJson, source, subject, scopes, clientId }, sourceOptions),
+      opts.logger,
+    );
   }
   const sourceFor =
     oauth.provider === 'microsoft'

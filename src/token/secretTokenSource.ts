@@ -91,5 +91,7 @@ export class SecretProviderTokenSource implements TokenSource {
 export function isSecretRejection(error: unknown): error is RelayError {
   if (!isRelayError(error)) return false;
   if (error.reason === 'invalid_client_secret' || error.reason === 'expired_client_secret' || error.reason === 'invalid_client_certificate') return true;
+  // A Google key refused (deleted or disabled) or unreadable: a new version in Key Vault is the fix.
+  if (error.reason === 'google_key_rejected' || error.reason === 'google_key_unusable') return true;
   return error.reason === 'token_request_rejected' && /^invalid_client\b/.test(error.providerReply ?? '');
 }

@@ -48,6 +48,8 @@ const NOT_DEPLOYED: Partial<Record<SettingName, string>> = {
   OAUTH2_CLIENT_CERTIFICATE_PATH: 'a file path on the machine (local runs): in Azure the certificate is read from Key Vault',
   AzureWebJobsStorage: 'identity-based storage: no connection string',
   AzureWebJobsStorage__accountName: 'the service URIs are set instead',
+  OAUTH2_SERVICE_ACCOUNT_KEY: 'the Google key lives in Key Vault only',
+  OAUTH2_SERVICE_ACCOUNT_KEY_NAME: 'the template deploys Microsoft senders; a Google sender is set up with setup --provider google (README: Google Workspace)',
 };
 /** App settings the Functions host (not the relay) reads. */
 const HOST_SETTINGS = ['AzureWebJobsStorage__credential', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];

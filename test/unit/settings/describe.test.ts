@@ -54,7 +54,7 @@ describe('describeSettings', () => {
     assert.equal(defaults.SMTP_PORT, '587');
     assert.equal(defaults.OAUTH2_SCOPES, 'https://outlook.office365.com/.default');
     assert.equal(defaults.OAUTH2_REFRESH_MARGIN_SECONDS, '600');
-    assert.equal(defaults.MAIL_MAX_RECIPIENTS, '500');
+    assert.equal(defaults.MAIL_MAX_RECIPIENTS, '100 for smtp.gmail.com, otherwise 500');
     assert.equal(defaults.RELAY_MAX_DEQUEUE_COUNT, '5');
   });
 

@@ -95,7 +95,13 @@ describe('the settings spec', () => {
 
   it('lists as secrets exactly the settings flagged secret, and no problem text shows their values', () => {
     assert.deepEqual([...SECRET_SETTINGS].sort(), SETTING_NAMES.filter((name) => settingSpec(name).secret !== undefined).sort());
-    assert.deepEqual([...SECRET_SETTINGS].sort(), ['ALERT_WEBHOOK_URL', 'AzureWebJobsStorage', 'OAUTH2_CLIENT_SECRET', 'SMTP_PASSWORD']);
+    assert.deepEqual([...SECRET_SETTINGS].sort(), [
+      'ALERT_WEBHOOK_URL',
+      'AzureWebJobsStorage',
+      'OAUTH2_CLIENT_SECRET',
+      'OAUTH2_SERVICE_ACCOUNT_KEY',
+      'SMTP_PASSWORD',
+    ]);
     // A secret that looks like a host name, also given (with a port) as SMTP_HOST, whose problem quotes host names.
     const leaked = (name: string, value: string) => problemsOf({ ...MINIMAL, [name]: value, SMTP_HOST: `${value}:25` }).message.includes(value);
     for (const name of SECRET_SETTINGS) assert.equal(leaked(name, `secret-${name.length}.example.org`), false, name);
@@ -129,6 +135,7 @@ describe('the settings spec', () => {
     const { rule: dailyRecipients } = SETTINGS.SMTP_DAILY_RECIPIENT_LIMIT.default;
     const { rule: tokenUrl } = SETTINGS.OAUTH2_TOKEN_URL.default;
     const { rule: from } = SETTINGS.MAIL_FROM.default;
+    const { rule: maxRecipients } = SETTINGS.MAIL_MAX_RECIPIENTS.default;
     const { rule: blobUri } = SETTINGS.AzureWebJobsStorage__blobServiceUri.default;
     const identity: Environment = {
       ...MINIMAL,
@@ -148,6 +155,9 @@ describe('the settings spec', () => {
         value: tokenUrl({ authorityHost: 'https://login.microsoftonline.com', tenantId: TENANT }),
       },
       { name: 'MAIL_FROM', env: MINIMAL, value: from({ user: 'relay@contoso.com' }) },
+      { name: 'MAIL_MAX_RECIPIENTS', env: MINIMAL, value: maxRecipients({ host: 'smtp.office365.com' }) },
+      { name: 'MAIL_MAX_RECIPIENTS', env: { ...MINIMAL, SMTP_HOST: 'smtp.gmail.com' }, value: maxRecipients({ host: 'smtp.gmail.com' }) },
+      { name: 'SMTP_DAILY_RECIPIENT_LIMIT', env: { ...MINIMAL, SMTP_HOST: 'smtp.gmail.com' }, value: dailyRecipients({ host: 'smtp.gmail.com' }) },
       { name: 'AzureWebJobsStorage__blobServiceUri', env: identity, value: blobUri('https://relaystore.queue.core.windows.net') },
     ];
     assert.deepEqual(
@@ -155,6 +165,10 @@ describe('the settings spec', () => {
       ['implicit', 'starttls', 30, 0],
     );
     assert.deepEqual([dailyRecipients({ host: 'SMTP.Office365.com' }), dailyRecipients({ host: 'mail.example.org' })], [10_000, 0]);
+    assert.deepEqual(
+      [dailyRecipients({ host: 'smtp.gmail.com' }), maxRecipients({ host: 'smtp.gmail.com' }), maxRecipients({ host: 'mail.example.org' })],
+      [10_000, 100, 500],
+    );
     for (const { name, env, value } of cases) {
       assert.notEqual(value, undefined, name);
       assert.deepEqual(load({ ...env, [name]: String(value) }), load(env), `${name}=${value}`);
