@@ -20,6 +20,7 @@ import { SETTINGS_DIAGNOSES, SETTINGS_REMEDIES } from './diagnoses/settings';
 import { TOKEN_DIAGNOSES, TOKEN_REMEDIES } from './diagnoses/token';
 import { SMTP_DIAGNOSES, SMTP_REMEDIES } from './diagnoses/smtp';
 import { GOOGLE_DIAGNOSES, GOOGLE_REMEDIES } from './diagnoses/google';
+import { GRAPH_DIAGNOSES, GRAPH_REMEDIES } from './diagnoses/graph';
 import { KEY_VAULT_REMEDIES } from './diagnoses/keyVault';
 import { MESSAGE_REMEDIES } from './diagnoses/message';
 import { STORAGE_REMEDIES } from './diagnoses/storage';
@@ -29,7 +30,7 @@ import { DOCTOR_REMEDIES } from './diagnoses/doctor';
 export type { Diagnosis, Remedy } from './diagnoses/entry';
 
 /** The troubleshooting rows, in the README's order. */
-export const DIAGNOSES = { ...SETTINGS_DIAGNOSES, ...TOKEN_DIAGNOSES, ...SMTP_DIAGNOSES, ...GOOGLE_DIAGNOSES } as const satisfies Record<string, Diagnosis>;
+export const DIAGNOSES = { ...SETTINGS_DIAGNOSES, ...TOKEN_DIAGNOSES, ...SMTP_DIAGNOSES, ...GOOGLE_DIAGNOSES, ...GRAPH_DIAGNOSES } as const satisfies Record<string, Diagnosis>;
 
 export type DiagnosisId = keyof typeof DIAGNOSES;
 
@@ -38,6 +39,7 @@ export const REMEDIES = {
   ...SETTINGS_REMEDIES,
   ...TOKEN_REMEDIES,
   ...SMTP_REMEDIES,
+  ...GRAPH_REMEDIES,
   ...KEY_VAULT_REMEDIES,
   ...MESSAGE_REMEDIES,
   ...STORAGE_REMEDIES,
