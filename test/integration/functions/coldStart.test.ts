@@ -23,6 +23,10 @@ const LOADED_ON_FIRST_USE = [
   'nodemailer',
 ];
 
+/** A storage account on a port where nothing listens: building clients for it makes no request. */
+const CLOSED_STORAGE =
+  'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1';
+
 function registrationFiles(): string[] {
   const { main } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { main: string };
   return globSync(main, { cwd: PACKAGE_ROOT }).map((file) => join(PACKAGE_ROOT, file));
@@ -46,14 +50,12 @@ test('loading every function module loads none of the SDKs; they load with the f
   const runtime = join(PACKAGE_ROOT, 'dist', 'src', 'app', 'runtime.js');
   // The first queue message of a process with only its storage set (to a port where nothing listens): the relay's
   // settings are read (and refused) only now, and the message is held on that storage, which cannot be reached.
-  const storage =
-    'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1';
   const { before, after } = await loadedPackages(
     `
     const { handleQueueEntry } = require(${JSON.stringify(runtime)});
     await handleQueueEntry('{}', { dequeueCount: 1, queueMessageId: 'm1' }, { info() {}, warn() {}, error() {} }).catch(() => undefined);
   `,
-    { AzureWebJobsStorage: storage },
+    { AzureWebJobsStorage: CLOSED_STORAGE },
   );
   assert.ok(before.includes('@azure/functions'), `the registrations use @azure/functions (loaded: ${before.join(', ')})`);
   assert.deepEqual(
@@ -63,4 +65,20 @@ test('loading every function module loads none of the SDKs; they load with the f
   );
   // The invocation did load what it needed: the storage SDK, to hold the message while the settings are invalid.
   assert.ok(after.includes('@azure/storage-blob'), `loaded by the first invocation: ${after.join(', ')}`);
+});
+
+test('a relay whose client secret is an app setting is built without loading the Key Vault SDK', async () => {
+  const runtime = join(PACKAGE_ROOT, 'dist', 'src', 'app', 'runtime.js');
+  const { after } = await loadedPackages(`require(${JSON.stringify(runtime)}).getRelay();`, {
+    AzureWebJobsStorage: CLOSED_STORAGE,
+    RELAY_QUEUE_NAME: 'outbound-mail',
+    SMTP_HOST: 'smtp.example.net',
+    SMTP_USER: 'relay@example.com',
+    MAIL_FROM: 'relay@example.com',
+    OAUTH2_TENANT_ID: '11111111-2222-3333-4444-555555555555',
+    OAUTH2_CLIENT_ID: '11111111-2222-3333-4444-555555555556',
+    OAUTH2_CLIENT_SECRET: 'a-client-secret-of-the-test-'.padEnd(40, 'x'),
+  });
+  assert.ok(after.includes('@azure/storage-blob') && after.includes('nodemailer'), `the relay was built: ${after.join(', ')}`);
+  assert.equal(after.includes('@azure/keyvault-secrets'), false, `loaded: ${after.join(', ')}`);
 });
