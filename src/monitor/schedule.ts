@@ -3,7 +3,8 @@
  * resolves no default for a %SETTING% binding expression, so an unset setting
  * would stop the whole app from starting).
  */
-import { DEFAULT_MONITOR_SCHEDULE } from '../settings';
+// The spec alone, not the settings readers: this runs while the function modules load (cold start).
+import { DEFAULT_MONITOR_SCHEDULE } from '../settings/spec';
 
 export function monitorSchedule(env: Record<string, string | undefined> = process.env): string {
   const value = env.MONITOR_SCHEDULE?.trim();

@@ -4,12 +4,17 @@
  * and the developer's own sign-in locally (Azure CLI, azd, VS Code, PowerShell
  * through DefaultAzureCredential), as users of the Azure SDKs expect.
  */
-import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
-import { SecretClient } from '@azure/keyvault-secrets';
+import type { TokenCredential } from '@azure/identity';
+import type { SecretClient } from '@azure/keyvault-secrets';
 import type { KeyVaultSecretSettings } from '../settings';
 import { azureTlsPolicy } from '../transport/tls';
 
 export type Environment = Record<string, string | undefined>;
+
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded when a vault is used: a relay whose secret is an app setting never loads them (cold start, issue 17) */
+const identitySdk = () => require('@azure/identity') as typeof import('@azure/identity');
+const keyVaultSdk = () => require('@azure/keyvault-secrets') as typeof import('@azure/keyvault-secrets');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Key Vault DNS suffixes of the Azure clouds; any other host is a private or local vault. */
 const AZURE_VAULT_SUFFIXES = ['.vault.azure.net', '.vault.azure.cn', '.vault.usgovcloudapi.net', '.vault.microsoftazure.de', '.managedhsm.azure.net'];
@@ -29,6 +34,7 @@ export function hasManagedIdentityEndpoint(env: Environment): boolean {
  * environment credentials and others, which Microsoft advises against in production.
  */
 export function createVaultCredential(managedIdentityClientId: string | undefined, env: Environment = process.env): TokenCredential {
+  const { DefaultAzureCredential, ManagedIdentityCredential } = identitySdk();
   if (hasManagedIdentityEndpoint(env)) {
     return managedIdentityClientId ? new ManagedIdentityCredential({ clientId: managedIdentityClientId }) : new ManagedIdentityCredential();
   }
@@ -41,6 +47,7 @@ export interface SecretClientOptionsInput {
 }
 
 export function createSecretClient(settings: KeyVaultSecretSettings, credential: TokenCredential, opts: SecretClientOptionsInput = {}): SecretClient {
+  const { SecretClient } = keyVaultSdk();
   return new SecretClient(settings.vaultUrl, credential, {
     // The resource in the 401 challenge is checked against the vault's host; only hosts
     // outside the Azure clouds (a private endpoint alias, a local vault) skip that check.

@@ -4,7 +4,7 @@
  * tests, the CLI) every call is a no-op. src/core stays free of packages, so the instruments live here,
  * one row above it; docs/operations.md lists each one.
  */
-import { metrics, type Counter, type Histogram, type MeterProvider } from '@opentelemetry/api';
+import type { Counter, Histogram, MeterProvider } from '@opentelemetry/api';
 import type { ReasonCode } from '../core/errors';
 
 /** The instrumentation scope of every relay instrument (and of its log records). */
@@ -42,12 +42,17 @@ interface Instruments {
 
 let instruments: Instruments | undefined;
 
+/** The metrics API, loaded with the first outcome rather than with the function modules (cold start, issue 17). */
+let api: typeof import('@opentelemetry/api') | undefined;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (see above)
+const metricsApi = () => (api ??= require('@opentelemetry/api') as typeof import('@opentelemetry/api')).metrics;
+
 /**
  * Created on first use, and again when the global provider changed: the metrics API has no proxy, so
  * an instrument made before the SDK registered would stay a no-op for the life of the process.
  */
 function relayInstruments(): Instruments {
-  const provider = metrics.getMeterProvider();
+  const provider = metricsApi().getMeterProvider();
   if (instruments?.provider === provider) return instruments;
   const meter = provider.getMeter(TELEMETRY_SCOPE);
   const counter = (name: string, description: string, unit: string) => meter.createCounter(name, { description, unit });

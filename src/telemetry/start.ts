@@ -6,12 +6,10 @@
  * (so nothing is sent twice) and binds each invocation to the host's trace. Why this path and
  * what each option is for: docs/operations.md.
  *
- * The distro is loaded only when APPLICATIONINSIGHTS_CONNECTION_STRING is set: it is large and
- * the cold start is short (issue 17). Without it (a local run, Core Tools, the tests, the CLI) the
+ * The distro is loaded only when APPLICATIONINSIGHTS_CONNECTION_STRING is set, and the OpenTelemetry
+ * API only on first use: both are large and the cold start is short (issue 17). Without it (a local run, Core Tools, the tests, the CLI) the
  * relay logs through the host's context.log or the console, and the metrics are no-ops.
  */
-import { logs } from '@opentelemetry/api-logs';
-import { metrics, trace } from '@opentelemetry/api';
 import type { AzureMonitorOpenTelemetryOptions } from '@azure/monitor-opentelemetry';
 
 export const CONNECTION_STRING_SETTING = 'APPLICATIONINSIGHTS_CONNECTION_STRING';
@@ -58,8 +56,18 @@ export function distroOptions(env: NodeJS.ProcessEnv = process.env): AzureMonito
     samplingRatio: 1,
     tracesPerSecond: 0,
     enableTraceBasedSamplingForLogs: false,
-    // The relay's own events are log records; console lines would be a second copy of some.
-    instrumentationOptions: { console: { enabled: false } },
+    instrumentationOptions: {
+      // The relay's own events are log records; console lines would be a second copy of some.
+      console: { enabled: false },
+      // The relay talks HTTP (storage, token endpoint, Key Vault, Graph) through the Azure SDK and nodemailer's
+      // sockets, never to a database: the distro's database instrumentations (on by default) would only
+      // hook every later require and cost start time (issue 17).
+      mongoDb: { enabled: false },
+      mySql: { enabled: false },
+      postgreSql: { enabled: false },
+      redis: { enabled: false },
+      redis4: { enabled: false },
+    },
   };
 }
 
@@ -71,6 +79,8 @@ export function startTelemetry(env: NodeJS.ProcessEnv = process.env): boolean {
   const { useAzureMonitor } = require('@azure/monitor-opentelemetry') as typeof import('@azure/monitor-opentelemetry');
   const { AzureFunctionsInstrumentation } =
     require('@azure/functions-opentelemetry-instrumentation') as typeof import('@azure/functions-opentelemetry-instrumentation');
+  const { logs } = require('@opentelemetry/api-logs') as typeof import('@opentelemetry/api-logs');
+  const { metrics, trace } = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
   const options = distroOptions(env);
   const entra = entraAuthentication(env[AUTHENTICATION_STRING_SETTING]);
   if (entra) {

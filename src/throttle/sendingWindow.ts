@@ -14,6 +14,12 @@
  *
  * Any storage failure other than a lost race refuses the send (storage_unavailable,
  * transient): a message never goes out unless its reservation was written.
+ *
+ * The state this process last wrote is kept with its ETag: the next send that fits it is
+ * written straight away with If-Match on that ETag (one request, not a read and a write);
+ * if another instance wrote meanwhile, the write fails with 412 and the blob is read as
+ * before. A send the kept state would make wait or refuse reads the blob first, so every
+ * such decision is taken on the stored state, as without the cache.
  */
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { RelayError } from '../core/errors';
@@ -88,6 +94,8 @@ export class SendingWindow {
   private readonly blob: BlockBlobClient;
   private readonly ensureContainer: () => Promise<void>;
   private readonly bucketMs: number;
+  /** What this process last wrote, for a write without a read first. */
+  private known?: { state: WindowState; etag: string };
 
   constructor(
     container: ContainerClient,
@@ -127,16 +135,24 @@ export class SendingWindow {
       });
     }
     let waited = false;
+    // The kept state is tried once per send: after that, every write follows a read, as the race rules below expect.
+    let tryKnown = true;
     for (let conflicts = 0; ;) {
-      const read = await this.read();
+      const known = tryKnown ? this.known : undefined;
+      tryKnown = false;
+      const read = known ?? (await this.read());
       const now = this.time.now();
       const state = this.pruned(read?.state, now);
       const budgetOpensAt = this.budgetOpensAt(state, recipients);
+      const windowOpensAt = this.windowOpensAt(state);
+      if (known && (budgetOpensAt !== undefined || windowOpensAt > now)) {
+        // Not on a state that may be stale: read the blob, then decide.
+        continue;
+      }
       if (budgetOpensAt !== undefined) {
         this.stats.deferred++;
         throw dailyLimitReached(Math.max(1, Math.ceil((budgetOpensAt - now) / 1000)), recipients, recipientsPerDay);
       }
-      const windowOpensAt = this.windowOpensAt(state);
       if (windowOpensAt > now) {
         if (windowOpensAt > deadline) {
           this.stats.deferred++;
@@ -149,7 +165,14 @@ export class SendingWindow {
         continue;
       }
       this.count(state, now, recipients);
-      if (await this.write(state, read?.etag)) return;
+      this.known = undefined;
+      const etag = await this.write(state, read?.etag);
+      if (etag !== undefined) {
+        this.known = { state, etag };
+        return;
+      }
+      // The kept state was not the newest (another instance wrote): read it, no race lost yet.
+      if (known) continue;
       this.stats.conflicts++;
       if (++conflicts >= MAX_CONFLICTS || this.time.now() > deadline) {
         this.stats.deferred++;
@@ -167,7 +190,8 @@ export class SendingWindow {
     return {
       v: 1,
       sends: (state?.sends ?? []).filter((time) => time > now - sendsCountUntil),
-      buckets: (state?.buckets ?? []).filter(([start]) => start > now - bucketsCountUntil),
+      // Copies: count() changes the last bucket, and the state it came from may be the kept one.
+      buckets: (state?.buckets ?? []).filter(([start]) => start > now - bucketsCountUntil).map(([start, count]): [number, number] => [start, count]),
     };
   }
 
@@ -218,9 +242,9 @@ export class SendingWindow {
     return { state: parseState(version.body), etag: version.etag };
   }
 
-  private async write(state: WindowState, etag: string | undefined): Promise<boolean> {
-    const written = await this.storage(() => uploadIf(this.blob, JSON.stringify(state), etag ? { ifMatch: etag } : { ifNoneMatch: '*' }, 'application/json'));
-    return written !== undefined;
+  /** The new ETag, or undefined when another instance wrote first. */
+  private async write(state: WindowState, etag: string | undefined): Promise<string | undefined> {
+    return this.storage(() => uploadIf(this.blob, JSON.stringify(state), etag ? { ifMatch: etag } : { ifNoneMatch: '*' }, 'application/json'));
   }
 
   /** One storage request, counted; any failure refuses the send. */

@@ -62,6 +62,38 @@ describe('the shared sending window', () => {
     assert.ok(instances.reduce((sum, window) => sum + window.stats.conflicts, 0) > 0, 'the instances did race (412s were retried)');
   });
 
+  it('writes a send that fits the state it last wrote without reading first, and still sees what another instance wrote', async () => {
+    const tap = await StorageTap.start(stack.azurite.blobPort);
+    try {
+      const container = BlobServiceClient.fromConnectionString(tap.connectionString(stack.settings.AzureWebJobsStorage)).getContainerClient('window-known');
+      const options = { messagesPerWindow: 4, windowMs: 60_000, recipientsPerDay: 10, dayMs: 86_400_000 };
+      const first = new SendingWindow(container, 'known', options);
+      const second = new SendingWindow(container, 'known', options);
+      const windowRequests = () => tap.requestsUnder(DEVSTORE_ACCOUNT, 'window-known').map((request) => request.method);
+      await first.reserve(2, Date.now());
+      tap.reset();
+      await first.reserve(2, Date.now());
+      assert.deepEqual(windowRequests(), ['PUT'], 'one conditional write, no read');
+      // Another instance counts a send: the first one's next write fails its If-Match, it reads and counts on top.
+      await second.reserve(2, Date.now());
+      tap.reset();
+      await first.reserve(2, Date.now());
+      assert.deepEqual(windowRequests(), ['PUT', 'GET', 'PUT']);
+      assert.equal(first.stats.conflicts, 0, 'a kept state that was not the newest is no lost race');
+      // Four sends fill the window (of 60 s): the fifth, on the state it wrote itself, reads before it refuses.
+      tap.reset();
+      const refused = await failureOf(first.reserve(1, Date.now() + 5000));
+      assert.equal(refused.reason, 'smtp_throttled');
+      assert.deepEqual(windowRequests(), ['GET']);
+      // And the recipients of all four sends are counted once each: 8 of 10, so 3 more do not fit today.
+      const budget = await failureOf(new SendingWindow(container, 'known', { ...options, messagesPerWindow: 0 }).reserve(3, Date.now()));
+      assert.equal(budget.reason, 'daily_limit');
+      await new SendingWindow(container, 'known', { ...options, messagesPerWindow: 0 }).reserve(2, Date.now());
+    } finally {
+      await tap.close();
+    }
+  });
+
   it('keeps the daily recipient budget: a message that does not fit waits (daily_limit, transient) until enough ages out', async () => {
     const container = blobs.getContainerClient('window-daily');
     const options = { messagesPerWindow: 0, windowMs: 60_000, recipientsPerDay: 5, dayMs: 4_000 };

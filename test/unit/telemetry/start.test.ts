@@ -41,6 +41,14 @@ test("the distro's options: no trace-based sampling of log records, a fixed 100 
   assert.equal(options.instrumentationOptions?.console?.enabled, false);
 });
 
+test("the distro's options: only the instrumentations the relay uses (HTTP and the Azure SDK), none of its database ones", () => {
+  const { instrumentationOptions } = distroOptions({ APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=k' });
+  for (const name of ['mongoDb', 'mySql', 'postgreSql', 'redis', 'redis4'] as const) assert.equal(instrumentationOptions?.[name]?.enabled, false, name);
+  // Left at the distro's defaults (on): the dependencies the relay calls show in Application Insights.
+  assert.equal(instrumentationOptions?.http, undefined);
+  assert.equal(instrumentationOptions?.azureSdk, undefined);
+});
+
 test('APPLICATIONINSIGHTS_AUTHENTICATION_STRING: Entra auth with the identity it names, in any order and case; anything else is no Entra auth', () => {
   assert.deepEqual(entraAuthentication('ClientId=11111111-2222-3333-4444-555555555555;Authorization=AAD'), {
     clientId: '11111111-2222-3333-4444-555555555555',
