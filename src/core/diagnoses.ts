@@ -30,7 +30,10 @@ import { DOCTOR_REMEDIES } from './diagnoses/doctor';
 export type { Diagnosis, Remedy } from './diagnoses/entry';
 
 /** The troubleshooting rows, in the README's order. */
-export const DIAGNOSES = { ...SETTINGS_DIAGNOSES, ...TOKEN_DIAGNOSES, ...SMTP_DIAGNOSES, ...GOOGLE_DIAGNOSES, ...GRAPH_DIAGNOSES } as const satisfies Record<string, Diagnosis>;
+export const DIAGNOSES = { ...SETTINGS_DIAGNOSES, ...TOKEN_DIAGNOSES, ...SMTP_DIAGNOSES, ...GOOGLE_DIAGNOSES, ...GRAPH_DIAGNOSES } as const satisfies Record<
+  string,
+  Diagnosis
+>;
 
 export type DiagnosisId = keyof typeof DIAGNOSES;
 
