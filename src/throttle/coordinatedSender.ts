@@ -150,9 +150,12 @@ export function coordinatedSender(options: CoordinatedSenderOptions): MailSender
     clearInterval(lane.renewTimer);
     for (const key of Object.keys(retired) as Array<keyof MailSenderStats>) retired[key] += lane.sender.stats[key];
     lane.sender.close();
-    setTimeout(() => {
+    const freeSlot = setTimeout(() => {
       void lane.lease.release().then(() => pump());
-    }, CLOSE_GRACE_MS).unref();
+    }, CLOSE_GRACE_MS);
+    // Once the sender is closed the process is stopping: the release must happen before it exits,
+    // or the slot stays leased (60 s) and other instances wait for it.
+    if (!closed) freeSlot.unref();
   }
 
   function release(lane: Lane): void {

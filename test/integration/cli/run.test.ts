@@ -251,3 +251,32 @@ test("the secret monitor's timer runs on MONITOR_SCHEDULE: its state is written 
     worker.child.kill('SIGKILL');
   }
 });
+
+test("stopping releases the mailbox's connection slots: another instance need not wait for their leases to run out", async () => {
+  const settings = settingsFor('slots', { RELAY_LIMITS_SCOPE: 'app', RELAY_COORDINATION_CONTAINER: 'run-slots-coordination' });
+  await enqueue(settings, 2, 'Slot release');
+  const worker = startWorker(['--settings', settingsFile(settings)]);
+  try {
+    await worker.waitFor('started');
+    await until(() => receivedWith('Slot release').length === 2, 'both messages', worker.output);
+    const container = BlobServiceClient.fromConnectionString(settings.AzureWebJobsStorage!).getContainerClient('run-slots-coordination');
+    const slotStates = async () => {
+      const states: string[] = [];
+      for await (const blob of container.listBlobsFlat()) if (/\/slot-\d+$/.test(blob.name)) states.push(blob.properties.leaseState ?? 'unknown');
+      return states;
+    };
+    assert.ok((await slotStates()).includes('leased'), 'the worker sent under a leased slot');
+    worker.child.kill('SIGTERM');
+    assert.equal(await worker.exited, 0, worker.output());
+    // The slot leases last 60 s: a slot still leased right after the exit would keep other instances waiting.
+    const states = await slotStates();
+    assert.ok(states.length > 0, 'slot blobs exist');
+    assert.deepEqual(
+      states.filter((state) => state !== 'available' && state !== 'broken'),
+      [],
+      `slot lease states after exit: ${states.join(', ')}`,
+    );
+  } finally {
+    worker.child.kill('SIGKILL');
+  }
+});
