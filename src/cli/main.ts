@@ -27,7 +27,16 @@ import {
 } from '../deadletters/replay';
 import { formatReport, runDoctor, UnknownSenderError, type DoctorTarget } from './doctor';
 import { withIdentityEnvironment } from './identityEnvironment';
-import { checkSetupValues, firstMissingStep, setupNextSteps, writeSetupScripts, type SetupMode, type SetupValues } from './setup';
+import {
+  checkSetupValues,
+  firstMissingStep,
+  setupNextSteps,
+  writeSetupScripts,
+  type GraphScope,
+  type SetupMode,
+  type SetupTransport,
+  type SetupValues,
+} from './setup';
 import { parse, readSettingsFile, UsageError, type ParsedOptions } from './options';
 import { status, type StatusLedger } from './status';
 import { deadletters, PROGRESS_EVERY, type RecordStoreOf } from './deadletters';
@@ -61,6 +70,8 @@ const USAGE = `usage:
                           [--app-name NAME | --client-id ID] [--object-id ID] [--send-as ADDRESS]...
                           [--key-vault NAME] [--secret-name NAME] [--secret-days N] [--certificate-name NAME]
                           [--function-app NAME --resource-group NAME] [--identity-principal-id ID]
+                          [--transport smtp|graph|smtp-then-graph [--graph-scope rbac|access-policy|none]
+                           [--graph-group ADDRESS] [--graph-large-messages]]
                           writes setup-entra.sh and setup-exchange.ps1 (default folder ./relay-setup)
   oauth2-smtp-relay setup --check [--settings local.settings.json] [--send-to ADDRESS] [--from ADDRESS]
                           runs the doctor and names the first setup step still missing
@@ -210,6 +221,10 @@ async function setup(args: string[], io: CliIo, services: CliServices): Promise<
     'resource-group': { type: 'string' },
     'identity-principal-id': { type: 'string' },
     'secret-days': { type: 'string' },
+    transport: { type: 'string' },
+    'graph-scope': { type: 'string' },
+    'graph-group': { type: 'string' },
+    'graph-large-messages': { type: 'boolean' },
     out: { type: 'string', default: 'relay-setup' },
     check: { type: 'boolean', default: false },
     settings: { type: 'string' },
@@ -239,6 +254,10 @@ async function setup(args: string[], io: CliIo, services: CliServices): Promise<
     resourceGroup: text('resource-group'),
     identityPrincipalId: text('identity-principal-id'),
     secretDays: text('secret-days') === undefined ? undefined : Number(text('secret-days')),
+    transport: text('transport') as SetupTransport | undefined,
+    graphScope: text('graph-scope') as GraphScope | undefined,
+    graphGroup: text('graph-group'),
+    graphLargeMessages: values['graph-large-messages'] as boolean | undefined,
   };
   const problems = checkSetupValues(setupValues);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
