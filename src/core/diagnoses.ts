@@ -19,6 +19,7 @@ import type { Diagnosis, Remedy } from './diagnoses/entry';
 import { SETTINGS_DIAGNOSES, SETTINGS_REMEDIES } from './diagnoses/settings';
 import { TOKEN_DIAGNOSES, TOKEN_REMEDIES } from './diagnoses/token';
 import { SMTP_DIAGNOSES, SMTP_REMEDIES } from './diagnoses/smtp';
+import { GRAPH_CHECK_DIAGNOSES, GRAPH_CHECK_REMEDIES } from './diagnoses/graphChecks';
 import { KEY_VAULT_REMEDIES } from './diagnoses/keyVault';
 import { MESSAGE_REMEDIES } from './diagnoses/message';
 import { STORAGE_REMEDIES } from './diagnoses/storage';
@@ -28,7 +29,12 @@ import { DOCTOR_REMEDIES } from './diagnoses/doctor';
 export type { Diagnosis, Remedy } from './diagnoses/entry';
 
 /** The troubleshooting rows, in the README's order. */
-export const DIAGNOSES = { ...SETTINGS_DIAGNOSES, ...TOKEN_DIAGNOSES, ...SMTP_DIAGNOSES } as const satisfies Record<string, Diagnosis>;
+export const DIAGNOSES = {
+  ...SETTINGS_DIAGNOSES,
+  ...TOKEN_DIAGNOSES,
+  ...SMTP_DIAGNOSES,
+  ...GRAPH_CHECK_DIAGNOSES,
+} as const satisfies Record<string, Diagnosis>;
 
 export type DiagnosisId = keyof typeof DIAGNOSES;
 
@@ -37,6 +43,7 @@ export const REMEDIES = {
   ...SETTINGS_REMEDIES,
   ...TOKEN_REMEDIES,
   ...SMTP_REMEDIES,
+  ...GRAPH_CHECK_REMEDIES,
   ...KEY_VAULT_REMEDIES,
   ...MESSAGE_REMEDIES,
   ...STORAGE_REMEDIES,
