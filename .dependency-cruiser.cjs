@@ -16,7 +16,7 @@ const LAYERS = [
   ['src/transport'], //    TLS trust, network failures, storage clients and conditional writes
   ['src/secrets'], //      client secret sources (setting, Key Vault)
   ['src/token'], //        token sources, cache, claims, token error classification
-  ['src/smtp'], //         mail sender, auth, probe, SMTP error classification
+  ['src/smtp', 'src/graph'], // mail sender, auth, probe, SMTP error classification | the Graph transport
   ['src/throttle'], //     mailbox throttle, concurrency gate, throttled sender
   ['src/delivery'], //     delivery ports, ledger, retry envelopes, dead letters, attachment blobs
   ['src/relay'], //        the queue handler and its one decision point

@@ -229,8 +229,14 @@ param rotationSecretLifetimeDays string = '180'
 @description('ROTATION_GRACE_HOURS: hours the old client secret stays valid after rotation.')
 param rotationGraceHours string = '24'
 
-@description('GRAPH_URL: Microsoft Graph endpoint used by rotation.')
+@description('GRAPH_URL: Microsoft Graph endpoint used by rotation and the graph transport.')
 param graphUrl string = 'https://graph.microsoft.com'
+
+@description('RELAY_TRANSPORT: smtp, graph (Microsoft Graph sendMail, application permission Mail.Send) or smtp-then-graph.')
+param relayTransport string = 'smtp'
+
+@description('GRAPH_SAVE_TO_SENT_ITEMS: keep a copy in Sent Items (Graph always does for MIME sends).')
+param graphSaveToSentItems string = 'true'
 
 @description('OAUTH2_SCOPES: the one <resource>/.default scope to request.')
 param oauth2Scopes string = 'https://outlook.office365.com/.default'
@@ -405,6 +411,8 @@ var appSettings = {
   ROTATION_SECRET_LIFETIME_DAYS: rotationSecretLifetimeDays
   ROTATION_GRACE_HOURS: rotationGraceHours
   GRAPH_URL: graphUrl
+  RELAY_TRANSPORT: relayTransport
+  GRAPH_SAVE_TO_SENT_ITEMS: graphSaveToSentItems
   // Mail
   SMTP_USER: smtpUser
   MAIL_FROM: mailFrom

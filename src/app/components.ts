@@ -14,7 +14,17 @@
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { ContainerClient } from '@azure/storage-blob';
-import { DEFAULT_SENDER_ID, keyVaultOf, oauthOf, sendersOf, type RelayConfig, type SenderSettings } from '../settings';
+import {
+  DEFAULT_SENDER_ID,
+  graphOAuth,
+  keyVaultOf,
+  oauthOf,
+  sendersOf,
+  transportOf,
+  type RelayConfig,
+  type SenderSettings,
+  type TransportKind,
+} from '../settings';
 import type { Logger } from '../core/log';
 import { newDeliveryCounters, type DeliveryCounters } from '../core/metrics';
 import { redactingLogger } from '../core/redact';
@@ -23,6 +33,9 @@ import { createSecretClient, createSecretProvider, createVaultCredential, type C
 import { createTokenProvider, type AssertionProvider, type TokenCache } from '../token';
 import { judgementOf } from '../token/claims';
 import { createMailSender, type MailSender } from '../smtp';
+import { createGraphMailSender } from '../graph';
+import { fallbackSender } from '../throttle/fallbackSender';
+import { mailboxKey } from '../throttle/mailboxKey';
 import { MailboxThrottle } from '../throttle/mailboxThrottle';
 import { throttledSender } from '../throttle/throttledSender';
 import { ConcurrencyGate } from '../throttle/concurrencyGate';
@@ -55,12 +68,16 @@ export interface SenderComponents {
   readonly vault?: SecretClient;
   /** Where the client secret comes from; absent with federation or without OAuth2. */
   readonly secrets?: ClientSecretProvider;
-  /** The sender's token cache (OAuth2 only). */
+  /** The sender's token cache (OAuth2 only): the SMTP token. */
   readonly tokens?: TokenCache;
+  /** How the sender hands messages over (RELAY_TRANSPORT, or the entry's transport). */
+  readonly transport: TransportKind;
+  /** graph and smtp-then-graph: the sender's Microsoft Graph token cache (scope <GRAPH_URL>/.default), apart from the SMTP one. */
+  readonly graphTokens?: TokenCache;
   readonly throttle: MailboxThrottle;
   /** Conditions of the mailbox met while sending (full, daily quota), for the monitor's alerts. */
   readonly mailboxConditions: MailboxConditions;
-  /** The sender's SMTP pool, behind the mailbox throttle. */
+  /** The sender's SMTP pool or Graph sender (smtp-then-graph: both), behind the mailbox throttle. */
   readonly sender: MailSender;
   /** RELAY_LIMITS_SCOPE=app: the storage requests made to hold this mailbox's limits across instances. */
   readonly coordination?: CoordinationStats;
@@ -175,30 +192,61 @@ export function createSenderComponents(
     backoffMs: smtp.throttleBackoffMs,
   });
   const mailboxConditions = new MailboxConditions();
+  const transport = transportOf(settings);
+  const graph = settings.transport?.graph;
+  const graphTokens =
+    transport !== 'smtp' && oauth && graph
+      ? createTokenProvider(graphOAuth(oauth, graph), { extraCa, logger, secrets, assertions: identity.assertions })
+      : undefined;
   const senderOptions = { smtp, user: mail.user, tokens, password, tokenSettings: oauth && judgementOf(oauth), logger };
-  const limited = appLimits
-    ? appLimitedSender({
-        container: coordinationContainer,
-        smtp,
-        user: mail.user,
-        openLane: () => createMailSender({ ...senderOptions, smtp: { ...smtp, poolSize: 1 } }),
-        // A token failure then fails the send before it is counted; the pool's own call is served from the cache.
-        prepare: tokens ? () => tokens.getToken() : undefined,
-        logger,
-      })
-    : undefined;
-  const sender = throttledSender(limited ?? createMailSender(senderOptions), throttle, mailboxConditions);
+  const smtpSender = (): MailSender & { coordination?: CoordinationStats } =>
+    appLimits
+      ? appLimitedSender({
+          container: coordinationContainer,
+          smtp,
+          user: mail.user,
+          openLane: () => createMailSender({ ...senderOptions, smtp: { ...smtp, poolSize: 1 } }),
+          // A token failure then fails the send before it is counted; the pool's own call is served from the cache.
+          prepare: tokens ? () => tokens.getToken() : undefined,
+          logger,
+        })
+      : createMailSender(senderOptions);
+  const graphSender = (): MailSender & { coordination?: CoordinationStats } => {
+    if (!graph || !graphTokens) throw new Error(`sender ${settings.id}: the ${transport} transport needs OAuth2 with Microsoft Entra ID`);
+    const open = () => createGraphMailSender({ graph, mailbox: mail.user, tokens: graphTokens, extraCa, logger });
+    // The app-wide limits hold for Graph too: its own slots (4 concurrent requests), the mailbox's window.
+    return appLimits
+      ? appLimitedSender({
+          container: coordinationContainer,
+          smtp: { ...smtp, poolSize: graph.concurrency },
+          user: mail.user,
+          slotsKey: `${mailboxKey(smtp.host, mail.user)}-graph`,
+          openLane: open,
+          prepare: () => graphTokens.getToken(),
+          logger,
+        })
+      : open();
+  };
+  let chosen: MailSender & { coordination?: CoordinationStats };
+  if (transport === 'graph') chosen = graphSender();
+  else if (transport === 'smtp-then-graph') {
+    const primary = smtpSender();
+    chosen = Object.assign(fallbackSender({ primary, fallback: graphSender(), senderId: settings.id, logger }), { coordination: primary.coordination });
+  } else chosen = smtpSender();
+  const sender = throttledSender(chosen, throttle, mailboxConditions);
   return {
     id: settings.id,
     settings,
     vault,
     secrets,
     tokens,
+    transport,
+    graphTokens,
     throttle,
     mailboxConditions,
     sender,
-    coordination: limited?.coordination,
-    sendSlots: new ConcurrencyGate(smtp.poolSize),
+    coordination: chosen.coordination,
+    sendSlots: new ConcurrencyGate(transport === 'graph' && graph ? graph.concurrency : smtp.poolSize),
     counters: newDeliveryCounters(),
   };
 }

@@ -19,6 +19,7 @@ import type { Diagnosis, Remedy } from './diagnoses/entry';
 import { SETTINGS_DIAGNOSES, SETTINGS_REMEDIES } from './diagnoses/settings';
 import { TOKEN_DIAGNOSES, TOKEN_REMEDIES } from './diagnoses/token';
 import { SMTP_DIAGNOSES, SMTP_REMEDIES } from './diagnoses/smtp';
+import { GRAPH_DIAGNOSES, GRAPH_REMEDIES } from './diagnoses/graph';
 import { GRAPH_CHECK_DIAGNOSES, GRAPH_CHECK_REMEDIES } from './diagnoses/graphChecks';
 import { KEY_VAULT_REMEDIES } from './diagnoses/keyVault';
 import { MESSAGE_REMEDIES } from './diagnoses/message';
@@ -33,6 +34,7 @@ export const DIAGNOSES = {
   ...SETTINGS_DIAGNOSES,
   ...TOKEN_DIAGNOSES,
   ...SMTP_DIAGNOSES,
+  ...GRAPH_DIAGNOSES,
   ...GRAPH_CHECK_DIAGNOSES,
 } as const satisfies Record<string, Diagnosis>;
 
@@ -43,6 +45,7 @@ export const REMEDIES = {
   ...SETTINGS_REMEDIES,
   ...TOKEN_REMEDIES,
   ...SMTP_REMEDIES,
+  ...GRAPH_REMEDIES,
   ...GRAPH_CHECK_REMEDIES,
   ...KEY_VAULT_REMEDIES,
   ...MESSAGE_REMEDIES,

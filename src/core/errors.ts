@@ -66,6 +66,14 @@ export type ReasonCode =
   | 'mailbox_full'
   | 'smtp_transient_failure'
   | 'smtp_permanent_failure'
+  // Microsoft Graph (the graph transport, src/graph)
+  | 'graph_access_denied'
+  | 'graph_mailbox_not_enabled'
+  | 'graph_mailbox_not_found'
+  | 'graph_token_rejected'
+  | 'graph_throttled'
+  | 'graph_unavailable'
+  | 'graph_request_rejected'
   // storage (dead-letter queue)
   | 'storage_unavailable'
   // delivery ledger: another instance holds a live claim on the message

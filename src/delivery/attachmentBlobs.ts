@@ -50,7 +50,7 @@ export class AttachmentBlobs {
         total += size;
         if (total > this.maxTotalBytes) throw tooLarge(total, this.maxTotalBytes);
         const { blob: name, ...rest } = attachment;
-        attachments.push({ ...rest, content: this.stream(client, name, etag) });
+        attachments.push({ ...rest, content: this.stream(client, name, etag, size) });
       }
     } catch (error) {
       closeAttachmentStreams({ attachments });
@@ -70,7 +70,7 @@ export class AttachmentBlobs {
   }
 
   /** The blob's bytes as measured (the download is conditional on the same version), read on demand. */
-  private stream(blob: BlobClient, name: string, etag: string | undefined): ReopenableStream {
+  private stream(blob: BlobClient, name: string, etag: string | undefined, size: number): ReopenableStream {
     const download = async (): Promise<Readable> => {
       try {
         const response = await blob.download(0, undefined, etag === undefined ? {} : { conditions: { ifMatch: etag } });
@@ -79,7 +79,7 @@ export class AttachmentBlobs {
         throw this.unreadable(name, error);
       }
     };
-    return Object.assign(downloadedWhenRead(download, name), { reopen: async () => this.stream(blob, name, etag) });
+    return Object.assign(downloadedWhenRead(download, name), { size, reopen: async () => this.stream(blob, name, etag, size) });
   }
 
   private unreadable(name: string, error: unknown): RelayError {

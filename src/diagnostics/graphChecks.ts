@@ -86,7 +86,7 @@ export async function graphMailboxCheck(graph: GraphDiagnosticTarget, token: Acc
   } catch (error) {
     if (!isRelayError(error)) throw error;
     // A token without roles: RBAC for Applications may grant Application Mail.Send alone, which reads nothing.
-    if (reading?.noRoles && (error.reason as string) === 'graph_access_denied') {
+    if (reading?.noRoles && error.reason === 'graph_access_denied') {
       return { status: 'skipped', detail: `${graph.mailbox}: ${error.providerReply ?? 'access denied'} reading the drafts folder; ${unproven}` };
     }
     return { status: 'failed', detail: graph.mailbox, finding: findingOfError(error) };

@@ -10,6 +10,8 @@ export type { Mailbox };
  */
 export interface ReopenableStream extends Readable {
   reopen(): Promise<ReopenableStream>;
+  /** The bytes the stream will give, when known (a claim-check blob's measured size): the Graph transport plans by it. */
+  size?: number;
 }
 
 export interface RelayAttachment {

@@ -17,11 +17,13 @@ import { SettingsReader, type ConfigProblem, type Environment } from './reader';
 import { readSenders } from './senders';
 import { SETTINGS } from './spec';
 import { readSmtp, type ReadTextFile } from './smtp';
+import { readTransport } from './transport';
 import type { QueueSettings, RelayConfig } from './types';
 
 export type * from './types';
 export { keyVaultOf, looksLikeSecretId, oauthOf } from './auth';
-export { DEFAULT_SENDER_ID, SENDER_ID, sendersOf } from './senders';
+export { DEFAULT_SENDER_ID, SENDER_ID, sendersOf, transportOf } from './senders';
+export { GRAPH_MAILBOX_CONCURRENCY, graphOAuth, graphSettings } from './transport';
 export { describeSettings, type SettingDescription } from './describe';
 export type { ConfigProblem, Environment } from './reader';
 export type { ReadTextFile } from './smtp';
@@ -54,13 +56,20 @@ export function loadConfig(env: Environment = process.env, readFile: ReadTextFil
   const monitor = readMonitor(reader);
   if (queue) checkAttachmentContainerApart(reader, queue.attachmentContainerName, { MONITOR_STATE_CONTAINER: monitor.stateContainer });
   checkRotationNeeds(reader, monitor.rotation, auth);
+  const transport = readTransport(reader, monitor.rotation.graphUrl, auth);
   const defaultVault = auth ? keyVaultOf(auth) : undefined;
-  const senders = readSenders(reader, { smtp, auth, mail, keyVault: defaultVault ?? { cacheMs: SETTINGS.OAUTH2_CLIENT_SECRET_CACHE_SECONDS.default * 1000 } });
+  const senders = readSenders(reader, {
+    smtp,
+    auth,
+    mail,
+    transport,
+    keyVault: defaultVault ?? { cacheMs: SETTINGS.OAUTH2_CLIENT_SECRET_CACHE_SECONDS.default * 1000 },
+  });
 
   // A section is undefined only after a problem was reported for it.
   if (reader.problems.length > 0 || !mail || !auth || !queue) throw new ConfigError(reader.problems);
   // Absent without RELAY_SENDERS, so a single-sender configuration is exactly what it was.
-  return senders.length > 0 ? { smtp, auth, mail, queue, monitor, senders } : { smtp, auth, mail, queue, monitor };
+  return senders.length > 0 ? { smtp, auth, mail, queue, monitor, transport, senders } : { smtp, auth, mail, queue, monitor, transport };
 }
 
 /**

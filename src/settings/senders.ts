@@ -16,6 +16,7 @@ import { addressKey, isEmailAddress } from '../message/address';
 import { GUID, HOST_LABEL, parseUrl } from './formats';
 import { EXCHANGE_MESSAGES_PER_MINUTE, EXCHANGE_POOL_LIMIT, EXCHANGE_RECIPIENT_LIMIT, MICROSOFT_AUTHORITY_HOSTS, isMicrosoftSmtpHost } from './microsoft';
 import type { SettingsReader } from './reader';
+import { graphAuthProblem, graphSettings, SENT_ITEMS_PROBLEM, TRANSPORT_KINDS } from './transport';
 import { SETTINGS } from './spec';
 import type {
   AuthSettings,
@@ -27,6 +28,8 @@ import type {
   SenderSettings,
   SmtpSecurity,
   SmtpSettings,
+  TransportKind,
+  TransportSettings,
 } from './types';
 
 /** The id of the sender today's single-sender settings (SMTP_USER, OAUTH2_*, SMTP_*) define. */
@@ -59,6 +62,8 @@ const KNOWN = {
     'smtp',
     'limits',
     'maxRecipients',
+    'transport',
+    'saveToSentItems',
   ],
   credential: ['secretSetting', 'keyVaultSecret', 'vaultUrl', 'federation', 'managedIdentityClientId'],
   smtp: ['host', 'port', 'security'],
@@ -70,13 +75,27 @@ export interface SenderDefaults {
   smtp: SmtpSettings;
   auth?: AuthSettings;
   mail?: MailSettings;
+  /** RELAY_TRANSPORT, GRAPH_URL and GRAPH_SAVE_TO_SENT_ITEMS: an entry's transport unless it gives its own. */
+  transport?: TransportSettings;
   /** KEYVAULT_URL and its cache, for entries whose credential names a Key Vault secret without a vault. */
   keyVault?: { vaultUrl?: string; cacheMs: number; managedIdentityClientId?: string };
 }
 
 /** The default sender and the senders of RELAY_SENDERS, in that order. */
-export function sendersOf(config: { smtp: SmtpSettings; auth: AuthSettings; mail: MailSettings; senders?: SenderSettings[] }): SenderSettings[] {
-  return [{ id: DEFAULT_SENDER_ID, smtp: config.smtp, auth: config.auth, mail: config.mail }, ...(config.senders ?? [])];
+export function sendersOf(config: {
+  smtp: SmtpSettings;
+  auth: AuthSettings;
+  mail: MailSettings;
+  transport?: TransportSettings;
+  senders?: SenderSettings[];
+}): SenderSettings[] {
+  const own = { id: DEFAULT_SENDER_ID, smtp: config.smtp, auth: config.auth, mail: config.mail };
+  return [config.transport ? { ...own, transport: config.transport } : own, ...(config.senders ?? [])];
+}
+
+/** The sender's transport kind: smtp when its settings name none. */
+export function transportOf(sender: { transport?: TransportSettings }): TransportKind {
+  return sender.transport?.kind ?? 'smtp';
 }
 
 /** The senders of RELAY_SENDERS ([] when absent); every problem is reported with its path. */
@@ -165,11 +184,40 @@ function readEntry(
   }
   readLimits(entry, smtp, fail);
   const auth = readAuthPart(entry, defaults, fail, reader);
+  const transport = readTransportPart(entry, defaults.transport, auth, fail);
   if (broken || id === undefined || mailbox === undefined || from === undefined || auth === undefined) return undefined;
   // The mailbox itself is always a From address of its sender.
   const allowed = [...new Set([mailbox.toLowerCase(), ...allowedFrom])];
   const claimed: Claimed = [['.mailbox', mailbox], ['.from', from], ...allowedFrom.map((address, i): [string, string] => [`.allowedFrom[${i}]`, address])];
-  return { sender: { id, smtp, auth, mail: { user: mailbox, from, allowedFrom: allowed, maxRecipients } }, claimed };
+  const sender: SenderSettings = { id, smtp, auth, mail: { user: mailbox, from, allowedFrom: allowed, maxRecipients } };
+  if (transport) sender.transport = transport;
+  return { sender, claimed };
+}
+
+/** transport and saveToSentItems; the single-sender settings' where the entry gives none. */
+function readTransportPart(
+  entry: Record<string, unknown>,
+  base: TransportSettings | undefined,
+  auth: AuthSettings | undefined,
+  fail: Problem,
+): TransportSettings | undefined {
+  const kindText = readString(entry, 'transport', fail, false);
+  let kind: TransportKind = base?.kind ?? 'smtp';
+  if (kindText !== undefined) {
+    const known = TRANSPORT_KINDS.find((option) => option === kindText);
+    if (known) kind = known;
+    else fail('.transport', `${echoSetting(kindText)} is not one of ${TRANSPORT_KINDS.join(', ')}`);
+  }
+  let saveToSentItems = base?.graph.saveToSentItems ?? SETTINGS.GRAPH_SAVE_TO_SENT_ITEMS.default;
+  if (entry.saveToSentItems !== undefined) {
+    if (entry.saveToSentItems === true) saveToSentItems = true;
+    else fail('.saveToSentItems', entry.saveToSentItems === false ? SENT_ITEMS_PROBLEM : 'must be true or false');
+  }
+  // An inherited RELAY_TRANSPORT too: this entry signs in with its own registration.
+  const problem = graphAuthProblem(kind, auth);
+  if (problem) fail('.transport', problem);
+  if (base === undefined && kindText === undefined && entry.saveToSentItems === undefined) return undefined;
+  return { kind, graph: base ? { ...base.graph, saveToSentItems } : graphSettings(SETTINGS.GRAPH_URL.default, saveToSentItems) };
 }
 
 function readSmtpPart(entry: Record<string, unknown>, base: SmtpSettings, fail: Problem): SmtpSettings {

@@ -11,8 +11,8 @@
  */
 import { EXCHANGE_MESSAGES_PER_MINUTE, EXCHANGE_POOL_LIMIT, EXCHANGE_RECIPIENT_LIMIT, EXCHANGE_RECIPIENTS_PER_DAY, isMicrosoftSmtpHost } from './microsoft';
 
-/** The module that reads the setting (smtp.ts, auth.ts, mail.ts, queue.ts, storage.ts, monitor.ts). */
-export type Section = 'smtp' | 'auth' | 'mail' | 'queue' | 'storage' | 'monitor';
+/** The module that reads the setting (smtp.ts, auth.ts, mail.ts, queue.ts, storage.ts, monitor.ts, transport.ts). */
+export type Section = 'smtp' | 'auth' | 'mail' | 'queue' | 'storage' | 'monitor' | 'transport';
 
 /**
  * `value`: the whole value is a secret, registered with the redactor as soon as the
@@ -344,7 +344,20 @@ export const SETTINGS = {
   GRAPH_URL: text({
     section: 'monitor',
     default: 'https://graph.microsoft.com',
-    description: 'Microsoft Graph endpoint used by rotation (change only for sovereign clouds).',
+    description: 'Microsoft Graph endpoint used by rotation and the graph transport (change only for sovereign clouds).',
+  }),
+  RELAY_TRANSPORT: choice({
+    section: 'transport',
+    options: ['smtp', 'graph', 'smtp-then-graph'],
+    default: 'smtp',
+    description:
+      "How the default sender hands messages over: smtp (SMTP AUTH XOAUTH2), graph (Microsoft Graph sendMail with the application permission Mail.Send; Mail.ReadWrite too for messages over Graph's 4 MB request limit), or smtp-then-graph (Graph after SMTP answers 535 5.7.139, SMTP AUTH disabled; SMTP is tried again an hour later). RELAY_SENDERS entries take a field transport.",
+  }),
+  GRAPH_SAVE_TO_SENT_ITEMS: boolean({
+    section: 'transport',
+    default: true,
+    description:
+      "Graph transport: keep a copy of each message in the mailbox's Sent Items. The relay sends MIME (the same message as over SMTP), and Graph documents no saveToSentItems for MIME sends: it always keeps the copy, so false is refused rather than silently ignored. RELAY_SENDERS entries take a field saveToSentItems.",
   }),
   OAUTH2_SCOPES: text({
     section: 'auth',

@@ -199,6 +199,34 @@ export interface RotationSettings {
   graphUrl: string;
 }
 
+/* Transport ---------------------------------------------------------------- */
+
+/**
+ * How a sender hands its messages over: `smtp` (SMTP AUTH XOAUTH2, the default), `graph`
+ * (Microsoft Graph sendMail / drafts with upload sessions), or `smtp-then-graph` (SMTP, and
+ * Graph after the server answered 535 5.7.139: SMTP AUTH disabled for the tenant or mailbox).
+ */
+export type TransportKind = 'smtp' | 'graph' | 'smtp-then-graph';
+
+/** What the Graph transport needs beside the sender's app registration (the same credential as SMTP). */
+export interface GraphSettings {
+  /** Microsoft Graph's origin (GRAPH_URL), e.g. https://graph.microsoft.com. */
+  url: string;
+  /** The client-credentials scope for Graph: `${url}/.default` (its own token, not the SMTP one). */
+  scope: string;
+  /** sendMail's saveToSentItems (GRAPH_SAVE_TO_SENT_ITEMS; Graph's own default is true). */
+  saveToSentItems: boolean;
+  /** Concurrent Graph requests per mailbox in this process (Graph allows 4). */
+  concurrency: number;
+  /** How long one Graph request may take (each upload PUT is its own request), in ms. */
+  requestTimeoutMs: number;
+}
+
+export interface TransportSettings {
+  kind: TransportKind;
+  graph: GraphSettings;
+}
+
 /* Senders ------------------------------------------------------------------ */
 
 /**
@@ -211,6 +239,8 @@ export interface SenderSettings {
   smtp: SmtpSettings;
   auth: AuthSettings;
   mail: MailSettings;
+  /** The sender's transport; absent: smtp (as before issue 15). */
+  transport?: TransportSettings;
 }
 
 export interface RelayConfig {
@@ -219,6 +249,8 @@ export interface RelayConfig {
   mail: MailSettings;
   queue: QueueSettings;
   monitor: MonitorSettings;
+  /** The default sender's transport (RELAY_TRANSPORT, GRAPH_*); absent: smtp. */
+  transport?: TransportSettings;
   /** The senders RELAY_SENDERS adds beside the default one (absent or empty: the default sender only). */
   senders?: SenderSettings[];
 }

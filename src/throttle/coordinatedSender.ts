@@ -252,6 +252,11 @@ export interface AppLimitsOptions {
   openLane: () => MailSender;
   prepare?: () => Promise<unknown>;
   logger?: Logger;
+  /**
+   * The connection slots' own folder when they are not the SMTP connections' (the graph transport's
+   * 4 concurrent requests); the window (rate, daily recipients) is always the mailbox's.
+   */
+  slotsKey?: string;
 }
 
 /** The mailbox's limits for the whole app (RELAY_LIMITS_SCOPE=app): its slots, its window, and the sender over both. */
@@ -272,7 +277,7 @@ export function appLimitedSender(options: AppLimitsOptions): MailSender & { coor
   );
   const sender = coordinatedSender({
     openLane: options.openLane,
-    slots: new ConnectionSlots(options.container, prefix, smtp.poolSize, stats),
+    slots: new ConnectionSlots(options.container, options.slotsKey ?? prefix, smtp.poolSize, stats),
     window,
     maxWaitMs: smtp.rateLimitMaxWaitMs,
     prepare: options.prepare,

@@ -26,7 +26,8 @@ export function throttledSender(
       } catch (error) {
         if (isRelayError(error)) failures?.record(error);
         // Only the server's own reply pauses the mailbox: a hand-back of the app-wide limits (no reply) is no throttling.
-        if (isRelayError(error) && error.reason === 'smtp_throttled' && error.providerReply) throttle.recordThrottled(error.retryAfterSeconds);
+        if (isRelayError(error) && (error.reason === 'smtp_throttled' || error.reason === 'graph_throttled') && error.providerReply)
+          throttle.recordThrottled(error.retryAfterSeconds);
         // The daily quota blocks the mailbox for hours: the other messages wait too, without reaching the server.
         if (isRelayError(error) && error.reason === 'quota_exceeded') throttle.recordThrottled(error.retryAfterSeconds, error);
         throw error;

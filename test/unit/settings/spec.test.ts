@@ -24,6 +24,7 @@ import { readOAuth, readPassword } from '../../../src/settings/auth';
 import { readQueue } from '../../../src/settings/queue';
 import { readStorageConnection } from '../../../src/settings/storage';
 import { readMonitor } from '../../../src/settings/monitor';
+import { readTransport } from '../../../src/settings/transport';
 import { redact } from '../../../src/core/redact';
 
 const TENANT = '7a1c0de0-0000-4000-8000-00000000cafe';
@@ -203,6 +204,7 @@ describe('the settings spec', () => {
       { section: ['queue', 'storage'], read: (reader) => readQueue(reader) },
       { section: ['storage'], read: (reader) => readStorageConnection(reader) },
       { section: ['monitor'], read: (reader) => readMonitor(reader) },
+      { section: ['transport'], read: (reader) => readTransport(reader, 'https://graph.microsoft.com', undefined) },
     ];
     const covered = new Set<Section>();
     for (const { section, read } of sections) {
