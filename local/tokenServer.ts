@@ -74,6 +74,8 @@ interface ClientState {
   objectId: string;
   /** roles claim for this client's tokens; absent: the server's default. */
   roles?: string[];
+  /** roles claim for this client's tokens of one resource (Entra's roles are per resource: Microsoft Graph's Mail.Send beside Exchange's SMTP.SendAsApp). */
+  resourceRoles?: Map<string, string[]>;
   /** Workload identity federation: assertions this app registration trusts. */
   federated?: FederatedCredential[];
   /** Certificates uploaded to the app registration (their public part): client assertions signed with their keys. */
@@ -217,6 +219,7 @@ export class LocalTokenServer {
       secretExpired: false,
       objectId: existing?.objectId ?? randomUUID(),
       roles: existing?.roles,
+      resourceRoles: existing?.resourceRoles,
       federated: existing?.federated,
       certificates: existing?.certificates,
       trustedSubjects: existing?.trustedSubjects,
@@ -288,6 +291,18 @@ export class LocalTokenServer {
     const client = this.clients.get(clientId);
     if (!client) throw new Error(`unknown client ${clientId}`);
     client.roles = [...roles];
+  }
+
+  /**
+   * The roles its tokens for `resource` carry (e.g. a Graph double's URL → ['Mail.Send']), as
+   * Entra decides them per resource from the app's consented application permissions. Other
+   * resources keep setClientRoles' (or the default) roles.
+   */
+  setClientResourceRoles(clientId: string, resource: string, roles: string[]): void {
+    const client = this.clients.get(clientId);
+    if (!client) throw new Error(`unknown client ${clientId}`);
+    client.resourceRoles = new Map(client.resourceRoles ?? []);
+    client.resourceRoles.set(resource.replace(/\/$/, ''), [...roles]);
   }
 
   /**
@@ -437,7 +452,7 @@ export class LocalTokenServer {
       appid: outcome.clientId,
       objectId: outcome.objectId,
       aud: this.pinnedAudiences.get(outcome.clientId) ?? outcome.audience,
-      roles: outcome.roles,
+      roles: this.clients.get(outcome.clientId)?.resourceRoles?.get(outcome.audience.replace(/\/$/, '')) ?? outcome.roles,
       lifetimeSeconds: this.lifetimeSeconds,
       tid: this.tenantId,
     });

@@ -23,7 +23,7 @@ const CLAIM_MARGIN_SECONDS = 1;
 /** Azure Storage refuses a visibility timeout above 7 days. */
 const MAX_VISIBILITY_SECONDS = 7 * 24 * 3600;
 
-const THROTTLING_REASONS = new Set<RelayError['reason']>(['smtp_throttled', 'token_endpoint_throttled', 'quota_exceeded']);
+const THROTTLING_REASONS = new Set<RelayError['reason']>(['smtp_throttled', 'graph_throttled', 'token_endpoint_throttled', 'quota_exceeded']);
 
 /**
  * Seconds to wait before attempt `failedAttempts + 1`.

@@ -66,8 +66,10 @@ export function fallbackSender(options: FallbackSenderOptions): MailSender & { r
         return result;
       } catch (error) {
         if (!isRelayError(error) || !switchesOn(error)) throw error;
+        // Several messages may have tried SMTP at once: only the first refusal is a switch (and logged).
+        const switching = fallbackUntil === undefined || now() >= fallbackUntil;
         fallbackUntil = now() + stickyMs;
-        if (!retrying) {
+        if (switching) {
           logger.warn('SMTP AUTH is disabled for this sender; it sends through Microsoft Graph instead', {
             event: 'relay.transport_fallback',
             sender: options.senderId,
