@@ -80,14 +80,19 @@ const HOW_TO_SEND = 'oauth2-smtp-relay doctor --send-to <address> (or POST /api/
 export async function graphMailboxCheck(graph: GraphDiagnosticTarget, token: AccessToken, reading: GraphTokenReading | undefined): Promise<GraphCheckOutcome> {
   const unproven = remedyText('graph_reachability_unproven', { sendTo: HOW_TO_SEND });
   // Mail.Send alone: no read endpoint, so nothing is asked of Graph here.
-  if (reading && !reading.canReadWrite && !reading.noRoles) return { status: 'skipped', detail: unproven };
+  if (reading && !reading.canReadWrite && !reading.noRoles)
+    return { status: 'skipped', detail: `With Mail.Send alone Graph offers nothing to read. ${unproven}` };
   try {
     await graph.readDrafts(token.token);
   } catch (error) {
     if (!isRelayError(error)) throw error;
     // A token without roles: RBAC for Applications may grant Application Mail.Send alone, which reads nothing.
     if (reading?.noRoles && error.reason === 'graph_access_denied') {
-      return { status: 'skipped', detail: `${graph.mailbox}: ${error.providerReply ?? 'access denied'} reading the drafts folder; ${unproven}` };
+      const reply = error.providerReply ?? 'access denied';
+      return {
+        status: 'skipped',
+        detail: `${graph.mailbox}: ${reply} reading the drafts folder, as when RBAC for Applications grants Application Mail.Send alone. ${unproven}`,
+      };
     }
     return { status: 'failed', detail: graph.mailbox, finding: findingOfError(error) };
   }

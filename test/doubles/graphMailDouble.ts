@@ -10,6 +10,7 @@
  *   POST /v1.0/users/{id}/messages/{m}/send        → 202, the draft with its uploaded attachments is "sent"
  *   DELETE /v1.0/users/{id}/messages/{m}           → 204
  *   GET  /v1.0/users/{id}                          → 200 { id }
+ *   GET  /v1.0/users/{id}/mailFolders('drafts')    → 200 { id } (Mail.ReadWrite: the doctor's mailbox check)
  *   errors: { error: { code, message } }; a request body over 4 MB → 413; a fifth concurrent request for one
  *   mailbox → 429 MailboxConcurrency with Retry-After; an injected 429/503/… per operation.
  * Bearer tokens are checked by the caller's verifier (the local token server's keys) for this double's
@@ -139,22 +140,27 @@ export class GraphMailDouble {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     if (req.method === 'PUT' && url.pathname.startsWith('/upload/')) return this.put(req, res, url.pathname.slice('/upload/'.length));
-    const match = /^\/v1\.0\/users\/([^/]+)(?:\/(sendMail|messages)(?:\/([^/]+)(?:\/(send|attachments\/createUploadSession))?)?)?$/.exec(url.pathname);
+    const match =
+      /^\/v1\.0\/users\/([^/]+)(?:\/(sendMail|messages|mailFolders\('drafts'\))(?:\/([^/]+)(?:\/(send|attachments\/createUploadSession))?)?)?$/.exec(
+        url.pathname,
+      );
     if (!match) return this.error(res, 404, 'UnknownError', `no route ${req.method} ${url.pathname}`);
     const mailbox = decodeURIComponent(match[1]!).toLowerCase();
     const [, , collection, messageId, action] = match;
-    const operation: GraphMailOperation | 'user' | 'delete' =
-      collection === 'sendMail'
-        ? 'sendMail'
-        : collection === undefined
-          ? 'user'
-          : messageId === undefined
-            ? 'draft'
-            : action === 'send'
-              ? 'send'
-              : action
-                ? 'uploadSession'
-                : 'delete';
+    const operation: GraphMailOperation | 'user' | 'delete' | 'mailFolders' =
+      collection === "mailFolders('drafts')"
+        ? 'mailFolders'
+        : collection === 'sendMail'
+          ? 'sendMail'
+          : collection === undefined
+            ? 'user'
+            : messageId === undefined
+              ? 'draft'
+              : action === 'send'
+                ? 'send'
+                : action
+                  ? 'uploadSession'
+                  : 'delete';
     this.requests.push(`${req.method} ${operation}`);
     return this.limited(mailbox, res, async () => {
       const body = await readBody(req);
@@ -164,7 +170,7 @@ export class GraphMailDouble {
       const claims = token ? await this.options.verifyToken(token, this.url) : undefined;
       if (!claims) return this.error(res, 401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience.');
       const roles = Array.isArray(claims.roles) ? (claims.roles as unknown[]) : [];
-      const needsReadWrite = operation === 'draft' || operation === 'uploadSession' || operation === 'delete';
+      const needsReadWrite = operation === 'draft' || operation === 'uploadSession' || operation === 'delete' || operation === 'mailFolders';
       if (!roles.includes('Mail.Send') || (needsReadWrite && !roles.includes('Mail.ReadWrite'))) {
         return this.error(res, 403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
       }
@@ -175,10 +181,12 @@ export class GraphMailDouble {
       if (this.options.allowedMailboxes && !this.options.allowedMailboxes.includes(mailbox)) {
         return this.error(res, 403, 'ErrorAccessDenied', 'Access to OData is disabled: the application access policy does not include this mailbox.');
       }
-      if (operation !== 'user' && operation !== 'delete' && this.inject(operation, res)) return;
+      if (operation !== 'user' && operation !== 'delete' && operation !== 'mailFolders' && this.inject(operation, res)) return;
       switch (operation) {
         case 'user':
           return this.json(res, 200, { id: randomUUID(), mail: mailbox });
+        case 'mailFolders':
+          return this.json(res, 200, { id: `drafts-${createHash('sha256').update(mailbox).digest('hex').slice(0, 16)}` });
         case 'sendMail': {
           const mime = await this.mimeOf(req, body, res);
           if (!mime) return;

@@ -30,7 +30,6 @@ export const GRAPH_CHECK_DIAGNOSES = {
 } as const satisfies Record<string, Diagnosis>;
 
 export const GRAPH_CHECK_REMEDIES = {
-  /** Mail.Send only: Graph has no read endpoint that proves the mailbox without sending. */
-  graph_reachability_unproven: (params: { sendTo: string }) =>
-    `With Mail.Send only Graph offers nothing to read, so only a message proves the mailbox: ${params.sendTo}.`,
+  /** Mail.Send only (or RBAC's Application Mail.Send alone): Graph has no read endpoint that proves the mailbox without sending. */
+  graph_reachability_unproven: (params: { sendTo: string }) => `Only a message proves the mailbox: ${params.sendTo}.`,
 } as const satisfies Record<string, Remedy>;
