@@ -32,6 +32,7 @@
  * (2048; 0 runs every worker without a limit). Last, the limits phase (scripts/benchLimits.ts): several relay
  * processes on one mailbox at its scaled-down limits, RELAY_LIMITS_SCOPE=app (BENCH_LIMITS_MESSAGES, default 60;
  * 0 skips it), then the same processes on several mailboxes (BENCH_LIMITS_SENDERS, default 2; 1 skips that run).
+ * Then the Graph phase (scripts/benchGraph.ts, BENCH_GRAPH=0 skips it): the graph transport beside SMTP, 1 MB and 30 MB.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -51,6 +52,7 @@ import { functionModules } from './functionModules';
 import { createMemoryLimit, type MemoryLimit } from './memoryLimit';
 import { formatRedactionWorstCase, measureRedactionWorstCase } from './redactionWorstCase';
 import { LIMITS_MESSAGES, LIMITS_SENDERS, measureLimits } from './benchLimits';
+import { GRAPH_PHASE, measureGraph } from './benchGraph';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 300);
 const LARGE_MESSAGES = Number(process.env.BENCH_LARGE_MESSAGES ?? 64);
@@ -391,7 +393,10 @@ async function main(): Promise<void> {
   const limits = LIMITS_MESSAGES > 0 ? await measureLimits() : undefined;
   // Then the same processes serving several senders, each mailbox at its own limits.
   const severalSenders = LIMITS_MESSAGES > 0 && LIMITS_SENDERS > 1 ? await measureLimits(LIMITS_SENDERS) : undefined;
+  // Then the graph transport beside SMTP, 1 MB and 30 MB (scripts/benchGraph.ts; BENCH_GRAPH=0 skips it).
+  const graph = GRAPH_PHASE ? await measureGraph() : undefined;
   console.table(results);
+  if (graph) console.table(graph);
   for (const measured of [limits, severalSenders]) {
     if (!measured) continue;
     console.log(
@@ -414,6 +419,7 @@ async function main(): Promise<void> {
     results,
     limits,
     severalSenders,
+    graph,
   };
   console.log(`BENCH ${JSON.stringify(summary)}`);
 }
