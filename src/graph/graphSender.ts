@@ -55,7 +55,7 @@ export interface SendResult {
 
 export interface GraphMailSender {
   send(mail: SendMailOptions): Promise<SendResult>;
-  /** The token and the mailbox (GET /users/{mailbox}), sending nothing. */
+  /** Gets a Graph token, sending nothing. */
   verify(): Promise<void>;
   close(): void;
   readonly stats: Readonly<GraphSenderStats>;
@@ -217,8 +217,9 @@ export function createGraphMailSender(options: GraphSenderOptions): GraphMailSen
       };
     },
     async verify() {
-      // The token and the mailbox: the same request the doctor makes, sending nothing.
-      await call({ method: 'GET', url: `${user}?$select=id` }, 'sendMail', [200]);
+      // The Graph token only: reading the mailbox (GET /users/{id}) needs User.Read.All, which Mail.Send does not give;
+      // the doctor's Graph checks try the mailbox itself.
+      await tokens.getToken();
     },
     close() {
       // Nothing to close: requests use the process's shared keep-alive agent.

@@ -138,8 +138,8 @@ describe('the graph transport on the local stack', () => {
     assert.deepEqual(b.bcc && !Array.isArray(b.bcc) ? b.bcc.value.map((item) => item.address) : [], ['hidden@example.net']);
     assert.equal(smtpHeaders.has('bcc'), false);
     assert.deepEqual([...smtpMessage.envelope.rcptTo].sort(), ['hidden@example.net', 'one@example.net', 'two@example.net']);
-    smtp.close();
-    viaGraph.close();
+    await smtp.close();
+    await viaGraph.close();
   });
 
   it('sends a 30 MB claim-check attachment as a draft with an upload session: ranges in order, each PUT under 4 MB, no Authorization', async () => {
@@ -193,7 +193,7 @@ describe('the graph transport on the local stack', () => {
     assert.equal(next, bytes.length);
     assert.equal(graph.uploadAuthorizations, 0);
     assert.equal(graph.drafts.size, 0, 'no draft left behind');
-    harness.close();
+    await harness.close();
   });
 
   it('smtp-then-graph: 535 5.7.139 at AUTH sends through Graph, warns once, and the ledger records each message sent once', async () => {
@@ -219,7 +219,7 @@ describe('the graph transport on the local stack', () => {
     await harness.drain(60_000);
     assert.equal(harness.outcomes.at(-1)!.status, 'duplicate');
     assert.equal(sentWithKey('fallback-0').length, 1);
-    harness.close();
+    await harness.close();
   });
 
   it("dead-letters Graph's permanent and configuration refusals with a reason and a remedy naming the step", async () => {
@@ -275,7 +275,7 @@ describe('the graph transport on the local stack', () => {
       assertNoPieceOf(token.split('.')[2]!, text, 'logs and dead letters');
       assert.ok(!text.includes(Buffer.from(token).toString('base64').slice(0, 40)));
     }
-    harness.close();
+    await harness.close();
   });
 
   it('a 429 schedules a retry copy no sooner than Retry-After; a 401 drops the token and is retried once with a new one', async () => {
@@ -307,7 +307,7 @@ describe('the graph transport on the local stack', () => {
     assert.equal(throttled.status === 'retry-scheduled' && throttled.reason, 'graph_throttled');
     assert.ok(throttled.status === 'retry-scheduled' && throttled.delaySeconds >= 120, JSON.stringify(throttled));
     assert.equal(sentWithKey('throttled').length, 0);
-    harness.close();
+    await harness.close();
   });
 
   it('never lets more than 4 requests per mailbox reach Graph at once (the gate), however many sends run', async () => {
