@@ -14,7 +14,18 @@
  * The doctor reads the same settings as the relay (the environment, and the
  * Values of a local.settings.json given with --settings).
  */
-import { ConfigError, keyVaultOf, loadConfig, loadQueueConfig, oauthOf, sendersOf, type Environment, type QueueSettings, type RelayConfig } from '../settings';
+import {
+  ConfigError,
+  keyVaultOf,
+  loadConfig,
+  loadQueueConfig,
+  oauthOf,
+  sendersOf,
+  transportOf,
+  type Environment,
+  type QueueSettings,
+  type RelayConfig,
+} from '../settings';
 import { redactValue } from '../core/redact';
 import {
   formatReplayCounts,
@@ -300,5 +311,7 @@ function senderSetup(id: string, env: Environment): Record<string, string | stri
     mode: certificate ? 'certificate' : undefined,
     'secret-name': certificate ? undefined : keyVaultOf(sender.auth)?.secretName,
     'certificate-name': certificate ? keyVaultOf(sender.auth)?.secretName : undefined,
+    // A Graph sender's steps (its permission and scope) instead of, or beside, the SMTP ones.
+    transport: transportOf(sender) === 'smtp' ? undefined : transportOf(sender),
   };
 }

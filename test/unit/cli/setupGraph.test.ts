@@ -191,3 +191,46 @@ test('setup --transport graph prints the Graph permission, its scope and the gui
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("setup --sender takes a Graph sender's transport from the settings (RELAY_SENDERS' transport, RELAY_TRANSPORT)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-setup-graph-'));
+  try {
+    const env = {
+      OAUTH2_TENANT_ID: base.tenantId,
+      OAUTH2_CLIENT_ID: '5e4d0000-0000-4000-8000-0000000000a1',
+      OAUTH2_CLIENT_SECRET: 'Zq8Q~unit-test-secret-value.0123456789',
+      SMTP_USER: base.mailbox,
+      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+      RELAY_SENDERS: JSON.stringify([
+        {
+          id: 'billing',
+          mailbox: 'billing@contoso.com',
+          transport: 'graph',
+          tenant: base.tenantId,
+          clientId: '5e4d0000-0000-4000-8000-0000000000b2',
+          credential: { secretSetting: 'OAUTH2_CLIENT_SECRET' },
+        },
+      ]),
+    };
+    for (const [sender, transport] of [
+      ['billing', 'graph'],
+      ['default', 'smtp-then-graph'],
+    ] as const) {
+      const out = join(dir, sender);
+      const io = {
+        env: { ...env, RELAY_TRANSPORT: 'smtp-then-graph' },
+        stdout: '',
+        stderr: '',
+        out: (t: string) => (io.stdout += t),
+        err: (t: string) => (io.stderr += t),
+      };
+      assert.equal(await main(['setup', '--sender', sender, '--out', out], io), 0, io.stderr);
+      assert.match(io.stdout, new RegExp(`Transport: ${transport}\\.`));
+      const entra = readFileSync(join(out, 'setup-entra.sh'), 'utf8');
+      assert.match(entra, /^graph_app='00000003-0000-0000-c000-000000000000'/m);
+      assert.equal(/SMTP\.SendAsApp/.test(entra), transport === 'smtp-then-graph', 'SMTP.SendAsApp only when the sender also uses SMTP');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
