@@ -17,6 +17,8 @@ import { oauthOf, graphOAuth } from '../../../src/settings';
 import { createGraphMailSender } from '../../../src/graph';
 import { RelayHarness, headerValue, HARNESS_HEADER } from '../../support/relayHarness';
 import { assertNoPieceOf } from '../../support/secretEcho';
+import { replayDependencies } from '../../../src/app/replay';
+import { replayDeadLetters } from '../../../src/deadletters/replay';
 import { GraphMailDouble, REQUEST_LIMIT } from '../../doubles/graphMailDouble';
 
 const OUTSIDE_MAILBOX = 'outside@example.com';
@@ -307,6 +309,71 @@ describe('the graph transport on the local stack', () => {
     assert.equal(throttled.status === 'retry-scheduled' && throttled.reason, 'graph_throttled');
     assert.ok(throttled.status === 'retry-scheduled' && throttled.delaySeconds >= 120, JSON.stringify(throttled));
     assert.equal(sentWithKey('throttled').length, 0);
+    await harness.close();
+  });
+
+  it('a large message whose draft fails is retried and its draft deleted; without Mail.ReadWrite the refusal names it', async () => {
+    const bytes = randomBytes(5 * 1024 * 1024);
+    const container = BlobServiceClient.fromConnectionString(stack.settings.AzureWebJobsStorage).getContainerClient('graph-draft-files');
+    await container.createIfNotExists();
+    await container.getBlockBlobClient('five.bin').uploadData(bytes);
+    const harness = await harnessFor({ RELAY_TRANSPORT: 'graph', RELAY_ATTACHMENT_CONTAINER: 'graph-draft-files', RELAY_RETRY_MAX_DELAY_SECONDS: '3600' });
+    const large = (key: string) => ({
+      id: key,
+      to: 'rcpt@example.net',
+      subject: key,
+      text: 'x',
+      headers: { [HARNESS_HEADER]: key },
+      attachments: [{ filename: 'five.bin', blob: 'five.bin' }],
+    });
+    const deletedBefore = graph.deletedDrafts;
+    graph.failNext('send', { status: 503, code: 'ServiceUnavailable', retryAfter: '7' });
+    const failed = await harness.handleDirect('draft-fails', large('draft-fails'));
+    assert.equal(failed.status, 'retry-scheduled');
+    assert.equal(failed.status === 'retry-scheduled' && failed.reason, 'graph_unavailable');
+    assert.equal(graph.deletedDrafts, deletedBefore + 1);
+    assert.equal(graph.drafts.size, 0);
+    assert.equal(sentWithKey('draft-fails').length, 0);
+
+    stack.tokenServer.setClientResourceRoles(LOCAL_CLIENT_ID, graph.url, ['Mail.Send']);
+    try {
+      // A new token with the new roles (the cached one still has Mail.ReadWrite).
+      harness.parts!.senders.get('default').graphTokens!.invalidate();
+      const denied = await harness.handleDirect('no-readwrite', large('no-readwrite'));
+      assert.equal(denied.status, 'retry-scheduled');
+      assert.equal(denied.status === 'retry-scheduled' && denied.reason, 'graph_access_denied');
+      const small = await harness.handleDirect('small-still', {
+        id: 'small-still',
+        to: 'rcpt@example.net',
+        subject: 's',
+        text: 'x',
+        headers: { [HARNESS_HEADER]: 'small-still' },
+      });
+      assert.equal(small.status, 'delivered', 'sendMail needs Mail.Send only');
+    } finally {
+      stack.tokenServer.setClientResourceRoles(LOCAL_CLIENT_ID, graph.url, ['Mail.Send', 'Mail.ReadWrite']);
+    }
+    await harness.close();
+  });
+
+  it('replays a message dead-lettered for a Graph refusal once the cause is fixed, delivered once', async () => {
+    const harness = await harnessFor({ RELAY_TRANSPORT: 'graph', RELAY_RETRY_MAX_AGE_SECONDS: '0' });
+    graph.failNext('sendMail', { status: 403, code: 'ErrorAccessDenied', message: 'Access is denied. Check credentials and try again.' });
+    await harness.enqueue('replayed', { id: 'graph-replayed', to: 'rcpt@example.net', subject: 'replayed', text: 'x' });
+    await harness.drain(60_000);
+    assert.deepEqual(
+      harness.outcomes.map((outcome) => outcome.status),
+      ['dead-lettered'],
+    );
+    const deps = replayDependencies(harness.config.queue);
+    const report = await replayDeadLetters(deps, { reasons: ['graph_access_denied'] });
+    assert.deepEqual(
+      report.items.map((item) => item.decision),
+      ['replayed'],
+    );
+    await harness.drain(60_000);
+    assert.equal(harness.outcomes.at(-1)!.status, 'delivered');
+    assert.equal(sentWithKey('replayed').length, 1);
     await harness.close();
   });
 
