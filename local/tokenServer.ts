@@ -118,6 +118,8 @@ export class LocalTokenServer {
   lastCertificateAssertion: SeenAssertion | undefined;
 
   private readonly clients = new Map<string, ClientState>();
+  /** Clients whose tokens carry this audience whatever they ask for (pinAudience). */
+  private readonly pinnedAudiences = new Map<string, string>();
   private readonly injected: InjectedReply[] = [];
   /** Faults for one client's requests only (several senders, one of them broken): the next ones, then a lasting one. */
   private readonly injectedFor = new Map<string, InjectedReply[]>();
@@ -303,6 +305,15 @@ export class LocalTokenServer {
     client.resourceRoles.set(resource.replace(/\/$/, ''), [...roles]);
   }
 
+  /**
+   * An endpoint that ignores the scope asked for: the client's tokens carry `audience` (undefined
+   * undoes it), as a foreign or misconfigured token endpoint would issue them.
+   */
+  pinAudience(clientId: string, audience: string | undefined): void {
+    if (audience === undefined) this.pinnedAudiences.delete(clientId);
+    else this.pinnedAudiences.set(clientId, audience);
+  }
+
   /** Make the client's current secret count as expired (AADSTS7000222). */
   expireSecret(clientId: string): void {
     const client = this.clients.get(clientId);
@@ -440,7 +451,7 @@ export class LocalTokenServer {
     const token = await this.sign({
       appid: outcome.clientId,
       objectId: outcome.objectId,
-      aud: outcome.audience,
+      aud: this.pinnedAudiences.get(outcome.clientId) ?? outcome.audience,
       roles: this.clients.get(outcome.clientId)?.resourceRoles?.get(outcome.audience.replace(/\/$/, '')) ?? outcome.roles,
       lifetimeSeconds: this.lifetimeSeconds,
       tid: this.tenantId,

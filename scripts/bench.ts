@@ -48,6 +48,7 @@
  * scripts/storagePrices.ts (BENCH_PRICE_* override them). Then the host's polling of an
  * empty queue at host.json's settings, which costs per minute, not per message, for
  * BENCH_IDLE_SECONDS (default 15, after the back-off has reached its cap; 0 skips it).
+ * Then the Graph phase (scripts/benchGraph.ts, BENCH_GRAPH=0 skips it): the graph transport beside SMTP, 1 MB and 30 MB.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
@@ -71,6 +72,7 @@ import { LIMITS_MESSAGES, LIMITS_SENDERS, measureLimits, type LimitsMeasure } fr
 import { checkTarget, formatSpread, formatTarget, relayFirst, spread, type Spread, type TargetCheck } from './benchStats';
 import { StorageRequestCounter, storagePorts, type CountedOperation, type StorageRoles } from './storageOperations';
 import { costOf, costPerMillionMessages, priceClassOf, pricesFrom } from './storagePrices';
+import { GRAPH_PHASE, measureGraph, type GraphBenchRow } from './benchGraph';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 300);
 const LARGE_MESSAGES = Number(process.env.BENCH_LARGE_MESSAGES ?? 64);
@@ -581,6 +583,11 @@ const describeLimits = (measured: LimitsMeasure) =>
   `storage requests per message ${measured.storageRequestsPerMessage} (window ${measured.windowRequestsPerMessage}, connection slots ${measured.slotRequestsPerMessage}); ` +
   `${measured.connections} connections, ${measured.conflicts} lost races, ${measured.handedBack} hand-backs`;
 
+const describeGraphRow = (row: GraphBenchRow) =>
+  `graph phase, ${row.transport} ${row.size}: ${row.messages} messages, ${row.messagesPerSecond}/s (${row.attachmentMbPerSecond} MB/s), ` +
+  `relay CPU ${row.relayCpuMsPerMessage} ms/message, RSS idle ${row.relayIdleRssMb} MB, peak ${row.relayPeakRssMb} MB` +
+  (row.uploadPutsPerMessage === undefined ? '' : `, ${row.uploadPutsPerMessage} upload PUTs/message`);
+
 const limitsPhase = (key: string, enabled: boolean, senders?: number): OptionalPhase => ({
   key,
   enabled,
@@ -595,6 +602,15 @@ const OPTIONAL_PHASES: OptionalPhase[] = [
   limitsPhase('limits', LIMITS_MESSAGES > 0),
   // Then the same processes serving several senders, each mailbox at its own limits.
   limitsPhase('severalSenders', LIMITS_MESSAGES > 0 && LIMITS_SENDERS > 1, LIMITS_SENDERS),
+  // Then the graph transport beside SMTP, 1 MB and 30 MB (scripts/benchGraph.ts; BENCH_GRAPH=0 skips it).
+  {
+    key: 'graph',
+    enabled: GRAPH_PHASE,
+    run: async () => {
+      const result = await measureGraph();
+      return { result, summary: result.map(describeGraphRow).join('\n') };
+    },
+  },
 ];
 
 async function main(): Promise<void> {

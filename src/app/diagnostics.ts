@@ -4,13 +4,14 @@
  * several senders (RELAY_SENDERS) each sender gets a target of its own, over its own
  * secret source, token cache and SMTP pool.
  */
-import { ConfigError, DEFAULT_SENDER_ID, loadConfig, oauthOf, type Environment, type RelayConfig } from '../settings';
+import { ConfigError, DEFAULT_SENDER_ID, graphOAuth, loadConfig, oauthOf, type Environment, type RelayConfig } from '../settings';
+import { classifyGraphError, createGraphMailSender, graphRequest, type GraphMailSender } from '../graph';
 import { silentLogger, type Logger } from '../core/log';
 import { createTokenSource } from '../token';
-import type { DiagnosticTarget } from '../diagnostics/checks';
+import type { DiagnosticTarget, GraphDiagnosticTarget } from '../diagnostics/checks';
 import { relayTarget, type RelayParts } from '../diagnostics/target';
 import type { DoctorTarget, SenderTarget } from '../cli/doctor';
-import { createRelayComponents, type RelayComponents, type RelayIdentityOverrides } from './components';
+import { createRelayComponents, type RelayComponents, type RelayIdentityOverrides, type SenderComponents } from './components';
 
 /** `load` may throw ConfigError: the configuration check reports it. */
 export function diagnosticTarget(load: () => RelayComponents): DiagnosticTarget {
@@ -41,10 +42,46 @@ export function senderTargets(load: () => RelayComponents): SenderTarget[] {
 }
 
 function senderParts(components: RelayComponents, id: string): RelayParts {
-  if (id === DEFAULT_SENDER_ID) return components;
+  const graph = graphSide(components.senders.get(id), components.logger);
+  if (id === DEFAULT_SENDER_ID) return { ...components, graph };
   const one = components.senders.get(id);
   const { smtp, auth, mail } = one.settings;
-  return { config: { ...components.config, smtp, auth, mail }, sender: one.sender, tokens: one.tokens, secrets: one.secrets };
+  return { config: { ...components.config, smtp, auth, mail }, sender: one.sender, tokens: one.tokens, secrets: one.secrets, graph };
+}
+
+/** One Graph side per sender's parts (its test-message sender made once, on first use). */
+const graphSides = new WeakMap<SenderComponents, GraphDiagnosticTarget | undefined>();
+
+/**
+ * What the Graph checks run against: the sender's Graph token cache (or a fresh token from its own
+ * source), the drafts folder read with the project's TLS policy, and a Graph sender of its own for
+ * the test message (smtp-then-graph's sender would try SMTP first).
+ */
+function graphSide(one: SenderComponents, logger: Logger): GraphDiagnosticTarget | undefined {
+  if (graphSides.has(one)) return graphSides.get(one);
+  const graph = one.settings.transport?.graph;
+  const oauth = oauthOf(one.settings.auth);
+  const tokens = one.graphTokens;
+  let side: GraphDiagnosticTarget | undefined;
+  if (one.transport !== 'smtp' && graph && oauth && tokens) {
+    const { extraCa } = one.settings.smtp;
+    const mailbox = one.settings.mail.user;
+    let sender: GraphMailSender | undefined;
+    side = {
+      transport: one.transport,
+      url: graph.url,
+      mailbox,
+      token: (fresh) => (fresh ? createTokenSource(graphOAuth(oauth, graph), { extraCa, secrets: one.secrets }).fetchToken() : tokens.getToken()),
+      async readDrafts(token) {
+        const url = `${graph.url}/v1.0/users/${encodeURIComponent(mailbox)}/mailFolders('drafts')?$select=id`;
+        const answer = await graphRequest({ method: 'GET', url, token }, { extraCa, timeoutMs: graph.requestTimeoutMs });
+        if (answer.status !== 200) throw classifyGraphError(answer, 'sendMail');
+      },
+      send: (mail) => (sender ??= createGraphMailSender({ graph, mailbox, tokens, extraCa, logger })).send(mail),
+    };
+  }
+  graphSides.set(one, side);
+  return side;
 }
 
 export interface DoctorTargetOptions {

@@ -14,7 +14,18 @@
  * The doctor reads the same settings as the relay (the environment, and the
  * Values of a local.settings.json given with --settings).
  */
-import { ConfigError, keyVaultOf, loadConfig, loadQueueConfig, oauthOf, sendersOf, type Environment, type QueueSettings, type RelayConfig } from '../settings';
+import {
+  ConfigError,
+  keyVaultOf,
+  loadConfig,
+  loadQueueConfig,
+  oauthOf,
+  sendersOf,
+  transportOf,
+  type Environment,
+  type QueueSettings,
+  type RelayConfig,
+} from '../settings';
 import { redactValue } from '../core/redact';
 import {
   formatReplayCounts,
@@ -34,7 +45,9 @@ import {
   setupNextSteps,
   writeGoogleSetup,
   writeSetupScripts,
+  type GraphScope,
   type SetupMode,
+  type SetupTransport,
   type SetupValues,
 } from './setup';
 import { parse, readSettingsFile, UsageError, type ParsedOptions } from './options';
@@ -70,6 +83,8 @@ const USAGE = `usage:
                           [--app-name NAME | --client-id ID] [--object-id ID] [--send-as ADDRESS]...
                           [--key-vault NAME] [--secret-name NAME] [--secret-days N] [--certificate-name NAME]
                           [--function-app NAME --resource-group NAME] [--identity-principal-id ID]
+                          [--transport smtp|graph|smtp-then-graph [--graph-scope rbac|access-policy|none]
+                           [--graph-group ADDRESS] [--graph-large-messages]]
                           writes setup-entra.sh and setup-exchange.ps1 (default folder ./relay-setup)
   oauth2-smtp-relay setup --provider google --project P --mailbox ADDRESS --key-vault V [--service-account ID] [--secret-name N] [--out DIR]
                           writes setup-google.sh (service account, key into Key Vault) and prints the Admin console delegation step
@@ -221,6 +236,10 @@ async function setup(args: string[], io: CliIo, services: CliServices): Promise<
     'resource-group': { type: 'string' },
     'identity-principal-id': { type: 'string' },
     'secret-days': { type: 'string' },
+    transport: { type: 'string' },
+    'graph-scope': { type: 'string' },
+    'graph-group': { type: 'string' },
+    'graph-large-messages': { type: 'boolean' },
     out: { type: 'string', default: 'relay-setup' },
     check: { type: 'boolean', default: false },
     settings: { type: 'string' },
@@ -257,6 +276,10 @@ async function setup(args: string[], io: CliIo, services: CliServices): Promise<
     resourceGroup: text('resource-group'),
     identityPrincipalId: text('identity-principal-id'),
     secretDays: text('secret-days') === undefined ? undefined : Number(text('secret-days')),
+    transport: text('transport') as SetupTransport | undefined,
+    graphScope: text('graph-scope') as GraphScope | undefined,
+    graphGroup: text('graph-group'),
+    graphLargeMessages: values['graph-large-messages'] as boolean | undefined,
   };
   const problems = checkSetupValues(setupValues);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
@@ -317,5 +340,7 @@ function senderSetup(id: string, env: Environment): Record<string, string | stri
     mode: certificate ? 'certificate' : undefined,
     'secret-name': certificate ? undefined : keyVaultOf(sender.auth)?.secretName,
     'certificate-name': certificate ? keyVaultOf(sender.auth)?.secretName : undefined,
+    // A Graph sender's steps (its permission and scope) instead of, or beside, the SMTP ones.
+    transport: transportOf(sender) === 'smtp' ? undefined : transportOf(sender),
   };
 }

@@ -12,11 +12,22 @@ import { stepLabel, type SetupStepId } from '../core/setupSteps';
 import type { CheckReport } from '../diagnostics/checks';
 import { entraScript } from './setupEntraScript';
 import { exchangeScript } from './setupExchangeScript';
-import { modeOf, SCRIPT_NAMES, type SetupValues } from './setupValues';
+import { graphScopeOf, modeOf, SCRIPT_NAMES, transportOf, usesGraph, usesSmtp, type SetupValues } from './setupValues';
+import { graphRoles } from './setupGraph';
 import { GOOGLE_SCRIPT, googleScript, type GoogleSetupValues } from './setupGoogleScript';
 
 export { checkGoogleSetupValues, type GoogleSetupValues } from './setupGoogleScript';
-export { checkSetupValues, modeOf, SETUP_MODES, type SetupMode, type SetupValues } from './setupValues';
+export {
+  checkSetupValues,
+  GRAPH_SCOPES,
+  modeOf,
+  SETUP_MODES,
+  SETUP_TRANSPORTS,
+  type GraphScope,
+  type SetupMode,
+  type SetupTransport,
+  type SetupValues,
+} from './setupValues';
 
 export interface WrittenScripts {
   entra: string;
@@ -61,7 +72,8 @@ export function setupNextSteps(written: WrittenScripts, values: SetupValues): st
   const lines = [
     `Wrote ${written.entra}`,
     `Wrote ${written.exchange}`,
-    `Mode: ${modeOf(values)}. Both scripts print each step, the guide step it replaces, and skip what is already done.`,
+    `Mode: ${modeOf(values)}. Transport: ${transportOf(values)}. Both scripts print each step, the guide step it replaces, and skip what is already done.`,
+    ...graphNotes(values),
     '',
     `1. bash ${written.entra}`,
     '   (Azure CLI signed in to the tenant as an administrator who can grant admin consent)',
@@ -70,6 +82,28 @@ export function setupNextSteps(written: WrittenScripts, values: SetupValues): st
     '3. oauth2-smtp-relay setup --check --settings <settings file>   (the doctor; names the first step still missing)',
   ];
   return lines.join('\n') + '\n';
+}
+
+/** The guide steps a Graph-only sender skips: Graph needs no SMTP AUTH, no SMTP.SendAsApp, no FullAccess or SendAs, no SMTP server. */
+export const GRAPH_SKIPS: SetupStepId[] = ['apiPermission', 'authenticatedSmtp', 'mailboxPermission', 'sendAs', 'emailServer'];
+
+/** What a Graph sender's setup adds, and (Graph only) which guide steps it skips. */
+function graphNotes(values: SetupValues): string[] {
+  if (!usesGraph(values)) return [];
+  const scope = graphScopeOf(values);
+  const lines = [
+    `Microsoft Graph: ${graphRoles(values).join(' and ')} (application)${values.graphLargeMessages ? '' : '; add --graph-large-messages for messages over 3 MB (Mail.ReadWrite: drafts and upload sessions)'}.`,
+    scope === 'rbac'
+      ? `Scoped by RBAC for Applications: no tenant-wide consent in Entra; ${SCRIPT_NAMES.exchange} assigns the Exchange roles on the sending mailboxes only.`
+      : scope === 'access-policy'
+        ? `Scoped by an application access policy on ${values.graphGroup}: admin consent in Entra, narrowed in ${SCRIPT_NAMES.exchange}.`
+        : 'UNSCOPED (--graph-scope none): the app can send as every mailbox of the tenant.',
+  ];
+  if (!usesSmtp(values)) {
+    const skipped = GRAPH_SKIPS.concat(scope === 'rbac' ? [] : ['servicePrincipal']);
+    lines.push('A Graph-only sender skips these guide steps:', ...skipped.map((id) => `  - ${stepLabel(id)}`));
+  }
+  return lines;
 }
 
 /** Which script (or what else) does each guide step. */
@@ -94,6 +128,8 @@ const DONE_BY: Record<SetupStepId, string> = {
   googleKeyVault: `${GOOGLE_SCRIPT} (setup --provider google)`,
   googleDelegation: `the Google Admin console, by a super administrator (${GOOGLE_SCRIPT} prints the client ID and scope to enter)`,
   googleMailbox: 'the Google Admin console: an active user with Gmail on (not scripted)',
+  graphPermission: `${SCRIPT_NAMES.entra} with --transport graph or smtp-then-graph (and --graph-large-messages for Mail.ReadWrite)`,
+  graphMailboxScope: `${SCRIPT_NAMES.exchange} with --transport graph or smtp-then-graph (--graph-scope rbac, or access-policy --graph-group <group>)`,
 };
 
 /** The first guide step the doctor found missing, and which script does it; undefined when nothing failed. */

@@ -6,7 +6,8 @@
  * so running the script again changes nothing that is already in place.
  */
 import { stepLabel, type SetupStepId } from '../core/setupSteps';
-import { modeOf, SCRIPT_NAMES, SETUP_DEFAULTS, type SetupMode, type SetupValues } from './setupValues';
+import { modeOf, SCRIPT_NAMES, SETUP_DEFAULTS, transportOf, usesSmtp, type SetupMode, type SetupValues } from './setupValues';
+import { graphEntraSteps, graphEntraVariables, TRANSPORT_SETTING } from './setupGraph';
 import { odataString, shQuote as sh } from './setupQuoting';
 
 /** Office 365 Exchange Online, the API that offers SMTP.SendAsApp (the same appId in every tenant). */
@@ -93,6 +94,7 @@ export function entraScript(values: SetupValues, now: Date): string {
     'identity_client=',
     '',
     `exchange_app=${sh(EXCHANGE_ONLINE_APP_ID)} # Office 365 Exchange Online`,
+    ...graphEntraVariables(values),
     "guid='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'",
     'script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"',
     '',
@@ -107,11 +109,13 @@ export function entraScript(values: SetupValues, now: Date): string {
     ...signIn(),
     ...appRegistration(),
     ...servicePrincipal(),
-    ...permission(),
+    // A Graph-only sender needs no SMTP.SendAsApp; a Graph sender needs Graph's Mail.Send (or its scoped Exchange role).
+    ...(usesSmtp(values) ? permission() : []),
+    ...graphEntraSteps(values),
     // The identity matters to the vault's role and to the federated credential; the secret mode has neither.
     ...(values.functionApp !== undefined && mode !== 'secret' ? appIdentity(step(IDENTITY, IDENTITY_STEP[mode], mode === 'federation' ? NO_SECRET : '')) : []),
     ...credential(mode, values.functionApp !== undefined),
-    ...relaySettings(mode),
+    ...relaySettings(mode, transportOf(values)),
     ...nextStep(),
   ];
   return lines.join('\n') + '\n';
@@ -366,7 +370,7 @@ function clientCertificate(): string[] {
 }
 
 /** The relay's settings for this app: printed, and set on the Function App when one is given. */
-function relaySettings(mode: SetupMode): string[] {
+function relaySettings(mode: SetupMode, transport: string): string[] {
   const byMode =
     mode === 'keyvault'
       ? ['settings+=("KEYVAULT_URL=https://$key_vault.vault.azure.net" "OAUTH2_CLIENT_SECRET_NAME=$secret_name")']
@@ -380,6 +384,7 @@ function relaySettings(mode: SetupMode): string[] {
     'settings=("OAUTH2_TENANT_ID=$tenant_id" "OAUTH2_CLIENT_ID=$app_id" "SMTP_USER=$mailbox")',
     'if [[ -n $allowed_from ]]; then settings+=("MAIL_ALLOWED_FROM=$allowed_from"); fi',
     ...byMode,
+    ...(transport === 'smtp' ? [] : [`settings+=(${sh(`${TRANSPORT_SETTING}=${transport}`)})`]),
     'if [[ -n $identity_client ]]; then settings+=("MANAGED_IDENTITY_CLIENT_ID=$identity_client"); fi',
     'for setting in "${settings[@]}"; do say "$setting"; done',
     'if [[ -n $function_app ]]; then',

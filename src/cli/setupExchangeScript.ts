@@ -1,19 +1,32 @@
 /**
  * setup-exchange.ps1: the Exchange Online PowerShell steps of the setup guide
  * (service principal, FullAccess on the mailbox, SendAs for extra senders,
- * Authenticated SMTP on the mailbox). The IDs come as parameters, because
+ * Authenticated SMTP on the mailbox; for a Graph sender the scope of its
+ * Mail.Send instead, setupGraph.ts, and none of the SMTP steps when it sends
+ * through Graph only). The IDs come as parameters, because
  * setup-entra.sh finds the enterprise application's Object ID and prints the
  * exact invocation; the other values are verbatim strings at the top. Each step
  * reads before it adds, so running it again changes nothing already in place.
  */
 import { stepLabel, type SetupStepId } from '../core/setupSteps';
-import { SCRIPT_NAMES, SETUP_DEFAULTS, type SetupValues } from './setupValues';
+import { graphScopeOf, SCRIPT_NAMES, SETUP_DEFAULTS, usesGraph, usesSmtp, type SetupValues } from './setupValues';
+import { graphExchangeSteps, graphExchangeVariables } from './setupGraph';
 import { psQuote as ps } from './setupQuoting';
 
 const step = (what: string, replaces: SetupStepId) => `  Write-Step ${ps(what)} ${ps(stepLabel(replaces))}`;
 
 export function exchangeScript(values: SetupValues, now: Date): string {
   const sendAs = values.sendAs ?? [];
+  const smtp = usesSmtp(values);
+  // RBAC for Applications assigns its roles to the Exchange service principal; SMTP logs in as it.
+  const principal = smtp || (usesGraph(values) && graphScopeOf(values) === 'rbac');
+  const steps = [
+    ...(principal ? servicePrincipal() : []),
+    ...(smtp ? mailboxPermission() : []),
+    ...(smtp && sendAs.length > 0 ? sendAsSteps() : []),
+    ...graphExchangeSteps(values),
+    ...(smtp ? authenticatedSmtp() : []),
+  ];
   const lines = [
     '# oauth2-smtp-relay setup: the Exchange Online steps of the setup guide.',
     `# Written by \`oauth2-smtp-relay setup\` on ${now.toISOString()}.`,
@@ -32,6 +45,7 @@ export function exchangeScript(values: SetupValues, now: Date): string {
     `$Mailbox = ${ps(values.mailbox)}`,
     `$SendAs = @(${sendAs.map(ps).join(', ')})`,
     `$DisplayName = ${ps(values.appName ?? SETUP_DEFAULTS.appName)}`,
+    ...graphExchangeVariables(values),
     "$Guid = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'",
     '',
     'function Write-Step([string] $What, [string] $Replaces) {',
@@ -45,6 +59,7 @@ export function exchangeScript(values: SetupValues, now: Date): string {
     `if ($ObjectId -notmatch $Guid) { throw 'Give -ObjectId: the enterprise application Object ID that ${SCRIPT_NAMES.entra} printed.' }`,
     "if ($ObjectId -eq $AppId) { throw '-ObjectId is the Application (client) ID: give the Object ID of the enterprise application.' }",
     '',
+    ...(steps.length === 0 ? NOTHING_TO_DO : []),
     'if (-not (Get-Module -ListAvailable -Name ExchangeOnlineManagement)) {',
     "  Write-Host 'Installing the ExchangeOnlineManagement module for this user'",
     '  Install-Module -Name ExchangeOnlineManagement -Scope CurrentUser -Force',
@@ -52,6 +67,26 @@ export function exchangeScript(values: SetupValues, now: Date): string {
     'Import-Module ExchangeOnlineManagement',
     'Connect-ExchangeOnline -ShowBanner:$false',
     'try {',
+    ...steps,
+    '} finally {',
+    '  Disconnect-ExchangeOnline -Confirm:$false',
+    '}',
+    '',
+    "Write-Host ''",
+    "Write-Host 'Exchange can take up to an hour to apply these. Then check with: oauth2-smtp-relay setup --check --settings <settings file>'",
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** An unscoped Graph-only sender: no Exchange step at all (the script says so and connects to nothing). */
+const NOTHING_TO_DO = [
+  "Write-Host 'Nothing to do in Exchange Online: this sender sends through Microsoft Graph, unscoped (--graph-scope none),'",
+  "Write-Host 'so it needs no SMTP AUTH, FullAccess, SendAs or scope. Run setup --graph-scope rbac to keep it to its mailboxes.'",
+  'exit 0',
+];
+
+function servicePrincipal(): string[] {
+  return [
     step('Exchange service principal for the app (Application ID and enterprise application Object ID)', 'servicePrincipal'),
     '  $Principal = @(Get-ServicePrincipal | Where-Object { $_.AppId -eq $AppId }) | Select-Object -First 1',
     '  if ($null -eq $Principal) {',
@@ -64,6 +99,11 @@ export function exchangeScript(values: SetupValues, now: Date): string {
     '    Write-Done "found the service principal for $AppId"',
     '  }',
     '',
+  ];
+}
+
+function mailboxPermission(): string[] {
+  return [
     step('FullAccess for the app on the mailbox', 'mailboxPermission'),
     '  $Access = @(Get-MailboxPermission -Identity $Mailbox -User $ObjectId -ErrorAction SilentlyContinue |',
     "      Where-Object { -not $_.Deny -and (($_.AccessRights -join ',') -match 'FullAccess') })",
@@ -74,22 +114,28 @@ export function exchangeScript(values: SetupValues, now: Date): string {
     '    Write-Done "FullAccess on $Mailbox was already given"',
     '  }',
     '',
-    ...(sendAs.length > 0
-      ? [
-          step('SendAs on each extra From address', 'sendAs'),
-          '  foreach ($Address in $SendAs) {',
-          '    $Right = @(Get-RecipientPermission -Identity $Address -Trustee $ObjectId -ErrorAction SilentlyContinue |',
-          "        Where-Object { ($_.AccessRights -join ',') -match 'SendAs' })",
-          '    if ($Right.Count -eq 0) {',
-          '      Add-RecipientPermission -Identity $Address -Trustee $ObjectId -AccessRights SendAs -Confirm:$false | Out-Null',
-          '      Write-Done "SendAs on $Address given"',
-          '    } else {',
-          '      Write-Done "SendAs on $Address was already given"',
-          '    }',
-          '  }',
-          '',
-        ]
-      : []),
+  ];
+}
+
+function sendAsSteps(): string[] {
+  return [
+    step('SendAs on each extra From address', 'sendAs'),
+    '  foreach ($Address in $SendAs) {',
+    '    $Right = @(Get-RecipientPermission -Identity $Address -Trustee $ObjectId -ErrorAction SilentlyContinue |',
+    "        Where-Object { ($_.AccessRights -join ',') -match 'SendAs' })",
+    '    if ($Right.Count -eq 0) {',
+    '      Add-RecipientPermission -Identity $Address -Trustee $ObjectId -AccessRights SendAs -Confirm:$false | Out-Null',
+    '      Write-Done "SendAs on $Address given"',
+    '    } else {',
+    '      Write-Done "SendAs on $Address was already given"',
+    '    }',
+    '  }',
+    '',
+  ];
+}
+
+function authenticatedSmtp(): string[] {
+  return [
     step('Authenticated SMTP on for the mailbox', 'authenticatedSmtp'),
     '  $Cas = Get-CASMailbox -Identity $Mailbox',
     '  if ($Cas.SmtpClientAuthenticationDisabled -ne $false) {',
@@ -98,12 +144,5 @@ export function exchangeScript(values: SetupValues, now: Date): string {
     '  } else {',
     '    Write-Done "Authenticated SMTP was already on for $Mailbox"',
     '  }',
-    '} finally {',
-    '  Disconnect-ExchangeOnline -Confirm:$false',
-    '}',
-    '',
-    "Write-Host ''",
-    "Write-Host 'Exchange can take up to an hour to apply these. Then check with: oauth2-smtp-relay setup --check --settings <settings file>'",
   ];
-  return lines.join('\n') + '\n';
 }

@@ -9,6 +9,19 @@ import { isEmailAddress } from '../message/address';
 export const SETUP_MODES = ['secret', 'keyvault', 'federation', 'certificate'] as const;
 export type SetupMode = (typeof SETUP_MODES)[number];
 
+/** How the sender sends (RELAY_TRANSPORT / a sender's `transport`): its own setup steps each. */
+export const SETUP_TRANSPORTS = ['smtp', 'graph', 'smtp-then-graph'] as const;
+export type SetupTransport = (typeof SETUP_TRANSPORTS)[number];
+
+/**
+ * How Graph's Mail.Send is kept to the sending mailboxes: RBAC for Applications (the Exchange
+ * role "Application Mail.Send" on a management scope, no Entra consent: Entra's and Exchange's
+ * grants add up), an application access policy (Entra consent, narrowed by a mail-enabled
+ * security group), or not at all (Entra consent: every mailbox of the tenant).
+ */
+export const GRAPH_SCOPES = ['rbac', 'access-policy', 'none'] as const;
+export type GraphScope = (typeof GRAPH_SCOPES)[number];
+
 export interface SetupValues {
   tenantId: string;
   mailbox: string;
@@ -32,6 +45,14 @@ export interface SetupValues {
   resourceGroup?: string;
   /** Principal (object) ID of the Function App's managed identity, e.g. azd's AZURE_RELAY_IDENTITY_PRINCIPAL_ID. */
   identityPrincipalId?: string;
+  /** smtp (default), graph or smtp-then-graph. */
+  transport?: SetupTransport;
+  /** The Graph transports: how Mail.Send is scoped (default rbac). */
+  graphScope?: GraphScope;
+  /** The Graph transports: messages over ~3 MB expected, so Mail.ReadWrite too (drafts and upload sessions). */
+  graphLargeMessages?: boolean;
+  /** The access-policy scope: the mail-enabled security group's address (made when absent). */
+  graphGroup?: string;
 }
 
 /** What the scripts use when a value is not given (azd's infra uses the same names). */
@@ -50,6 +71,18 @@ const AZURE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
 const RESOURCE_GROUP = /^[-\w.()]{1,90}$/;
 /** Entra allows up to 120 characters in a display name; no line breaks or other controls. */
 const DISPLAY_NAME = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]{1,120}$/;
+
+export function transportOf(values: SetupValues): SetupTransport {
+  return values.transport ?? 'smtp';
+}
+
+/** Whether the sender sends through Graph (graph or smtp-then-graph), and through SMTP (smtp or smtp-then-graph). */
+export const usesGraph = (values: SetupValues) => transportOf(values) !== 'smtp';
+export const usesSmtp = (values: SetupValues) => transportOf(values) !== 'graph';
+
+export function graphScopeOf(values: SetupValues): GraphScope {
+  return values.graphScope ?? 'rbac';
+}
 
 export function modeOf(values: SetupValues): SetupMode {
   return values.mode ?? (values.keyVault === undefined ? 'secret' : 'keyvault');
@@ -89,6 +122,30 @@ export function checkSetupValues(values: SetupValues): string[] {
   }
   if (values.mode !== undefined && !SETUP_MODES.includes(values.mode)) problems.push(`--mode: one of ${SETUP_MODES.join(', ')}`);
   else problems.push(...modeProblems(values));
+  problems.push(...graphProblems(values));
+  return problems;
+}
+
+/** The Graph options: only for a Graph transport, the group only for (and required by) the access policy. */
+function graphProblems(values: SetupValues): string[] {
+  if (values.transport !== undefined && !SETUP_TRANSPORTS.includes(values.transport)) return [`--transport: one of ${SETUP_TRANSPORTS.join(', ')}`];
+  if (!usesGraph(values)) {
+    const given = [
+      ['--graph-scope', values.graphScope],
+      ['--graph-large-messages', values.graphLargeMessages],
+      ['--graph-group', values.graphGroup],
+    ].filter(([, value]) => value !== undefined);
+    return given.map(([option]) => `${String(option)}: only the Graph transports use it (--transport graph or smtp-then-graph)`);
+  }
+  if (values.graphScope !== undefined && !GRAPH_SCOPES.includes(values.graphScope)) return [`--graph-scope: one of ${GRAPH_SCOPES.join(', ')}`];
+  const problems: string[] = [];
+  if (graphScopeOf(values) === 'access-policy') {
+    if (values.graphGroup === undefined)
+      problems.push('--graph-scope access-policy: needs --graph-group (the mail-enabled security group the policy is scoped to)');
+    else if (!isEmailAddress(values.graphGroup)) problems.push('--graph-group: must be the e-mail address of a mail-enabled security group');
+  } else if (values.graphGroup !== undefined) {
+    problems.push('--graph-group: only the access policy uses it (--graph-scope access-policy)');
+  }
   return problems;
 }
 

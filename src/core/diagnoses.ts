@@ -21,6 +21,7 @@ import { TOKEN_DIAGNOSES, TOKEN_REMEDIES } from './diagnoses/token';
 import { SMTP_DIAGNOSES, SMTP_REMEDIES } from './diagnoses/smtp';
 import { GOOGLE_DIAGNOSES, GOOGLE_REMEDIES } from './diagnoses/google';
 import { GRAPH_DIAGNOSES, GRAPH_REMEDIES } from './diagnoses/graph';
+import { GRAPH_CHECK_DIAGNOSES, GRAPH_CHECK_REMEDIES } from './diagnoses/graphChecks';
 import { KEY_VAULT_REMEDIES } from './diagnoses/keyVault';
 import { MESSAGE_REMEDIES } from './diagnoses/message';
 import { STORAGE_REMEDIES } from './diagnoses/storage';
@@ -30,10 +31,14 @@ import { DOCTOR_REMEDIES } from './diagnoses/doctor';
 export type { Diagnosis, Remedy } from './diagnoses/entry';
 
 /** The troubleshooting rows, in the README's order. */
-export const DIAGNOSES = { ...SETTINGS_DIAGNOSES, ...TOKEN_DIAGNOSES, ...SMTP_DIAGNOSES, ...GOOGLE_DIAGNOSES, ...GRAPH_DIAGNOSES } as const satisfies Record<
-  string,
-  Diagnosis
->;
+export const DIAGNOSES = {
+  ...SETTINGS_DIAGNOSES,
+  ...TOKEN_DIAGNOSES,
+  ...SMTP_DIAGNOSES,
+  ...GOOGLE_DIAGNOSES,
+  ...GRAPH_DIAGNOSES,
+  ...GRAPH_CHECK_DIAGNOSES,
+} as const satisfies Record<string, Diagnosis>;
 
 export type DiagnosisId = keyof typeof DIAGNOSES;
 
@@ -43,6 +48,7 @@ export const REMEDIES = {
   ...TOKEN_REMEDIES,
   ...SMTP_REMEDIES,
   ...GRAPH_REMEDIES,
+  ...GRAPH_CHECK_REMEDIES,
   ...KEY_VAULT_REMEDIES,
   ...MESSAGE_REMEDIES,
   ...STORAGE_REMEDIES,

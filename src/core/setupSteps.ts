@@ -51,6 +51,17 @@ export const SETUP_STEPS = {
   },
   googleMailbox: { part: GOOGLE_ADMIN, number: 5, title: 'SMTP_USER is an active Workspace user of the domain, with Gmail on' },
   network: { part: DEPLOYMENT, title: 'outbound network access from the Function App to the SMTP server and the token endpoint' },
+  // The Microsoft Graph transport (README: Microsoft Graph transport); the guide has no such steps.
+  graphPermission: {
+    part: AZURE,
+    title:
+      'API permission Microsoft Graph → Mail.Send (application; Mail.ReadWrite too for messages over 3 MB), with admin consent unless RBAC for Applications grants it (README: Microsoft Graph transport)',
+  },
+  graphMailboxScope: {
+    part: POWERSHELL,
+    title:
+      'scope Graph to the sending mailboxes: RBAC for Applications (New-ManagementScope, New-ManagementRoleAssignment "Application Mail.Send") or an application access policy (README: Microsoft Graph transport)',
+  },
 } as const satisfies Record<string, SetupStep>;
 
 export type SetupStepId = keyof typeof SETUP_STEPS;

@@ -20,9 +20,25 @@ import type { AccessToken } from '../token';
 import type { SentMessage } from '../delivery/ports';
 import { findingFor, findingOfConfigError, findingOfError, type Finding } from './findings';
 import { probeSmtp } from '../smtp/probe';
-import { judgementOf, readToken } from '../token/claims';
+import { judgementOf, readToken, type GraphTokenReading } from '../token/claims';
+import { graphClaimsCheck, graphMailboxCheck, graphTokenCheck, type GraphDiagnosticTarget } from './graphChecks';
 
-export type CheckId = 'configuration' | 'secret' | 'token' | 'token_claims' | 'smtp_connect' | 'smtp_tls' | 'smtp_auth' | 'test_message';
+export type { GraphDiagnosticTarget } from './graphChecks';
+
+export type CheckId =
+  | 'configuration'
+  | 'secret'
+  | 'token'
+  | 'token_claims'
+  | 'smtp_connect'
+  | 'smtp_tls'
+  | 'smtp_auth'
+  // a Graph sender (transport graph or smtp-then-graph) only: graphChecks.ts
+  | 'graph_token'
+  | 'graph_token_claims'
+  | 'graph_mailbox'
+  | 'test_message'
+  | 'graph_test_message';
 export type CheckStatus = 'ok' | 'warning' | 'failed' | 'skipped';
 
 export interface CheckResult {
@@ -64,6 +80,8 @@ export interface DiagnosticTarget {
   /** Connect, secure, authenticate and quit, sending nothing (MailSender.verify). */
   verifySmtp(): Promise<void>;
   send(mail: SendMailOptions): Promise<SentMessage>;
+  /** The sender's Graph side (transport graph or smtp-then-graph), once the settings are read; undefined for an SMTP sender. */
+  graph?(): GraphDiagnosticTarget | undefined;
 }
 
 export interface RunOptions {
@@ -85,7 +103,11 @@ export const CHECK_TITLES: Record<CheckId, string> = {
   smtp_connect: 'The SMTP server is reachable',
   smtp_tls: 'The SMTP connection is encrypted',
   smtp_auth: 'SMTP authentication is accepted',
+  graph_token: 'An access token for Microsoft Graph can be obtained',
+  graph_token_claims: 'The Graph token is for Microsoft Graph and carries Mail.Send',
+  graph_mailbox: 'The mailbox is reachable through Microsoft Graph',
   test_message: 'A test message is accepted',
+  graph_test_message: 'A test message is accepted by Microsoft Graph',
 };
 
 /** Failures a login meets only once the server answered and the session is secured. */
@@ -112,6 +134,34 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
   const blocked = new Set<CheckId>();
   let stopped = false;
 
+  /** A test message from MAIL_FROM (or `from`) to `sendTo`, sent by `send`. */
+  async function testMessage(send: (mail: SendMailOptions) => Promise<SentMessage>): Promise<Outcome> {
+    let mail: SendMailOptions;
+    try {
+      const message = parseQueueMessage(
+        {
+          to: [options.sendTo],
+          ...(options.from ? { from: options.from } : {}),
+          subject: 'oauth2-smtp-relay test message',
+          text: `Sent by the oauth2-smtp-relay doctor at ${now().toISOString()} to check that mail goes through.`,
+        },
+        config!.mail,
+      );
+      mail = toMailOptions(message, config!.mail);
+    } catch (error) {
+      if (isRelayError(error)) return { status: 'failed', finding: findingOfError(error) };
+      throw error;
+    }
+    try {
+      const sent = await send(mail);
+      const rejected = sent.rejected.length > 0 ? `; rejected ${sent.rejected.join(', ')}` : '';
+      return { status: sent.accepted.length > 0 ? 'ok' : 'failed', detail: `${sent.messageId}: ${sent.response}${rejected}` };
+    } catch (error) {
+      if (isRelayError(error)) return { status: 'failed', finding: findingOfError(error) };
+      throw error;
+    }
+  }
+
   async function check(id: CheckId, needs: CheckId[], body: () => Promise<Outcome>): Promise<void> {
     const title = CHECK_TITLES[id];
     const unmet = needs.find((need) => blocked.has(need));
@@ -136,6 +186,9 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
   }
 
   let config: RelayConfig | undefined;
+  let graph: GraphDiagnosticTarget | undefined;
+  let graphToken: AccessToken | undefined;
+  let graphReading: GraphTokenReading | undefined;
   let token: AccessToken | undefined;
   let claimsVerified = false;
   /**
@@ -162,8 +215,14 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
     }
     const oauth = oauthOf(config.auth);
     const auth = oauth ? `OAuth2 (${oauth.provider})` : 'password (OAuth2 off)';
-    return { status: 'ok', detail: `SMTP ${config.smtp.host}:${config.smtp.port} (${config.smtp.security}) as ${config.mail.user}, ${auth}` };
+    graph = target.graph?.();
+    const smtp = `SMTP ${config.smtp.host}:${config.smtp.port} (${config.smtp.security})`;
+    const via = !graph ? smtp : graph.transport === 'graph' ? `Microsoft Graph ${graph.url}` : `${smtp}, then Microsoft Graph ${graph.url}`;
+    return { status: 'ok', detail: `${via} as ${config.mail.user}, ${auth}` };
   });
+  /** A Graph-only sender: the SMTP checks do not apply. */
+  const graphOnly = () => graph?.transport === 'graph';
+  const NO_SMTP: Outcome = { status: 'skipped', detail: 'the transport is graph: this sender does not use SMTP' };
 
   await check('secret', ['configuration'], async () => {
     const oauth = oauthOf(config!.auth);
@@ -181,6 +240,7 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
   });
 
   await check('token', ['configuration', 'secret'], async () => {
+    if (graphOnly()) return NO_SMTP;
     if (config!.auth.kind === 'password') return { status: 'skipped', detail: 'OAuth2 is off' };
     try {
       token = await target.token(options.fresh ?? false);
@@ -193,6 +253,7 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
   });
 
   await check('token_claims', ['token'], async () => {
+    if (graphOnly()) return NO_SMTP;
     const oauth = oauthOf(config!.auth);
     if (!oauth || !token) return { status: 'skipped', detail: 'OAuth2 is off' };
     if (oauth.provider !== 'microsoft') return { status: 'skipped', detail: 'claims are checked for Microsoft Entra tokens only' };
@@ -208,6 +269,7 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
   });
 
   await check('smtp_connect', ['configuration'], async () => {
+    if (graphOnly()) return NO_SMTP;
     const smtp = config!.smtp;
     if (!blocked.has('token') && !blocked.has('token_claims')) {
       const login = await logIn();
@@ -227,14 +289,24 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
   });
 
   await check('smtp_tls', ['smtp_connect'], async () => {
+    if (graphOnly()) return NO_SMTP;
     if (session!.failure) return { status: 'failed', finding: findingOfError(session!.failure) };
     const how = config!.smtp.security === 'starttls' ? 'STARTTLS' : 'implicit TLS';
     return { status: 'ok', detail: `${how} up, certificate trusted; AUTH ${session!.authOffered ? 'offered' : 'NOT offered'}` };
   });
 
   await check('smtp_auth', ['smtp_tls', 'token', 'token_claims'], async () => {
+    if (graphOnly()) return NO_SMTP;
     // smtp_connect has logged in already whenever the token checks passed.
     const error = session!.login ?? (await logIn());
+    // smtp-then-graph meets 535 5.7.139 by design: its messages go through Graph, checked below.
+    if (error !== 'ok' && error.reason === 'smtp_auth_disabled' && graph) {
+      return {
+        status: 'warning',
+        detail: 'SMTP AUTH is disabled: this sender sends through Microsoft Graph instead (checked below)',
+        finding: findingOfError(error),
+      };
+    }
     if (error !== 'ok') {
       if (error.reason === 'smtp_auth_rejected' && claimsVerified) {
         return {
@@ -252,33 +324,29 @@ export async function runChecks(target: DiagnosticTarget, options: RunOptions = 
     return { status: 'ok', detail: `${method} login accepted for ${config!.mail.user}` };
   });
 
-  if (options.sendTo !== undefined) {
-    await check('test_message', ['smtp_auth'], async () => {
-      let mail: SendMailOptions;
-      try {
-        const message = parseQueueMessage(
-          {
-            to: [options.sendTo],
-            ...(options.from ? { from: options.from } : {}),
-            subject: 'oauth2-smtp-relay test message',
-            text: `Sent by the oauth2-smtp-relay doctor at ${now().toISOString()} to check that mail goes through.`,
-          },
-          config!.mail,
-        );
-        mail = toMailOptions(message, config!.mail);
-      } catch (error) {
-        if (isRelayError(error)) return { status: 'failed', finding: findingOfError(error) };
-        throw error;
-      }
-      try {
-        const sent = await target.send(mail);
-        const rejected = sent.rejected.length > 0 ? `; rejected ${sent.rejected.join(', ')}` : '';
-        return { status: sent.accepted.length > 0 ? 'ok' : 'failed', detail: `${sent.messageId}: ${sent.response}${rejected}` };
-      } catch (error) {
-        if (isRelayError(error)) return { status: 'failed', finding: findingOfError(error) };
-        throw error;
-      }
+  if (graph) {
+    const side = graph;
+    await check('graph_token', ['configuration', 'secret'], async () => {
+      const { token: got, ...outcome } = await graphTokenCheck(side, options.fresh ?? false);
+      graphToken = got;
+      return outcome;
     });
+    await check('graph_token_claims', ['graph_token'], async () => {
+      const oauth = oauthOf(config!.auth);
+      if (!oauth) return { status: 'skipped', detail: 'OAuth2 is off' };
+      const { reading, ...outcome } = graphClaimsCheck(side, graphToken!, judgementOf(oauth));
+      graphReading = reading;
+      return outcome;
+    });
+    await check('graph_mailbox', ['graph_token', 'graph_token_claims'], () => graphMailboxCheck(side, graphToken!, graphReading));
+  }
+
+  if (options.sendTo !== undefined) {
+    // The sender's own path: SMTP (smtp-then-graph falls back as it would for a queued message), or Graph alone.
+    const needs: CheckId[] = graphOnly() ? ['graph_mailbox'] : ['smtp_auth'];
+    await check('test_message', needs, () => testMessage((mail) => target.send(mail)));
+    // smtp-then-graph: Graph proves itself with a message of its own, through the Graph sender.
+    if (graph && !graphOnly()) await check('graph_test_message', ['graph_mailbox'], () => testMessage((mail) => graph!.send(mail)));
   }
 
   const firstFailure = results.find((result) => result.status === 'failed');

@@ -7,7 +7,7 @@ import type { RelayConfig } from '../settings';
 import type { MailSender } from '../smtp';
 import type { ClientSecretProvider } from '../secrets';
 import type { AccessToken } from '../token';
-import type { DiagnosticTarget, SecretStatus } from './checks';
+import type { DiagnosticTarget, GraphDiagnosticTarget, SecretStatus } from './checks';
 
 export interface RelayParts {
   config: RelayConfig;
@@ -16,6 +16,8 @@ export interface RelayParts {
   tokens?: { getToken(): Promise<AccessToken> };
   /** Where the client secret comes from (the setting or Key Vault); absent when none is used. */
   secrets?: ClientSecretProvider;
+  /** The Graph side of a graph or smtp-then-graph sender; absent for an SMTP sender. */
+  graph?: GraphDiagnosticTarget;
 }
 
 export interface TargetOptions {
@@ -37,6 +39,7 @@ export function relayTarget(load: () => RelayParts, options: TargetOptions): Dia
     },
     verifySmtp: () => load().sender.verify(),
     send: (mail) => load().sender.send(mail),
+    graph: () => load().graph,
   };
   target.secretStatus = async () => {
     const parts = load();

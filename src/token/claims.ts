@@ -155,3 +155,59 @@ export function refusedTokenCause(token: string, settings: TokenJudgement): Clai
 function isGuid(text: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text);
 }
+
+/* Microsoft Graph (the graph transport) ------------------------------------ */
+
+/** Microsoft Graph's application ID, which v1 tokens may carry as aud. */
+const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+export const GRAPH_MAIL_SEND_ROLE = 'Mail.Send';
+/** Drafts and upload sessions (messages over Graph's 4 MB request limit) need it besides Mail.Send. */
+export const GRAPH_MAIL_READWRITE_ROLE = 'Mail.ReadWrite';
+
+/** Whether `aud` names Graph at `graphUrl` (GRAPH_URL: a sovereign cloud has its own), or Graph's application ID. */
+export function isGraphAudience(aud: TokenClaims['aud'], graphUrl: string): boolean {
+  const expected = graphUrl.replace(/\/+$/, '').toLowerCase();
+  const audiences = aud === undefined ? [] : ([] as string[]).concat(aud);
+  return audiences.some((item) => {
+    const normalised = item.replace(/\/+$/, '').toLowerCase();
+    return normalised === expected || normalised === GRAPH_APP_ID;
+  });
+}
+
+export interface GraphTokenReading {
+  /** The claims that matter, in one line (never the token). */
+  seen: string;
+  /** What Graph would refuse the token for: the audience, the tenant, the app. */
+  problems: ClaimProblem[];
+  /**
+   * No Mail.Send among the roles: wrong unless RBAC for Applications grants it in Exchange
+   * (such tokens carry no role), so it is the caller's to weigh, not a certain failure.
+   */
+  roleMissing?: ClaimProblem;
+  /** Mail.ReadWrite is among the roles: drafts and upload sessions work, and the mailbox can be read. */
+  canReadWrite: boolean;
+  /** The token carries no role at all (what RBAC for Applications gives). */
+  noRoles: boolean;
+}
+
+/** The doctor's reading of a Graph token; undefined when it cannot be judged (not Entra's, or not a JWT). */
+export function readGraphToken(token: string, settings: TokenJudgement, graphUrl: string): GraphTokenReading | undefined {
+  if (settings.provider !== 'microsoft') return undefined;
+  const claims = decodeTokenClaims(token);
+  if (!claims) return undefined;
+  const roles = claims.roles ?? [];
+  const seen = `aud ${JSON.stringify(claims.aud ?? null)}, roles ${JSON.stringify(roles)}, tid ${claims.tid ?? '-'}, appid ${claims.appid ?? '-'}`;
+  const problems: ClaimProblem[] = [];
+  if (!isGraphAudience(claims.aud, graphUrl)) {
+    problems.push({ diagnosis: 'graph_token_audience', observed: `aud is ${JSON.stringify(claims.aud ?? null)}, Graph is ${graphUrl}` });
+  }
+  // The tenant and the app are judged as for Exchange: the same app registration signs in to both.
+  problems.push(
+    ...checkExchangeClaims(claims, settings).filter((problem) => problem.diagnosis === 'token_wrong_tenant' || problem.diagnosis === 'token_wrong_app'),
+  );
+  const scp = claims.scp ? `; scp is ${JSON.stringify(claims.scp)} (a delegated permission, not an application one)` : '';
+  const roleMissing = roles.includes(GRAPH_MAIL_SEND_ROLE)
+    ? undefined
+    : { diagnosis: 'graph_role_missing' as const, observed: `roles is ${JSON.stringify(roles)}${scp}` };
+  return { seen, problems, ...(roleMissing ? { roleMissing } : {}), canReadWrite: roles.includes(GRAPH_MAIL_READWRITE_ROLE), noRoles: roles.length === 0 };
+}

@@ -32,6 +32,8 @@ export interface AzState {
   }[];
   servicePrincipals: { id: string; appId: string }[];
   exchangeRoleId: string;
+  /** Microsoft Graph's application permissions by value (Mail.Send, Mail.ReadWrite), as its service principal's appRoles list them. */
+  graphRoleIds: Record<string, string>;
   appRoleAssignments: { principalId: string; resourceId: string; appRoleId: string }[];
   vaults: { name: string; secrets: Record<string, { value: string; expires: string }>; certificates?: Record<string, DoubleCertificate> }[];
   functionApps: {
@@ -55,6 +57,9 @@ export interface DoubleCertificate {
 }
 
 export const EXCHANGE_APP = '00000002-0000-0ff1-ce00-000000000000';
+export const GRAPH_APP = '00000003-0000-0000-c000-000000000000';
+/** The ids Microsoft Graph gives Mail.Send and Mail.ReadWrite in every tenant (the permissions reference). */
+export const GRAPH_ROLE_IDS = { 'Mail.Send': 'b633e1c5-b582-4048-a93e-9f11b44c7e96', 'Mail.ReadWrite': 'e2a3a72e-5f79-4c64-b1b1-878b674786c9' };
 
 /** A tenant with Exchange Online and nothing of the relay yet. */
 export function freshTenant(tenantId: string): AzState {
@@ -63,8 +68,12 @@ export function freshTenant(tenantId: string): AzState {
     domains: ['contoso.onmicrosoft.com', 'contoso.com'],
     signedIn: true,
     apps: [],
-    servicePrincipals: [{ id: 'e0e0e0e0-0000-4000-8000-00000000e0e0', appId: EXCHANGE_APP }],
+    servicePrincipals: [
+      { id: 'e0e0e0e0-0000-4000-8000-00000000e0e0', appId: EXCHANGE_APP },
+      { id: '96a96a96-0000-4000-8000-0000000096a9', appId: GRAPH_APP },
+    ],
     exchangeRoleId: '5e5e5e5e-0000-4000-8000-000000005e5e',
+    graphRoleIds: { ...GRAPH_ROLE_IDS },
     appRoleAssignments: [],
     vaults: [],
     functionApps: [],
@@ -157,7 +166,7 @@ function run(state: AzState, argv: string[]): string {
       if (!found) throw new AzFailure(`Resource '${opt('id')}' does not exist or one of its queried reference-property objects are not present.`);
       if (query === 'appId') return found.appId;
       const filter = queryValues(query);
-      if (filter.resourceAppId !== EXCHANGE_APP) throw new AzFailure(`double: unexpected query ${query}`);
+      if (filter.resourceAppId !== EXCHANGE_APP && filter.resourceAppId !== GRAPH_APP) throw new AzFailure(`double: unexpected query ${query}`);
       return count(found.requiredRoles.filter((role) => role === filter.id).length);
     }
     case 'ad app list': {
@@ -184,12 +193,15 @@ function run(state: AzState, argv: string[]): string {
       state.servicePrincipals.push(sp);
       return sp.id;
     }
-    case 'ad sp show':
-      if (opt('id') !== EXCHANGE_APP || queryValues(query).value !== 'SMTP.SendAsApp') throw new AzFailure(`double: unexpected ${argv.join(' ')}`);
+    case 'ad sp show': {
+      const value = queryValues(query).value;
+      if (opt('id') === GRAPH_APP && value !== undefined) return state.graphRoleIds[value] ?? '';
+      if (opt('id') !== EXCHANGE_APP || value !== 'SMTP.SendAsApp') throw new AzFailure(`double: unexpected ${argv.join(' ')}`);
       return state.exchangeRoleId;
+    }
     case 'ad app permission add': {
       const [role, type] = (opt('api-permissions') ?? '').split('=');
-      if (opt('api') !== EXCHANGE_APP || type !== 'Role') throw new AzFailure('double: unexpected permission');
+      if ((opt('api') !== EXCHANGE_APP && opt('api') !== GRAPH_APP) || type !== 'Role') throw new AzFailure('double: unexpected permission');
       app(opt('id'))!.requiredRoles.push(role!);
       return '';
     }

@@ -15,7 +15,7 @@ import { entraScript } from '../../../src/cli/setupEntraScript';
 import type { SetupValues } from '../../../src/cli/setupValues';
 import { stepLabel } from '../../../src/core/setupSteps';
 import { binPath, runProcess } from '../../support/command';
-import { DOUBLE_CLIENT_SECRET, freshTenant, installAzDouble, type AzState } from '../../doubles/azCliDouble';
+import { DOUBLE_CLIENT_SECRET, freshTenant, GRAPH_APP, GRAPH_ROLE_IDS, installAzDouble, type AzState } from '../../doubles/azCliDouble';
 
 const TENANT = '7a1c0de0-0000-4000-8000-00000000cafe';
 const IDENTITY = { principalId: '1d000000-0000-4000-8000-0000000000aa', clientId: '1dc00000-0000-4000-8000-0000000000cc' };
@@ -42,6 +42,9 @@ test('bash parses the script of every mode (bash -n), with hostile values in it'
     { tenantId: TENANT, mailbox: 'relay@contoso.com', mode: 'federation', identityPrincipalId: IDENTITY.principalId, clientId: IDENTITY.clientId },
     { tenantId: TENANT, mailbox: 'relay@contoso.com', mode: 'secret', functionApp: 'func-relay', resourceGroup: 'rg' },
     { tenantId: TENANT, mailbox: 'relay@contoso.com', mode: 'certificate', keyVault: 'kv-relay', functionApp: 'func-relay', resourceGroup: 'rg' },
+    { tenantId: TENANT, mailbox: 'relay@contoso.com', appName: hostileName, transport: 'graph', graphLargeMessages: true },
+    { tenantId: TENANT, mailbox: 'relay@contoso.com', transport: 'smtp-then-graph', graphScope: 'access-policy', graphGroup: 'g@contoso.com' },
+    { tenantId: TENANT, mailbox: 'relay@contoso.com', transport: 'graph', graphScope: 'none' },
   ];
   for (const value of values) {
     const file = join(dir, 'parse.sh');
@@ -321,4 +324,55 @@ test('the command, as a user runs it, writes both scripts into ./relay-setup of 
   const parsed = await runProcess('bash', ['-n', join(cwd, 'relay-setup', 'setup-entra.sh')]);
   assert.equal(parsed.status, 0, parsed.stderr);
   assert.match(readFileSync(join(cwd, 'relay-setup', 'setup-exchange.ps1'), 'utf8'), /New-ServicePrincipal -AppId \$AppId -ObjectId \$ObjectId/);
+});
+
+test('a Graph sender with an access policy: Mail.Send and Mail.ReadWrite of Microsoft Graph requested and consented, no SMTP.SendAsApp; the second run makes nothing', async () => {
+  const tenant = freshTenant(TENANT);
+  const values: SetupValues = {
+    tenantId: TENANT,
+    mailbox: 'relay@contoso.com',
+    transport: 'graph',
+    graphScope: 'access-policy',
+    graphGroup: 'relay-senders@contoso.com',
+    graphLargeMessages: true,
+  };
+  const first = await runEntra('graph-access-policy', values, tenant);
+  assert.equal(first.status, 0, first.stderr);
+  const app = first.state.apps[0]!;
+  const sp = first.state.servicePrincipals.find((entry) => entry.appId === app.appId)!;
+  const graphSp = tenant.servicePrincipals.find((entry) => entry.appId === GRAPH_APP)!;
+  assert.deepEqual(app.requiredRoles, [GRAPH_ROLE_IDS['Mail.Send'], GRAPH_ROLE_IDS['Mail.ReadWrite']], 'Graph only: no SMTP.SendAsApp');
+  assert.deepEqual(
+    first.state.appRoleAssignments,
+    ['Mail.Send', 'Mail.ReadWrite'].map((role) => ({ principalId: sp.id, resourceId: graphSp.id, appRoleId: GRAPH_ROLE_IDS[role as 'Mail.Send'] })),
+  );
+  assert.match(first.stdout, /\(replaces Azure portal: API permission Microsoft Graph → Mail\.Send/);
+  assert.match(first.stdout, /admin consent granted for Microsoft Graph Mail\.ReadWrite/);
+  assert.match(first.stdout, /RELAY_TRANSPORT=graph/);
+  const again = await runEntra('graph-access-policy', values);
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual(withoutCalls(again.state), withoutCalls(first.state), 'nothing made or changed on the second run');
+  assert.match(again.stdout, /admin consent for Microsoft Graph Mail\.Send was already granted/);
+});
+
+test('a Graph sender scoped by RBAC for Applications: nothing consented tenant-wide, and an existing Graph consent stops the script', async () => {
+  const values: SetupValues = { tenantId: TENANT, mailbox: 'relay@contoso.com', transport: 'graph' };
+  const first = await runEntra('graph-rbac', values, freshTenant(TENANT));
+  assert.equal(first.status, 0, first.stderr);
+  assert.deepEqual(first.state.apps[0]!.requiredRoles, []);
+  assert.deepEqual(first.state.appRoleAssignments, []);
+  assert.match(first.stdout, /no tenant-wide consent for Mail\.Send: setup-exchange\.ps1 assigns Application Mail\.Send on the sending mailboxes only/);
+
+  // Someone consented Mail.Send in the portal: every mailbox is open, whatever Exchange's scope says.
+  const consented = first.state;
+  const sp = consented.servicePrincipals.find((entry) => entry.appId === consented.apps[0]!.appId)!;
+  const graphSp = consented.servicePrincipals.find((entry) => entry.appId === GRAPH_APP)!;
+  consented.appRoleAssignments.push({ principalId: sp.id, resourceId: graphSp.id, appRoleId: GRAPH_ROLE_IDS['Mail.Send'] });
+  const refused = await runEntra('graph-rbac-consented', values, { ...consented, calls: [] });
+  assert.equal(refused.status, 1);
+  assert.match(
+    refused.stderr,
+    /admin consent for Microsoft Graph Mail\.Send, which covers every mailbox of the tenant: RBAC for Applications adds to a consent, it cannot narrow it/,
+  );
+  assert.deepEqual(creates(refused.state), []);
 });
