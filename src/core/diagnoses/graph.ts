@@ -7,13 +7,14 @@ export const GRAPH_DIAGNOSES = {
   graph_access_denied: {
     symptom: 'Microsoft Graph 403 ErrorAccessDenied (or Authorization_RequestDenied) for sendMail',
     finding:
-      'Graph refused the app access to the mailbox: the application permission Mail.Send is missing or has no admin consent, or an application ' +
-      'access policy or RBAC for Applications scope leaves this mailbox out.',
-    steps: [],
+      'Graph refused the app access to the mailbox: Mail.Send is granted neither as an RBAC for Applications role assignment whose scope ' +
+      'holds this mailbox nor as a consented Entra application permission, or an application access policy leaves this mailbox out.',
+    steps: ['graphPermission', 'graphMailboxScope'],
     fix:
-      `In this order. 1) ${GRAPH_PERMISSIONS} → Mail.Send, then Grant admin consent (the token's roles claim must list Mail.Send; the doctor decodes it). ` +
-      '2) If Mail.Send is scoped to some mailboxes, include this one: with RBAC for Applications, New-ManagementRoleAssignment -App <service principal> ' +
-      '-Role "Application Mail.Send" -CustomResourceScope <scope that contains the mailbox>; with an application access policy, add the mailbox to the ' +
+      'Grant Mail.Send one way, scoped to the sending mailboxes. RBAC for Applications (preferred; no Entra consent, which would open every mailbox): ' +
+      'New-ManagementRoleAssignment -App <service principal> -Role "Application Mail.Send" -CustomResourceScope <scope that contains the mailbox>, ' +
+      'checked with Test-ServicePrincipalAuthorization -Identity <service principal> -Resource <mailbox>. Or an application access policy: ' +
+      `${GRAPH_PERMISSIONS} → Mail.Send with admin consent (the token's roles claim then lists Mail.Send; the doctor decodes it), and the mailbox in the ` +
       'mail-enabled security group the policy names (Test-ApplicationAccessPolicy -Identity <mailbox> -AppId <client id> must say Granted). ' +
       'Changes can take up to an hour to apply; messages are retried meanwhile.',
   },
@@ -21,10 +22,10 @@ export const GRAPH_DIAGNOSES = {
     symptom: 'Microsoft Graph 403 ErrorAccessDenied creating a draft or an upload session (messages over 4 MB)',
     finding:
       "Messages over Graph's 4 MB request limit go as a draft with upload sessions, which need the application permission Mail.ReadWrite besides Mail.Send.",
-    steps: [],
+    steps: ['graphPermission', 'graphMailboxScope'],
     fix:
-      `${GRAPH_PERMISSIONS} → Mail.ReadWrite, then Grant admin consent; scope it to the sending mailboxes as Mail.Send is ` +
-      '(RBAC for Applications role "Application Mail.ReadWrite", or the same application access policy).',
+      'Grant Mail.ReadWrite the way Mail.Send is granted: the RBAC for Applications role "Application Mail.ReadWrite" with the same scope, ' +
+      `or ${GRAPH_PERMISSIONS} → Mail.ReadWrite with admin consent under the same application access policy.`,
   },
   graph_mailbox_not_enabled: {
     symptom: 'Microsoft Graph MailboxNotEnabledForRESTAPI',
