@@ -4,7 +4,9 @@
  * message-send, "Attach large files to Outlook messages", throttling guidance):
  *   POST /v1.0/users/{id}/sendMail                 text/plain, base64 MIME → 202 (Mail.Send)
  *   POST /v1.0/users/{id}/messages                 text/plain, base64 MIME → 201 { id } draft (Mail.ReadWrite)
- *   POST /v1.0/users/{id}/messages/{m}/attachments/createUploadSession  { AttachmentItem } → 201 { uploadUrl, nextExpectedRanges }
+ *   POST /v1.0/users/{id}/messages/{m}/attachments/createUploadSession  { AttachmentItem } → 201 { uploadUrl, nextExpectedRanges };
+ *                                                  below 3 MB → 400 ErrorAttachmentSizeShouldNotBeLessThanMinimumSize
+ *   POST /v1.0/users/{id}/messages/{m}/attachments { @odata.type #microsoft.graph.fileAttachment, name, contentBytes } → 201 { id }
  *   PUT  {uploadUrl}                               Content-Range bytes a-b/total, < 4 MB per request, ranges in order,
  *                                                  NO Authorization header (the docs: it fails with 401) → 200 { nextExpectedRanges }, last 201
  *   POST /v1.0/users/{id}/messages/{m}/send        → 202, the draft with its uploaded attachments is "sent"
@@ -26,7 +28,7 @@ import { loopbackUrl, startLoopbackHttps } from './loopbackHttps';
 export const REQUEST_LIMIT = 4 * 1024 * 1024;
 export const MAILBOX_CONCURRENCY = 4;
 
-export type GraphMailOperation = 'sendMail' | 'draft' | 'uploadSession' | 'upload' | 'send';
+export type GraphMailOperation = 'sendMail' | 'draft' | 'uploadSession' | 'attachment' | 'upload' | 'send';
 
 export interface GraphMailDoubleOptions {
   tls: { certPem: string; keyPem: string };
@@ -92,6 +94,9 @@ interface Injected {
   retryAfter?: string;
 }
 
+/** Graph refuses upload sessions for attachments under 3 MB (ErrorAttachmentSizeShouldNotBeLessThanMinimumSize). */
+const UPLOAD_SESSION_MINIMUM = 3 * 1024 * 1024;
+
 export class GraphMailDouble {
   readonly sent: SentGraphMessage[] = [];
   readonly puts: UploadPut[] = [];
@@ -141,7 +146,7 @@ export class GraphMailDouble {
     const url = new URL(req.url ?? '/', this.url);
     if (req.method === 'PUT' && url.pathname.startsWith('/upload/')) return this.put(req, res, url.pathname.slice('/upload/'.length));
     const match =
-      /^\/v1\.0\/users\/([^/]+)(?:\/(sendMail|messages|mailFolders\('drafts'\))(?:\/([^/]+)(?:\/(send|attachments\/createUploadSession))?)?)?$/.exec(
+      /^\/v1\.0\/users\/([^/]+)(?:\/(sendMail|messages|mailFolders\('drafts'\))(?:\/([^/]+)(?:\/(send|attachments\/createUploadSession|attachments))?)?)?$/.exec(
         url.pathname,
       );
     if (!match) return this.error(res, 404, 'UnknownError', `no route ${req.method} ${url.pathname}`);
@@ -158,9 +163,11 @@ export class GraphMailDouble {
               ? 'draft'
               : action === 'send'
                 ? 'send'
-                : action
-                  ? 'uploadSession'
-                  : 'delete';
+                : action === 'attachments'
+                  ? 'attachment'
+                  : action
+                    ? 'uploadSession'
+                    : 'delete';
     this.requests.push(`${req.method} ${operation}`);
     return this.limited(mailbox, res, async () => {
       const body = await readBody(req);
@@ -170,7 +177,8 @@ export class GraphMailDouble {
       const claims = token ? await this.options.verifyToken(token, this.url) : undefined;
       if (!claims) return this.error(res, 401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience.');
       const roles = Array.isArray(claims.roles) ? (claims.roles as unknown[]) : [];
-      const needsReadWrite = operation === 'draft' || operation === 'uploadSession' || operation === 'delete' || operation === 'mailFolders';
+      const needsReadWrite =
+        operation === 'draft' || operation === 'uploadSession' || operation === 'attachment' || operation === 'delete' || operation === 'mailFolders';
       if (!roles.includes('Mail.Send') || (needsReadWrite && !roles.includes('Mail.ReadWrite'))) {
         return this.error(res, 403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
       }
@@ -207,6 +215,9 @@ export class GraphMailDouble {
           if (!item || item.attachmentType !== 'file' || typeof item.name !== 'string' || typeof item.size !== 'number' || item.size <= 0) {
             return this.error(res, 400, 'ErrorInvalidRequest', 'AttachmentItem needs attachmentType file, name and size.');
           }
+          if (item.size < UPLOAD_SESSION_MINIMUM) {
+            return this.error(res, 400, 'ErrorAttachmentSizeShouldNotBeLessThanMinimumSize', 'Attachment size should not be less than the minimum size.');
+          }
           const session: Session = {
             id: randomUUID(),
             draft,
@@ -227,6 +238,24 @@ export class GraphMailDouble {
             expirationDateTime: new Date(Date.now() + 6 * 3600_000).toISOString(),
             nextExpectedRanges: ['0-'],
           });
+        }
+        case 'attachment': {
+          const draft = this.draftOf(mailbox, messageId!, res);
+          if (!draft) return;
+          const item = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
+          if (item['@odata.type'] !== '#microsoft.graph.fileAttachment' || typeof item.name !== 'string' || typeof item.contentBytes !== 'string') {
+            return this.error(res, 400, 'ErrorInvalidRequest', 'A fileAttachment needs @odata.type, name and contentBytes.');
+          }
+          const bytes = Buffer.from(item.contentBytes, 'base64');
+          draft.uploaded.push({
+            name: item.name,
+            size: bytes.length,
+            contentType: typeof item.contentType === 'string' ? item.contentType : undefined,
+            isInline: item.isInline === true,
+            contentId: typeof item.contentId === 'string' ? item.contentId : undefined,
+            sha256: createHash('sha256').update(bytes).digest('hex'),
+          });
+          return this.json(res, 201, { id: randomUUID(), name: item.name, size: bytes.length });
         }
         case 'send': {
           const draft = this.draftOf(mailbox, messageId!, res);

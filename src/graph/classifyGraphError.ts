@@ -10,7 +10,7 @@ import { redact } from '../core/redact';
 import type { GraphAnswer } from './graphRequest';
 
 /** Which call failed: creating drafts and upload sessions need Mail.ReadWrite besides Mail.Send. */
-export type GraphOperation = 'sendMail' | 'draft' | 'uploadSession' | 'upload' | 'send';
+export type GraphOperation = 'sendMail' | 'draft' | 'uploadSession' | 'attachment' | 'upload' | 'send';
 
 /** A 429 or 503 without Retry-After waits this long (Graph's guidance: back off, then retry). */
 const DEFAULT_RETRY_SECONDS = 30;
@@ -67,7 +67,7 @@ export function classifyGraphError(answer: GraphAnswer, operation: GraphOperatio
     return make('Graph refused the access token', { reason: 'graph_token_rejected', kind: 'configuration', ...advice('graph_token_rejected') });
   }
   if (status === 403 || code === 'ErrorAccessDenied' || code === 'Authorization_RequestDenied') {
-    const drafts = operation === 'draft' || operation === 'uploadSession';
+    const drafts = operation === 'draft' || operation === 'uploadSession' || operation === 'attachment';
     return make(
       drafts
         ? 'access denied creating a draft or an upload session (messages over 4 MB need Mail.ReadWrite besides Mail.Send)'

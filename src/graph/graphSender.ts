@@ -8,7 +8,10 @@
  *                                          attachments) → 201 draft; per large attachment
  *                                          POST …/messages/{id}/attachments/createUploadSession → uploadUrl,
  *                                          PUT byte ranges of 3 MiB (no Authorization: the URL carries its own)
- *                                          following nextExpectedRanges → 201; POST …/messages/{id}/send → 202.
+ *                                          following nextExpectedRanges → 201; an attachment under 3 MiB that
+ *                                          does not fit the draft: POST …/messages/{id}/attachments, a
+ *                                          fileAttachment (Graph refuses upload sessions below 3 MB);
+ *                                          POST …/messages/{id}/send → 202.
  *                                          A failure after the draft deletes it (best effort).
  *
  * Attachment streams are read one chunk at a time, so a 30 MB attachment costs one 3 MiB
@@ -24,7 +27,7 @@ import type { GraphSettings } from '../settings';
 import type { TokenCache } from '../token/tokenCache';
 import { classifyGraphError, graphReply, type GraphOperation } from './classifyGraphError';
 import { graphRequest, type GraphAnswer, type GraphRequest } from './graphRequest';
-import { composeMime, planOf, type MailAttachment } from './mime';
+import { composeMime, planOf, UPLOAD_THRESHOLD, type MailAttachment } from './mime';
 import { withinMailboxLimit } from './requestGate';
 
 /** One upload PUT: a multiple of 320 KiB (Graph's rule for upload sessions) below the 4 MB request limit. */
@@ -144,8 +147,9 @@ export function createGraphMailSender(options: GraphSenderOptions): GraphMailSen
     }
   }
 
-  /** One attachment through an upload session: createUploadSession, then PUT each chunk in order. */
+  /** One attachment beside the draft: a fileAttachment under UPLOAD_THRESHOLD, else an upload session. */
   async function upload(draft: string, attachment: MailAttachment, size: number): Promise<void> {
+    if (size < UPLOAD_THRESHOLD) return postAttachment(draft, attachment, size);
     const session = await call(
       {
         method: 'POST',
@@ -194,6 +198,35 @@ export function createGraphMailSender(options: GraphSenderOptions): GraphMailSen
       if (next !== position) throw unexpectedAnswer('upload', answer);
     }
     if (!finished || position !== size) throw changedSize(attachment, size);
+  }
+
+  /** A small attachment as one fileAttachment request: read whole (under 3 MiB, bounded by its size), base64 in JSON. */
+  async function postAttachment(draft: string, attachment: MailAttachment, size: number): Promise<void> {
+    const parts: Buffer[] = [];
+    let length = 0;
+    for await (const chunk of chunksOf(attachment.content, UPLOAD_CHUNK_BYTES)) {
+      length += chunk.length;
+      if (length > size) throw changedSize(attachment, size);
+      parts.push(chunk);
+    }
+    if (length !== size) throw changedSize(attachment, size);
+    await call(
+      {
+        method: 'POST',
+        url: `${draft}/attachments`,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          '@odata.type': '#microsoft.graph.fileAttachment',
+          name: attachment.filename || 'attachment',
+          ...(typeof attachment.contentType === 'string' ? { contentType: attachment.contentType } : {}),
+          isInline: attachment.contentDisposition === 'inline',
+          ...(attachment.cid ? { contentId: attachment.cid } : {}),
+          contentBytes: Buffer.concat(parts, length).toString('base64'),
+        }),
+      },
+      'attachment',
+      [201],
+    );
   }
 
   return {

@@ -16,8 +16,12 @@ import { readUpTo } from './graphRequest';
 export const GRAPH_REQUEST_LIMIT = 4 * 1024 * 1024;
 /** The MIME of one request: its base64 (4/3 of it) stays 64 KiB below the limit. */
 export const MIME_LIMIT = Math.floor(((GRAPH_REQUEST_LIMIT - 64 * 1024) * 3) / 4);
-/** Attachments this large go through an upload session (Graph: 3 MB to 150 MB). */
-export const UPLOAD_THRESHOLD = 3_000_000;
+/**
+ * Attachments this large go through an upload session: Graph refuses a session for less than 3 MB
+ * (ErrorAttachmentSizeShouldNotBeLessThanMinimumSize), so smaller ones that do not fit the draft's MIME
+ * are posted as a fileAttachment (base64 JSON, one request under the 4 MB limit).
+ */
+export const UPLOAD_THRESHOLD = 3 * 1024 * 1024;
 
 export type MailAttachment = NonNullable<SendMailOptions['attachments']>[number];
 

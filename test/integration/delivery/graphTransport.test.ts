@@ -198,6 +198,46 @@ describe('the graph transport on the local stack', () => {
     await harness.close();
   });
 
+  it('attachments under 3 MB that do not fit the draft go as fileAttachment posts, since Graph refuses upload sessions below 3 MB', async () => {
+    const first = randomBytes(2_500_000);
+    const second = randomBytes(2_000_000);
+    const container = BlobServiceClient.fromConnectionString(stack.settings.AzureWebJobsStorage).getContainerClient('graph-medium-files');
+    await container.createIfNotExists();
+    await container.getBlockBlobClient('medium/first.bin').uploadData(first);
+    await container.getBlockBlobClient('medium/second.bin').uploadData(second);
+    const harness = await harnessFor({ RELAY_TRANSPORT: 'graph', RELAY_ATTACHMENT_CONTAINER: 'graph-medium-files', MAIL_MAX_ATTACHMENTS_MB: '40' });
+    const requestsBefore = graph.requests.length;
+    await harness.enqueue('medium', {
+      id: 'medium-1',
+      to: 'rcpt@example.net',
+      subject: 'two medium attachments',
+      text: 'see attachments',
+      attachments: [
+        { filename: 'first.bin', contentType: 'application/octet-stream', blob: 'medium/first.bin' },
+        { filename: 'second.bin', contentType: 'application/octet-stream', blob: 'medium/second.bin' },
+      ],
+    });
+    await harness.drain(120_000);
+    assert.deepEqual(
+      harness.outcomes.map((outcome) => outcome.status),
+      ['delivered'],
+    );
+    const [sent] = sentWithKey('medium');
+    assert.ok(sent);
+    assert.equal(sent.via, 'draft');
+    const digest = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+    const delivered = new Map([
+      ...sent.uploaded.map((item): [string, string] => [item.name, item.sha256]),
+      ...sent.parsed.attachments.map((item): [string, string] => [item.filename ?? '', digest(item.content)]),
+    ]);
+    assert.deepEqual(Object.fromEntries(delivered), { 'first.bin': digest(first), 'second.bin': digest(second) });
+    const requests = graph.requests.slice(requestsBefore);
+    assert.ok(requests.includes('POST attachment'), requests.join(', '));
+    assert.ok(!requests.includes('POST uploadSession'), `no upload session for attachments under 3 MB: ${requests.join(', ')}`);
+    assert.equal(graph.drafts.size, 0, 'no draft left behind');
+    await harness.close();
+  });
+
   it('smtp-then-graph: 535 5.7.139 at AUTH sends through Graph, warns once, and the ledger records each message sent once', async () => {
     const logger = recording();
     const harness = await harnessFor({ RELAY_TRANSPORT: 'smtp-then-graph' }, logger);
