@@ -238,6 +238,9 @@ param relayTransport string = 'smtp'
 @description('GRAPH_SAVE_TO_SENT_ITEMS: keep a copy in Sent Items (Graph always does for MIME sends).')
 param graphSaveToSentItems string = 'true'
 
+@description('GRAPH_PERMISSION_GRANT: how Mail.Send is granted for the graph transport: auto, rbac (RBAC for Applications) or entra (consent + access policy).')
+param graphPermissionGrant string = 'auto'
+
 @description('OAUTH2_SCOPES: the one <resource>/.default scope to request.')
 param oauth2Scopes string = 'https://outlook.office365.com/.default'
 
@@ -413,6 +416,7 @@ var appSettings = {
   GRAPH_URL: graphUrl
   RELAY_TRANSPORT: relayTransport
   GRAPH_SAVE_TO_SENT_ITEMS: graphSaveToSentItems
+  GRAPH_PERMISSION_GRANT: graphPermissionGrant
   // Mail
   SMTP_USER: smtpUser
   MAIL_FROM: mailFrom

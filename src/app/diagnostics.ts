@@ -70,6 +70,7 @@ function graphSide(one: SenderComponents, logger: Logger): GraphDiagnosticTarget
     side = {
       transport: one.transport,
       url: graph.url,
+      permissionGrant: graph.permissionGrant,
       mailbox,
       token: (fresh) => (fresh ? createTokenSource(graphOAuth(oauth, graph), { extraCa, secrets: one.secrets }).fetchToken() : tokens.getToken()),
       async readDrafts(token) {

@@ -6,7 +6,7 @@
  * so running the script again changes nothing that is already in place.
  */
 import { stepLabel, type SetupStepId } from '../core/setupSteps';
-import { modeOf, SCRIPT_NAMES, SETUP_DEFAULTS, transportOf, usesSmtp, type SetupMode, type SetupValues } from './setupValues';
+import { graphScopeOf, modeOf, SCRIPT_NAMES, SETUP_DEFAULTS, transportOf, usesSmtp, type GraphScope, type SetupMode, type SetupValues } from './setupValues';
 import { graphEntraSteps, graphEntraVariables, TRANSPORT_SETTING } from './setupGraph';
 import { odataString, shQuote as sh } from './setupQuoting';
 
@@ -115,7 +115,7 @@ export function entraScript(values: SetupValues, now: Date): string {
     // The identity matters to the vault's role and to the federated credential; the secret mode has neither.
     ...(values.functionApp !== undefined && mode !== 'secret' ? appIdentity(step(IDENTITY, IDENTITY_STEP[mode], mode === 'federation' ? NO_SECRET : '')) : []),
     ...credential(mode, values.functionApp !== undefined),
-    ...relaySettings(mode, transportOf(values)),
+    ...relaySettings(mode, transportOf(values), graphScopeOf(values)),
     ...nextStep(),
   ];
   return lines.join('\n') + '\n';
@@ -370,7 +370,7 @@ function clientCertificate(): string[] {
 }
 
 /** The relay's settings for this app: printed, and set on the Function App when one is given. */
-function relaySettings(mode: SetupMode, transport: string): string[] {
+function relaySettings(mode: SetupMode, transport: string, graphScope: GraphScope): string[] {
   const byMode =
     mode === 'keyvault'
       ? ['settings+=("KEYVAULT_URL=https://$key_vault.vault.azure.net" "OAUTH2_CLIENT_SECRET_NAME=$secret_name")']
@@ -384,7 +384,13 @@ function relaySettings(mode: SetupMode, transport: string): string[] {
     'settings=("OAUTH2_TENANT_ID=$tenant_id" "OAUTH2_CLIENT_ID=$app_id" "SMTP_USER=$mailbox")',
     'if [[ -n $allowed_from ]]; then settings+=("MAIL_ALLOWED_FROM=$allowed_from"); fi',
     ...byMode,
-    ...(transport === 'smtp' ? [] : [`settings+=(${sh(`${TRANSPORT_SETTING}=${transport}`)})`]),
+    ...(transport === 'smtp'
+      ? []
+      : [
+          `settings+=(${sh(`${TRANSPORT_SETTING}=${transport}`)})`,
+          // The doctor then judges the Graph token by the grant this script made: no role under RBAC, Mail.Send under an Entra consent.
+          `settings+=(${sh(`GRAPH_PERMISSION_GRANT=${graphScope === 'rbac' ? 'rbac' : 'entra'}`)})`,
+        ]),
     'if [[ -n $identity_client ]]; then settings+=("MANAGED_IDENTITY_CLIENT_ID=$identity_client"); fi',
     'for setting in "${settings[@]}"; do say "$setting"; done',
     'if [[ -n $function_app ]]; then',

@@ -24,6 +24,8 @@ export interface GraphDiagnosticTarget {
   transport: 'graph' | 'smtp-then-graph';
   /** GRAPH_URL: the audience its tokens must carry. */
   url: string;
+  /** GRAPH_PERMISSION_GRANT: rbac (no role expected in the token), entra (Mail.Send expected), auto (either). */
+  permissionGrant: 'auto' | 'rbac' | 'entra';
   /** The mailbox Graph sends as (/users/{mailbox}). */
   mailbox: string;
   /** A Graph token: the sender's Graph token cache's, or (fresh) one straight from the endpoint. Rejects with a RelayError. */
@@ -69,9 +71,20 @@ export function graphClaimsCheck(
     const observed = reading.problems.map((problem) => problem.observed).join('; ');
     return { status: 'failed', detail, reading, finding: findingFor(reading.problems[0]!.diagnosis, { observed }) };
   }
-  // RBAC for Applications grants Mail.Send in Exchange, and its tokens carry no role: a warning, not a failure.
-  if (reading.roleMissing) return { status: 'warning', detail, reading, finding: findingFor('graph_role_missing', { observed: reading.roleMissing.observed }) };
-  return { status: 'ok', detail, reading };
+  // RBAC for Applications grants Mail.Send in Exchange, and its tokens carry no role; an Entra consent puts the role in the token.
+  switch (graph.permissionGrant) {
+    case 'rbac':
+      if (!reading.roleMissing) return { status: 'failed', detail, reading, finding: findingFor('graph_consent_voids_rbac') };
+      return { status: 'ok', detail: `${detail}; no Entra role, as RBAC for Applications grants (GRAPH_PERMISSION_GRANT=rbac)`, reading };
+    case 'entra':
+      if (reading.roleMissing)
+        return { status: 'failed', detail, reading, finding: findingFor('graph_role_missing', { observed: reading.roleMissing.observed }) };
+      return { status: 'ok', detail, reading };
+    case 'auto':
+      if (reading.roleMissing)
+        return { status: 'warning', detail, reading, finding: findingFor('graph_role_missing', { observed: reading.roleMissing.observed }) };
+      return { status: 'ok', detail, reading };
+  }
 }
 
 /** How an operator proves the mailbox when nothing can be read: a test message, from the doctor or the send endpoint. */

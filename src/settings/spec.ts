@@ -377,6 +377,13 @@ export const SETTINGS = {
     description:
       "Graph transport: keep a copy of each message in the mailbox's Sent Items. The relay sends MIME (the same message as over SMTP), and Graph documents no saveToSentItems for MIME sends: it always keeps the copy, so false is refused rather than silently ignored. RELAY_SENDERS entries take a field saveToSentItems.",
   }),
+  GRAPH_PERMISSION_GRANT: choice({
+    section: 'transport',
+    options: ['auto', 'rbac', 'entra'],
+    default: 'auto',
+    description:
+      'Graph transport: how Mail.Send is granted, so the doctor and the health check judge the Graph token exactly. rbac: Exchange Online RBAC for Applications (the token carries no role; a Mail.Send role in it means an Entra consent that opens every mailbox whatever the RBAC scope, reported as a failure). entra: an Entra application permission with admin consent, scoped by an application access policy (a token without Mail.Send fails). auto: either (a token without the role is a warning). Applies to every Graph sender.',
+  }),
   OAUTH2_SCOPES: text({
     section: 'auth',
     // Microsoft's default; a generic provider gets no scope unless one is set.

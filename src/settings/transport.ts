@@ -8,7 +8,7 @@
  * Microsoft Entra ID: a generic OAuth2 provider or password authentication cannot reach Graph.
  */
 import type { SettingsReader } from './reader';
-import type { AuthSettings, GraphSettings, TransportKind, TransportSettings } from './types';
+import type { AuthSettings, GraphPermissionGrant, GraphSettings, TransportKind, TransportSettings } from './types';
 
 /** Graph's limit of concurrent requests per mailbox. */
 export const GRAPH_MAILBOX_CONCURRENCY = 4;
@@ -17,9 +17,16 @@ export const GRAPH_REQUEST_TIMEOUT_MS = 120_000;
 export const TRANSPORT_KINDS: readonly TransportKind[] = ['smtp', 'graph', 'smtp-then-graph'];
 
 /** The Graph part of a transport: GRAPH_URL's origin, the scope derived from it, saveToSentItems. */
-export function graphSettings(graphUrl: string, saveToSentItems: boolean): GraphSettings {
+export function graphSettings(graphUrl: string, saveToSentItems: boolean, permissionGrant: GraphPermissionGrant = 'auto'): GraphSettings {
   const url = graphUrl.replace(/\/+$/, '');
-  return { url, scope: `${url}/.default`, saveToSentItems, concurrency: GRAPH_MAILBOX_CONCURRENCY, requestTimeoutMs: GRAPH_REQUEST_TIMEOUT_MS };
+  return {
+    url,
+    scope: `${url}/.default`,
+    saveToSentItems,
+    permissionGrant,
+    concurrency: GRAPH_MAILBOX_CONCURRENCY,
+    requestTimeoutMs: GRAPH_REQUEST_TIMEOUT_MS,
+  };
 }
 
 /** The default sender's transport. */
@@ -27,7 +34,7 @@ export function readTransport(reader: SettingsReader, graphUrl: string, auth: Au
   const kind = reader.choice('RELAY_TRANSPORT');
   const saveToSentItems = reader.boolean('GRAPH_SAVE_TO_SENT_ITEMS');
   if (!saveToSentItems) reader.report('GRAPH_SAVE_TO_SENT_ITEMS', SENT_ITEMS_PROBLEM);
-  const transport = { kind, graph: graphSettings(graphUrl, saveToSentItems) };
+  const transport = { kind, graph: graphSettings(graphUrl, saveToSentItems, reader.choice('GRAPH_PERMISSION_GRANT')) };
   const problem = graphAuthProblem(kind, auth);
   if (problem) reader.report('RELAY_TRANSPORT', problem);
   return transport;

@@ -221,6 +221,8 @@ export interface RotationSettings {
 export type TransportKind = 'smtp' | 'graph' | 'smtp-then-graph';
 
 /** What the Graph transport needs beside the sender's app registration (the same credential as SMTP). */
+export type GraphPermissionGrant = 'auto' | 'rbac' | 'entra';
+
 export interface GraphSettings {
   /** Microsoft Graph's origin (GRAPH_URL), e.g. https://graph.microsoft.com. */
   url: string;
@@ -228,6 +230,8 @@ export interface GraphSettings {
   scope: string;
   /** sendMail's saveToSentItems (GRAPH_SAVE_TO_SENT_ITEMS; Graph's own default is true). */
   saveToSentItems: boolean;
+  /** How Mail.Send is granted (GRAPH_PERMISSION_GRANT): what the doctor expects of the token's roles. */
+  permissionGrant: GraphPermissionGrant;
   /** Concurrent Graph requests per mailbox in this process (Graph allows 4). */
   concurrency: number;
   /** How long one Graph request may take (each upload PUT is its own request), in ms. */

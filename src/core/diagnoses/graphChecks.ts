@@ -27,6 +27,17 @@ export const GRAPH_CHECK_DIAGNOSES = {
       'add Microsoft Graph → Application permissions → Mail.Send (Mail.ReadWrite too for messages over 3 MB) and Grant admin consent. ' +
       'Never both: a consent in Entra opens every mailbox whatever the RBAC scope says.',
   },
+  graph_consent_voids_rbac: {
+    symptom: "GRAPH_PERMISSION_GRANT=rbac, and the Graph token's roles claim lists Mail.Send",
+    finding:
+      'Microsoft Entra ID has an admin-consented Mail.Send application permission for the app. Entra grants and RBAC for Applications add up, ' +
+      'so the app can send as every mailbox of the tenant, whatever the RBAC management scope says.',
+    steps: ['graphPermission', 'graphMailboxScope'],
+    fix:
+      `Remove the consented Microsoft Graph application permissions Mail.Send and Mail.ReadWrite (${APP_REGISTRATION} → API permissions → ` +
+      '… → Revoke admin consent, then Remove permission), and keep the RBAC assignment (New-ManagementRoleAssignment -Role "Application Mail.Send" ' +
+      '-CustomResourceScope <scope>). If an application access policy is the intended scoping instead, set GRAPH_PERMISSION_GRANT=entra.',
+  },
 } as const satisfies Record<string, Diagnosis>;
 
 export const GRAPH_CHECK_REMEDIES = {

@@ -65,6 +65,8 @@ describe('--transport graph, scoped by RBAC for Applications (the default)', () 
     assert.ok(at(entra, 'granted="$(az rest --method GET --url "$assignments"') < at(entra, 'RBAC for Applications adds to a consent, it cannot narrow it'));
     assert.doesNotMatch(entra, /--api "\$graph_app"|az rest --method POST/, 'nothing is consented tenant-wide');
     assert.match(entra, /settings\+=\('RELAY_TRANSPORT=graph'\)/);
+    // The doctor then expects no Mail.Send role in the token, and fails one (a consent that opens every mailbox).
+    assert.match(entra, /settings\+=\('GRAPH_PERMISSION_GRANT=rbac'\)/);
   });
 
   test('setup-exchange.ps1: the service principal and the scope only (no FullAccess, SendAs or Authenticated SMTP), checked with Test-ServicePrincipalAuthorization', () => {
@@ -104,6 +106,7 @@ describe('--transport graph --graph-scope access-policy', () => {
     assert.ok(at(entra, 'granted="$(az rest --method GET --url "$assignments"') < at(entra, 'az rest --method POST --url "$assignments"'));
     assert.match(entra, /\\"resourceId\\":\\"\$graph_sp\\",\\"appRoleId\\":\\"\$graph_role_id\\"/);
     assert.doesNotMatch(entra, /SMTP\.SendAsApp|UNSCOPED|EVERY mailbox/);
+    assert.match(entra, /settings\+=\('GRAPH_PERMISSION_GRANT=entra'\)/);
   });
 
   test('setup-exchange.ps1: no service principal; the security group, its members, the RestrictAccess policy, Test-ApplicationAccessPolicy', () => {

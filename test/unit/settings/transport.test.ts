@@ -29,11 +29,29 @@ describe('the transport settings', () => {
         url: 'https://graph.microsoft.us',
         scope: 'https://graph.microsoft.us/.default',
         saveToSentItems: true,
+        permissionGrant: 'auto',
         concurrency: 4,
         requestTimeoutMs: 120_000,
       },
     });
     assert.equal(transportOf(sendersOf(config)[0]!), 'graph');
+  });
+
+  it('read GRAPH_PERMISSION_GRANT for every Graph sender, and refuse a grant model it does not know', () => {
+    const senders = JSON.stringify([
+      {
+        id: 'billing',
+        mailbox: 'billing@contoso.com',
+        tenant: BASE.OAUTH2_TENANT_ID,
+        clientId: BASE.OAUTH2_CLIENT_ID,
+        credential: { secretSetting: 'OAUTH2_CLIENT_SECRET' },
+        transport: 'graph',
+      },
+    ]);
+    const config = loadConfig({ ...BASE, RELAY_TRANSPORT: 'graph', GRAPH_PERMISSION_GRANT: 'rbac', RELAY_SENDERS: senders });
+    assert.equal(config.transport?.graph.permissionGrant, 'rbac');
+    assert.equal(config.senders![0]!.transport?.graph.permissionGrant, 'rbac');
+    assert.deepEqual(problems({ ...BASE, GRAPH_PERMISSION_GRANT: 'both' }), ['GRAPH_PERMISSION_GRANT: "both" is not one of auto, rbac, entra']);
   });
 
   it('gives RELAY_SENDERS entries their own transport, or the default one', () => {
