@@ -78,10 +78,8 @@ async function generate(files: { caFile: string; certFile: string; keyFile: stri
   // A minute back, so a clock a little behind the one that made it still accepts it.
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(notBefore.getTime() + VALIDITY_DAYS * 24 * 60 * 60 * 1000);
-  const serialNumber = () =>
-    randomBytes(16)
-      .toString('hex')
-      .replace(/^[89a-f]/, '1');
+  // Positive and without a leading zero byte (DER's minimal INTEGER; OpenSSL refuses "illegal padding").
+  const serialNumber = () => `1${randomBytes(16).toString('hex').slice(1)}`;
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serialNumber(),
     name: 'CN=oauth2-smtp-relay local CA',

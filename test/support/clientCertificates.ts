@@ -119,7 +119,12 @@ function seq(...items: Buffer[]): Buffer {
 }
 
 function integer(value: Buffer): Buffer {
-  return tlv(0x02, value[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), value]) : value);
+  // DER's minimal form: no leading zero byte unless the next byte has its high bit set (OpenSSL refuses
+  // "illegal padding" otherwise), and a zero byte in front of a high bit so the number stays positive.
+  let start = 0;
+  while (start < value.length - 1 && value[start] === 0 && !(value[start + 1]! & 0x80)) start++;
+  const minimal = value.subarray(start);
+  return tlv(0x02, minimal[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
 }
 
 function oid(dotted: string): Buffer {
