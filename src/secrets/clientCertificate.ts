@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { RelayError } from '../core/errors';
 import { advice } from '../core/diagnoses';
 import { registerSecret } from '../core/redact';
+import { CheckedSecretProvider } from './checkedProvider';
 import type { ClientSecret, ClientSecretProperties, ClientSecretProvider } from './types';
 
 export interface ClientCertificate {
@@ -94,20 +95,11 @@ function unusable(what: string, diagnosis: 'certificate_is_pkcs12' | 'certificat
  * (Key Vault sets both alike; a hand-stored secret may have neither), and an unusable PEM is
  * reported when it is read by the monitor or the doctor, not only at the next token request.
  */
-export class ClientCertificateProvider implements ClientSecretProvider {
+export class ClientCertificateProvider extends CheckedSecretProvider {
   readonly credential = 'certificate' as const;
-  readonly store: ClientSecretProvider['store'];
-  readonly description: string;
-  readonly keyVault?: { vaultUrl: string; secretName: string };
 
-  constructor(private readonly inner: ClientSecretProvider) {
-    this.store = inner.store;
-    this.keyVault = inner.keyVault;
-    this.description = inner.keyVault ? `Key Vault certificate "${inner.keyVault.secretName}" in ${inner.keyVault.vaultUrl}` : inner.description;
-  }
-
-  current(): Promise<ClientSecret> {
-    return this.inner.current();
+  constructor(inner: ClientSecretProvider) {
+    super(inner, inner.keyVault ? `Key Vault certificate "${inner.keyVault.secretName}" in ${inner.keyVault.vaultUrl}` : inner.description);
   }
 
   async reload(): Promise<ClientSecret & { properties?: ClientSecretProperties }> {
@@ -122,10 +114,6 @@ export class ClientCertificateProvider implements ClientSecretProvider {
       expiresOn,
     };
     return { ...latest, properties };
-  }
-
-  onChange(listener: (secret: ClientSecret, previous: ClientSecret | undefined) => void): void {
-    this.inner.onChange(listener);
   }
 }
 

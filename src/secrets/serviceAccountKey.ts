@@ -8,24 +8,19 @@
 import { RelayError } from '../core/errors';
 import { advice } from '../core/diagnoses';
 import { parseServiceAccountKey } from '../settings/googleKey';
+import { CheckedSecretProvider } from './checkedProvider';
 import type { ClientSecret, ClientSecretProperties, ClientSecretProvider } from './types';
 
-export class ServiceAccountKeyProvider implements ClientSecretProvider {
+export class ServiceAccountKeyProvider extends CheckedSecretProvider {
   readonly credential = 'service-account-key' as const;
-  readonly store: ClientSecretProvider['store'];
-  readonly description: string;
-  readonly keyVault?: { vaultUrl: string; secretName: string };
 
-  constructor(private readonly inner: ClientSecretProvider) {
-    this.store = inner.store;
-    this.keyVault = inner.keyVault;
-    this.description = inner.keyVault
-      ? `Key Vault secret "${inner.keyVault.secretName}" in ${inner.keyVault.vaultUrl} (Google service account key)`
-      : 'the OAUTH2_SERVICE_ACCOUNT_KEY setting (Google service account key)';
-  }
-
-  current(): Promise<ClientSecret> {
-    return this.inner.current();
+  constructor(inner: ClientSecretProvider) {
+    super(
+      inner,
+      inner.keyVault
+        ? `Key Vault secret "${inner.keyVault.secretName}" in ${inner.keyVault.vaultUrl} (Google service account key)`
+        : 'the OAUTH2_SERVICE_ACCOUNT_KEY setting (Google service account key)',
+    );
   }
 
   async reload(): Promise<ClientSecret & { properties?: ClientSecretProperties }> {
@@ -39,9 +34,5 @@ export class ServiceAccountKeyProvider implements ClientSecretProvider {
       });
     }
     return latest;
-  }
-
-  onChange(listener: (secret: ClientSecret, previous: ClientSecret | undefined) => void): void {
-    this.inner.onChange(listener);
   }
 }
